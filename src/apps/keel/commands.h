@@ -1,0 +1,19 @@
+// The `keel` command line: one file per subcommand, each registering itself on the root app.
+// Subcommands hold no logic that belongs in a layer; they parse flags, call the layers and
+// print. Each callback stores the process exit code in `exit_code`.
+//
+// Exit codes shared by all subcommands: 0 success, 1 bad input or failure to run (with a
+// message on stderr), 2 a contract refused (plan checks failed, policy denied).
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace keel::app {
+
+void add_plan_command(CLI::App& root, int& exit_code);
+void add_checks_command(CLI::App& root, int& exit_code);
+void add_version_command(CLI::App& root, int& exit_code);
+
+}  // namespace keel::app

@@ -1,0 +1,483 @@
+#include "contract/checks.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include "contract/model_record.h"
+#include "core/hash.h"
+
+namespace keel::contract {
+
+std::string_view check_status_name(CheckStatus s) {
+  switch (s) {
+    case CheckStatus::pass: return "pass";
+    case CheckStatus::warn: return "warn";
+    case CheckStatus::fail: return "fail";
+  }
+  return "?";
+}
+
+namespace {
+
+constexpr CheckInfo kCatalog[] = {
+    {"K001", "side-effecting tool without authority",
+     "a write or irreversible tool that no principal's role may call is either dead or will be "
+     "granted ad hoc later, outside the contract"},
+    {"K002", "irreversible action without approval",
+     "irreversible actions (refunds, deletions, payments) need a human approval step; removing "
+     "it to speed up a demo is how incidents start"},
+    {"K003", "write without idempotency",
+     "a retried or replayed write without an idempotency key takes effect twice"},
+    {"K004", "telemetry leaves the boundary",
+     "central telemetry carries prompts, documents and identifiers out of a deployment that "
+     "promised they stay in"},
+    {"K005", "cache used as durable memory",
+     "agent memory written to a cache or to nothing is lost on eviction or restart"},
+    {"K006", "no failure injection declared",
+     "a deployment tested only on the happy path has an untested recovery plan"},
+    {"K007", "writes without a system of record",
+     "without an authoritative system of record, outcomes of writes cannot be checked and "
+     "duplicates cannot be detected"},
+    {"K008", "remote fallback breaks the data boundary",
+     "a remote fallback sends data off the device even though egress is none, or sends "
+     "restricted data to a remote model"},
+    {"K009", "model without a compatibility record",
+     "a model file that the engine never loaded and self-tested may not fit, load or answer"},
+    {"K010", "SLO without a distribution",
+     "a latency target without a percentile, or without the workload it holds under, cannot "
+     "be measured or planned for"},
+    {"K011", "sensitive data routed without failing closed",
+     "when the route is unavailable, confidential or restricted data must not take another path"},
+    {"K012", "conditional approval without a condition",
+     "approval: conditional needs a condition such as `args.amount > 100`; without one it is "
+     "unclear when a human is asked"},
+    {"K013", "dangling reference",
+     "a model fallback names a model the spec does not declare"},
+    {"K014", "scenario and target disagree",
+     "each reference scenario is planned for one kind of target; another target gets the wrong "
+     "controls"},
+    {"K015", "write tools in a read-only deployment",
+     "this scenario promises read-only access; adding side-effecting tools breaks that promise"},
+};
+
+class Collector {
+ public:
+  explicit Collector(std::vector<CheckResult>* out) : out_(out) {}
+
+  void fail(std::string_view id, const SpecLocation& where, std::string message) {
+    out_->push_back({std::string(id), CheckStatus::fail, std::move(message), where.path, where.line});
+  }
+  void warn(std::string_view id, const SpecLocation& where, std::string message) {
+    out_->push_back({std::string(id), CheckStatus::warn, std::move(message), where.path, where.line});
+  }
+  //! Adds a pass entry for `id` unless it already reported something.
+  void pass_unless_reported(std::string_view id, const SpecLocation& where, std::string message) {
+    for (const auto& r : *out_) {
+      if (r.id == id) return;
+    }
+    out_->push_back({std::string(id), CheckStatus::pass, std::move(message), where.path, where.line});
+  }
+
+ private:
+  std::vector<CheckResult>* out_;
+};
+
+SpecLocation child(const SpecLocation& parent, std::string_view key) {
+  return {parent.path + "." + std::string(key), parent.line};
+}
+
+bool is_side_effecting(const Tool& t) { return t.effect != Effect::read; }
+
+void check_k001(const Spec& spec, Collector& c) {
+  std::set<std::string> held;
+  for (const auto& p : spec.authority.principals) held.insert(p.roles.begin(), p.roles.end());
+  for (const auto& tool : spec.authority.tools) {
+    if (!is_side_effecting(tool)) continue;
+    if (tool.roles.empty()) {
+      c.fail("K001", child(tool.where, "roles"),
+             fmt::format("{} tool '{}' grants no role: nobody is authorised to call it; list the "
+                         "roles that may",
+                         enum_name(tool.effect), tool.name));
+      continue;
+    }
+    bool granted = std::any_of(tool.roles.begin(), tool.roles.end(),
+                               [&](const std::string& r) { return held.count(r) > 0; });
+    if (!granted) {
+      c.fail("K001", child(tool.where, "roles"),
+             fmt::format("{} tool '{}' is granted to roles [{}] that no principal holds",
+                         enum_name(tool.effect), tool.name, fmt::join(tool.roles, ", ")));
+    }
+  }
+  c.pass_unless_reported("K001", {"authority.tools", spec.authority.where.line},
+                         "every write/irreversible tool is granted to a role a principal holds");
+}
+
+void check_k002(const Spec& spec, Collector& c) {
+  for (const auto& tool : spec.authority.tools) {
+    if (tool.effect == Effect::irreversible && tool.approval == Approval::none) {
+      c.fail("K002", child(tool.where, "approval"),
+             fmt::format("irreversible tool '{}' runs without approval; set approval: always, "
+                         "or conditional with a condition",
+                         tool.name));
+    }
+  }
+  c.pass_unless_reported("K002", {"authority.tools", spec.authority.where.line},
+                         "every irreversible tool requires approval");
+}
+
+void check_k003(const Spec& spec, Collector& c) {
+  for (const auto& tool : spec.authority.tools) {
+    if (is_side_effecting(tool) && tool.idempotency != Idempotency::required) {
+      c.fail("K003", child(tool.where, "idempotency"),
+             fmt::format("{} tool '{}' has no idempotency key; set idempotency: required so a "
+                         "retry or replay cannot apply it twice",
+                         enum_name(tool.effect), tool.name));
+    }
+  }
+  c.pass_unless_reported("K003", {"authority.tools", spec.authority.where.line},
+                         "every write/irreversible tool carries an idempotency key");
+}
+
+void check_k004(const Spec& spec, Collector& c) {
+  const auto& t = spec.deployment.telemetry;
+  const auto& egress = spec.deployment.egress;
+  DataClass highest = spec.data.highest_class();
+  if (t.sink == TelemetrySink::otlp) {
+    if (egress.none) {
+      c.fail("K004", child(t.where, "sink"),
+             fmt::format("telemetry is sent to {} (otlp) but egress is none: either the "
+                         "telemetry leaks or it silently fails; use sink: local",
+                         t.endpoint));
+    } else if (!egress.allows(t.endpoint)) {
+      if (highest >= DataClass::confidential) {
+        c.fail("K004", child(t.where, "endpoint"),
+               fmt::format("telemetry endpoint {} is outside the egress allow-list while the "
+                           "data is {}; keep telemetry local or inside the boundary",
+                           t.endpoint, enum_name(highest)));
+      } else {
+        c.warn("K004", child(t.where, "endpoint"),
+               fmt::format("telemetry endpoint {} is not in the egress allow-list; it will be "
+                           "blocked",
+                           t.endpoint));
+      }
+    }
+  }
+  c.pass_unless_reported("K004", t.where,
+                         t.sink == TelemetrySink::otlp
+                             ? fmt::format("telemetry goes to {}, inside the egress allow-list",
+                                           t.endpoint)
+                             : std::string("telemetry stays inside the deployment"));
+}
+
+void check_k005(const Spec& spec, Collector& c) {
+  const auto& mem = spec.authority.memory;
+  if (mem.writes == MemoryWrites::explicit_writes) {
+    if (!mem.store) {
+      c.fail("K005", child(mem.where, "store"),
+             "memory writes are explicit but no store is named: memory would live in a cache "
+             "or in process memory; name a durable component");
+    } else if (const Component* comp = spec.find_component(*mem.store)) {
+      if (!comp->is_durable()) {
+        c.fail("K005", child(mem.where, "store"),
+               fmt::format("memory store '{}' is a {} component: it is not durable; use a "
+                           "sqlite/postgresql store",
+                           comp->id,
+                           comp->durable == false ? "non-durable"
+                                                  : std::string(enum_name(comp->kind))));
+      }
+    } else {
+      c.warn("K005", child(mem.where, "store"),
+             fmt::format("memory store '{}' is not declared in components, so its durability "
+                         "cannot be checked",
+                         *mem.store));
+    }
+  }
+  c.pass_unless_reported("K005", mem.where,
+                         mem.writes == MemoryWrites::none
+                             ? std::string("no memory writes")
+                             : fmt::format("memory is written to durable store '{}'", *mem.store));
+}
+
+void check_k006(const Spec& spec, Collector& c) {
+  if (spec.failure.inject.empty()) {
+    c.fail("K006", spec.failure.inject_where,
+           "no failure injection declared: list the faults this deployment is tested against in "
+           "failure.inject (e.g. model-restart, worker-kill)");
+  }
+  c.pass_unless_reported("K006", spec.failure.inject_where,
+                         fmt::format("{} fault(s) injected", spec.failure.inject.size()));
+}
+
+void check_k007(const Spec& spec, Collector& c) {
+  const Tool* first_write = nullptr;
+  for (const auto& t : spec.authority.tools) {
+    if (is_side_effecting(t)) {
+      first_write = &t;
+      break;
+    }
+  }
+  SpecLocation where{"authority.system_of_record", spec.authority.where.line};
+  if (first_write && !spec.authority.system_of_record) {
+    c.fail("K007", where,
+           fmt::format("tool '{}' writes, but no system_of_record is named: outcomes cannot be "
+                       "checked and duplicates cannot be detected",
+                       first_write->name));
+  } else if (spec.authority.system_of_record &&
+             !spec.find_component(*spec.authority.system_of_record)) {
+    c.warn("K007", where,
+           fmt::format("system of record '{}' is not declared in components",
+                       *spec.authority.system_of_record));
+  }
+  c.pass_unless_reported("K007", where,
+                         first_write ? fmt::format("writes are checked against '{}'",
+                                                   *spec.authority.system_of_record)
+                                     : std::string("no write tools"));
+}
+
+void check_k008(const Spec& spec, Collector& c) {
+  const auto& d = spec.deployment;
+  SpecLocation where{"deployment.remote_fallback", d.where.line};
+  if (d.remote_fallback != RemoteFallback::disabled && d.egress.none) {
+    c.fail("K008", where,
+           fmt::format("remote_fallback is {} while egress is none: a fallback would send data "
+                       "off the device; set remote_fallback: disabled",
+                       enum_name(d.remote_fallback)));
+  } else if (d.remote_fallback == RemoteFallback::enabled &&
+             spec.data.highest_class() == DataClass::restricted) {
+    c.fail("K008", where,
+           "remote_fallback is enabled for restricted data: restricted data must not reach a "
+           "remote model without the user's consent; use opt-in or disabled");
+  }
+  c.pass_unless_reported("K008", where,
+                         fmt::format("remote fallback {} fits egress and data class",
+                                     enum_name(d.remote_fallback)));
+}
+
+void check_k009(const Spec& spec, Collector& c) {
+  for (const auto& model : spec.deployment.models) {
+    if (model.runs == ModelPlacement::remote) continue;  // an endpoint, not a file to check
+    SpecLocation where = child(model.where, model.path.empty() ? "url" : "path");
+    if (model.path.empty()) {
+      if (model.sha256.empty()) {
+        c.warn("K009", where,
+               fmt::format("model '{}' is fetched from {} without a sha256: it is not content "
+                           "addressed",
+                           model.id, model.url));
+      }
+      continue;
+    }
+    std::string file = resolve_spec_path(spec, model.path);
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(file, ec)) {
+      c.fail("K009", where,
+             fmt::format("model '{}': file {} does not exist", model.id, model.path));
+      continue;
+    }
+    auto stamp = stat_file(file);
+    if (!model.sha256.empty()) {
+      auto digest = sha256_file(file);
+      if (!digest.ok() || to_hex(*digest) != model.sha256) {
+        c.fail("K009", child(model.where, "sha256"),
+               fmt::format("model '{}': {} does not match the pinned sha256", model.id, model.path));
+        continue;
+      }
+    }
+    auto record = read_model_record(file);
+    if (!record.ok()) {
+      c.warn("K009", where,
+             record.status().code() == StatusCode::not_found
+                 ? fmt::format("model '{}' has no compatibility record; run `keel check-model {}`",
+                               model.id, model.path)
+                 : fmt::format("model '{}': unreadable compatibility record ({}); run `keel "
+                               "check-model {}` again",
+                               model.id, record.status().message(), model.path));
+      continue;
+    }
+    bool current = stamp.ok() && stamp->size == record->file_size;
+    if (current && stamp->mtime_ns != record->file_mtime_ns) {
+      // A fresh checkout changes mtimes: fall back to the content hash.
+      auto digest = sha256_file(file);
+      current = digest.ok() && to_hex(*digest) == record->sha256;
+    }
+    if (!current) {
+      c.warn("K009", where,
+             fmt::format("model '{}' changed since its compatibility record; run `keel "
+                         "check-model {}` again",
+                         model.id, model.path));
+    } else if (!record->self_test_passed) {
+      c.fail("K009", where,
+             fmt::format("model '{}' failed the engine's self-test: {}", model.id,
+                         record->self_test_detail));
+    }
+  }
+  c.pass_unless_reported("K009", {"deployment.models", spec.deployment.where.line},
+                         "every model file exists and has a current compatibility record");
+}
+
+void check_k010(const Spec& spec, Collector& c) {
+  const auto& slo = spec.slo;
+  if (!slo.present) {
+    c.fail("K010", {"slo", 0},
+           "no slo section: state latency percentiles and the workload they hold under");
+    return;
+  }
+  bool any_latency = false;
+  for (const auto* l : {&slo.ttft_ms, &slo.tpot_ms, &slo.e2e_ms, &slo.latency_ms}) {
+    if (!l->has_value()) continue;
+    any_latency = true;
+    const LatencySlo& s = **l;
+    if (!s.has_percentile()) {
+      std::string what = s.bare   ? fmt::format("a bare number ({})", *s.bare)
+                         : s.mean ? std::string("a mean")
+                         : s.max  ? std::string("a max")
+                                  : std::string("no value");
+      c.fail("K010", s.where,
+             fmt::format("latency objective {} is {}, not a percentile; write e.g. {{p95: N}}",
+                         s.where.path, what));
+    }
+  }
+  if (!any_latency) {
+    c.warn("K010", slo.where, "no latency objective: nothing to measure the deployment against");
+  }
+  if (!slo.workload) {
+    c.fail("K010", {"slo.workload", slo.where.line},
+           "no workload: a latency objective only means something at a stated load (rps or "
+           "concurrency, and input sizes)");
+  } else if (slo.workload->empty()) {
+    c.fail("K010", slo.workload->where, "workload states neither rps nor concurrency");
+  }
+  c.pass_unless_reported("K010", slo.where, "latency objectives are percentiles under a workload");
+}
+
+void check_k011(const Spec& spec, Collector& c) {
+  DataClass highest = spec.data.highest_class();
+  SpecLocation where{"failure.on_route_unavailable", spec.failure.where.line};
+  if (highest >= DataClass::confidential &&
+      spec.failure.on_route_unavailable != OnRouteUnavailable::fail_closed) {
+    c.fail("K011", where,
+           fmt::format("{} data with on_route_unavailable: {}; it must be fail-closed",
+                       enum_name(highest), enum_name(spec.failure.on_route_unavailable)));
+  }
+  c.pass_unless_reported("K011", where,
+                         highest >= DataClass::confidential
+                             ? std::string("sensitive data fails closed")
+                             : fmt::format("data is at most {}", enum_name(highest)));
+}
+
+void check_k012(const Spec& spec, Collector& c) {
+  for (const auto& tool : spec.authority.tools) {
+    if (tool.approval == Approval::conditional && tool.condition.empty()) {
+      c.fail("K012", child(tool.where, "condition"),
+             fmt::format("tool '{}' has approval: conditional but no condition", tool.name));
+    } else if (tool.approval != Approval::conditional && !tool.condition.empty()) {
+      c.warn("K012", child(tool.where, "condition"),
+             fmt::format("tool '{}' has a condition but approval is {}; the condition is unused",
+                         tool.name, enum_name(tool.approval)));
+    }
+  }
+  c.pass_unless_reported("K012", {"authority.tools", spec.authority.where.line},
+                         "conditional approvals state their condition");
+}
+
+void check_k013(const Spec& spec, Collector& c) {
+  for (const auto& model : spec.deployment.models) {
+    for (size_t i = 0; i < model.fallbacks.size(); ++i) {
+      const std::string& f = model.fallbacks[i];
+      SpecLocation where{fmt::format("{}.fallbacks[{}]", model.where.path, i), model.where.line};
+      if (f == model.id) {
+        c.fail("K013", where, fmt::format("model '{}' names itself as its fallback", model.id));
+      } else if (!spec.find_model(f)) {
+        c.fail("K013", where,
+               fmt::format("model '{}' falls back to '{}', which deployment.models does not "
+                           "declare",
+                           model.id, f));
+      }
+    }
+  }
+  c.pass_unless_reported("K013", {"deployment.models", spec.deployment.where.line},
+                         "every reference resolves");
+}
+
+void check_k014(const Spec& spec, Collector& c) {
+  std::vector<Target> expected;
+  switch (spec.scenario) {
+    case ScenarioId::local_research: expected = {Target::desktop}; break;
+    case ScenarioId::enterprise_rag: expected = {Target::cluster}; break;
+    case ScenarioId::browser_classifier: expected = {Target::browser}; break;
+    case ScenarioId::mobile_vision: expected = {Target::mobile}; break;
+    case ScenarioId::llm_service: expected = {Target::cluster}; break;
+    case ScenarioId::durable_agent: expected = {Target::workflow, Target::cluster}; break;
+    case ScenarioId::hybrid_field: expected = {Target::field}; break;
+  }
+  SpecLocation where{"deployment.target", spec.deployment.where.line};
+  if (std::find(expected.begin(), expected.end(), spec.deployment.target) == expected.end()) {
+    c.warn("K014", where,
+           fmt::format("scenario {} is planned for target {}, not {}", enum_name(spec.scenario),
+                       enum_name(expected.front()), enum_name(spec.deployment.target)));
+  }
+  c.pass_unless_reported("K014", where, "target fits the scenario");
+}
+
+void check_k015(const Spec& spec, Collector& c) {
+  bool read_only_scenario = spec.scenario == ScenarioId::local_research ||
+                            spec.scenario == ScenarioId::browser_classifier ||
+                            spec.scenario == ScenarioId::mobile_vision;
+  if (read_only_scenario) {
+    for (const auto& tool : spec.authority.tools) {
+      if (is_side_effecting(tool)) {
+        c.fail("K015", child(tool.where, "effect"),
+               fmt::format("{} is a read-only deployment, but tool '{}' is {}",
+                           enum_name(spec.scenario), tool.name, enum_name(tool.effect)));
+      }
+    }
+  }
+  c.pass_unless_reported("K015", {"authority.tools", spec.authority.where.line},
+                         read_only_scenario ? "the read-only deployment has no write tools"
+                                            : "scenario allows write tools");
+}
+
+}  // namespace
+
+std::span<const CheckInfo> check_catalog() { return kCatalog; }
+
+std::string resolve_spec_path(const Spec& spec, const std::string& path) {
+  namespace fs = std::filesystem;
+  if (fs::path(path).is_absolute()) return path;
+  std::error_code ec;
+  fs::path beside_spec = fs::path(spec.base_dir) / path;
+  if (fs::exists(beside_spec, ec)) return beside_spec.lexically_normal().string();
+  if (fs::exists(path, ec)) return path;
+  return beside_spec.lexically_normal().string();
+}
+
+std::vector<CheckResult> run_checks(const Spec& spec) {
+  std::vector<CheckResult> out;
+  Collector c(&out);
+  check_k001(spec, c);
+  check_k002(spec, c);
+  check_k003(spec, c);
+  check_k004(spec, c);
+  check_k005(spec, c);
+  check_k006(spec, c);
+  check_k007(spec, c);
+  check_k008(spec, c);
+  check_k009(spec, c);
+  check_k010(spec, c);
+  check_k011(spec, c);
+  check_k012(spec, c);
+  check_k013(spec, c);
+  check_k014(spec, c);
+  check_k015(spec, c);
+  return out;
+}
+
+bool any_failed(const std::vector<CheckResult>& results) {
+  return std::any_of(results.begin(), results.end(),
+                     [](const CheckResult& r) { return r.status == CheckStatus::fail; });
+}
+
+}  // namespace keel::contract

@@ -1,0 +1,288 @@
+// The scenario spec: a deployment's data, authority, SLO, deployment and failure constraints
+// as typed values (schema version `keel: 1`, see DESIGN.md and docs/spec.md).
+//
+// Contract: a Spec is produced only by parse_spec() (contract/spec_parser.h), which has
+// already checked types, enum values, required keys and unknown keys. Cross-references
+// (a fallback naming a model, a store naming a component) and deployment mistakes are *not*
+// checked here: they are the named checks of contract/checks.h. Every list item remembers
+// where it came from (YAML path and line) so checks and plans can point at it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keel::contract {
+
+//! Where a value sits in the spec file: "authority.tools[0]" and its 1-based line.
+struct SpecLocation {
+  std::string path;
+  int line = 0;
+};
+
+enum class ScenarioId {
+  local_research,
+  enterprise_rag,
+  browser_classifier,
+  mobile_vision,
+  llm_service,
+  durable_agent,
+  hybrid_field,
+};
+
+//! Ordered by sensitivity: public < internal < confidential < restricted.
+enum class DataClass { public_data = 0, internal, confidential, restricted };
+enum class SourceKind { folder, file, database, api, semantic_layer, camera, sensor, user_input, queue };
+enum class Access { read_only, read_write };
+enum class Retention { none, session, durable };
+enum class Effect { read, write, irreversible };
+enum class Idempotency { none, required };
+enum class Approval { none, always, conditional };
+enum class MemoryWrites { none, explicit_writes };
+enum class Target { desktop, browser, mobile, cluster, workflow, field };
+enum class RemoteFallback { disabled, opt_in, enabled };
+enum class TelemetrySink { none, local, otlp };
+enum class ModelRole { generate, embed, classify, detect, rerank };
+enum class ModelPlacement { local, remote };
+enum class OnModelUnfit { fallback, fail };
+enum class OnRouteUnavailable { fail_closed, fail_open, queue };
+enum class ComponentKind {
+  sqlite,
+  postgresql,
+  file_store,
+  object_store,
+  browser_storage,
+  device_storage,
+  cache,
+  ephemeral,
+  queue,
+  http_service,
+  model_server,
+  gateway,
+  identity_provider,
+  approval_inbox,
+};
+
+//! Faults a spec may ask to inject; contract/faults.h describes each one's recovery.
+enum class Fault {
+  model_restart,
+  worker_kill,
+  disk_full,
+  storage_corrupt,
+  db_stop,
+  overload,
+  client_disconnect,
+  tool_timeout,
+  approval_timeout,
+  model_unfit,
+  kv_exhausted,
+  egress_attempt,
+  stale_index,
+  policy_store_unavailable,
+  backend_unavailable,
+  storage_evicted,
+  delegate_failure,
+  thermal_throttle,
+  update_corrupt,
+  connectivity_loss,
+  remote_unavailable,
+  sync_conflict,
+};
+
+struct DataSource {
+  SpecLocation where;
+  std::string id;
+  SourceKind kind = SourceKind::folder;
+  std::string path;  //!< folder/file path or connection string; may be empty
+  Access access = Access::read_only;
+};
+
+struct DataSpec {
+  SpecLocation where;
+  std::vector<DataClass> classes;
+  std::vector<DataSource> sources;
+  Retention raw_input_retention = Retention::none;
+  //! The most sensitive class present (public if none).
+  DataClass highest_class() const;
+};
+
+struct Principal {
+  SpecLocation where;
+  std::string id;
+  std::vector<std::string> roles;
+};
+
+struct Tool {
+  SpecLocation where;
+  std::string name;
+  std::string description;
+  Effect effect = Effect::read;
+  Idempotency idempotency = Idempotency::none;
+  Approval approval = Approval::none;
+  std::string condition;  //!< when approval is conditional, e.g. "args.amount > 100"
+  std::vector<std::string> roles;
+  int64_t timeout_ms = 0;  //!< 0: the runtime default
+};
+
+struct MemorySpec {
+  SpecLocation where;
+  MemoryWrites writes = MemoryWrites::none;
+  std::optional<std::string> store;  //!< component id; nullopt when null or absent
+};
+
+struct AuthoritySpec {
+  SpecLocation where;
+  std::vector<Principal> principals;
+  std::vector<Tool> tools;
+  MemorySpec memory;
+  std::optional<std::string> system_of_record;  //!< component id
+};
+
+//! A latency objective. Percentile keys are the distribution; `mean`, `max` and a bare
+//! number are accepted by the parser so that check K010 can name them.
+struct LatencySlo {
+  SpecLocation where;
+  std::optional<double> p50, p90, p95, p99;
+  std::optional<double> mean, max, bare;
+  bool has_percentile() const { return p50 || p90 || p95 || p99; }
+  //! The tightest stated percentile target (p99 before p95 before p90 before p50).
+  std::optional<double> strictest() const;
+};
+
+struct Distribution {
+  std::optional<double> p50, p95, p99, max;
+};
+
+struct Workload {
+  SpecLocation where;
+  std::optional<double> rps;
+  std::optional<int64_t> concurrency;
+  std::optional<Distribution> prompt_tokens;
+  std::optional<Distribution> output_tokens;
+  std::optional<Distribution> input_bytes;
+  bool empty() const { return !rps && !concurrency; }
+};
+
+struct SloSpec {
+  SpecLocation where;
+  std::optional<LatencySlo> ttft_ms;
+  std::optional<LatencySlo> tpot_ms;
+  std::optional<LatencySlo> e2e_ms;
+  std::optional<LatencySlo> latency_ms;  //!< for non-generative models (classifiers, vision)
+  std::optional<Workload> workload;
+  bool present = false;
+};
+
+struct Egress {
+  SpecLocation where;
+  bool none = true;                //!< `egress: none`
+  std::vector<std::string> allow;  //!< hosts (or host:port) when not none
+  //! Whether `host` (a URL or host[:port]) is covered by the allow-list.
+  bool allows(std::string_view url_or_host) const;
+};
+
+struct Telemetry {
+  SpecLocation where;
+  TelemetrySink sink = TelemetrySink::local;
+  std::string endpoint;  //!< URL, for otlp
+};
+
+struct ModelSpec {
+  SpecLocation where;
+  std::string id;
+  std::string path;  //!< as written in the spec (relative to the spec file's folder)
+  std::string url;   //!< where a client fetches it (browser, mobile update), or a remote endpoint
+  ModelPlacement runs = ModelPlacement::local;  //!< `runs: remote` for a private-cloud model
+  std::string sha256;
+  std::string format;  //!< gguf | onnx | keel-program; inferred from the file name if absent
+  ModelRole role = ModelRole::generate;
+  std::optional<int64_t> max_ram_mb;
+  std::vector<std::string> fallbacks;
+};
+
+struct DeploymentSpec {
+  SpecLocation where;
+  Target target = Target::desktop;
+  Egress egress;
+  RemoteFallback remote_fallback = RemoteFallback::disabled;
+  Telemetry telemetry;
+  std::vector<ModelSpec> models;
+};
+
+struct OverloadPolicy {
+  int status = 429;
+  double retry_after_s = 1;
+};
+
+struct FailureSpec {
+  SpecLocation where;
+  OnModelUnfit on_model_unfit = OnModelUnfit::fail;
+  std::optional<OverloadPolicy> on_overload;
+  OnRouteUnavailable on_route_unavailable = OnRouteUnavailable::fail_closed;
+  bool on_route_unavailable_set = false;
+  std::vector<Fault> inject;
+  SpecLocation inject_where;
+  bool present = false;
+};
+
+struct Component {
+  SpecLocation where;
+  std::string id;
+  ComponentKind kind = ComponentKind::sqlite;
+  std::string path;
+  std::string url;
+  std::optional<bool> durable;  //!< `durable: false` marks a normally durable kind as not
+  //! Never for kinds cache/ephemeral (whatever `durable:` says); otherwise unless `durable: false`.
+  bool is_durable() const;
+};
+
+struct Spec {
+  std::string file;     //!< path the spec was read from ("" when parsed from a string)
+  std::string base_dir; //!< folder relative paths resolve against
+  int version = 1;
+  std::string name;
+  std::string description;
+  ScenarioId scenario = ScenarioId::local_research;
+  DataSpec data;
+  AuthoritySpec authority;
+  SloSpec slo;
+  DeploymentSpec deployment;
+  FailureSpec failure;
+  std::vector<Component> components;
+
+  const Component* find_component(std::string_view id) const;
+  const ModelSpec* find_model(std::string_view id) const;
+};
+
+// Stable spellings, as written in specs and in plans ("local-research", "fail-closed").
+template <typename E>
+struct EnumEntry {
+  E value;
+  std::string_view name;
+};
+//! Every value of E with its spelling; specialised in spec.cpp for each enum above.
+template <typename E>
+std::span<const EnumEntry<E>> enum_entries();
+
+template <typename E>
+std::string_view enum_name(E value) {
+  for (const auto& e : enum_entries<E>()) {
+    if (e.value == value) return e.name;
+  }
+  return "?";
+}
+//! "a|b|c", for error messages.
+template <typename E>
+std::string enum_choices() {
+  std::string out;
+  for (const auto& e : enum_entries<E>()) {
+    if (!out.empty()) out += '|';
+    out += e.name;
+  }
+  return out;
+}
+
+}  // namespace keel::contract

@@ -1,0 +1,722 @@
+#include "contract/spec_parser.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "core/utf8.h"
+
+namespace keel::contract {
+
+std::string SpecError::to_string() const {
+  std::string out = path.empty() ? std::string("spec") : path;
+  out += ": ";
+  out += message;
+  if (line > 0) out += fmt::format(" (line {})", line);
+  return out;
+}
+
+namespace {
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+int line_of(const YAML::Node& node) {
+  YAML::Mark mark = node.Mark();
+  return mark.is_null() ? 0 : mark.line + 1;
+}
+
+// Collects errors while walking the document. Every reader takes the node and its path.
+class Reader {
+ public:
+  std::vector<SpecError> errors;
+
+  void error(const std::string& path, const YAML::Node& node, std::string message) {
+    errors.push_back({path, line_of(node), std::move(message)});
+  }
+
+  // A mapping whose keys are checked against the ones the reader consumed.
+  class Map {
+   public:
+    Map(Reader* reader, YAML::Node node, std::string path, int fallback_line)
+        : reader_(reader), node_(std::move(node)), path_(std::move(path)),
+          line_(fallback_line) {
+      if (node_ && node_.IsMap()) {
+        line_ = line_of(node_);
+        std::set<std::string> seen;
+        for (auto it = node_.begin(); it != node_.end(); ++it) {
+          const std::string key = it->first.IsScalar() ? it->first.Scalar() : std::string("?");
+          if (!seen.insert(key).second) {
+            reader_->error(child_path(key), it->first, "duplicate key");
+          }
+        }
+      }
+    }
+    bool valid() const { return node_ && node_.IsMap(); }
+    const std::string& path() const { return path_; }
+    int line() const { return line_; }
+    SpecLocation where() const { return {path_, line_}; }
+    std::string child_path(std::string_view key) const {
+      return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+    }
+
+    // The value for `key`, or an undefined node. Marks the key as known.
+    YAML::Node get(const std::string& key) {
+      known_.insert(key);
+      if (!valid()) return YAML::Node(YAML::NodeType::Undefined);
+      for (auto it = node_.begin(); it != node_.end(); ++it) {
+        if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
+      }
+      return YAML::Node(YAML::NodeType::Undefined);
+    }
+    // Like get(), and reports the key missing (only when this mapping itself exists: a missing
+    // or mistyped parent has been reported already).
+    YAML::Node require(const std::string& key) {
+      YAML::Node n = get(key);
+      if (!n.IsDefined() && valid()) {
+        reader_->errors.push_back({child_path(key), line_, "required key is missing"});
+      }
+      return n;
+    }
+    // Reports keys nobody asked for.
+    void finish() {
+      if (!valid()) return;
+      for (auto it = node_.begin(); it != node_.end(); ++it) {
+        if (!it->first.IsScalar()) {
+          reader_->error(path_, it->first, "keys must be plain strings");
+          continue;
+        }
+        const std::string& key = it->first.Scalar();
+        if (known_.count(key)) continue;
+        std::string best;
+        size_t best_distance = std::max<size_t>(2, key.size() / 3);  // suggest only close keys
+        for (const auto& k : known_) {
+          size_t d = edit_distance(key, k);
+          if (d < best_distance) {
+            best_distance = d;
+            best = k;
+          }
+        }
+        std::string message = "unknown key";
+        if (!best.empty()) message += fmt::format("; did you mean '{}'?", best);
+        std::string allowed;
+        for (const auto& k : known_) allowed += (allowed.empty() ? "" : ", ") + k;
+        message += fmt::format(" (allowed here: {})", allowed);
+        reader_->error(child_path(key), it->first, std::move(message));
+      }
+    }
+
+   private:
+    Reader* reader_;
+    YAML::Node node_;
+    std::string path_;
+    int line_;
+    std::set<std::string> known_;
+  };
+
+  // Opens `node` as a mapping; a missing node gives an invalid Map silently (the caller
+  // decided whether it was required), a non-mapping reports a type error.
+  Map map(const YAML::Node& node, const std::string& path, int fallback_line) {
+    if (node.IsDefined() && !node.IsNull() && !node.IsMap()) {
+      error(path, node, fmt::format("expected a mapping, got {}", describe(node)));
+      return Map(this, YAML::Node(YAML::NodeType::Undefined), path, fallback_line);
+    }
+    return Map(this, node.IsDefined() && !node.IsNull() ? node
+                                                        : YAML::Node(YAML::NodeType::Undefined),
+               path, node.IsDefined() ? line_of(node) : fallback_line);
+  }
+
+  // A list item that must be a mapping; anything else (null included) is reported.
+  Map item(const YAML::Node& node, const std::string& path) {
+    if (!node.IsMap()) {
+      error(path, node, fmt::format("expected a mapping, got {}", describe(node)));
+      return Map(this, YAML::Node(YAML::NodeType::Undefined), path, line_of(node));
+    }
+    return Map(this, node, path, line_of(node));
+  }
+
+  static std::string describe(const YAML::Node& node) {
+    switch (node.Type()) {
+      case YAML::NodeType::Map: return "a mapping";
+      case YAML::NodeType::Sequence: return "a list";
+      case YAML::NodeType::Null: return "null";
+      case YAML::NodeType::Scalar: return fmt::format("'{}'", node.Scalar());
+      default: return "nothing";
+    }
+  }
+
+  std::optional<std::string> string(const YAML::Node& node, const std::string& path) {
+    if (!node.IsDefined()) return std::nullopt;
+    if (!node.IsScalar()) {
+      error(path, node, fmt::format("expected a string, got {}", describe(node)));
+      return std::nullopt;
+    }
+    return node.Scalar();
+  }
+
+  std::optional<double> number(const YAML::Node& node, const std::string& path) {
+    if (!node.IsDefined()) return std::nullopt;
+    if (node.IsScalar()) {
+      const std::string& s = node.Scalar();
+      char* end = nullptr;
+      errno = 0;
+      double v = std::strtod(s.c_str(), &end);
+      if (!s.empty() && end == s.c_str() + s.size() && errno == 0 && std::isfinite(v)) return v;
+    }
+    error(path, node, fmt::format("expected a number, got {}", describe(node)));
+    return std::nullopt;
+  }
+
+  std::optional<double> non_negative(const YAML::Node& node, const std::string& path) {
+    auto v = number(node, path);
+    if (v && *v < 0) {
+      error(path, node, fmt::format("must not be negative, got {}", *v));
+      return std::nullopt;
+    }
+    return v;
+  }
+
+  std::optional<int64_t> integer(const YAML::Node& node, const std::string& path,
+                                 int64_t min = 0) {
+    auto v = number(node, path);
+    if (!v) return std::nullopt;
+    if (*v != std::floor(*v) || std::fabs(*v) > 9e15) {
+      error(path, node, fmt::format("expected a whole number, got {}", node.Scalar()));
+      return std::nullopt;
+    }
+    if (*v < static_cast<double>(min)) {
+      error(path, node, fmt::format("must be at least {}, got {}", min, node.Scalar()));
+      return std::nullopt;
+    }
+    return static_cast<int64_t>(*v);
+  }
+
+  std::optional<bool> boolean(const YAML::Node& node, const std::string& path) {
+    if (!node.IsDefined()) return std::nullopt;
+    if (node.IsScalar()) {
+      const std::string& s = node.Scalar();
+      if (s == "true" || s == "yes" || s == "on") return true;
+      if (s == "false" || s == "no" || s == "off") return false;
+    }
+    error(path, node, fmt::format("expected true or false, got {}", describe(node)));
+    return std::nullopt;
+  }
+
+  template <typename E>
+  std::optional<E> enumeration(const YAML::Node& node, const std::string& path) {
+    if (!node.IsDefined()) return std::nullopt;
+    if (node.IsScalar()) {
+      for (const auto& e : enum_entries<E>()) {
+        if (node.Scalar() == e.name) return e.value;
+      }
+    }
+    error(path, node,
+          fmt::format("expected one of {}, got {}", enum_choices<E>(), describe(node)));
+    return std::nullopt;
+  }
+
+  // Calls item(node, "path[i]") for each element of a list; null counts as an empty list.
+  void list(const YAML::Node& node, const std::string& path,
+            const std::function<void(const YAML::Node&, const std::string&)>& item) {
+    if (!node.IsDefined() || node.IsNull()) return;
+    if (!node.IsSequence()) {
+      error(path, node, fmt::format("expected a list, got {}", describe(node)));
+      return;
+    }
+    for (size_t i = 0; i < node.size(); ++i) item(node[i], fmt::format("{}[{}]", path, i));
+  }
+
+  std::vector<std::string> string_list(const YAML::Node& node, const std::string& path) {
+    std::vector<std::string> out;
+    list(node, path, [&](const YAML::Node& n, const std::string& p) {
+      if (auto s = string(n, p)) out.push_back(*s);
+    });
+    return out;
+  }
+
+  // A non-empty identifier: letters, digits, '-', '_', '.', ':'.
+  std::optional<std::string> identifier(const YAML::Node& node, const std::string& path) {
+    auto s = string(node, path);
+    if (!s) return std::nullopt;
+    bool ok = !s->empty() && std::all_of(s->begin(), s->end(), [](unsigned char c) {
+      return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';
+    });
+    if (!ok) {
+      error(path, node,
+            fmt::format("expected an identifier (letters, digits, - _ . :), got '{}'", *s));
+      return std::nullopt;
+    }
+    return s;
+  }
+};
+
+// ---- sections ---------------------------------------------------------------------------
+
+DataSpec read_data(Reader& r, const YAML::Node& node, int parent_line) {
+  DataSpec data;
+  auto m = r.map(node, "data", parent_line);
+  data.where = m.where();
+  r.list(m.require("classes"), "data.classes", [&](const YAML::Node& n, const std::string& p) {
+    if (auto c = r.enumeration<DataClass>(n, p)) data.classes.push_back(*c);
+  });
+  if (auto classes = m.get("classes"); classes.IsSequence() && classes.size() == 0) {
+    r.error("data.classes", classes, "must name at least one data class");
+  }
+  r.list(m.get("sources"), "data.sources", [&](const YAML::Node& n, const std::string& p) {
+    auto s = r.item(n, p);
+    if (!s.valid()) return;
+    DataSource src;
+    src.where = s.where();
+    if (auto v = r.identifier(s.require("id"), p + ".id")) src.id = *v;
+    if (auto v = r.enumeration<SourceKind>(s.require("kind"), p + ".kind")) src.kind = *v;
+    if (auto v = r.string(s.get("path"), p + ".path")) src.path = *v;
+    if (auto v = r.enumeration<Access>(s.get("access"), p + ".access")) src.access = *v;
+    s.finish();
+    data.sources.push_back(std::move(src));
+  });
+  if (auto v = r.enumeration<Retention>(m.get("raw_input_retention"), "data.raw_input_retention")) {
+    data.raw_input_retention = *v;
+  }
+  m.finish();
+  return data;
+}
+
+AuthoritySpec read_authority(Reader& r, const YAML::Node& node, int parent_line) {
+  AuthoritySpec a;
+  auto m = r.map(node, "authority", parent_line);
+  a.where = m.where();
+  r.list(m.get("principals"), "authority.principals",
+         [&](const YAML::Node& n, const std::string& p) {
+           auto pm = r.item(n, p);
+           if (!pm.valid()) return;
+           Principal principal;
+           principal.where = pm.where();
+           if (auto v = r.identifier(pm.require("id"), p + ".id")) principal.id = *v;
+           principal.roles = r.string_list(pm.get("roles"), p + ".roles");
+           pm.finish();
+           a.principals.push_back(std::move(principal));
+         });
+  r.list(m.get("tools"), "authority.tools", [&](const YAML::Node& n, const std::string& p) {
+    auto tm = r.item(n, p);
+    if (!tm.valid()) return;
+    Tool tool;
+    tool.where = tm.where();
+    if (auto v = r.identifier(tm.require("name"), p + ".name")) tool.name = *v;
+    if (auto v = r.string(tm.get("description"), p + ".description")) tool.description = *v;
+    if (auto v = r.enumeration<Effect>(tm.require("effect"), p + ".effect")) tool.effect = *v;
+    if (auto v = r.enumeration<Idempotency>(tm.get("idempotency"), p + ".idempotency")) {
+      tool.idempotency = *v;
+    }
+    if (auto v = r.enumeration<Approval>(tm.get("approval"), p + ".approval")) tool.approval = *v;
+    if (auto c = tm.get("condition"); c.IsDefined() && !c.IsNull()) {
+      if (auto v = r.string(c, p + ".condition")) tool.condition = *v;
+    }
+    tool.roles = r.string_list(tm.get("roles"), p + ".roles");
+    if (auto v = r.integer(tm.get("timeout_ms"), p + ".timeout_ms", 1)) tool.timeout_ms = *v;
+    tm.finish();
+    a.tools.push_back(std::move(tool));
+  });
+  {
+    auto mm = r.map(m.get("memory"), "authority.memory", m.line());
+    a.memory.where = mm.where();
+    if (auto v = r.enumeration<MemoryWrites>(mm.get("writes"), "authority.memory.writes")) {
+      a.memory.writes = *v;
+    }
+    if (auto s = mm.get("store"); s.IsDefined() && !s.IsNull()) {
+      if (auto v = r.identifier(s, "authority.memory.store")) a.memory.store = *v;
+    }
+    mm.finish();
+  }
+  if (auto s = m.get("system_of_record"); s.IsDefined() && !s.IsNull()) {
+    if (auto v = r.identifier(s, "authority.system_of_record")) a.system_of_record = *v;
+  }
+  m.finish();
+  return a;
+}
+
+std::optional<LatencySlo> read_latency(Reader& r, const YAML::Node& node, const std::string& path) {
+  if (!node.IsDefined() || node.IsNull()) return std::nullopt;
+  LatencySlo slo;
+  slo.where = {path, line_of(node)};
+  if (node.IsScalar()) {  // `ttft_ms: 2000` parses, and K010 explains why it is not enough
+    slo.bare = r.non_negative(node, path);
+    return slo;
+  }
+  auto m = r.map(node, path, line_of(node));
+  if (!m.valid()) return std::nullopt;
+  slo.p50 = r.non_negative(m.get("p50"), path + ".p50");
+  slo.p90 = r.non_negative(m.get("p90"), path + ".p90");
+  slo.p95 = r.non_negative(m.get("p95"), path + ".p95");
+  slo.p99 = r.non_negative(m.get("p99"), path + ".p99");
+  slo.mean = r.non_negative(m.get("mean"), path + ".mean");
+  slo.max = r.non_negative(m.get("max"), path + ".max");
+  m.finish();
+  return slo;
+}
+
+std::optional<Distribution> read_distribution(Reader& r, const YAML::Node& node,
+                                              const std::string& path) {
+  if (!node.IsDefined() || node.IsNull()) return std::nullopt;
+  Distribution d;
+  if (node.IsScalar()) {
+    d.p50 = r.non_negative(node, path);
+    return d;
+  }
+  auto m = r.map(node, path, line_of(node));
+  if (!m.valid()) return std::nullopt;
+  d.p50 = r.non_negative(m.get("p50"), path + ".p50");
+  d.p95 = r.non_negative(m.get("p95"), path + ".p95");
+  d.p99 = r.non_negative(m.get("p99"), path + ".p99");
+  d.max = r.non_negative(m.get("max"), path + ".max");
+  m.finish();
+  return d;
+}
+
+SloSpec read_slo(Reader& r, const YAML::Node& node, int parent_line) {
+  SloSpec slo;
+  slo.present = node.IsDefined() && !node.IsNull();
+  auto m = r.map(node, "slo", parent_line);
+  slo.where = m.where();
+  slo.ttft_ms = read_latency(r, m.get("ttft_ms"), "slo.ttft_ms");
+  slo.tpot_ms = read_latency(r, m.get("tpot_ms"), "slo.tpot_ms");
+  slo.e2e_ms = read_latency(r, m.get("e2e_ms"), "slo.e2e_ms");
+  slo.latency_ms = read_latency(r, m.get("latency_ms"), "slo.latency_ms");
+  if (auto w = m.get("workload"); w.IsDefined() && !w.IsNull()) {
+    auto wm = r.map(w, "slo.workload", line_of(w));
+    if (wm.valid()) {
+      Workload workload;
+      workload.where = wm.where();
+      workload.rps = r.non_negative(wm.get("rps"), "slo.workload.rps");
+      workload.concurrency = r.integer(wm.get("concurrency"), "slo.workload.concurrency", 1);
+      workload.prompt_tokens =
+          read_distribution(r, wm.get("prompt_tokens"), "slo.workload.prompt_tokens");
+      workload.output_tokens =
+          read_distribution(r, wm.get("output_tokens"), "slo.workload.output_tokens");
+      workload.input_bytes = read_distribution(r, wm.get("input_bytes"), "slo.workload.input_bytes");
+      wm.finish();
+      slo.workload = std::move(workload);
+    }
+  }
+  m.finish();
+  return slo;
+}
+
+DeploymentSpec read_deployment(Reader& r, const YAML::Node& node, int parent_line) {
+  DeploymentSpec d;
+  auto m = r.map(node, "deployment", parent_line);
+  d.where = m.where();
+  if (auto v = r.enumeration<Target>(m.require("target"), "deployment.target")) d.target = *v;
+
+  YAML::Node egress = m.require("egress");
+  d.egress.where = {"deployment.egress", egress.IsDefined() ? line_of(egress) : m.line()};
+  if (egress.IsScalar()) {
+    if (egress.Scalar() == "none") {
+      d.egress.none = true;
+    } else {
+      r.error("deployment.egress", egress,
+              fmt::format("expected 'none' or a mapping {{allow: [host, ...]}}, got '{}'",
+                          egress.Scalar()));
+    }
+  } else if (egress.IsMap()) {
+    auto em = r.map(egress, "deployment.egress", line_of(egress));
+    d.egress.none = false;
+    d.egress.allow = r.string_list(em.require("allow"), "deployment.egress.allow");
+    em.finish();
+  } else if (egress.IsDefined()) {
+    r.error("deployment.egress", egress,
+            fmt::format("expected 'none' or a mapping {{allow: [host, ...]}}, got {}",
+                        Reader::describe(egress)));
+  }
+
+  if (auto v = r.enumeration<RemoteFallback>(m.get("remote_fallback"), "deployment.remote_fallback")) {
+    d.remote_fallback = *v;
+  }
+  if (auto t = m.get("telemetry"); t.IsDefined()) {
+    auto tm = r.map(t, "deployment.telemetry", line_of(t));
+    d.telemetry.where = tm.where();
+    if (auto v = r.enumeration<TelemetrySink>(tm.require("sink"), "deployment.telemetry.sink")) {
+      d.telemetry.sink = *v;
+    }
+    if (auto v = r.string(tm.get("endpoint"), "deployment.telemetry.endpoint")) {
+      d.telemetry.endpoint = *v;
+    }
+    tm.finish();
+    if (d.telemetry.sink == TelemetrySink::otlp && d.telemetry.endpoint.empty()) {
+      r.error("deployment.telemetry.endpoint", t, "required when sink is otlp");
+    }
+  } else {
+    d.telemetry.where = {"deployment.telemetry", m.line()};
+  }
+
+  r.list(m.get("models"), "deployment.models", [&](const YAML::Node& n, const std::string& p) {
+    auto mm = r.item(n, p);
+    if (!mm.valid()) return;
+    ModelSpec model;
+    model.where = mm.where();
+    if (auto v = r.identifier(mm.require("id"), p + ".id")) model.id = *v;
+    if (auto v = r.string(mm.get("path"), p + ".path")) model.path = *v;
+    if (auto v = r.string(mm.get("url"), p + ".url")) model.url = *v;
+    if (auto v = r.enumeration<ModelPlacement>(mm.get("runs"), p + ".runs")) model.runs = *v;
+    if (auto v = r.string(mm.get("sha256"), p + ".sha256")) {
+      bool hex = v->size() == 64 && std::all_of(v->begin(), v->end(), [](unsigned char c) {
+                   return std::isdigit(c) || (c >= 'a' && c <= 'f');
+                 });
+      if (!hex) {
+        r.error(p + ".sha256", mm.get("sha256"), "expected 64 lower-case hex digits");
+      } else {
+        model.sha256 = *v;
+      }
+    }
+    if (auto f = mm.get("format"); f.IsDefined()) {
+      if (auto v = r.string(f, p + ".format")) {
+        if (*v != "gguf" && *v != "onnx" && *v != "keel-program") {
+          r.error(p + ".format", f,
+                  fmt::format("expected one of gguf|onnx|keel-program, got '{}'", *v));
+        }
+        model.format = *v;
+      }
+    }
+    if (auto v = r.enumeration<ModelRole>(mm.require("role"), p + ".role")) model.role = *v;
+    model.max_ram_mb = r.integer(mm.get("max_ram_mb"), p + ".max_ram_mb", 1);
+    model.fallbacks = r.string_list(mm.get("fallbacks"), p + ".fallbacks");
+    mm.finish();
+    if (model.path.empty() && model.url.empty()) {
+      r.error(p + ".path", n, "a model needs a path (or a url for a client-side download)");
+    }
+    if (model.runs == ModelPlacement::remote && model.url.empty()) {
+      r.error(p + ".url", n, "a remote model needs the url of its endpoint");
+    }
+    if (model.format.empty() && model.runs == ModelPlacement::local) {
+      std::string_view file = model.path.empty() ? model.url : model.path;
+      if (file.ends_with(".gguf")) {
+        model.format = "gguf";
+      } else if (file.ends_with(".onnx")) {
+        model.format = "onnx";
+      } else if (file.ends_with(".kprog") || file.ends_with(".keel")) {
+        model.format = "keel-program";
+      } else {
+        r.error(p + ".format", n,
+                "cannot tell the model format from the file name; add format: "
+                "gguf|onnx|keel-program");
+      }
+    }
+    d.models.push_back(std::move(model));
+  });
+  m.finish();
+  return d;
+}
+
+FailureSpec read_failure(Reader& r, const YAML::Node& node, int parent_line) {
+  FailureSpec f;
+  f.present = node.IsDefined() && !node.IsNull();
+  auto m = r.map(node, "failure", parent_line);
+  f.where = m.where();
+  if (auto v = r.enumeration<OnModelUnfit>(m.get("on_model_unfit"), "failure.on_model_unfit")) {
+    f.on_model_unfit = *v;
+  }
+  if (auto o = m.get("on_overload"); o.IsDefined() && !o.IsNull()) {
+    auto om = r.map(o, "failure.on_overload", line_of(o));
+    if (om.valid()) {
+      OverloadPolicy policy;
+      if (auto v = r.integer(om.get("status"), "failure.on_overload.status", 100)) {
+        if (*v != 429 && *v != 503) {
+          r.error("failure.on_overload.status", om.get("status"),
+                  fmt::format("expected 429 or 503, got {}", *v));
+        }
+        policy.status = static_cast<int>(*v);
+      }
+      if (auto v = r.non_negative(om.get("retry_after_s"), "failure.on_overload.retry_after_s")) {
+        policy.retry_after_s = *v;
+      }
+      om.finish();
+      f.on_overload = policy;
+    }
+  }
+  if (auto v = r.enumeration<OnRouteUnavailable>(m.get("on_route_unavailable"),
+                                                 "failure.on_route_unavailable")) {
+    f.on_route_unavailable = *v;
+    f.on_route_unavailable_set = true;
+  }
+  YAML::Node inject = m.get("inject");
+  f.inject_where = {"failure.inject", inject.IsDefined() ? line_of(inject) : m.line()};
+  r.list(inject, "failure.inject", [&](const YAML::Node& n, const std::string& p) {
+    if (auto v = r.enumeration<Fault>(n, p)) {
+      if (std::find(f.inject.begin(), f.inject.end(), *v) != f.inject.end()) {
+        r.error(p, n, fmt::format("fault '{}' listed twice", enum_name(*v)));
+      } else {
+        f.inject.push_back(*v);
+      }
+    }
+  });
+  m.finish();
+  return f;
+}
+
+std::vector<Component> read_components(Reader& r, const YAML::Node& node) {
+  std::vector<Component> out;
+  r.list(node, "components", [&](const YAML::Node& n, const std::string& p) {
+    auto cm = r.item(n, p);
+    if (!cm.valid()) return;
+    Component c;
+    c.where = cm.where();
+    if (auto v = r.identifier(cm.require("id"), p + ".id")) c.id = *v;
+    if (auto v = r.enumeration<ComponentKind>(cm.require("kind"), p + ".kind")) c.kind = *v;
+    if (auto v = r.string(cm.get("path"), p + ".path")) c.path = *v;
+    if (auto v = r.string(cm.get("url"), p + ".url")) c.url = *v;
+    c.durable = r.boolean(cm.get("durable"), p + ".durable");
+    cm.finish();
+    out.push_back(std::move(c));
+  });
+  return out;
+}
+
+// Ids must be unique within each list; a second one is reported where it stands.
+template <typename T, typename GetId>
+void check_unique(Reader& r, const std::vector<T>& items, GetId get_id, const char* what) {
+  std::set<std::string> seen;
+  for (const auto& item : items) {
+    const std::string& id = get_id(item);
+    if (id.empty()) continue;
+    if (!seen.insert(id).second) {
+      r.errors.push_back({item.where.path, item.where.line,
+                          fmt::format("duplicate {} '{}'", what, id)});
+    }
+  }
+}
+
+}  // namespace
+
+ParsedSpec parse_spec_text(std::string_view yaml, std::string base_dir, std::string file_name) {
+  ParsedSpec out;
+  Reader r;
+  if (yaml.size() > kMaxSpecBytes) {
+    out.errors.push_back({"", 0, fmt::format("spec is {} bytes; the limit is {} bytes", yaml.size(),
+                                             kMaxSpecBytes)});
+    return out;
+  }
+  if (auto bad = first_invalid_utf8(yaml)) {
+    int line = 1 + static_cast<int>(std::count(yaml.begin(), yaml.begin() + *bad, '\n'));
+    out.errors.push_back({"", line, fmt::format("spec is not valid UTF-8 at byte {}", *bad)});
+    return out;
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    out.errors.push_back({"", e.mark.is_null() ? 0 : e.mark.line + 1,
+                          fmt::format("YAML syntax error: {}", e.msg)});
+    return out;
+  }
+
+  try {
+    if (!root.IsDefined() || root.IsNull()) {
+      out.errors.push_back({"", 1, "spec is empty"});
+      return out;
+    }
+    if (!root.IsMap()) {
+      out.errors.push_back({"", line_of(root), "a spec is a YAML mapping (keel: 1, name: ..., ...)"});
+      return out;
+    }
+    Spec spec;
+    spec.file = std::move(file_name);
+    spec.base_dir = std::move(base_dir);
+    Reader::Map top(&r, root, "", 1);
+    if (auto v = r.integer(top.require("keel"), "keel", 0)) {
+      if (*v != 1) {
+        r.error("keel", top.get("keel"),
+                fmt::format("unsupported spec version {}; this keel reads version 1", *v));
+      }
+      spec.version = static_cast<int>(*v);
+    }
+    if (auto v = r.identifier(top.require("name"), "name")) spec.name = *v;
+    if (auto v = r.string(top.get("description"), "description")) spec.description = *v;
+    if (auto v = r.enumeration<ScenarioId>(top.require("scenario"), "scenario")) spec.scenario = *v;
+    spec.data = read_data(r, top.require("data"), 1);
+    spec.authority = read_authority(r, top.get("authority"), 1);
+    spec.slo = read_slo(r, top.get("slo"), 1);
+    spec.deployment = read_deployment(r, top.require("deployment"), 1);
+    spec.failure = read_failure(r, top.get("failure"), 1);
+    spec.components = read_components(r, top.get("components"));
+    top.finish();
+
+    auto id = [](const auto& x) -> const std::string& { return x.id; };
+    check_unique(r, spec.data.sources, id, "source id");
+    check_unique(r, spec.authority.principals, id, "principal id");
+    check_unique(r, spec.authority.tools, [](const Tool& t) -> const std::string& { return t.name; },
+                 "tool name");
+    check_unique(r, spec.deployment.models, id, "model id");
+    check_unique(r, spec.components, id, "component id");
+
+    if (r.errors.empty()) out.spec = std::move(spec);
+  } catch (const YAML::Exception& e) {
+    // yaml-cpp throws on a few malformed shapes (e.g. aliases to odd nodes); never crash.
+    r.errors.push_back({"", e.mark.is_null() ? 0 : e.mark.line + 1,
+                        fmt::format("cannot read spec: {}", e.msg)});
+  }
+  std::stable_sort(r.errors.begin(), r.errors.end(),
+                   [](const SpecError& a, const SpecError& b) { return a.line < b.line; });
+  out.errors = std::move(r.errors);
+  if (!out.errors.empty()) out.spec.reset();
+  return out;
+}
+
+ParsedSpec parse_spec_file(const std::string& path) {
+  ParsedSpec out;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    out.errors.push_back({"", 0, fmt::format("cannot read spec file {}: {}", path,
+                                             std::filesystem::exists(path, ec)
+                                                 ? "not a regular file"
+                                                 : "no such file")});
+    return out;
+  }
+  auto size = std::filesystem::file_size(path, ec);
+  if (!ec && size > kMaxSpecBytes) {
+    out.errors.push_back({"", 0, fmt::format("spec file {} is {} bytes; the limit is {} bytes",
+                                             path, size, kMaxSpecBytes)});
+    return out;
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    out.errors.push_back(
+        {"", 0, fmt::format("cannot read spec file {}: {}", path, std::strerror(errno))});
+    return out;
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string base = std::filesystem::path(path).parent_path().string();
+  return parse_spec_text(buffer.str(), base.empty() ? "." : base, path);
+}
+
+Result<Spec> load_spec(const std::string& path) {
+  ParsedSpec parsed = parse_spec_file(path);
+  if (parsed.spec) return std::move(*parsed.spec);
+  std::string message = fmt::format("{} is not a valid keel spec:", path);
+  for (const auto& e : parsed.errors) message += "\n  " + e.to_string();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return Status::not_found(message);
+  return Status::invalid_argument(message);
+}
+
+}  // namespace keel::contract

@@ -1,0 +1,191 @@
+#include "contract/checks.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "contract/model_record.h"
+#include "contract/spec_parser.h"
+#include "core/hash.h"
+#include "support/test_support.h"
+
+namespace keel::contract {
+namespace {
+
+Spec parse_ok(const std::string& yaml, const std::string& base_dir = ".") {
+  ParsedSpec p = parse_spec_text(yaml, base_dir);
+  if (!p.spec) {
+    std::string all;
+    for (const auto& e : p.errors) all += e.to_string() + "\n";
+    ADD_FAILURE() << all;
+    return Spec{};
+  }
+  return *p.spec;
+}
+
+std::vector<CheckResult> failures(const std::vector<CheckResult>& results, const std::string& id) {
+  std::vector<CheckResult> out;
+  for (const auto& r : results) {
+    if (r.id == id && r.status == CheckStatus::fail) out.push_back(r);
+  }
+  return out;
+}
+
+std::string statuses(const std::vector<CheckResult>& results) {
+  std::string out;
+  for (const auto& r : results) {
+    if (r.status != CheckStatus::pass) {
+      out += r.id + " " + std::string(check_status_name(r.status)) + " " + r.spec_path + ": " +
+             r.message + "\n";
+    }
+  }
+  return out;
+}
+
+TEST(Checks, CatalogIsOrderedAndComplete) {
+  std::set<std::string> ids;
+  std::string previous;
+  for (const auto& c : check_catalog()) {
+    EXPECT_GT(std::string(c.id), previous);
+    previous = c.id;
+    ids.insert(std::string(c.id));
+  }
+  for (int i = 1; i <= 11; ++i) {
+    char id[16];
+    std::snprintf(id, sizeof id, "K%03d", i);
+    EXPECT_TRUE(ids.count(id)) << id;
+  }
+}
+
+TEST(Checks, EveryCheckReportsOnAGoodSpec) {
+  Spec s = parse_ok(R"(keel: 1
+name: ok
+scenario: llm-service
+data: {classes: [internal]}
+slo: {ttft_ms: {p95: 500}, workload: {rps: 1}}
+deployment: {target: cluster, egress: none}
+failure: {inject: [overload]}
+)");
+  auto results = run_checks(s);
+  EXPECT_FALSE(any_failed(results)) << statuses(results);
+  std::set<std::string> reported;
+  for (const auto& r : results) reported.insert(r.id);
+  EXPECT_EQ(reported.size(), check_catalog().size());
+}
+
+// Each refused spec in examples/mistakes is named after the check it must trip.
+TEST(Checks, EachMistakeSpecIsRefusedByItsCheck) {
+  int seen = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(testing::source_dir() + "/examples/mistakes")) {
+    std::string file = entry.path().filename().string();
+    std::string id = file.substr(0, 4);
+    ParsedSpec p = parse_spec_file(entry.path().string());
+    ASSERT_TRUE(p.spec) << file;
+    auto results = run_checks(*p.spec);
+    EXPECT_FALSE(failures(results, id).empty()) << file << "\n" << statuses(results);
+    for (const auto& r : results) {
+      if (r.status == CheckStatus::fail) {
+        EXPECT_EQ(r.id, id) << file << " also fails " << r.id;
+      }
+    }
+    ++seen;
+  }
+  EXPECT_GE(seen, 11);
+}
+
+TEST(Checks, K009ReadsTheCompatibilityRecord) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("m.gguf"), "GGUF fake bytes");
+  std::string yaml = R"(keel: 1
+name: k9
+scenario: local-research
+data: {classes: [internal]}
+slo: {ttft_ms: {p95: 500}, workload: {rps: 1}}
+deployment:
+  target: desktop
+  egress: none
+  models: [{id: m, path: m.gguf, role: generate}]
+failure: {inject: [model-unfit]}
+)";
+  auto k009 = [&]() {
+    for (const auto& r : run_checks(parse_ok(yaml, dir.path()))) {
+      if (r.id == "K009") return r;
+    }
+    return CheckResult{};
+  };
+  EXPECT_EQ(k009().status, CheckStatus::warn);  // no record yet
+  EXPECT_NE(k009().message.find("keel check-model"), std::string::npos);
+
+  auto stamp = stat_file(dir.file("m.gguf"));
+  ASSERT_TRUE(stamp.ok());
+  ModelRecord record;
+  record.file = "m.gguf";
+  record.file_size = stamp->size;
+  record.file_mtime_ns = stamp->mtime_ns + 1;  // as after a fresh checkout: only the hash agrees
+  record.sha256 = to_hex(*sha256_file(dir.file("m.gguf")));
+  record.engine_version = "test";
+  record.self_test_passed = true;
+  ASSERT_TRUE(write_model_record(dir.file("m.gguf"), record).ok());
+  EXPECT_EQ(k009().status, CheckStatus::pass) << k009().message;
+
+  testing::write_file(dir.file("m.gguf"), "GGUF fakf bytes");  // same size, new content
+  EXPECT_EQ(k009().status, CheckStatus::warn);
+  EXPECT_NE(k009().message.find("changed"), std::string::npos);
+
+  record.self_test_passed = false;
+  record.self_test_detail = "logits were NaN";
+  record.sha256 = to_hex(*sha256_file(dir.file("m.gguf")));
+  ASSERT_TRUE(write_model_record(dir.file("m.gguf"), record).ok());
+  EXPECT_EQ(k009().status, CheckStatus::fail);
+
+  testing::write_file(model_record_path(dir.file("m.gguf")), "{not json");
+  EXPECT_EQ(k009().status, CheckStatus::warn);
+  EXPECT_NE(k009().message.find("unreadable"), std::string::npos);
+
+  std::filesystem::remove(dir.file("m.gguf"));
+  EXPECT_EQ(k009().status, CheckStatus::fail);
+}
+
+TEST(Checks, K004AllowsTelemetryInsideTheAllowList) {
+  Spec s = parse_ok(R"(keel: 1
+name: t
+scenario: enterprise-rag
+data: {classes: [restricted]}
+slo: {ttft_ms: {p95: 500}, workload: {rps: 1}}
+deployment:
+  target: cluster
+  egress: {allow: ["otel.corp.example:4317"]}
+  telemetry: {sink: otlp, endpoint: "https://otel.corp.example:4317"}
+failure: {inject: [db-stop]}
+)");
+  EXPECT_TRUE(failures(run_checks(s), "K004").empty());
+}
+
+TEST(Checks, K010NamesEveryBadObjective) {
+  Spec s = parse_ok(R"(keel: 1
+name: t
+scenario: llm-service
+data: {classes: [internal]}
+slo: {ttft_ms: 500, tpot_ms: {mean: 40}, e2e_ms: {p99: 9000}, workload: {prompt_tokens: {p50: 10}}}
+deployment: {target: cluster, egress: none}
+failure: {inject: [overload]}
+)");
+  auto f = failures(run_checks(s), "K010");
+  std::set<std::string> paths;
+  for (const auto& r : f) paths.insert(r.spec_path);
+  EXPECT_EQ(paths, (std::set<std::string>{"slo.ttft_ms", "slo.tpot_ms", "slo.workload"}));
+}
+
+TEST(Checks, ComponentDurability) {
+  Component cache{{}, "c", ComponentKind::cache, "", "", true};
+  EXPECT_FALSE(cache.is_durable());  // a cache stays a cache
+  Component db{{}, "d", ComponentKind::sqlite, "", "", std::nullopt};
+  EXPECT_TRUE(db.is_durable());
+  db.durable = false;
+  EXPECT_FALSE(db.is_durable());
+}
+
+}  // namespace
+}  // namespace keel::contract

@@ -1,0 +1,151 @@
+#include "contract/spec_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "support/test_support.h"
+
+namespace keel::contract {
+namespace {
+
+const char* kMinimal = R"(keel: 1
+name: minimal
+scenario: local-research
+data:
+  classes: [confidential]
+deployment:
+  target: desktop
+  egress: none
+)";
+
+std::vector<std::string> error_strings(const ParsedSpec& p) {
+  std::vector<std::string> out;
+  for (const auto& e : p.errors) out.push_back(e.to_string());
+  return out;
+}
+
+::testing::AssertionResult has_error(const ParsedSpec& p, const std::string& expected) {
+  for (const auto& e : p.errors) {
+    if (e.to_string() == expected) return ::testing::AssertionSuccess();
+  }
+  std::string all;
+  for (const auto& e : p.errors) all += "\n  " + e.to_string();
+  return ::testing::AssertionFailure() << "no error '" << expected << "' among:" << all;
+}
+
+TEST(SpecParser, MinimalSpecParsesWithDefaults) {
+  ParsedSpec p = parse_spec_text(kMinimal);
+  ASSERT_TRUE(p.spec) << ::testing::PrintToString(error_strings(p));
+  const Spec& s = *p.spec;
+  EXPECT_EQ(s.name, "minimal");
+  EXPECT_EQ(s.scenario, ScenarioId::local_research);
+  EXPECT_EQ(s.data.highest_class(), DataClass::confidential);
+  EXPECT_TRUE(s.deployment.egress.none);
+  EXPECT_EQ(s.deployment.remote_fallback, RemoteFallback::disabled);
+  EXPECT_EQ(s.deployment.telemetry.sink, TelemetrySink::local);
+  EXPECT_EQ(s.failure.on_route_unavailable, OnRouteUnavailable::fail_closed);
+  EXPECT_FALSE(s.slo.present);
+  EXPECT_TRUE(s.failure.inject.empty());
+}
+
+TEST(SpecParser, EveryExampleParses) {
+  for (const auto& entry : std::filesystem::directory_iterator(testing::source_dir() + "/examples")) {
+    if (entry.path().extension() != ".yaml") continue;
+    ParsedSpec p = parse_spec_file(entry.path().string());
+    EXPECT_TRUE(p.spec) << entry.path() << ::testing::PrintToString(error_strings(p));
+  }
+}
+
+TEST(SpecParser, BadEnumNamesPathAllowedValuesAndLine) {
+  std::string yaml = std::string(kMinimal) + R"(authority:
+  principals: [{id: a, roles: [r]}]
+  tools:
+    - name: refund
+      effect: delete
+)";
+  ParsedSpec p = parse_spec_text(yaml);
+  EXPECT_FALSE(p.spec);
+  EXPECT_TRUE(has_error(
+      p, "authority.tools[0].effect: expected one of read|write|irreversible, got 'delete' (line 13)"));
+}
+
+TEST(SpecParser, UnknownKeysAreErrorsWithSuggestions) {
+  std::string yaml = std::string(kMinimal) + "slo:\n  ttft_ms: {p95: 10}\n  workloads: {rps: 1}\n";
+  ParsedSpec p = parse_spec_text(yaml);
+  ASSERT_EQ(p.errors.size(), 1u) << ::testing::PrintToString(error_strings(p));
+  EXPECT_EQ(p.errors[0].path, "slo.workloads");
+  EXPECT_EQ(p.errors[0].line, 11);
+  EXPECT_NE(p.errors[0].message.find("did you mean 'workload'"), std::string::npos);
+}
+
+TEST(SpecParser, MissingRequiredKeysAreNamed) {
+  ParsedSpec p = parse_spec_text("keel: 1\nname: x\nscenario: local-research\ndeployment: {target: desktop}\n");
+  EXPECT_TRUE(has_error(p, "data: required key is missing (line 1)"));
+  EXPECT_TRUE(has_error(p, "deployment.egress: required key is missing (line 4)"));
+}
+
+TEST(SpecParser, WrongTypesAreNamed) {
+  std::string yaml = std::string(kMinimal) +
+                     "slo:\n  workload: {rps: fast, concurrency: 2.5}\nfailure:\n  inject: model-restart\n";
+  ParsedSpec p = parse_spec_text(yaml);
+  EXPECT_TRUE(has_error(p, "slo.workload.rps: expected a number, got 'fast' (line 10)"));
+  EXPECT_TRUE(has_error(p, "slo.workload.concurrency: expected a whole number, got 2.5 (line 10)"));
+  EXPECT_TRUE(has_error(p, "failure.inject: expected a list, got 'model-restart' (line 12)"));
+}
+
+TEST(SpecParser, UnknownFaultListsTheCatalog) {
+  std::string yaml = std::string(kMinimal) + "failure:\n  inject: [meteor-strike]\n";
+  ParsedSpec p = parse_spec_text(yaml);
+  ASSERT_FALSE(p.errors.empty());
+  EXPECT_EQ(p.errors[0].path, "failure.inject[0]");
+  EXPECT_NE(p.errors[0].message.find("model-restart|worker-kill"), std::string::npos);
+}
+
+TEST(SpecParser, DuplicatesAreRefused) {
+  std::string yaml = std::string(kMinimal) +
+                     "components:\n  - {id: db, kind: sqlite}\n  - {id: db, kind: postgresql}\nname: again\n";
+  ParsedSpec p = parse_spec_text(yaml);
+  EXPECT_TRUE(has_error(p, "components[1]: duplicate component id 'db' (line 11)"));
+  EXPECT_TRUE(has_error(p, "name: duplicate key (line 12)"));
+}
+
+TEST(SpecParser, VersionSyntaxEncodingAndSize) {
+  EXPECT_TRUE(has_error(parse_spec_text("keel: 2\nname: x\nscenario: local-research\ndata: {classes: [public]}\ndeployment: {target: desktop, egress: none}\n"),
+                        "keel: unsupported spec version 2; this keel reads version 1 (line 1)"));
+  ParsedSpec syntax = parse_spec_text("keel: 1\nname: [unclosed\n");
+  ASSERT_EQ(syntax.errors.size(), 1u);
+  EXPECT_NE(syntax.errors[0].message.find("YAML syntax error"), std::string::npos);
+  ParsedSpec utf = parse_spec_text("keel: 1\nname: \xff\n");
+  ASSERT_EQ(utf.errors.size(), 1u);
+  EXPECT_EQ(utf.errors[0].line, 2);
+  EXPECT_NE(utf.errors[0].message.find("not valid UTF-8"), std::string::npos);
+  EXPECT_FALSE(parse_spec_text(std::string(kMaxSpecBytes + 1, '#')).errors.empty());
+  EXPECT_TRUE(has_error(parse_spec_text(""), "spec: spec is empty (line 1)"));
+  EXPECT_FALSE(parse_spec_text("- a\n- b\n").errors.empty());
+}
+
+TEST(SpecParser, EgressAllowListMatchesHostsPortsAndWildcards) {
+  Egress e;
+  e.none = false;
+  e.allow = {"otel.internal.example:4317", "*.corp.example", "api.example.com"};
+  EXPECT_TRUE(e.allows("https://otel.internal.example:4317/v1/traces"));
+  EXPECT_FALSE(e.allows("https://otel.internal.example:9999"));
+  EXPECT_TRUE(e.allows("https://a.b.corp.example/x"));
+  EXPECT_FALSE(e.allows("https://corp.example/x"));
+  EXPECT_TRUE(e.allows("https://API.example.com:443/"));
+  EXPECT_FALSE(e.allows("https://evil.example/?api.example.com"));
+  Egress none;
+  EXPECT_FALSE(none.allows("localhost"));
+}
+
+TEST(SpecParser, FileErrors) {
+  ParsedSpec missing = parse_spec_file("/nonexistent/spec.yaml");
+  ASSERT_EQ(missing.errors.size(), 1u);
+  EXPECT_NE(missing.errors[0].message.find("no such file"), std::string::npos);
+  auto loaded = load_spec("/nonexistent/spec.yaml");
+  EXPECT_EQ(loaded.status().code(), StatusCode::not_found);
+}
+
+}  // namespace
+}  // namespace keel::contract

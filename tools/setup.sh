@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs every Debian package Keel needs (only the missing ones; safe to run again) and builds
+# Keel into build/. Works on a fresh Debian 12 machine as root (or with sudo).
+#
+#   tools/setup.sh            install + build (Release, warnings as errors)
+#   KEEL_SKIP_BUILD=1 tools/setup.sh   install only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  # toolchain
+  build-essential g++ clang cmake ninja-build pkg-config git ca-certificates
+  libclang-rt-14-dev
+  # core / contract
+  nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libfmt-dev libspdlog-dev
+  libssl-dev libsodium-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev prometheus python3-numpy
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${#missing[@]} Debian package(s): ${missing[*]}" >&2
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ "${KEEL_SKIP_BUILD:-0}" != "1" ]; then
+  jobs="${KEEL_JOBS:-$(nproc)}"
+  if [ ! -f build/build.ninja ]; then
+    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DKEEL_WERROR=ON
+  fi
+  echo "setup: building with $jobs job(s)" >&2
+  cmake --build build -j "$jobs"
+fi
