@@ -1,0 +1,47 @@
+#include "engine/kernels.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace keel::engine {
+
+namespace {
+
+void reference_gemv(TensorType type, const uint8_t* w, size_t row_bytes, const void* a, float* y,
+                    int64_t n, int64_t rows) {
+  for (int64_t r = 0; r < rows; ++r) y[r] = vec_dot_reference(type, w + r * row_bytes, a, n);
+}
+
+void reference_gemm(TensorType type, const uint8_t* w, size_t row_bytes, int64_t rows,
+                    const uint8_t* a, size_t a_stride, int64_t tokens, float* y, size_t y_stride,
+                    int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t t = 0; t < tokens; ++t) {
+      y[t * y_stride + r] = vec_dot_reference(type, w + r * row_bytes, a + t * a_stride, n);
+    }
+  }
+}
+
+const KernelTable kReference = {"reference", quantize_activation_reference, reference_gemv,
+                                reference_gemm};
+
+const KernelTable& choose() {
+  // KEEL_KERNELS=reference forces the portable kernels (for comparisons and debugging).
+  const char* forced = std::getenv("KEEL_KERNELS");
+  if (forced && std::strcmp(forced, "reference") == 0) return kReference;
+  if (const KernelTable* fast = avx2_kernels()) return *fast;
+  return kReference;
+}
+
+}  // namespace
+
+const KernelTable& reference_kernels() { return kReference; }
+
+const KernelTable& kernels() {
+  static const KernelTable& chosen = choose();
+  return chosen;
+}
+
+const char* kernel_name() { return kernels().name; }
+
+}  // namespace keel::engine

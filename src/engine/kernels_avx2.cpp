@@ -1,0 +1,308 @@
+// AVX2 + FMA + F16C kernels. Only the functions below are compiled for AVX2 (by target
+// attribute, not by a file-wide -mavx2), so no inline function shared with other files is ever
+// emitted with AVX2 instructions; avx2_kernels() returns null on CPUs without the features.
+#include <cstring>
+
+#include "engine/fp16.h"
+#include "engine/kernels.h"
+#include "engine/quant_blocks.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define KEEL_HAVE_AVX2_KERNELS 1
+#include <immintrin.h>
+#endif
+
+namespace keel::engine {
+
+#ifdef KEEL_HAVE_AVX2_KERNELS
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#if defined(__clang__)
+#define KEEL_AVX2 __attribute__((target("avx2,fma,f16c")))
+#else
+#define KEEL_AVX2
+#endif
+
+namespace {
+
+KEEL_AVX2 inline float hsum(__m256 x) {
+  __m128 r = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
+  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+  r = _mm_add_ss(r, _mm_movehdup_ps(r));
+  return _mm_cvtss_f32(r);
+}
+
+KEEL_AVX2 inline __m256 i16_pairs_to_float(__m256i x) {
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(x, _mm256_set1_epi16(1)));
+}
+
+// Sum of products of signed bytes, as 8 floats: maddubs needs one unsigned operand, so move
+// x's sign onto y.
+KEEL_AVX2 inline __m256 dot_i8_to_float(__m256i x, __m256i y) {
+  __m256i ax = _mm256_sign_epi8(x, x);
+  __m256i sy = _mm256_sign_epi8(y, x);
+  return i16_pairs_to_float(_mm256_maddubs_epi16(ax, sy));
+}
+
+// 16 bytes of nibbles -> 32 bytes: low nibbles first (elements 0..15), then high (16..31).
+KEEL_AVX2 inline __m256i unpack_nibbles(const uint8_t* p) {
+  __m128i tmp = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  __m256i both = _mm256_insertf128_si256(_mm256_castsi128_si256(tmp), _mm_srli_epi16(tmp, 4), 1);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+// 32 bits -> 32 bytes, 0xFF where the bit is set.
+KEEL_AVX2 inline __m256i expand_bits(uint32_t bits) {
+  const __m256i select = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                           0x0101010101010101, 0x0000000000000000);
+  __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), select);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+  return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+}
+
+KEEL_AVX2 float dot_f32(const float* w, const float* a, int64_t n) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(a + i), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(a + i + 8), acc1);
+  }
+  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(a + i), acc0);
+  float sum = hsum(_mm256_add_ps(acc0, acc1));
+  for (; i < n; ++i) sum += w[i] * a[i];
+  return sum;
+}
+
+KEEL_AVX2 inline __m256 load_f16(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+KEEL_AVX2 inline __m256 load_bf16(const uint16_t* p) {
+  __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+template <bool kBf16>
+KEEL_AVX2 float dot_half(const uint16_t* w, const uint16_t* a, int64_t n) {
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    for (int k = 0; k < 4; ++k) {
+      __m256 x = kBf16 ? load_bf16(w + i + 8 * k) : load_f16(w + i + 8 * k);
+      __m256 y = kBf16 ? load_bf16(a + i + 8 * k) : load_f16(a + i + 8 * k);
+      acc[k] = _mm256_fmadd_ps(x, y, acc[k]);
+    }
+  }
+  for (; i + 8 <= n; i += 8) {
+    __m256 x = kBf16 ? load_bf16(w + i) : load_f16(w + i);
+    __m256 y = kBf16 ? load_bf16(a + i) : load_f16(a + i);
+    acc[0] = _mm256_fmadd_ps(x, y, acc[0]);
+  }
+  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) {
+    sum += kBf16 ? bf16_to_fp32(w[i]) * bf16_to_fp32(a[i]) : fp16_to_fp32(w[i]) * fp16_to_fp32(a[i]);
+  }
+  return sum;
+}
+
+KEEL_AVX2 float dot_q8_0(const BlockQ8_0* w, const BlockQ8_0* a, int64_t nb) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    __m256 d = _mm256_set1_ps(fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d));
+    __m256i qw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs));
+    __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+    acc = _mm256_fmadd_ps(d, dot_i8_to_float(qw, qa), acc);
+  }
+  return hsum(acc);
+}
+
+KEEL_AVX2 float dot_q4_0(const BlockQ4_0* w, const BlockQ8_0* a, int64_t nb) {
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i eight = _mm256_set1_epi8(8);
+  for (int64_t i = 0; i < nb; ++i) {
+    __m256 d = _mm256_set1_ps(fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d));
+    __m256i qw = _mm256_sub_epi8(unpack_nibbles(w[i].qs), eight);
+    __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+    acc = _mm256_fmadd_ps(d, dot_i8_to_float(qw, qa), acc);
+  }
+  return hsum(acc);
+}
+
+KEEL_AVX2 float dot_q4_1(const BlockQ4_1* w, const BlockQ8_1* a, int64_t nb) {
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0;
+  for (int64_t i = 0; i < nb; ++i) {
+    mins += fp16_to_fp32(w[i].m) * fp16_to_fp32(a[i].s);
+    __m256 d = _mm256_set1_ps(fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d));
+    __m256i qw = unpack_nibbles(w[i].qs);  // 0..15: already unsigned for maddubs
+    __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+    acc = _mm256_fmadd_ps(d, i16_pairs_to_float(_mm256_maddubs_epi16(qw, qa)), acc);
+  }
+  return hsum(acc) + mins;
+}
+
+KEEL_AVX2 float dot_q5_0(const BlockQ5_0* w, const BlockQ8_0* a, int64_t nb) {
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i sixteen = _mm256_set1_epi8(16);
+  for (int64_t i = 0; i < nb; ++i) {
+    __m256 d = _mm256_set1_ps(fp16_to_fp32(w[i].d) * fp16_to_fp32(a[i].d));
+    uint32_t qh;
+    std::memcpy(&qh, w[i].qh, 4);
+    __m256i high = _mm256_and_si256(expand_bits(qh), sixteen);
+    __m256i qw = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(w[i].qs), high), sixteen);
+    __m256i qa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+    acc = _mm256_fmadd_ps(d, dot_i8_to_float(qw, qa), acc);
+  }
+  return hsum(acc);
+}
+
+// Sum over the 8 sub-blocks of min * (sum of the activations of that sub-block).
+inline int k_mins_dot(const uint8_t* mins, const int16_t* bsums) {
+  int sum = 0;
+  for (int s = 0; s < 8; ++s) sum += mins[s] * (bsums[2 * s] + bsums[2 * s + 1]);
+  return sum;
+}
+
+template <bool kFive>
+KEEL_AVX2 float dot_qk_4or5(const uint8_t* blocks, size_t block_bytes, const BlockQ8_K* a,
+                            int64_t nb) {
+  __m256 acc = _mm256_setzero_ps();
+  float mins_total = 0;
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  for (int64_t i = 0; i < nb; ++i) {
+    const uint8_t* b = blocks + i * block_bytes;
+    uint16_t d16, dmin16;
+    std::memcpy(&d16, b, 2);
+    std::memcpy(&dmin16, b + 2, 2);
+    const uint8_t* scales = b + 4;
+    const uint8_t* qh = kFive ? b + 16 : nullptr;
+    const uint8_t* qs = kFive ? b + 48 : b + 16;
+    uint8_t sc[8], mn[8];
+    for (int s = 0; s < 8; ++s) get_scale_min_k4(s, scales, &sc[s], &mn[s]);
+    mins_total -= a[i].d * fp16_to_fp32(dmin16) * k_mins_dot(mn, a[i].bsums);
+    __m256i hbits = kFive ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh))
+                          : _mm256_setzero_si256();
+    __m256i sumi = _mm256_setzero_si256();
+    for (int c = 0; c < 4; ++c) {
+      __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
+      __m256i ql = _mm256_and_si256(q, low_mask);
+      __m256i qhi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
+      if constexpr (kFive) {
+        const __m256i bit_lo = _mm256_set1_epi8(static_cast<char>(1 << (2 * c)));
+        const __m256i bit_hi = _mm256_set1_epi8(static_cast<char>(2 << (2 * c)));
+        const __m256i sixteen = _mm256_set1_epi8(16);
+        ql = _mm256_or_si256(ql, _mm256_and_si256(
+                                     _mm256_cmpeq_epi8(_mm256_and_si256(hbits, bit_lo), bit_lo), sixteen));
+        qhi = _mm256_or_si256(qhi, _mm256_and_si256(
+                                       _mm256_cmpeq_epi8(_mm256_and_si256(hbits, bit_hi), bit_hi), sixteen));
+      }
+      __m256i al = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 64 * c));
+      __m256i ah = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs + 64 * c + 32));
+      __m256i pl = _mm256_madd_epi16(_mm256_maddubs_epi16(ql, al), _mm256_set1_epi16(sc[2 * c]));
+      __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(qhi, ah), _mm256_set1_epi16(sc[2 * c + 1]));
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * fp16_to_fp32(d16)), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum(acc) + mins_total;
+}
+
+KEEL_AVX2 float dot_q6_k(const BlockQ6_K* w, const BlockQ8_K* a, int64_t nb) {
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  const __m256i two_bits = _mm256_set1_epi8(3);
+  const __m256i m32 = _mm256_set1_epi8(32);
+  for (int64_t i = 0; i < nb; ++i) {
+    __m256i sumi = _mm256_setzero_si256();
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* ql = w[i].ql + 64 * half;
+      const uint8_t* qh = w[i].qh + 32 * half;
+      const int8_t* sc = w[i].scales + 8 * half;
+      const int8_t* q8 = a[i].qs + 128 * half;
+      __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+      __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+      __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
+      __m256i q[4];
+      q[0] = _mm256_or_si256(_mm256_and_si256(l0, low_mask),
+                             _mm256_slli_epi16(_mm256_and_si256(h, two_bits), 4));
+      q[1] = _mm256_or_si256(_mm256_and_si256(l1, low_mask),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), two_bits), 4));
+      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low_mask),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), two_bits), 4));
+      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low_mask),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), two_bits), 4));
+      for (int k = 0; k < 4; ++k) {
+        __m256i a8 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32 * k));
+        // (q - 32) * a, as q * a - 32 * a: both fit int16 pairs.
+        __m256i p = _mm256_sub_epi16(_mm256_maddubs_epi16(q[k], a8), _mm256_maddubs_epi16(m32, a8));
+        __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, scale));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * fp16_to_fp32(w[i].d)), _mm256_cvtepi32_ps(sumi), acc);
+  }
+  return hsum(acc);
+}
+
+KEEL_AVX2 float dot_row(TensorType type, const uint8_t* w, const void* a, int64_t n) {
+  switch (type) {
+    case TensorType::f32: return dot_f32(reinterpret_cast<const float*>(w), static_cast<const float*>(a), n);
+    case TensorType::f16:
+      return dot_half<false>(reinterpret_cast<const uint16_t*>(w), static_cast<const uint16_t*>(a), n);
+    case TensorType::bf16:
+      return dot_half<true>(reinterpret_cast<const uint16_t*>(w), static_cast<const uint16_t*>(a), n);
+    case TensorType::q8_0:
+      return dot_q8_0(reinterpret_cast<const BlockQ8_0*>(w), static_cast<const BlockQ8_0*>(a), n / kQK);
+    case TensorType::q4_0:
+      return dot_q4_0(reinterpret_cast<const BlockQ4_0*>(w), static_cast<const BlockQ8_0*>(a), n / kQK);
+    case TensorType::q4_1:
+      return dot_q4_1(reinterpret_cast<const BlockQ4_1*>(w), static_cast<const BlockQ8_1*>(a), n / kQK);
+    case TensorType::q5_0:
+      return dot_q5_0(reinterpret_cast<const BlockQ5_0*>(w), static_cast<const BlockQ8_0*>(a), n / kQK);
+    case TensorType::q4_k:
+      return dot_qk_4or5<false>(w, sizeof(BlockQ4_K), static_cast<const BlockQ8_K*>(a), n / kQK_K);
+    case TensorType::q5_k:
+      return dot_qk_4or5<true>(w, sizeof(BlockQ5_K), static_cast<const BlockQ8_K*>(a), n / kQK_K);
+    case TensorType::q6_k:
+      return dot_q6_k(reinterpret_cast<const BlockQ6_K*>(w), static_cast<const BlockQ8_K*>(a), n / kQK_K);
+    default: return vec_dot_reference(type, w, a, n);
+  }
+}
+
+KEEL_AVX2 void avx2_gemv(TensorType type, const uint8_t* w, size_t row_bytes, const void* a,
+                         float* y, int64_t n, int64_t rows) {
+  for (int64_t r = 0; r < rows; ++r) y[r] = dot_row(type, w + r * row_bytes, a, n);
+}
+
+KEEL_AVX2 void avx2_gemm(TensorType type, const uint8_t* w, size_t row_bytes, int64_t rows,
+                         const uint8_t* a, size_t a_stride, int64_t tokens, float* y,
+                         size_t y_stride, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = w + r * row_bytes;
+    for (int64_t t = 0; t < tokens; ++t) y[t * y_stride + r] = dot_row(type, row, a + t * a_stride, n);
+  }
+}
+
+const KernelTable kAvx2 = {"avx2", quantize_activation_reference, avx2_gemv, avx2_gemm};
+
+}  // namespace
+
+#pragma GCC pop_options
+
+const KernelTable* avx2_kernels() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c")) {
+    return &kAvx2;
+  }
+  return nullptr;
+}
+
+#else
+
+const KernelTable* avx2_kernels() { return nullptr; }
+
+#endif
+
+}  // namespace keel::engine
