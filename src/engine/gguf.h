@@ -126,6 +126,8 @@ class GgufFile {
   [[nodiscard]] Result<std::string> get_string_or(std::string_view key, std::string fallback) const;
 
   const std::vector<GgufTensor>& tensors() const { return tensors_; }
+  //! Asks the kernel to read the mapped file ahead (no-op for parse()d bytes).
+  void prefetch() const { mapping_.prefetch(); }
   const GgufTensor* tensor(std::string_view name) const;
 
  private:

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 
 namespace keel::engine {
@@ -195,7 +196,9 @@ uint32_t GgufWriter::alignment() const {
   return kGgufDefaultAlignment;
 }
 
-std::vector<uint8_t> GgufWriter::serialize() const {
+// Everything before the tensor data (header, metadata, tensor infos, padding), and each
+// tensor's offset in the data section.
+std::vector<uint8_t> GgufWriter::header(std::vector<uint64_t>* offsets, uint64_t* data_size) const {
   std::vector<uint8_t> out;
   put<uint32_t>(out, 0x46554747);
   put<uint32_t>(out, 3);
@@ -220,37 +223,65 @@ std::vector<uint8_t> GgufWriter::serialize() const {
   }
   const uint64_t align = alignment();
   uint64_t offset = 0;
-  std::vector<uint64_t> offsets;
   for (const auto& t : tensors_) {
     put_string(out, t.name);
     put<uint32_t>(out, static_cast<uint32_t>(t.dims.size()));
     for (uint64_t d : t.dims) put<uint64_t>(out, d);
     put<uint32_t>(out, static_cast<uint32_t>(t.type));
     put<uint64_t>(out, offset);
-    offsets.push_back(offset);
+    offsets->push_back(offset);
     offset = (offset + t.bytes.size() + align - 1) / align * align;
   }
   out.resize((out.size() + align - 1) / align * align, 0);
+  *data_size = offset;
+  return out;
+}
+
+std::vector<uint8_t> GgufWriter::serialize() const {
+  std::vector<uint64_t> offsets;
+  uint64_t data_size = 0;
+  std::vector<uint8_t> out = header(&offsets, &data_size);
   const size_t data_start = out.size();
   for (size_t i = 0; i < tensors_.size(); ++i) {
     out.resize(data_start + offsets[i], 0);
     out.insert(out.end(), tensors_[i].bytes.begin(), tensors_[i].bytes.end());
   }
-  if (!tensors_.empty()) out.resize(data_start + offset, 0);
+  out.resize(data_start + data_size, 0);
   return out;
 }
 
 Status GgufWriter::write(const std::string& path) const {
-  std::vector<uint8_t> bytes = serialize();
+  std::vector<uint64_t> offsets;
+  uint64_t data_size = 0;
+  std::vector<uint8_t> head = header(&offsets, &data_size);
   std::string temp = path + ".tmp";
   FILE* f = std::fopen(temp.c_str(), "wbe");
   if (!f) return Status::unavailable(fmt::format("cannot write {}: {}", temp, std::strerror(errno)));
-  size_t written = std::fwrite(bytes.data(), 1, bytes.size(), f);
-  bool ok = written == bytes.size() && std::fflush(f) == 0;
+  // Tensor data is streamed from where it lives; only the header is built in memory.
+  bool ok = std::fwrite(head.data(), 1, head.size(), f) == head.size();
+  static const uint8_t kZeros[64] = {};
+  uint64_t written = 0;
+  for (size_t i = 0; ok && i < tensors_.size(); ++i) {
+    for (uint64_t pad = offsets[i] - written; ok && pad > 0;) {
+      size_t n = std::min<uint64_t>(pad, sizeof kZeros);
+      ok = std::fwrite(kZeros, 1, n, f) == n;
+      pad -= n;
+      written += n;
+    }
+    const auto& bytes = tensors_[i].bytes;
+    ok = ok && std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+    written += bytes.size();
+  }
+  for (uint64_t pad = data_size - written; ok && pad > 0;) {
+    size_t n = std::min<uint64_t>(pad, sizeof kZeros);
+    ok = std::fwrite(kZeros, 1, n, f) == n;
+    pad -= n;
+  }
+  ok = std::fflush(f) == 0 && ok;
   ok = (std::fclose(f) == 0) && ok;
   if (!ok) {
     std::remove(temp.c_str());
-    return Status::unavailable(fmt::format("cannot write {} ({} bytes)", path, bytes.size()));
+    return Status::unavailable(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
   }
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
     return Status::unavailable(fmt::format("cannot rename {} to {}: {}", temp, path, std::strerror(errno)));

@@ -3,7 +3,7 @@
 //
 // Contract: metadata keys are written in insertion order (a repeated key replaces the earlier
 // value); tensors are written in insertion order, each aligned to `general.alignment` (32 unless
-// set). write() creates the file atomically (temporary file + rename). Tensor bytes are copied
+// set). write() streams the file atomically (temporary file + rename). Tensor bytes are copied
 // at add time unless added with add_tensor_view(), whose bytes must outlive write().
 #pragma once
 
@@ -68,6 +68,7 @@ class GgufWriter {
   [[nodiscard]] Status check_tensor(const std::string& name, const std::vector<uint64_t>& dims,
                                     TensorType type, size_t n_bytes) const;
   uint32_t alignment() const;
+  std::vector<uint8_t> header(std::vector<uint64_t>* offsets, uint64_t* data_size) const;
 
   std::vector<std::pair<std::string, Value>> values_;
   std::vector<Tensor> tensors_;

@@ -31,6 +31,8 @@ struct KernelTable {
   void (*gemm)(TensorType type, const uint8_t* w, size_t row_bytes, int64_t rows,
                const uint8_t* a, size_t a_stride, int64_t tokens, float* y, size_t y_stride,
                int64_t n);
+  //! y[i] += a * x[i] for half-precision x (attention: probabilities times value rows).
+  void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n);
 };
 
 const KernelTable& kernels();

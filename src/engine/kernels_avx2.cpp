@@ -284,7 +284,17 @@ KEEL_AVX2 void avx2_gemm(TensorType type, const uint8_t* w, size_t row_bytes, in
   }
 }
 
-const KernelTable kAvx2 = {"avx2", quantize_activation_reference, avx2_gemv, avx2_gemm};
+KEEL_AVX2 void avx2_axpy_f16(float a, const uint16_t* x, float* y, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load_f16(x + i), _mm256_loadu_ps(y + i)));
+  }
+  for (; i < n; ++i) y[i] += a * fp16_to_fp32(x[i]);
+}
+
+const KernelTable kAvx2 = {"avx2", quantize_activation_reference, avx2_gemv, avx2_gemm,
+                           avx2_axpy_f16};
 
 }  // namespace
 

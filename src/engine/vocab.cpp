@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "core/log.h"
+
 namespace keel::engine {
 
 namespace {
@@ -129,11 +131,13 @@ Result<Vocab> Vocab::load(const GgufFile& file) {
   auto id_key = [&](const char* key, TokenId* out) -> Status {
     if (!file.find(key)) return Status();
     KEEL_ASSIGN_OR_RETURN(uint64_t id, file.get_uint(key));
-    if (id >= n) {
-      return Status::invalid_argument(
-          fmt::format("{}: {} = {} is outside the vocabulary of {}", path, key, id, n));
+    if (id == 0xFFFFFFFFu) {
+      *out = kNoToken;  // written by converters for "no such token"
+    } else if (id >= n) {
+      log_warn("{}: {} = {} is outside the vocabulary of {}; using the default", path, key, id, n);
+    } else {
+      *out = static_cast<TokenId>(id);
     }
-    *out = static_cast<TokenId>(id);
     return Status();
   };
   KEEL_RETURN_IF_ERROR(id_key("tokenizer.ggml.bos_token_id", &v.bos_));

@@ -13,6 +13,12 @@ class App;
 namespace keel::app {
 
 void add_plan_command(CLI::App& root, int& exit_code);
+void add_generate_command(CLI::App& root, int& exit_code);
+void add_tokenize_command(CLI::App& root, int& exit_code);
+void add_embed_command(CLI::App& root, int& exit_code);
+void add_quantize_command(CLI::App& root, int& exit_code);
+void add_bench_command(CLI::App& root, int& exit_code);
+void add_check_model_command(CLI::App& root, int& exit_code);
 void add_checks_command(CLI::App& root, int& exit_code);
 void add_version_command(CLI::App& root, int& exit_code);
 

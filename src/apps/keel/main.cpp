@@ -22,6 +22,12 @@ int main(int argc, char** argv) {
 
   int exit_code = 0;
   keel::app::add_plan_command(app, exit_code);
+  keel::app::add_generate_command(app, exit_code);
+  keel::app::add_tokenize_command(app, exit_code);
+  keel::app::add_embed_command(app, exit_code);
+  keel::app::add_quantize_command(app, exit_code);
+  keel::app::add_bench_command(app, exit_code);
+  keel::app::add_check_model_command(app, exit_code);
   keel::app::add_checks_command(app, exit_code);
   keel::app::add_version_command(app, exit_code);
 

@@ -1,0 +1,130 @@
+// The BERT-family encoder (all-MiniLM, bge-small): absolute positions, post-norm blocks with
+// LayerNorm, bidirectional attention and a GELU feed-forward network; pooled (mean or CLS) and
+// L2-normalised into one embedding.
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "engine/context.h"
+#include "engine/ops.h"
+#include "engine/quants.h"
+
+namespace keel::engine {
+
+void Context::forward_bert(std::span<const TokenId> tokens) {
+  const ModelConfig& c = model_.config();
+  const ModelWeights& w = model_.weights();
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const int64_t e = c.n_embd, qd = c.q_dim(), kvd = c.kv_dim(), ff = c.n_ff, hd = c.head_dim;
+  float* tmp = ffn_b_.data();  // e floats per token, free at this point
+
+  for (int64_t t = 0; t < n; ++t) {
+    float* x = x_.data() + t * e;
+    dequantize_row(w.token_embd.type, w.token_embd.data + tokens[t] * w.token_embd.row_bytes, x, e);
+    dequantize_row(w.position_embd.type, w.position_embd.data + t * w.position_embd.row_bytes, tmp, e);
+    add_inplace(x, tmp, e);
+    if (w.token_types.present()) {  // every token is segment 0
+      dequantize_row(w.token_types.type, w.token_types.data, tmp, e);
+      add_inplace(x, tmp, e);
+    }
+    layer_norm(x, w.embd_norm.data(), w.embd_norm_bias.data(), x, e, c.norm_eps);
+  }
+
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const int64_t group = c.n_head / c.n_head_kv;
+  for (int64_t layer = 0; layer < c.n_layer; ++layer) {
+    const LayerWeights& l = w.layers[layer];
+    matmul_.run({{&l.wq, q_.data(), static_cast<size_t>(qd)},
+                 {&l.wk, k_.data(), static_cast<size_t>(kvd)},
+                 {&l.wv, v_.data(), static_cast<size_t>(kvd)}},
+                x_.data(), n, e);
+    for (int64_t t = 0; t < n; ++t) {
+      add_inplace(q_.data() + t * qd, l.bq.data(), qd);
+      add_inplace(k_.data() + t * kvd, l.bk.data(), kvd);
+      add_inplace(v_.data() + t * kvd, l.bv.data(), kvd);
+    }
+    auto job = [&](int thread, int n_threads) {
+      int64_t begin, end;
+      ComputePool::split(n * c.n_head, thread, n_threads, 1, &begin, &end);
+      float* scores = scores_[thread].data();
+      for (int64_t item = begin; item < end; ++item) {
+        const int64_t t = item / c.n_head, h = item % c.n_head, kv_head = h / group;
+        const float* q = q_.data() + t * qd + h * hd;
+        for (int64_t j = 0; j < n; ++j) {
+          const float* k = k_.data() + j * kvd + kv_head * hd;
+          float dot = 0;
+          for (int64_t d = 0; d < hd; ++d) dot += q[d] * k[d];
+          scores[j] = dot * scale;
+        }
+        softmax(scores, n);
+        float* out = attn_.data() + t * qd + h * hd;
+        std::memset(out, 0, hd * sizeof(float));
+        for (int64_t j = 0; j < n; ++j) {
+          const float* v = v_.data() + j * kvd + kv_head * hd;
+          for (int64_t d = 0; d < hd; ++d) out[d] += scores[j] * v[d];
+        }
+      }
+    };
+    pool_.run(job);
+    matmul_.run({{&l.wo, xb_.data(), static_cast<size_t>(e)}}, attn_.data(), n, qd);
+    for (int64_t t = 0; t < n; ++t) {
+      float* h = xb_.data() + t * e;
+      add_inplace(h, l.bo.data(), e);
+      add_inplace(h, x_.data() + t * e, e);
+      layer_norm(h, l.attn_norm.data(), l.attn_norm_bias.data(), h, e, c.norm_eps);
+    }
+    matmul_.run({{&l.w_up, ffn_a_.data(), static_cast<size_t>(ff)}}, xb_.data(), n, e);
+    for (int64_t t = 0; t < n; ++t) {
+      add_inplace(ffn_a_.data() + t * ff, l.b_up.data(), ff);
+      gelu(ffn_a_.data() + t * ff, ff);
+    }
+    matmul_.run({{&l.w_down, x_.data(), static_cast<size_t>(e)}}, ffn_a_.data(), n, ff);
+    for (int64_t t = 0; t < n; ++t) {
+      float* x = x_.data() + t * e;
+      add_inplace(x, l.b_down.data(), e);
+      add_inplace(x, xb_.data() + t * e, e);
+      layer_norm(x, l.ffn_norm.data(), l.ffn_norm_bias.data(), x, e, c.norm_eps);
+    }
+  }
+}
+
+Result<std::vector<float>> Context::embed(std::span<const TokenId> tokens, bool normalize) {
+  const ModelConfig& c = model_.config();
+  if (c.arch != Architecture::bert) {
+    return Status::failed_precondition(
+        fmt::format("{} is a {} model; embeddings need a BERT-family model", model_.file().path(),
+                    c.arch_name));
+  }
+  if (tokens.empty()) return Status::invalid_argument("nothing to embed: no tokens");
+  if (static_cast<int64_t>(tokens.size()) > options_.n_batch) {
+    return Status::invalid_argument(fmt::format("{} tokens exceed the model's context of {}",
+                                                tokens.size(), options_.n_batch));
+  }
+  for (TokenId t : tokens) {
+    if (t < 0 || t >= c.n_vocab) {
+      return Status::invalid_argument(fmt::format("token id {} is outside the vocabulary", t));
+    }
+  }
+  forward_bert(tokens);
+  const int64_t e = c.n_embd, n = static_cast<int64_t>(tokens.size());
+  std::vector<float> out(e, 0.0f);
+  if (c.pooling == Pooling::cls) {
+    std::memcpy(out.data(), x_.data(), e * sizeof(float));
+  } else if (c.pooling == Pooling::last) {
+    std::memcpy(out.data(), x_.data() + (n - 1) * e, e * sizeof(float));
+  } else {
+    for (int64_t t = 0; t < n; ++t) add_inplace(out.data(), x_.data() + t * e, e);
+    for (auto& v : out) v /= static_cast<float>(n);
+  }
+  if (normalize) {
+    double norm = 0;
+    for (float v : out) norm += static_cast<double>(v) * v;
+    norm = std::sqrt(norm);
+    const float inv = norm > 0 ? static_cast<float>(1.0 / norm) : 0.0f;
+    for (auto& v : out) v *= inv;
+  }
+  return out;
+}
+
+}  // namespace keel::engine

@@ -1,0 +1,109 @@
+#include "engine/model_config.h"
+
+#include <fmt/format.h>
+
+namespace keel::engine {
+
+Result<ModelConfig> ModelConfig::from_gguf(const GgufFile& file) {
+  ModelConfig c;
+  const std::string& path = file.path();
+  KEEL_ASSIGN_OR_RETURN(c.arch_name, file.get_string("general.architecture"));
+  if (c.arch_name == "llama") {
+    c.arch = Architecture::llama;
+    c.rope_type = RopeType::normal;
+  } else if (c.arch_name == "qwen2") {
+    c.arch = Architecture::qwen2;
+    c.rope_type = RopeType::neox;
+  } else if (c.arch_name == "bert") {
+    c.arch = Architecture::bert;
+    c.rope_type = RopeType::none;
+    c.causal = false;
+  } else {
+    return Status::unimplemented(fmt::format(
+        "{}: architecture '{}' is not supported (llama, qwen2 and bert are)", path, c.arch_name));
+  }
+  KEEL_ASSIGN_OR_RETURN(c.name, file.get_string_or("general.name", ""));
+  const std::string a = c.arch_name + ".";
+  auto count = [&](const std::string& key, int64_t* out, int64_t min) -> Status {
+    KEEL_ASSIGN_OR_RETURN(uint64_t v, file.get_uint(key));
+    if (v < static_cast<uint64_t>(min) || v > (1u << 24)) {
+      return Status::invalid_argument(fmt::format("{}: {} = {} is out of range", path, key, v));
+    }
+    *out = static_cast<int64_t>(v);
+    return Status();
+  };
+  KEEL_RETURN_IF_ERROR(count(a + "embedding_length", &c.n_embd, 1));
+  KEEL_RETURN_IF_ERROR(count(a + "block_count", &c.n_layer, 1));
+  KEEL_RETURN_IF_ERROR(count(a + "feed_forward_length", &c.n_ff, 1));
+  KEEL_RETURN_IF_ERROR(count(a + "attention.head_count", &c.n_head, 1));
+  KEEL_RETURN_IF_ERROR(count(a + "context_length", &c.n_ctx_train, 1));
+  c.n_head_kv = c.n_head;
+  if (file.find(a + "attention.head_count_kv")) {
+    KEEL_RETURN_IF_ERROR(count(a + "attention.head_count_kv", &c.n_head_kv, 1));
+  }
+  if (c.n_embd % c.n_head != 0) {
+    return Status::invalid_argument(fmt::format("{}: {} heads do not divide the width {}", path,
+                                                c.n_head, c.n_embd));
+  }
+  if (c.n_head % c.n_head_kv != 0) {
+    return Status::invalid_argument(fmt::format("{}: {} KV heads do not divide {} heads", path,
+                                                c.n_head_kv, c.n_head));
+  }
+  c.head_dim = c.n_embd / c.n_head;
+  if (file.find(a + "attention.key_length")) {
+    KEEL_RETURN_IF_ERROR(count(a + "attention.key_length", &c.head_dim, 1));
+  }
+  c.n_rot = c.head_dim;
+  if (file.find(a + "rope.dimension_count")) {
+    KEEL_RETURN_IF_ERROR(count(a + "rope.dimension_count", &c.n_rot, 0));
+  }
+  if (c.n_rot > c.head_dim || c.n_rot % 2 != 0) {
+    return Status::invalid_argument(fmt::format("{}: rope dimension {} does not fit head size {}",
+                                                path, c.n_rot, c.head_dim));
+  }
+
+  if (c.arch == Architecture::bert) {
+    KEEL_ASSIGN_OR_RETURN(double eps, file.get_float(a + "attention.layer_norm_epsilon"));
+    c.norm_eps = static_cast<float>(eps);
+    KEEL_ASSIGN_OR_RETURN(uint64_t pooling, file.get_uint_or(a + "pooling_type", 1));
+    if (pooling > 3) {
+      return Status::invalid_argument(fmt::format("{}: unknown pooling type {}", path, pooling));
+    }
+    c.pooling = static_cast<Pooling>(pooling);
+    KEEL_ASSIGN_OR_RETURN(bool causal, file.get_bool_or(a + "attention.causal", false));
+    c.causal = causal;
+    KEEL_ASSIGN_OR_RETURN(uint64_t types, file.get_uint_or("tokenizer.ggml.token_type_count", 2));
+    c.n_token_types = static_cast<int64_t>(types);
+  } else {
+    KEEL_ASSIGN_OR_RETURN(double eps, file.get_float(a + "attention.layer_norm_rms_epsilon"));
+    c.norm_eps = static_cast<float>(eps);
+    KEEL_ASSIGN_OR_RETURN(double base, file.get_float_or(a + "rope.freq_base", 10000.0));
+    c.rope_freq_base = static_cast<float>(base);
+    KEEL_ASSIGN_OR_RETURN(std::string scaling, file.get_string_or(a + "rope.scaling.type", "none"));
+    if (scaling == "linear") {
+      KEEL_ASSIGN_OR_RETURN(double factor, file.get_float(a + "rope.scaling.factor"));
+      if (factor <= 0) {
+        return Status::invalid_argument(fmt::format("{}: rope scaling factor must be > 0", path));
+      }
+      c.rope_freq_scale = static_cast<float>(1.0 / factor);
+    } else if (scaling != "none") {
+      return Status::unimplemented(
+          fmt::format("{}: rope scaling '{}' is not supported (none, linear, and Llama-3 "
+                      "frequency factors are)",
+                      path, scaling));
+    }
+  }
+  if (const GgufValue* vocab = file.find(a + "vocab_size")) {
+    auto n = vocab->as_uint();
+    if (!n) return Status::invalid_argument(fmt::format("{}: {}vocab_size is not a count", path, a));
+    c.n_vocab = static_cast<int64_t>(*n);
+  } else if (const GgufValue* tokens = file.find("tokenizer.ggml.tokens")) {
+    c.n_vocab = static_cast<int64_t>(tokens->array_size);
+  }
+  if (c.n_vocab <= 0) {
+    return Status::invalid_argument(fmt::format("{}: cannot tell the vocabulary size", path));
+  }
+  return c;
+}
+
+}  // namespace keel::engine
