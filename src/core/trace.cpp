@@ -32,8 +32,8 @@ std::string span_id_hex(uint64_t id) { return fmt::format("{:016x}", id); }
 
 std::string span_to_json_line(const SpanRecord& span) {
   Json attributes = Json::object();
-  for (const auto& [key, value] : span.attributes) {
-    std::visit([&](const auto& v) { attributes[key] = v; }, value);
+  for (const auto& attribute : span.attributes) {
+    std::visit([&](const auto& v) { attributes[attribute.first] = v; }, attribute.second);
   }
   Json line = {
       {"trace_id", trace_id_hex(span.trace_id)},

@@ -53,7 +53,14 @@ void ComputePool::dispatch(void* job, Trampoline call) {
     wake_.notify_all();
   }
   call_(job_, 0, n_threads_);
-  while (pending_.load(std::memory_order_acquire) != 0) KEEL_PAUSE();
+  // Spin for the stragglers; yield now and then in case there are more threads than cores.
+  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins % 1024 == 1023) {
+      std::this_thread::yield();
+    } else {
+      KEEL_PAUSE();
+    }
+  }
 }
 
 void ComputePool::worker(int index) {
@@ -63,7 +70,11 @@ void ComputePool::worker(int index) {
     uint64_t now;
     while ((now = generation_.load(std::memory_order_acquire)) == seen) {
       if (++spins < kSpinsBeforeSleep) {
-        KEEL_PAUSE();
+        if (spins % 1024 == 0) {
+          std::this_thread::yield();
+        } else {
+          KEEL_PAUSE();
+        }
         continue;
       }
       std::unique_lock lock(sleep_mutex_);

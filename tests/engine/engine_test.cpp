@@ -1,0 +1,323 @@
+// The engine on tiny models written here: loading errors, generation (stop strings, streaming,
+// limits), sampling, quantization of a whole model, memory fit and the compute pool.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <set>
+#include <thread>
+
+#include "contract/model_record.h"
+#include "engine/compute_pool.h"
+#include "engine/context.h"
+#include "engine/generator.h"
+#include "engine/gguf_writer.h"
+#include "engine/memory_fit.h"
+#include "engine/model.h"
+#include "engine/model_check.h"
+#include "engine/quantizer.h"
+#include "engine/sampler.h"
+#include "support/test_support.h"
+#include "tiny_model.h"
+
+namespace keel::engine {
+namespace {
+
+using keel::testing::TempDir;
+
+std::unique_ptr<Model> tiny(const TempDir& dir, testing::TinyModelSpec spec = {},
+                            const std::string& name = "tiny.gguf") {
+  testing::write_tiny_model(spec, dir.file(name));
+  auto m = Model::load(dir.file(name));
+  EXPECT_TRUE(m.ok()) << m.status().to_string();
+  return m.ok() ? std::move(*m) : nullptr;
+}
+
+TEST(Model, LoadsEachArchitectureAndTiedOutputs) {
+  TempDir dir;
+  for (const char* arch : {"llama", "qwen2", "bert"}) {
+    testing::TinyModelSpec spec;
+    spec.arch = arch;
+    auto m = tiny(dir, spec, std::string(arch) + ".gguf");
+    ASSERT_NE(m, nullptr) << arch;
+    EXPECT_EQ(m->config().arch_name, arch);
+  }
+  testing::TinyModelSpec tied;
+  tied.tied_output = true;
+  auto m = tiny(dir, tied, "tied.gguf");
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->weights().output.data, m->weights().token_embd.data);
+}
+
+TEST(Model, MissingOrMisshapenTensorsAreNamed) {
+  TempDir dir;
+  testing::write_tiny_model({}, dir.file("good.gguf"));
+  auto good = GgufFile::open(dir.file("good.gguf"));
+  ASSERT_TRUE(good.ok());
+  auto rewrite = [&](const std::string& drop, const std::string& reshape) {
+    GgufWriter w;
+    for (const auto& [k, v] : (*good)->metadata()) w.copy_value(k, v);
+    for (const auto& t : (*good)->tensors()) {
+      if (t.name == drop) continue;
+      auto dims = t.dims;
+      uint64_t bytes = t.n_bytes;
+      if (t.name == reshape) {
+        dims = {dims[0], dims[1] / 2};
+        bytes /= 2;
+      }
+      EXPECT_TRUE(w.add_tensor_view(t.name, dims, t.type, {t.data, bytes}).ok());
+    }
+    EXPECT_TRUE(w.write(dir.file("bad.gguf")).ok());
+    return Model::load(dir.file("bad.gguf")).status();
+  };
+  Status missing = rewrite("blk.1.ffn_up.weight", "");
+  EXPECT_NE(missing.message().find("tensor 'blk.1.ffn_up.weight' is missing"), std::string::npos)
+      << missing.message();
+  Status shape = rewrite("", "blk.0.attn_k.weight");
+  EXPECT_NE(shape.message().find("tensor 'blk.0.attn_k.weight' has shape"), std::string::npos)
+      << shape.message();
+}
+
+TEST(Generate, StopsAtLimitsStopStringsAndCancellation) {
+  TempDir dir;
+  testing::TinyModelSpec spec;
+  spec.output_scale = 4;
+  auto model = tiny(dir, spec);
+  ContextOptions options;
+  options.n_ctx = 64;
+  auto context = Context::create(*model, options);
+  ASSERT_TRUE(context.ok());
+  auto prompt = model->tokenizer().encode("the cat sat", true, false);
+
+  auto run = [&](GenerateOptions g, std::string* streamed, bool cancel_early = false) {
+    auto seq = (*context)->add_sequence();
+    EXPECT_TRUE(seq.ok());
+    int calls = 0;
+    auto result = generate(**context, *seq, prompt, g, [&](std::string_view piece) {
+      *streamed += piece;
+      return !(cancel_early && ++calls == 2);
+    });
+    (*context)->remove_sequence(*seq);
+    EXPECT_TRUE(result.ok()) << result.status().to_string();
+    return std::move(*result);
+  };
+  GenerateOptions g;
+  g.sampling.temperature = 0;
+  g.ignore_eos = true;
+  g.max_tokens = 12;
+  std::string streamed;
+  GenerationResult full = run(g, &streamed);
+  EXPECT_EQ(full.tokens.size(), 12u);
+  EXPECT_EQ(full.finish, FinishReason::length);
+  EXPECT_EQ(streamed, full.text);
+  ASSERT_GE(full.text.size(), 4u);
+
+  // A stop string cut from the middle of the greedy text ends generation before it.
+  std::string stop = full.text.substr(full.text.size() / 2, 3);
+  g.stop = {stop};
+  streamed.clear();
+  GenerationResult stopped = run(g, &streamed);
+  EXPECT_EQ(stopped.finish, FinishReason::stop);
+  EXPECT_EQ(stopped.text, full.text.substr(0, full.text.find(stop)));
+  EXPECT_EQ(streamed, stopped.text);
+  EXPECT_EQ(streamed.find(stop), std::string::npos);
+
+  g.stop.clear();
+  streamed.clear();
+  GenerationResult cancelled = run(g, &streamed, true);
+  EXPECT_EQ(cancelled.finish, FinishReason::cancelled);
+  EXPECT_LT(cancelled.tokens.size(), 12u);
+
+  // The context fills up.
+  g.max_tokens = 1000;
+  streamed.clear();
+  GenerationResult full_context = run(g, &streamed);
+  EXPECT_EQ(full_context.finish, FinishReason::context_full);
+  // Every position is used; the last token is sampled from the full context and not stored.
+  EXPECT_EQ(static_cast<int64_t>(prompt.size() + full_context.tokens.size()), options.n_ctx + 1);
+}
+
+TEST(Generate, SeedMakesSamplingReproducible) {
+  TempDir dir;
+  auto model = tiny(dir);
+  auto context = Context::create(*model, {});
+  ASSERT_TRUE(context.ok());
+  auto prompt = model->tokenizer().encode("the dog", true, false);
+  auto sample = [&](uint64_t seed) {
+    auto seq = (*context)->add_sequence();
+    GenerateOptions g;
+    g.max_tokens = 16;
+    g.ignore_eos = true;
+    g.sampling.temperature = 1.5f;
+    g.sampling.top_k = 0;
+    g.sampling.top_p = 1.0f;
+    g.sampling.min_p = 0;
+    g.sampling.seed = seed;
+    auto r = generate(**context, *seq, prompt, g);
+    (*context)->remove_sequence(*seq);
+    return r->tokens;
+  };
+  EXPECT_EQ(sample(7), sample(7));
+  EXPECT_NE(sample(7), sample(8));
+}
+
+TEST(Sampler, FiltersAndPenalties) {
+  std::vector<float> logits = {1.0f, 3.0f, 2.0f, -1.0f, 2.9f};
+  SamplingParams greedy;
+  greedy.temperature = 0;
+  EXPECT_EQ(Sampler(greedy, 5).sample(logits, {}), 1);
+  // A repetition penalty on token 1 hands the choice to token 4.
+  greedy.repeat_penalty = 1.5f;
+  std::vector<TokenId> history = {1};
+  EXPECT_EQ(Sampler(greedy, 5).sample(logits, history), 4);
+  greedy.repeat_penalty = 1.0f;
+  greedy.presence_penalty = 2.0f;
+  EXPECT_EQ(Sampler(greedy, 5).sample(logits, history), 4);
+
+  // top_k = 2 only ever returns the two best tokens; min_p drops the tail.
+  SamplingParams p;
+  p.temperature = 5.0f;
+  p.top_k = 2;
+  p.top_p = 1.0f;
+  p.min_p = 0;
+  Sampler s(p, 5);
+  std::set<TokenId> seen;
+  for (int i = 0; i < 200; ++i) seen.insert(s.sample(logits, {}));
+  EXPECT_EQ(seen, (std::set<TokenId>{1, 4}));
+  p.top_k = 0;
+  p.min_p = 0.9f;
+  p.temperature = 1.0f;
+  Sampler m(p, 5);
+  seen.clear();
+  for (int i = 0; i < 200; ++i) seen.insert(m.sample(logits, {}));
+  EXPECT_EQ(seen, (std::set<TokenId>{1, 4}));
+  p.min_p = 0;
+  p.top_p = 0.3f;
+  Sampler tp(p, 5);
+  seen.clear();
+  for (int i = 0; i < 200; ++i) seen.insert(tp.sample(logits, {}));
+  EXPECT_EQ(seen, (std::set<TokenId>{1}));
+}
+
+TEST(Quantize, WholeModelFollowsTheSchemeAndStaysClose) {
+  TempDir dir;
+  testing::TinyModelSpec spec;
+  spec.n_embd = 256;
+  spec.n_head = 4;
+  spec.n_head_kv = 2;
+  spec.n_ff = 512;
+  spec.n_layer = 8;
+  spec.output_scale = 6;
+  testing::write_tiny_model(spec, dir.file("f32.gguf"));
+  for (const char* scheme : {"Q8_0", "Q4_0", "Q4_K_M", "F16"}) {
+    std::string out = dir.file(std::string(scheme) + ".gguf");
+    auto report = quantize_model(dir.file("f32.gguf"), out, scheme, 2);
+    ASSERT_TRUE(report.ok()) << report.status().to_string();
+    EXPECT_LT(report->bytes_out, report->bytes_in);
+    auto f = GgufFile::open(out);
+    ASSERT_TRUE(f.ok());
+    const std::string s = scheme;
+    if (s == "Q4_K_M") {
+      EXPECT_EQ(f.value()->tensor("output.weight")->type, TensorType::q6_k);
+      EXPECT_EQ(f.value()->tensor("blk.0.attn_v.weight")->type, TensorType::q6_k);   // first eighth
+      EXPECT_EQ(f.value()->tensor("blk.1.attn_v.weight")->type, TensorType::q4_k);
+      EXPECT_EQ(f.value()->tensor("blk.3.ffn_down.weight")->type, TensorType::q6_k);  // (3-1)%3==2
+      EXPECT_EQ(f.value()->tensor("blk.7.ffn_down.weight")->type, TensorType::q6_k);  // last eighth
+      EXPECT_EQ(f.value()->tensor("blk.2.attn_q.weight")->type, TensorType::q4_k);
+      EXPECT_EQ(*f.value()->get_uint("general.file_type"), 15u);
+    }
+    EXPECT_EQ(f.value()->tensor("blk.0.attn_norm.weight")->type, TensorType::f32);
+  }
+  // Greedy choices survive 8-bit and 4-bit quantization of a confident model.
+  auto first_tokens = [&](const std::string& file) {
+    auto model = Model::load(file);
+    EXPECT_TRUE(model.ok());
+    auto context = Context::create(**model, {});
+    auto seq = (*context)->add_sequence();
+    GenerateOptions g;
+    g.max_tokens = 4;
+    g.sampling.temperature = 0;
+    g.ignore_eos = true;
+    return generate(**context, *seq, (*model)->tokenizer().encode("the cat", true, false), g)->tokens;
+  };
+  auto reference = first_tokens(dir.file("f32.gguf"));
+  EXPECT_EQ(first_tokens(dir.file("F16.gguf")), reference);
+  EXPECT_EQ(first_tokens(dir.file("Q8_0.gguf")), reference);
+  EXPECT_FALSE(quantize_model(dir.file("f32.gguf"), dir.file("x.gguf"), "Q3_XL", 1).ok());
+  EXPECT_FALSE(quantize_model(dir.file("f32.gguf"), dir.file("f32.gguf"), "Q8_0", 1).ok());
+}
+
+TEST(MemoryFit, RefusesWithNumbersAndFallsBack) {
+  TempDir dir;
+  testing::TinyModelSpec big;
+  big.n_embd = 256;
+  big.n_ff = 1024;
+  big.n_layer = 4;
+  testing::write_tiny_model(big, dir.file("big.gguf"));
+  testing::write_tiny_model({}, dir.file("small.gguf"));
+  ContextOptions options;
+  options.n_ctx = 256;
+  auto big_estimate = estimate_model_memory(dir.file("big.gguf"), options);
+  auto small_estimate = estimate_model_memory(dir.file("small.gguf"), options);
+  ASSERT_TRUE(big_estimate.ok() && small_estimate.ok());
+  EXPECT_GT(big_estimate->weight_bytes, small_estimate->weight_bytes);
+  EXPECT_GT(big_estimate->kv_cache_bytes, 0u);
+  // A budget between the two: the first candidate is refused, the fallback chosen.
+  int64_t budget_mb = static_cast<int64_t>((big_estimate->total() + small_estimate->total()) / 2 / 1048576) + 1;
+  if (budget_mb * 1048576 >= static_cast<int64_t>(big_estimate->total())) {
+    budget_mb = static_cast<int64_t>(big_estimate->total() / 1048576);
+  }
+  std::vector<ModelCandidate> candidates = {{"main", dir.file("big.gguf"), budget_mb},
+                                            {"small", dir.file("small.gguf"), budget_mb}};
+  auto decision = choose_model(candidates, options);
+  ASSERT_TRUE(decision.ok()) << decision.status().to_string();
+  EXPECT_EQ(decision->chosen.id, "small");
+  EXPECT_TRUE(decision->fell_back);
+  ASSERT_EQ(decision->log.size(), 2u);
+  EXPECT_NE(decision->log[0].find("does not fit"), std::string::npos);
+  auto none = choose_model({{"main", dir.file("big.gguf"), 0}}, options);
+  EXPECT_EQ(none.status().code(), StatusCode::resource_exhausted);
+  EXPECT_NE(none.status().message().find("MiB"), std::string::npos);
+  EXPECT_GT(read_memory_budget().mem_available_bytes, 0u);
+}
+
+TEST(CheckModel, WritesARecordThatNamesTheResult) {
+  TempDir dir;
+  testing::write_tiny_model({}, dir.file("m.gguf"));
+  auto record = check_model(dir.file("m.gguf"));
+  ASSERT_TRUE(record.ok()) << record.status().to_string();
+  EXPECT_TRUE(record->self_test_passed) << record->self_test_detail;
+  auto stored = contract::read_model_record(dir.file("m.gguf"));
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->sha256, record->sha256);
+  EXPECT_EQ(stored->architecture, "llama");
+  // A file that is not a model still gets a (failing) record.
+  keel::testing::write_file(dir.file("junk.gguf"), "not a model at all");
+  auto junk = check_model(dir.file("junk.gguf"));
+  ASSERT_TRUE(junk.ok());
+  EXPECT_FALSE(junk->self_test_passed);
+  EXPECT_NE(junk->self_test_detail.find("not a GGUF file"), std::string::npos);
+}
+
+TEST(ComputePool, RunsEveryThreadEveryTimeAndSurvivesSleeping) {
+  ComputePool pool(3);
+  std::atomic<int> total{0};
+  auto job = [&](int i, int n) {
+    EXPECT_EQ(n, 3);
+    total += i + 1;
+  };
+  for (int k = 0; k < 2000; ++k) pool.run(job);
+  EXPECT_EQ(total.load(), 2000 * 6);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // workers go to sleep
+  pool.run(job);
+  EXPECT_EQ(total.load(), 2001 * 6);
+  int64_t b, e;
+  ComputePool::split(100, 0, 3, 16, &b, &e);
+  EXPECT_EQ(b, 0);
+  EXPECT_EQ(e, 48);
+  ComputePool::split(100, 2, 3, 16, &b, &e);
+  EXPECT_EQ(e, 100);
+}
+
+}  // namespace
+}  // namespace keel::engine
