@@ -13,9 +13,11 @@ PACKAGES=(
   libclang-rt-14-dev
   # core / contract
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libfmt-dev libspdlog-dev
-  libssl-dev libsodium-dev
+  libssl-dev libsodium-dev libsqlite3-dev libseccomp-dev
+  # context (documents, store, vector index)
+  libxml2-dev libpoppler-cpp-dev libhnswlib-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev prometheus python3-numpy
+  libgtest-dev libgmock-dev libbenchmark-dev prometheus python3-numpy strace
 )
 
 missing=()

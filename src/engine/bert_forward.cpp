@@ -12,17 +12,29 @@
 
 namespace keel::engine {
 
-void Context::forward_bert(std::span<const TokenId> tokens) {
+// Several token sequences packed one after another: `starts` holds each sequence's first index
+// (and tokens.size() last); attention stays inside a sequence, positions restart at 0.
+void Context::forward_bert(std::span<const TokenId> tokens, std::span<const int64_t> starts) {
   const ModelConfig& c = model_.config();
   const ModelWeights& w = model_.weights();
   const int64_t n = static_cast<int64_t>(tokens.size());
   const int64_t e = c.n_embd, qd = c.q_dim(), kvd = c.kv_dim(), ff = c.n_ff, hd = c.head_dim;
   float* tmp = ffn_b_.data();  // e floats per token, free at this point
 
+  // Sequence index and range of each token.
+  std::vector<int64_t>& seq_begin = bert_begin_;
+  std::vector<int64_t>& seq_end = bert_end_;
+  for (size_t s = 0; s + 1 < starts.size(); ++s) {
+    for (int64_t t = starts[s]; t < starts[s + 1]; ++t) {
+      seq_begin[t] = starts[s];
+      seq_end[t] = starts[s + 1];
+    }
+  }
   for (int64_t t = 0; t < n; ++t) {
     float* x = x_.data() + t * e;
+    const int64_t pos = t - seq_begin[t];
     dequantize_row(w.token_embd.type, w.token_embd.data + tokens[t] * w.token_embd.row_bytes, x, e);
-    dequantize_row(w.position_embd.type, w.position_embd.data + t * w.position_embd.row_bytes, tmp, e);
+    dequantize_row(w.position_embd.type, w.position_embd.data + pos * w.position_embd.row_bytes, tmp, e);
     add_inplace(x, tmp, e);
     if (w.token_types.present()) {  // every token is segment 0
       dequantize_row(w.token_types.type, w.token_types.data, tmp, e);
@@ -51,17 +63,18 @@ void Context::forward_bert(std::span<const TokenId> tokens) {
       for (int64_t item = begin; item < end; ++item) {
         const int64_t t = item / c.n_head, h = item % c.n_head, kv_head = h / group;
         const float* q = q_.data() + t * qd + h * hd;
-        for (int64_t j = 0; j < n; ++j) {
-          const float* k = k_.data() + j * kvd + kv_head * hd;
+        const int64_t j0 = seq_begin[t], count = seq_end[t] - seq_begin[t];
+        for (int64_t j = 0; j < count; ++j) {
+          const float* k = k_.data() + (j0 + j) * kvd + kv_head * hd;
           float dot = 0;
           for (int64_t d = 0; d < hd; ++d) dot += q[d] * k[d];
           scores[j] = dot * scale;
         }
-        softmax(scores, n);
+        softmax(scores, count);
         float* out = attn_.data() + t * qd + h * hd;
         std::memset(out, 0, hd * sizeof(float));
-        for (int64_t j = 0; j < n; ++j) {
-          const float* v = v_.data() + j * kvd + kv_head * hd;
+        for (int64_t j = 0; j < count; ++j) {
+          const float* v = v_.data() + (j0 + j) * kvd + kv_head * hd;
           for (int64_t d = 0; d < hd; ++d) out[d] += scores[j] * v[d];
         }
       }
@@ -90,40 +103,68 @@ void Context::forward_bert(std::span<const TokenId> tokens) {
 }
 
 Result<std::vector<float>> Context::embed(std::span<const TokenId> tokens, bool normalize) {
+  std::vector<TokenId> copy(tokens.begin(), tokens.end());
+  KEEL_ASSIGN_OR_RETURN(auto all, embed_batch(std::span<const std::vector<TokenId>>(&copy, 1), normalize));
+  return std::move(all[0]);
+}
+
+Result<std::vector<std::vector<float>>> Context::embed_batch(std::span<const std::vector<TokenId>> texts,
+                                                              bool normalize) {
   const ModelConfig& c = model_.config();
   if (c.arch != Architecture::bert) {
     return Status::failed_precondition(
         fmt::format("{} is a {} model; embeddings need a BERT-family model", model_.file().path(),
                     c.arch_name));
   }
-  if (tokens.empty()) return Status::invalid_argument("nothing to embed: no tokens");
-  if (static_cast<int64_t>(tokens.size()) > options_.n_batch) {
-    return Status::invalid_argument(fmt::format("{} tokens exceed the model's context of {}",
-                                                tokens.size(), options_.n_batch));
-  }
-  for (TokenId t : tokens) {
-    if (t < 0 || t >= c.n_vocab) {
-      return Status::invalid_argument(fmt::format("token id {} is outside the vocabulary", t));
+  const int64_t e = c.n_embd;
+  std::vector<std::vector<float>> out;
+  out.reserve(texts.size());
+  std::vector<TokenId> packed;
+  std::vector<int64_t> starts;
+  // Packs as many whole texts as fit in one forward pass, then runs it.
+  auto flush = [&]() {
+    if (packed.empty()) return;
+    starts.push_back(static_cast<int64_t>(packed.size()));
+    forward_bert(packed, starts);
+    for (size_t s = 0; s + 1 < starts.size(); ++s) {
+      const int64_t b = starts[s], n = starts[s + 1] - starts[s];
+      std::vector<float> v(e, 0.0f);
+      if (c.pooling == Pooling::cls) {
+        std::memcpy(v.data(), x_.data() + b * e, e * sizeof(float));
+      } else if (c.pooling == Pooling::last) {
+        std::memcpy(v.data(), x_.data() + (b + n - 1) * e, e * sizeof(float));
+      } else {
+        for (int64_t t = 0; t < n; ++t) add_inplace(v.data(), x_.data() + (b + t) * e, e);
+        for (auto& x : v) x /= static_cast<float>(n);
+      }
+      if (normalize) {
+        double norm = 0;
+        for (float x : v) norm += static_cast<double>(x) * x;
+        norm = std::sqrt(norm);
+        const float inv = norm > 0 ? static_cast<float>(1.0 / norm) : 0.0f;
+        for (auto& x : v) x *= inv;
+      }
+      out.push_back(std::move(v));
     }
+    packed.clear();
+    starts.clear();
+  };
+  for (const auto& tokens : texts) {
+    if (tokens.empty()) return Status::invalid_argument("nothing to embed: a text has no tokens");
+    if (static_cast<int64_t>(tokens.size()) > options_.n_ctx) {
+      return Status::invalid_argument(fmt::format("{} tokens exceed the model's context of {}",
+                                                  tokens.size(), options_.n_ctx));
+    }
+    for (TokenId t : tokens) {
+      if (t < 0 || t >= c.n_vocab) {
+        return Status::invalid_argument(fmt::format("token id {} is outside the vocabulary", t));
+      }
+    }
+    if (static_cast<int64_t>(packed.size() + tokens.size()) > options_.n_batch) flush();
+    starts.push_back(static_cast<int64_t>(packed.size()));
+    packed.insert(packed.end(), tokens.begin(), tokens.end());
   }
-  forward_bert(tokens);
-  const int64_t e = c.n_embd, n = static_cast<int64_t>(tokens.size());
-  std::vector<float> out(e, 0.0f);
-  if (c.pooling == Pooling::cls) {
-    std::memcpy(out.data(), x_.data(), e * sizeof(float));
-  } else if (c.pooling == Pooling::last) {
-    std::memcpy(out.data(), x_.data() + (n - 1) * e, e * sizeof(float));
-  } else {
-    for (int64_t t = 0; t < n; ++t) add_inplace(out.data(), x_.data() + t * e, e);
-    for (auto& v : out) v /= static_cast<float>(n);
-  }
-  if (normalize) {
-    double norm = 0;
-    for (float v : out) norm += static_cast<double>(v) * v;
-    norm = std::sqrt(norm);
-    const float inv = norm > 0 ? static_cast<float>(1.0 / norm) : 0.0f;
-    for (auto& v : out) v *= inv;
-  }
+  flush();
   return out;
 }
 

@@ -21,7 +21,7 @@ ContextOptions resolved(const ModelConfig& config, ContextOptions o) {
   if (o.max_outputs <= 0) o.max_outputs = o.n_seq_max;
   if (config.arch == Architecture::bert) {
     o.n_ctx = std::min(o.n_ctx, config.n_ctx_train);
-    o.n_batch = o.n_ctx;  // an embedding runs the whole input at once
+    o.n_batch = std::max(o.n_batch, o.n_ctx);  // texts are packed; each fits the context
     o.n_seq_max = 1;
     o.kv_blocks = 0;
     o.max_outputs = 1;
@@ -71,6 +71,10 @@ Context::Context(const Model& model, const ContextOptions& options)
   scores_.resize(options_.n_threads, std::vector<float>(options_.n_ctx));
   query_f16_.resize(options_.n_threads, std::vector<uint16_t>(c.head_dim));
   row_f32_.resize(options_.n_threads, std::vector<float>(c.head_dim));
+  if (c.arch == Architecture::bert) {
+    bert_begin_.resize(b);
+    bert_end_.resize(b);
+  }
 }
 
 Result<std::unique_ptr<Context>> Context::create(const Model& model, const ContextOptions& options) {

@@ -70,13 +70,17 @@ class Context {
 
   //! BERT models: the pooled embedding of one token sequence (L2-normalised if asked).
   [[nodiscard]] Result<std::vector<float>> embed(std::span<const TokenId> tokens, bool normalize = true);
+  //! Several sequences, packed into as few forward passes as n_batch allows (attention stays
+  //! within each sequence); one embedding per input, in order.
+  [[nodiscard]] Result<std::vector<std::vector<float>>> embed_batch(
+      std::span<const std::vector<TokenId>> texts, bool normalize = true);
 
  private:
   Context(const Model& model, const ContextOptions& options);
   Status check_batch(std::span<const BatchToken> batch, int64_t* n_outputs, int64_t* new_blocks);
   void forward_llama(std::span<const BatchToken> batch);
   void attention(int64_t layer, std::span<const BatchToken> batch);
-  void forward_bert(std::span<const TokenId> tokens);
+  void forward_bert(std::span<const TokenId> tokens, std::span<const int64_t> starts);
 
   struct Sequence {
     bool alive = false;
@@ -102,6 +106,7 @@ class Context {
   std::vector<std::vector<float>> scores_;
   std::vector<std::vector<uint16_t>> query_f16_;
   std::vector<std::vector<float>> row_f32_;
+  std::vector<int64_t> bert_begin_, bert_end_;  // per packed token: its sequence's range
 };
 
 }  // namespace keel::engine

@@ -110,13 +110,12 @@ std::unique_ptr<Tokenizer> tiny_spm() {
   w.set_strings("tokenizer.ggml.tokens", tokens);
   w.set_f32s("tokenizer.ggml.scores", scores);
   w.set_i32s("tokenizer.ggml.token_type", types);
-  auto bytes = new std::vector<uint8_t>(w.serialize());  // kept alive for the test process
-  auto file = GgufFile::parse(*bytes);
+  // The tokenizer copies what it needs: the file and its bytes may go once it exists.
+  std::vector<uint8_t> bytes = w.serialize();
+  auto file = GgufFile::parse(bytes);
   EXPECT_TRUE(file.ok());
   auto t = Tokenizer::create(**file);
   EXPECT_TRUE(t.ok()) << t.status().to_string();
-  static std::vector<std::unique_ptr<GgufFile>> keep;
-  keep.push_back(std::move(*file));
   return std::move(*t);
 }
 

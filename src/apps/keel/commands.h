@@ -19,6 +19,10 @@ void add_embed_command(CLI::App& root, int& exit_code);
 void add_quantize_command(CLI::App& root, int& exit_code);
 void add_bench_command(CLI::App& root, int& exit_code);
 void add_check_model_command(CLI::App& root, int& exit_code);
+void add_index_command(CLI::App& root, int& exit_code);
+void add_ask_command(CLI::App& root, int& exit_code);
+void add_run_command(CLI::App& root, int& exit_code);
+void add_eval_command(CLI::App& root, int& exit_code);
 void add_checks_command(CLI::App& root, int& exit_code);
 void add_version_command(CLI::App& root, int& exit_code);
 

@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
   keel::app::add_quantize_command(app, exit_code);
   keel::app::add_bench_command(app, exit_code);
   keel::app::add_check_model_command(app, exit_code);
+  keel::app::add_index_command(app, exit_code);
+  keel::app::add_ask_command(app, exit_code);
+  keel::app::add_run_command(app, exit_code);
+  keel::app::add_eval_command(app, exit_code);
   keel::app::add_checks_command(app, exit_code);
   keel::app::add_version_command(app, exit_code);
 

@@ -1,0 +1,127 @@
+#include "assistant/local_research_run.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "contract/checks.h"
+#include "contract/egress_guard.h"
+
+namespace keel::assistant {
+
+namespace {
+
+// Candidates for a role: the first model with that role, then its approved fallbacks when the
+// spec says to fall back.
+std::vector<engine::ModelCandidate> candidates_for(const contract::Spec& spec, contract::ModelRole role) {
+  std::vector<engine::ModelCandidate> out;
+  const contract::ModelSpec* primary = nullptr;
+  for (const auto& m : spec.deployment.models) {
+    if (m.role == role && m.runs == contract::ModelPlacement::local) {
+      primary = &m;
+      break;
+    }
+  }
+  if (!primary) return out;
+  out.push_back({primary->id, contract::resolve_spec_path(spec, primary->path), primary->max_ram_mb});
+  if (spec.failure.on_model_unfit == contract::OnModelUnfit::fallback) {
+    for (const auto& id : primary->fallbacks) {
+      if (const auto* f = spec.find_model(id)) {
+        out.push_back({f->id, contract::resolve_spec_path(spec, f->path), f->max_ram_mb});
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string default_store_path(const std::string& spec_name) {
+  std::string base;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
+    base = xdg;
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    base = std::string(home) + "/.cache";
+  } else {
+    base = "/tmp";
+  }
+  std::string dir = base + "/keel/" + spec_name;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  ::chmod(dir.c_str(), 0700);  // the index holds the user's private text
+  return dir + "/store.db";
+}
+
+Result<LocalResearchRun> run_local_research(const contract::Spec& spec, const LocalResearchRunOptions& o) {
+  auto say = [&](const std::string& line) {
+    if (o.progress) o.progress(line);
+  };
+  if (spec.scenario != contract::ScenarioId::local_research) {
+    return Status::invalid_argument("this runner is for scenario local-research");
+  }
+  auto checks = contract::run_checks(spec);
+  std::vector<std::string> failed;
+  for (const auto& c : checks) {
+    if (c.status == contract::CheckStatus::fail) failed.push_back(c.id + " " + c.message);
+  }
+  if (!failed.empty()) {
+    return Status::failed_precondition(fmt::format("the spec is refused:\n  {}", fmt::join(failed, "\n  ")));
+  }
+  LocalResearchRun run;
+  if (spec.deployment.egress.none) {
+    KEEL_RETURN_IF_ERROR(contract::install_egress_guard());
+    run.egress_guarded = true;
+    say("egress guard installed: Internet sockets are refused for this process");
+  }
+
+  engine::ContextOptions fit_options;
+  fit_options.n_ctx = 2048;
+  auto generate = candidates_for(spec, contract::ModelRole::generate);
+  if (generate.empty()) return Status::invalid_argument("the spec names no local model with role generate");
+  KEEL_ASSIGN_OR_RETURN(run.generate_model, engine::choose_model(generate, fit_options));
+  say(fmt::format("model {}: {}{}", run.generate_model.chosen.id, run.generate_model.estimate.describe(),
+                  run.generate_model.fell_back ? " (approved fallback)" : ""));
+  auto embed = candidates_for(spec, contract::ModelRole::embed);
+  if (!embed.empty()) {
+    engine::ContextOptions embed_fit;
+    embed_fit.n_ctx = 512;
+    KEEL_ASSIGN_OR_RETURN(run.embed_model, engine::choose_model(embed, embed_fit));
+    say(fmt::format("embedding model {}: {}", run.embed_model->chosen.id, run.embed_model->estimate.describe()));
+  }
+
+  const contract::DataSource* folder = nullptr;
+  for (const auto& s : spec.data.sources) {
+    if (s.kind == contract::SourceKind::folder) {
+      folder = &s;
+      break;
+    }
+  }
+  if (!folder) return Status::invalid_argument("the spec has no data source of kind folder to index");
+  context::IndexOptions index;
+  index.docs_dir = contract::resolve_spec_path(spec, folder->path);
+  index.store_path = o.store_path.empty() ? default_store_path(spec.name) : o.store_path;
+  if (run.embed_model) index.embed_model = run.embed_model->chosen.path;
+  index.threads = o.threads;
+  run.store_path = index.store_path;
+  say(fmt::format("indexing {} into {}", index.docs_dir, index.store_path));
+  KEEL_ASSIGN_OR_RETURN(run.index, context::index_documents(index));
+  say(fmt::format("index: {} indexed, {} unchanged, {} removed, {} skipped; {} documents, {} chunks",
+                  run.index.indexed, run.index.unchanged + run.index.touched, run.index.removed,
+                  run.index.skipped.size(), run.index.documents_in_store, run.index.chunks_in_store));
+
+  AssistantOptions a;
+  a.store_path = index.store_path;
+  a.docs_dir = index.docs_dir;
+  a.model_path = run.generate_model.chosen.path;
+  if (run.embed_model) a.embed_model = run.embed_model->chosen.path;
+  a.threads = o.threads;
+  KEEL_ASSIGN_OR_RETURN(auto assistant, ResearchAssistant::open(a));
+  say(fmt::format("answering from the read-only store: {}", o.question));
+  KEEL_ASSIGN_OR_RETURN(run.answer, assistant->ask(o.question, o.on_text));
+  return run;
+}
+
+}  // namespace keel::assistant
