@@ -109,10 +109,19 @@ struct DataSpec {
   DataClass highest_class() const;
 };
 
+//! Per-principal limits where principals are tenants of a service (llm-service).
+struct PrincipalLimits {
+  double requests_per_minute = 0;  //!< 0: no limit
+  double tokens_per_minute = 0;
+  int64_t max_concurrent = 0;
+  std::vector<std::string> models;  //!< empty: every model
+};
+
 struct Principal {
   SpecLocation where;
   std::string id;
   std::vector<std::string> roles;
+  std::optional<PrincipalLimits> limits;
 };
 
 struct Tool {
@@ -228,6 +237,23 @@ struct FailureSpec {
   bool present = false;
 };
 
+//! How a model server runs (scenario llm-service; `keel serve --spec`).
+struct ServingSpec {
+  SpecLocation where;
+  bool present = false;
+  std::string host = "127.0.0.1";
+  int64_t port = 8080;
+  int64_t max_running = 8;
+  int64_t max_waiting = 64;
+  int64_t max_queued_tokens = 0;  //!< 0: the KV cache's capacity
+  int64_t context_tokens = 2048;
+  int64_t max_tokens_limit = 1024;
+  int64_t step_token_budget = 256;
+  bool prefix_caching = true;
+  std::string api_keys;  //!< key file, relative to the spec
+  double grace_period_s = 30;
+};
+
 struct Component {
   SpecLocation where;
   std::string id;
@@ -251,6 +277,7 @@ struct Spec {
   SloSpec slo;
   DeploymentSpec deployment;
   FailureSpec failure;
+  ServingSpec serving;
   std::vector<Component> components;
 
   const Component* find_component(std::string_view id) const;

@@ -314,6 +314,18 @@ AuthoritySpec read_authority(Reader& r, const YAML::Node& node, int parent_line)
            principal.where = pm.where();
            if (auto v = r.identifier(pm.require("id"), p + ".id")) principal.id = *v;
            principal.roles = r.string_list(pm.get("roles"), p + ".roles");
+           if (auto l = pm.get("limits"); l.IsDefined() && !l.IsNull()) {
+             auto lm = r.map(l, p + ".limits", line_of(l));
+             if (lm.valid()) {
+               PrincipalLimits limits;
+               limits.requests_per_minute = r.non_negative(lm.get("requests_per_minute"), p + ".limits.requests_per_minute").value_or(0);
+               limits.tokens_per_minute = r.non_negative(lm.get("tokens_per_minute"), p + ".limits.tokens_per_minute").value_or(0);
+               limits.max_concurrent = r.integer(lm.get("max_concurrent"), p + ".limits.max_concurrent", 0).value_or(0);
+               limits.models = r.string_list(lm.get("models"), p + ".limits.models");
+               lm.finish();
+               principal.limits = limits;
+             }
+           }
            pm.finish();
            a.principals.push_back(std::move(principal));
          });
@@ -573,6 +585,30 @@ FailureSpec read_failure(Reader& r, const YAML::Node& node, int parent_line) {
   return f;
 }
 
+ServingSpec read_serving(Reader& r, const YAML::Node& node) {
+  ServingSpec s;
+  s.present = node.IsDefined() && !node.IsNull();
+  auto m = r.map(node, "serving", 1);
+  s.where = m.where();
+  if (!m.valid()) return s;
+  if (auto v = r.string(m.get("host"), "serving.host")) s.host = *v;
+  if (auto v = r.integer(m.get("port"), "serving.port", 0)) {
+    if (*v > 65535) r.error("serving.port", m.get("port"), "must be at most 65535");
+    s.port = *v;
+  }
+  if (auto v = r.integer(m.get("max_running"), "serving.max_running", 1)) s.max_running = *v;
+  if (auto v = r.integer(m.get("max_waiting"), "serving.max_waiting", 0)) s.max_waiting = *v;
+  if (auto v = r.integer(m.get("max_queued_tokens"), "serving.max_queued_tokens", 0)) s.max_queued_tokens = *v;
+  if (auto v = r.integer(m.get("context_tokens"), "serving.context_tokens", 16)) s.context_tokens = *v;
+  if (auto v = r.integer(m.get("max_tokens_limit"), "serving.max_tokens_limit", 1)) s.max_tokens_limit = *v;
+  if (auto v = r.integer(m.get("step_token_budget"), "serving.step_token_budget", 1)) s.step_token_budget = *v;
+  if (auto v = r.boolean(m.get("prefix_caching"), "serving.prefix_caching")) s.prefix_caching = *v;
+  if (auto v = r.string(m.get("api_keys"), "serving.api_keys")) s.api_keys = *v;
+  if (auto v = r.non_negative(m.get("grace_period_s"), "serving.grace_period_s")) s.grace_period_s = *v;
+  m.finish();
+  return s;
+}
+
 std::vector<Component> read_components(Reader& r, const YAML::Node& node) {
   std::vector<Component> out;
   r.list(node, "components", [&](const YAML::Node& n, const std::string& p) {
@@ -657,6 +693,7 @@ ParsedSpec parse_spec_text(std::string_view yaml, std::string base_dir, std::str
     spec.slo = read_slo(r, top.get("slo"), 1);
     spec.deployment = read_deployment(r, top.require("deployment"), 1);
     spec.failure = read_failure(r, top.get("failure"), 1);
+    spec.serving = read_serving(r, top.get("serving"));
     spec.components = read_components(r, top.get("components"));
     top.finish();
 

@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "core/clock.h"
-#include "core/utf8.h"
+#include "engine/text_stream.h"
 
 namespace keel::engine {
 
@@ -63,24 +63,6 @@ std::vector<TokenLogprob> top_logprobs(std::span<const float> logits, TokenId ch
   return best;
 }
 
-namespace {
-
-// Length of the longest suffix of `text` that is a proper prefix of some stop string.
-size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
-  size_t hold = 0;
-  for (const auto& s : stops) {
-    for (size_t len = std::min(s.size() - 1, text.size()); len > hold; --len) {
-      if (text.substr(text.size() - len) == std::string_view(s).substr(0, len)) {
-        hold = len;
-        break;
-      }
-    }
-  }
-  return hold;
-}
-
-}  // namespace
-
 Result<GenerationResult> generate(Context& context, int32_t seq, std::span<const TokenId> prompt,
                                   const GenerateOptions& options,
                                   const std::function<bool(std::string_view)>& on_text) {
@@ -104,9 +86,13 @@ Result<GenerationResult> generate(Context& context, int32_t seq, std::span<const
   std::vector<TokenId> history(prompt.begin(), prompt.end());
   history.reserve(prompt.size() + options.max_tokens);
   result.tokens.reserve(options.max_tokens);
-  size_t streamed = 0;     // bytes of result.text already passed to on_text
+  TextStream stream(options.stop);
   int64_t first_token_ns = 0;
   result.finish = FinishReason::length;
+  bool cancelled = false;
+  auto deliver = [&](std::string_view text) {
+    if (!text.empty() && on_text && !cancelled && !on_text(text)) cancelled = true;
+  };
 
   for (int64_t i = 0; i < options.max_tokens; ++i) {
     TokenId token = sampler.sample(context.logits(0), history);
@@ -123,31 +109,12 @@ Result<GenerationResult> generate(Context& context, int32_t seq, std::span<const
     }
     result.tokens.push_back(token);
     history.push_back(token);
-    result.text += tokenizer.token_to_piece(token);
-
-    bool stopped = false;
-    for (const auto& s : options.stop) {
-      size_t found = result.text.find(s, streamed > s.size() ? streamed - s.size() : 0);
-      if (found != std::string::npos) {
-        result.text.resize(found);
-        stopped = true;
-      }
+    deliver(stream.append(tokenizer.token_to_piece(token)));
+    if (cancelled) {
+      result.finish = FinishReason::cancelled;
+      break;
     }
-    // Stream what is final: complete UTF-8, not the possible start of a stop string.
-    size_t ready = stopped ? result.text.size()
-                           : result.text.size() - held_back(result.text, options.stop);
-    if (ready > streamed) {
-      ready = streamed + complete_utf8_prefix(std::string_view(result.text).substr(streamed, ready - streamed));
-    }
-    if (ready > streamed && on_text) {
-      if (!on_text(std::string_view(result.text).substr(streamed, ready - streamed))) {
-        streamed = ready;
-        result.finish = FinishReason::cancelled;
-        break;
-      }
-    }
-    streamed = std::max(streamed, ready);
-    if (stopped) {
+    if (stream.stopped()) {
       result.finish = FinishReason::stop;
       break;
     }
@@ -159,9 +126,8 @@ Result<GenerationResult> generate(Context& context, int32_t seq, std::span<const
     BatchToken next{token, seq, context.sequence_length(seq), true};
     KEEL_RETURN_IF_ERROR(context.decode(std::span<const BatchToken>(&next, 1)));
   }
-  if (streamed < result.text.size() && on_text && result.finish != FinishReason::cancelled) {
-    on_text(std::string_view(result.text).substr(streamed));
-  }
+  if (result.finish != FinishReason::cancelled) deliver(stream.flush());
+  result.text = stream.text();
   const int64_t end_ns = monotonic_now_ns();
   auto& t = result.timings;
   t.generated_tokens = static_cast<int64_t>(result.tokens.size());

@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   keel::app::add_ask_command(app, exit_code);
   keel::app::add_run_command(app, exit_code);
   keel::app::add_eval_command(app, exit_code);
+  keel::app::add_serve_command(app, exit_code);
+  keel::app::add_keygen_command(app, exit_code);
   keel::app::add_checks_command(app, exit_code);
   keel::app::add_version_command(app, exit_code);
 

@@ -1,0 +1,127 @@
+// keel serve --model M [--host 127.0.0.1] [--port 8080] [--max-running N] [--max-waiting N]
+//            [--max-queued-tokens N] [--api-keys FILE] [--spec SPEC] [...]
+// The OpenAI-compatible server. With --spec, model, SLOs (for goodput), admission bounds and
+// tenants come from the spec; flags given on the command line override it.
+#include <CLI/CLI.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "apps/keel/commands.h"
+#include "contract/checks.h"
+#include "contract/spec_parser.h"
+#include "engine/memory_fit.h"
+#include "serve/server.h"
+
+namespace keel::app {
+
+void add_serve_command(CLI::App& root, int& exit_code) {
+  struct Options {
+    serve::ServerOptions server;
+    std::string spec, chat_template;
+    int port = 8080;
+    int64_t ctx = 2048, max_running = 8, max_waiting = 64, max_queued_tokens = 0, max_tokens_limit = 1024, budget = 256;
+    double ttft_ms = 2000, tpot_ms = 150;
+    bool no_prefix_cache = false;
+  };
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = root.add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API");
+  auto* model = cmd->add_option("--model,-m", o->server.model_path, "generative GGUF model");
+  cmd->add_option("--embed-model", o->server.embed_model_path, "BERT-family GGUF for /v1/embeddings");
+  cmd->add_option("--model-id", o->server.model_id, "model name clients use (default: file name)");
+  auto* host = cmd->add_option("--host", o->server.host, "address to listen on (default 127.0.0.1)");
+  auto* port = cmd->add_option("--port", o->port, "port (0: any free port)")->check(CLI::Range(0, 65535));
+  auto* running = cmd->add_option("--max-running", o->max_running, "requests decoded together")->check(CLI::Range(1, 1024));
+  auto* waiting = cmd->add_option("--max-waiting", o->max_waiting, "requests that may wait; more get 429")->check(CLI::Range(0, 1000000));
+  auto* queued = cmd->add_option("--max-queued-tokens", o->max_queued_tokens, "tokens (prompt + max_tokens) that may be queued; 0: KV capacity");
+  auto* ctx = cmd->add_option("--ctx,-c", o->ctx, "tokens per request (prompt + completion)")->check(CLI::Range(16, 1 << 20));
+  auto* limit = cmd->add_option("--max-tokens-limit", o->max_tokens_limit, "largest max_tokens a request may ask");
+  cmd->add_option("--step-tokens", o->budget, "tokens per forward step (chunked prefill budget)")->check(CLI::Range(1, 8192));
+  auto* keys = cmd->add_option("--api-keys", o->server.api_keys_path, "API key file (tenants, hashed keys, quotas)");
+  cmd->add_option("--spec", o->spec, "scenario spec (llm-service) to take settings from");
+  cmd->add_option("--threads,-t", o->server.scheduler.threads, "compute threads (0: all cores)");
+  cmd->add_option("--chat-template", o->chat_template, "chatml | llama3 | raw (default: from the model)");
+  auto* ttft = cmd->add_option("--slo-ttft-ms", o->ttft_ms, "time-to-first-token objective for goodput");
+  auto* tpot = cmd->add_option("--slo-tpot-ms", o->tpot_ms, "time-per-output-token objective for goodput");
+  auto* grace = cmd->add_option("--grace-s", o->server.grace_period_s, "seconds to finish in-flight work on SIGTERM");
+  cmd->add_flag("--no-prefix-cache", o->no_prefix_cache, "do not reuse KV blocks of shared prompt prefixes");
+  cmd->callback([=, &exit_code] {
+    auto fail = [&](const std::string& message, int code = 1) {
+      std::fprintf(stderr, "keel serve: %s\n", message.c_str());
+      exit_code = code;
+    };
+    if (!o->spec.empty()) {
+      auto spec = contract::load_spec(o->spec);
+      if (!spec.ok()) return fail(spec.status().message());
+      for (const auto& c : contract::run_checks(*spec)) {
+        if (c.status == contract::CheckStatus::fail) return fail("the spec is refused: " + c.id + " " + c.message, 2);
+      }
+      const auto& s = *spec;
+      for (const auto& m : s.deployment.models) {
+        if (m.runs != contract::ModelPlacement::local) continue;
+        if (m.role == contract::ModelRole::generate && model->count() == 0 && o->server.model_path.empty()) {
+          o->server.model_path = contract::resolve_spec_path(s, m.path);
+          o->server.model_id = m.id;
+        }
+        if (m.role == contract::ModelRole::embed && o->server.embed_model_path.empty()) {
+          o->server.embed_model_path = contract::resolve_spec_path(s, m.path);
+          o->server.embed_model_id = m.id;
+        }
+      }
+      if (s.serving.present) {
+        if (!host->count()) o->server.host = s.serving.host;
+        if (!port->count()) o->port = static_cast<int>(s.serving.port);
+        if (!running->count()) o->max_running = s.serving.max_running;
+        if (!waiting->count()) o->max_waiting = s.serving.max_waiting;
+        if (!queued->count()) o->max_queued_tokens = s.serving.max_queued_tokens;
+        if (!ctx->count()) o->ctx = s.serving.context_tokens;
+        if (!limit->count()) o->max_tokens_limit = s.serving.max_tokens_limit;
+        if (!grace->count()) o->server.grace_period_s = s.serving.grace_period_s;
+        o->budget = s.serving.step_token_budget;
+        o->no_prefix_cache = o->no_prefix_cache || !s.serving.prefix_caching;
+        if (!keys->count() && !s.serving.api_keys.empty()) {
+          o->server.api_keys_path = contract::resolve_spec_path(s, s.serving.api_keys);
+        }
+      }
+      if (s.slo.ttft_ms && s.slo.ttft_ms->strictest() && !ttft->count()) o->ttft_ms = *s.slo.ttft_ms->strictest();
+      if (s.slo.tpot_ms && s.slo.tpot_ms->strictest() && !tpot->count()) o->tpot_ms = *s.slo.tpot_ms->strictest();
+      if (s.failure.on_overload) o->server.admission.min_retry_after_s = s.failure.on_overload->retry_after_s;
+      for (const auto& p : s.authority.principals) {
+        if (!p.limits) continue;
+        serve::TenantLimits l{p.limits->requests_per_minute, p.limits->tokens_per_minute, p.limits->max_concurrent, p.limits->models};
+        o->server.tenants.emplace_back(p.id, l);
+      }
+    }
+    if (o->server.model_path.empty()) return fail("--model (or --spec naming a generate model) is required");
+    if (!o->chat_template.empty()) {
+      auto t = engine::chat_template_from_name(o->chat_template);
+      if (!t.ok()) return fail(t.status().message());
+      o->server.chat_template = *t;
+    }
+    o->server.port = static_cast<uint16_t>(o->port);
+    o->server.scheduler.max_running = o->max_running;
+    o->server.scheduler.n_ctx = o->ctx;
+    o->server.scheduler.token_budget = o->budget;
+    o->server.scheduler.prefix_caching = !o->no_prefix_cache;
+    o->server.scheduler.extra_cache_blocks = o->no_prefix_cache ? 0 : o->max_running * ((o->ctx + 15) / 16);
+    o->server.admission.max_waiting = o->max_waiting;
+    o->server.admission.max_queued_tokens = o->max_queued_tokens;
+    o->server.request_limits.max_tokens_limit = o->max_tokens_limit;
+    o->server.slo = {o->ttft_ms / 1000.0, o->tpot_ms / 1000.0};
+    // Refuse before loading when the model and its KV cache cannot fit.
+    engine::ContextOptions fit;
+    fit.n_ctx = o->ctx;
+    fit.n_seq_max = 2 * o->max_running;
+    auto decision = engine::choose_model({{"model", o->server.model_path, std::nullopt}}, fit);
+    if (!decision.ok()) return fail(decision.status().message());
+    auto server = serve::Server::create(o->server);
+    if (!server.ok()) return fail(server.status().to_string());
+    Status s = (*server)->run();
+    if (!s.ok()) return fail(s.to_string());
+    std::fprintf(stderr, "keel serve: drained and stopped\n");
+    exit_code = 0;
+  });
+}
+
+}  // namespace keel::app

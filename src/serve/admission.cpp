@@ -1,0 +1,34 @@
+#include "serve/admission.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace keel::serve {
+
+int retry_after_seconds(int64_t tokens_ahead, double rate, double floor_s) {
+  // Without a measured rate yet, assume a modest one rather than promising too soon.
+  double r = rate > 1 ? rate : 50.0;
+  double seconds = std::ceil(static_cast<double>(std::max<int64_t>(tokens_ahead, 0)) / r);
+  return static_cast<int>(std::clamp(seconds, std::max(1.0, std::ceil(floor_s)), 600.0));
+}
+
+AdmissionDecision admit(const QueueState& s, const AdmissionLimits& l, int64_t request_tokens) {
+  const int64_t token_bound = l.max_queued_tokens > 0 ? l.max_queued_tokens : s.kv_token_capacity;
+  AdmissionDecision d;
+  if (s.waiting >= l.max_waiting) {
+    d = {false, "queue_full", 0,
+         fmt::format("the server is at capacity: {} requests are waiting (limit {})", s.waiting, l.max_waiting)};
+  } else if (token_bound > 0 && s.queued_tokens + request_tokens > token_bound) {
+    d = {false, "queued_tokens", 0,
+         fmt::format("the server is at capacity: {} tokens are queued and this request adds {} (limit {})",
+                     s.queued_tokens, request_tokens, token_bound)};
+  } else {
+    return d;
+  }
+  d.retry_after_s = retry_after_seconds(s.queued_tokens, s.drain_tokens_per_s, l.min_retry_after_s);
+  return d;
+}
+
+}  // namespace keel::serve

@@ -1,0 +1,38 @@
+// Admission control: a request is admitted only while the queue stays within its bounds —
+// waiting requests, queued tokens (prompt + max_tokens of everything admitted and unfinished),
+// and what the KV cache can hold — so the queue, and memory, never grow without limit. Past a
+// bound the answer is 429 with a Retry-After estimated from the current drain rate.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace keel::serve {
+
+struct AdmissionLimits {
+  int64_t max_waiting = 64;
+  int64_t max_queued_tokens = 0;  //!< 0: the KV cache's token capacity
+  double min_retry_after_s = 1;
+};
+
+struct QueueState {
+  int64_t waiting = 0;
+  int64_t running = 0;
+  int64_t queued_tokens = 0;
+  int64_t kv_token_capacity = 0;
+  double drain_tokens_per_s = 0;
+};
+
+struct AdmissionDecision {
+  bool admitted = true;
+  std::string reason;  //!< queue_full | queued_tokens | draining
+  int retry_after_s = 0;
+  std::string message;
+};
+
+AdmissionDecision admit(const QueueState& state, const AdmissionLimits& limits, int64_t request_tokens);
+
+//! Seconds until `tokens_ahead` tokens drain at `rate` tokens/s, at least `floor_s`, at most 600.
+int retry_after_seconds(int64_t tokens_ahead, double rate, double floor_s);
+
+}  // namespace keel::serve

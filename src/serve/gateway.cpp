@@ -1,0 +1,166 @@
+#include "serve/gateway.h"
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/hash.h"
+
+namespace keel::serve {
+
+void Gateway::Bucket::refill(std::chrono::steady_clock::time_point now) {
+  double seconds = std::chrono::duration<double>(now - updated).count();
+  tokens = std::min(capacity, tokens + seconds * per_second);
+  updated = now;
+}
+
+std::unique_ptr<Gateway> Gateway::open_access() {
+  auto g = std::unique_ptr<Gateway>(new Gateway());
+  g->open_ = true;
+  g->tenants_["anonymous"] = TenantState{};
+  return g;
+}
+
+void Gateway::add_tenant(const std::string& id, const std::vector<std::string>& key_hashes, const TenantLimits& limits) {
+  std::lock_guard lock(mutex_);
+  auto now = std::chrono::steady_clock::now();
+  TenantState t;
+  t.limits = limits;
+  t.requests = {limits.requests_per_minute, limits.requests_per_minute, limits.requests_per_minute / 60.0, now};
+  t.tokens = {limits.tokens_per_minute, limits.tokens_per_minute, limits.tokens_per_minute / 60.0, now};
+  tenants_[id] = t;
+  for (const auto& h : key_hashes) key_to_tenant_[h] = id;
+}
+
+void Gateway::set_limits(const std::string& tenant, const TenantLimits& limits) {
+  std::vector<std::string> keys;
+  {
+    std::lock_guard lock(mutex_);
+    if (open_) return;  // without keys every request is anonymous
+  }
+  add_tenant(tenant, keys, limits);
+}
+
+Result<std::unique_ptr<Gateway>> Gateway::from_key_file(const std::string& path) {
+  auto g = std::unique_ptr<Gateway>(new Gateway());
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return Status::not_found(fmt::format("API key file {} cannot be read", path));
+  } catch (const YAML::Exception& e) {
+    return Status::invalid_argument(fmt::format("{}: line {}: {}", path, e.mark.line + 1, e.msg));
+  }
+  try {
+    if (!root["tenants"] || !root["tenants"].IsSequence()) {
+      return Status::invalid_argument(fmt::format("{}: expected a 'tenants' list", path));
+    }
+    for (const auto& t : root["tenants"]) {
+      std::string id = t["id"].as<std::string>();
+      TenantLimits limits;
+      if (t["requests_per_minute"]) limits.requests_per_minute = t["requests_per_minute"].as<double>();
+      if (t["tokens_per_minute"]) limits.tokens_per_minute = t["tokens_per_minute"].as<double>();
+      if (t["max_concurrent"]) limits.max_concurrent = t["max_concurrent"].as<int64_t>();
+      if (t["models"]) limits.models = t["models"].as<std::vector<std::string>>();
+      std::vector<std::string> hashes;
+      if (t["keys_sha256"]) hashes = t["keys_sha256"].as<std::vector<std::string>>();
+      for (auto& h : hashes) {
+        std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (h.size() != 64 || h.find_first_not_of("0123456789abcdef") != std::string::npos) {
+          return Status::invalid_argument(fmt::format("{}: tenant {}: keys_sha256 entries are 64 hex digits "
+                                                      "(the hash of the key, never the key itself)",
+                                                      path, id));
+        }
+      }
+      for (const auto& known : t) {
+        std::string key = known.first.as<std::string>();
+        static const char* kKnown[] = {"id", "requests_per_minute", "tokens_per_minute", "max_concurrent", "models", "keys_sha256"};
+        if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
+          return Status::invalid_argument(fmt::format("{}: tenant {}: unknown key '{}'", path, id, key));
+        }
+      }
+      g->add_tenant(id, hashes, limits);
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::invalid_argument(fmt::format("{}: line {}: {}", path, e.mark.line + 1, e.msg));
+  }
+  return g;
+}
+
+Result<std::string> Gateway::authenticate(std::optional<std::string_view> authorization) const {
+  if (open_) return std::string("anonymous");
+  if (!authorization) return Status::unauthenticated("no API key: send 'Authorization: Bearer <key>'");
+  std::string_view v = *authorization;
+  if (v.size() < 7 || (v.substr(0, 7) != "Bearer " && v.substr(0, 7) != "bearer ")) {
+    return Status::unauthenticated("the Authorization header must be 'Bearer <key>'");
+  }
+  std::string hash = sha256_hex(v.substr(7));
+  std::lock_guard lock(mutex_);
+  auto it = key_to_tenant_.find(hash);
+  if (it == key_to_tenant_.end()) return Status::unauthenticated("the API key is not valid");
+  return it->second;
+}
+
+bool Gateway::allows(const std::string& tenant, const std::string& model) const {
+  std::lock_guard lock(mutex_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return false;
+  const auto& m = it->second.limits.models;
+  return m.empty() || std::find(m.begin(), m.end(), model) != m.end() || std::find(m.begin(), m.end(), "*") != m.end();
+}
+
+QuotaDecision Gateway::acquire(const std::string& tenant, int64_t tokens) {
+  std::lock_guard lock(mutex_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return {false, 1, "unknown tenant"};
+  TenantState& t = it->second;
+  auto now = std::chrono::steady_clock::now();
+  const TenantLimits& l = t.limits;
+  if (l.max_concurrent > 0 && t.in_flight >= l.max_concurrent) {
+    return {false, 1, fmt::format("tenant {} has {} requests in flight, its limit", tenant, t.in_flight)};
+  }
+  if (l.requests_per_minute > 0) {
+    t.requests.refill(now);
+    if (t.requests.tokens < 1) {
+      return {false, (1 - t.requests.tokens) / t.requests.per_second,
+              fmt::format("tenant {} is over its {} requests per minute", tenant, l.requests_per_minute)};
+    }
+  }
+  if (l.tokens_per_minute > 0) {
+    t.tokens.refill(now);
+    if (tokens > t.tokens.capacity) {
+      return {false, 60, fmt::format("this request needs {} tokens; tenant {} may use {} per minute", tokens, tenant,
+                                     l.tokens_per_minute)};
+    }
+    if (t.tokens.tokens < tokens) {
+      return {false, (tokens - t.tokens.tokens) / t.tokens.per_second,
+              fmt::format("tenant {} is over its {} tokens per minute", tenant, l.tokens_per_minute)};
+    }
+    t.tokens.tokens -= static_cast<double>(tokens);
+  }
+  if (l.requests_per_minute > 0) t.requests.tokens -= 1;
+  ++t.in_flight;
+  return {};
+}
+
+void Gateway::release(const std::string& tenant, int64_t unused_tokens) {
+  std::lock_guard lock(mutex_);
+  auto it = tenants_.find(tenant);
+  if (it == tenants_.end()) return;
+  TenantState& t = it->second;
+  t.in_flight = std::max<int64_t>(0, t.in_flight - 1);
+  if (t.limits.tokens_per_minute > 0 && unused_tokens > 0) {
+    t.tokens.tokens = std::min(t.tokens.capacity, t.tokens.tokens + static_cast<double>(unused_tokens));
+  }
+}
+
+std::vector<std::string> Gateway::tenants() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& [id, t] : tenants_) out.push_back(id);
+  return out;
+}
+
+}  // namespace keel::serve

@@ -1,0 +1,199 @@
+#include "serve/http.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <charconv>
+
+namespace keel::serve {
+
+std::optional<std::string_view> HttpRequest::header(std::string_view lower_name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == lower_name) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+bool HttpRequest::keep_alive() const {
+  auto c = header("connection");
+  std::string value = c ? std::string(*c) : std::string();
+  std::transform(value.begin(), value.end(), value.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  if (version_minor == 0) return value.find("keep-alive") != std::string::npos;
+  return value.find("close") == std::string::npos;
+}
+
+RequestParser::State RequestParser::fail(int status, std::string message) {
+  error_ = {status, std::move(message)};
+  return State::error;
+}
+
+namespace {
+
+bool is_token_char(unsigned char c) {
+  return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+RequestParser::State RequestParser::feed(std::string_view bytes) {
+  buffer_.append(bytes);
+  return poll();
+}
+
+RequestParser::State RequestParser::poll() {
+  if (!headers_done_) {
+    size_t end = buffer_.find("\r\n\r\n");
+    if (end == std::string::npos) {
+      // Bound what an incomplete head may hold.
+      size_t line_end = buffer_.find("\r\n");
+      if (line_end == std::string::npos && buffer_.size() > limits_.max_request_line) {
+        return fail(414, "request line too long");
+      }
+      if (buffer_.size() > limits_.max_request_line + limits_.max_header_bytes) {
+        return fail(431, "request headers too large");
+      }
+      return State::need_more;
+    }
+    std::string_view head(buffer_.data(), end);
+    size_t line_end = head.find("\r\n");
+    std::string_view line = head.substr(0, line_end);
+    if (line.size() > limits_.max_request_line) return fail(414, "request line too long");
+    if (end - std::min(end, line.size()) > limits_.max_header_bytes) return fail(431, "request headers too large");
+    // METHOD SP TARGET SP HTTP/1.x
+    size_t sp1 = line.find(' ');
+    size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+    if (sp1 == std::string_view::npos || sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
+      return fail(400, "malformed request line");
+    }
+    std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1),
+                     version = line.substr(sp2 + 1);
+    if (method.empty() || !std::all_of(method.begin(), method.end(), [](unsigned char c) { return std::isupper(c); })) {
+      return fail(400, "malformed method");
+    }
+    if (target.empty() || target[0] != '/') return fail(400, "the target must be an absolute path");
+    for (unsigned char c : target) {
+      if (c <= 0x20 || c >= 0x7f) return fail(400, "invalid character in the target");
+    }
+    if (version == "HTTP/1.1") {
+      current_.version_minor = 1;
+    } else if (version == "HTTP/1.0") {
+      current_.version_minor = 0;
+    } else {
+      return fail(505, "only HTTP/1.0 and HTTP/1.1 are supported");
+    }
+    current_.method.assign(method);
+    current_.target.assign(target);
+    current_.path.assign(target.substr(0, target.find('?')));
+    current_.headers.clear();
+    size_t pos = line_end == std::string_view::npos ? head.size() : line_end + 2;
+    while (pos < head.size()) {
+      size_t eol = head.find("\r\n", pos);
+      std::string_view h = head.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
+      pos = eol == std::string_view::npos ? head.size() : eol + 2;
+      if (h.empty()) continue;
+      if (h[0] == ' ' || h[0] == '\t') return fail(400, "obsolete header folding is not accepted");
+      size_t colon = h.find(':');
+      if (colon == std::string_view::npos || colon == 0) return fail(400, "malformed header");
+      std::string name(h.substr(0, colon));
+      if (!std::all_of(name.begin(), name.end(), [](unsigned char c) { return is_token_char(c); })) {
+        return fail(400, "malformed header name");
+      }
+      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      std::string_view value = trim(h.substr(colon + 1));
+      for (unsigned char c : value) {
+        if ((c < 0x20 && c != '\t') || c == 0x7f) return fail(400, "invalid character in a header value");
+      }
+      current_.headers.emplace_back(std::move(name), std::string(value));
+      if (current_.headers.size() > limits_.max_headers) return fail(431, "too many headers");
+    }
+    if (current_.header("transfer-encoding")) return fail(411, "chunked request bodies are not accepted; send Content-Length");
+    body_length_ = 0;
+    int lengths = 0;
+    for (const auto& [k, v] : current_.headers) {
+      if (k != "content-length") continue;
+      ++lengths;
+      uint64_t n = 0;
+      auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || ptr != v.data() + v.size()) return fail(400, "malformed Content-Length");
+      if (lengths > 1 && n != body_length_) return fail(400, "conflicting Content-Length headers");
+      if (n > limits_.max_body_bytes) {
+        return fail(413, fmt::format("the body is {} bytes; the limit is {}", n, limits_.max_body_bytes));
+      }
+      body_length_ = static_cast<size_t>(n);
+    }
+    buffer_.erase(0, end + 4);
+    headers_done_ = true;
+  }
+  if (buffer_.size() < body_length_) return State::need_more;
+  current_.body.assign(buffer_, 0, body_length_);
+  buffer_.erase(0, body_length_);
+  return State::request_ready;
+}
+
+HttpRequest RequestParser::take() {
+  HttpRequest r = std::move(current_);
+  current_ = HttpRequest{};
+  headers_done_ = false;
+  body_length_ = 0;
+  return r;
+}
+
+std::string_view http_reason(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Payload Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return "Unknown";
+  }
+}
+
+std::string http_response(int status, std::string_view content_type, std::string_view body,
+                          const std::vector<std::string>& extra_headers, bool keep_alive) {
+  std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n", status,
+                                http_reason(status), content_type, body.size());
+  if (!keep_alive) out += "Connection: close\r\n";
+  for (const auto& h : extra_headers) out += h + "\r\n";
+  out += "\r\n";
+  out.append(body);
+  return out;
+}
+
+std::string http_stream_head(int status, std::string_view content_type, const std::vector<std::string>& extra_headers) {
+  std::string out = fmt::format(
+      "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache\r\n", status,
+      http_reason(status), content_type);
+  for (const auto& h : extra_headers) out += h + "\r\n";
+  out += "\r\n";
+  return out;
+}
+
+std::string http_chunk(std::string_view payload) {
+  if (payload.empty()) return "0\r\n\r\n";
+  return fmt::format("{:x}\r\n{}\r\n", payload.size(), payload);
+}
+
+std::string sse_event(std::string_view payload) { return fmt::format("data: {}\n\n", payload); }
+
+}  // namespace keel::serve

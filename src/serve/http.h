@@ -1,0 +1,87 @@
+// HTTP/1.1 messages for the server: an incremental request parser that never trusts its input,
+// and response/Server-Sent-Events framing.
+//
+// Contract:
+// - RequestParser::feed() accepts bytes as they arrive and reports complete requests one at a
+//   time (pipelined requests wait in the buffer). Limits (request line, header count and size,
+//   body size) are enforced as bytes arrive, so a hostile client cannot make the server buffer
+//   more than the limits; a violation is a typed error with the HTTP status to answer (400,
+//   413, 414, 431, 501, 505).
+// - Header names are matched case-insensitively; bodies need Content-Length (chunked request
+//   bodies are refused with 411).
+// - Responses use Content-Length, streams use chunked transfer encoding; SSE events are
+//   "data: <json>\n\n" as the OpenAI API sends them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace keel::serve {
+
+struct HttpLimits {
+  size_t max_request_line = 8192;
+  size_t max_headers = 100;
+  size_t max_header_bytes = 32768;
+  size_t max_body_bytes = 4 << 20;
+};
+
+struct HttpRequest {
+  std::string method;
+  std::string target;  //!< as sent, e.g. "/v1/chat/completions?x=1"
+  std::string path;    //!< target without the query
+  int version_minor = 1;
+  std::vector<std::pair<std::string, std::string>> headers;  //!< names lower-cased
+  std::string body;
+
+  //! First header with this (lower-case) name.
+  std::optional<std::string_view> header(std::string_view lower_name) const;
+  bool keep_alive() const;
+};
+
+struct HttpError {
+  int status = 400;
+  std::string message;
+};
+
+class RequestParser {
+ public:
+  explicit RequestParser(HttpLimits limits = {}) : limits_(limits) {}
+
+  enum class State { need_more, request_ready, error };
+  //! Appends bytes and tries to complete a request.
+  State feed(std::string_view bytes);
+  //! Tries to complete the next request from what is buffered (after take()).
+  State poll();
+  //! The completed request (valid when feed/poll returned request_ready); resets for the next.
+  HttpRequest take();
+  const HttpError& error() const { return error_; }
+  size_t buffered() const { return buffer_.size(); }
+
+ private:
+  State fail(int status, std::string message);
+  HttpLimits limits_;
+  std::string buffer_;
+  HttpRequest current_;
+  bool headers_done_ = false;
+  size_t body_length_ = 0;
+  HttpError error_;
+};
+
+std::string_view http_reason(int status);
+
+//! A complete response with Content-Length. `extra_headers` lines end without CRLF.
+std::string http_response(int status, std::string_view content_type, std::string_view body,
+                          const std::vector<std::string>& extra_headers = {}, bool keep_alive = true);
+//! Head of a chunked response (for SSE and other streams).
+std::string http_stream_head(int status, std::string_view content_type,
+                             const std::vector<std::string>& extra_headers = {});
+//! One chunk of a chunked body; an empty payload gives the terminating chunk.
+std::string http_chunk(std::string_view payload);
+//! "data: <payload>\n\n" (payload must not contain a blank line).
+std::string sse_event(std::string_view payload);
+
+}  // namespace keel::serve

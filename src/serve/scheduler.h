@@ -1,0 +1,128 @@
+// The continuous-batching scheduler: one engine thread that, step after step, runs one forward
+// pass over the decode token of every running request plus chunks of pending prefills (within
+// a per-step token budget), samples each running request's next token and streams it out.
+//
+// Contract:
+// - submit() is thread-safe and never blocks on the engine; requests are admitted to running
+//   in fair order across tenants (round robin), and prefill is chunked so one long prompt
+//   cannot stall everyone's decoding.
+// - Full KV blocks are shared through the prefix cache; a running request never waits for KV
+//   memory (the pool holds max_running full contexts; cached prefixes are evicted as needed).
+// - A cancelled request (its client left) is removed at the next step and its blocks freed.
+// - Sinks are called on the engine thread and must not block.
+// - stop(drain=true) finishes everything admitted, then returns; drain=false cancels it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/context.h"
+#include "engine/generator.h"
+#include "engine/model.h"
+#include "engine/sampler.h"
+#include "serve/prefix_cache.h"
+#include "serve/serve_metrics.h"
+
+namespace keel::serve {
+
+struct SchedulerOptions {
+  int64_t max_running = 8;
+  int64_t n_ctx = 2048;          //!< tokens per request (prompt + generation)
+  int64_t token_budget = 256;    //!< tokens per forward step
+  int64_t kv_block_size = 16;
+  int64_t extra_cache_blocks = 0;  //!< KV blocks beyond max_running full contexts, for prefixes
+  bool prefix_caching = true;
+  int threads = 0;
+};
+
+struct RequestOutcome {
+  engine::FinishReason reason = engine::FinishReason::length;
+  std::string error;  //!< set when the request failed inside the engine
+  int64_t prompt_tokens = 0, completion_tokens = 0, cached_tokens = 0;
+  double queue_seconds = 0, ttft_seconds = 0, tpot_seconds = 0, e2e_seconds = 0;
+};
+
+//! Where a request's output goes (implemented by the HTTP connection).
+class RequestSink {
+ public:
+  virtual ~RequestSink() = default;
+  //! Newly final text; logprob entries when the request asked for them.
+  virtual void on_text(std::string_view delta, const std::vector<engine::TokenLogprob>* logprobs) = 0;
+  virtual void on_finish(const RequestOutcome& outcome) = 0;
+};
+
+struct SchedulerRequest {
+  std::string tenant;
+  std::vector<engine::TokenId> prompt;
+  int64_t max_tokens = 256;
+  engine::SamplingParams sampling;
+  std::vector<std::string> stop;
+  int top_logprobs = -1;  //!< -1: none; 0: the chosen token's; n: and the n most likely
+  int64_t arrival_ns = 0;
+  std::shared_ptr<RequestSink> sink;
+  std::atomic<bool> cancelled{false};
+};
+
+class Scheduler {
+ public:
+  Scheduler(const engine::Model& model, const SchedulerOptions& options, ServeMetrics* metrics);
+  ~Scheduler();
+  [[nodiscard]] Status start();
+
+  void submit(std::shared_ptr<SchedulerRequest> request);
+  void stop(bool drain);
+
+  // For admission (thread-safe, approximate).
+  int64_t waiting() const { return waiting_count_.load(); }
+  int64_t running() const { return running_count_.load(); }
+  //! Prompt + max_tokens of everything submitted and not finished.
+  int64_t queued_tokens() const { return queued_tokens_.load(); }
+  //! Tokens processed per second recently (prefill and decode), for Retry-After estimates.
+  double drain_tokens_per_s() const { return drain_rate_.load(); }
+  int64_t kv_blocks_total() const;
+  const SchedulerOptions& options() const { return options_; }
+  //! Runs one short request through the engine (readiness warm-up); call after start().
+  [[nodiscard]] Status warm_up();
+
+ private:
+  struct Active;
+  void loop();
+  bool step();
+  void finish(Active& a, engine::FinishReason reason, const std::string& error = {});
+  std::shared_ptr<SchedulerRequest> next_waiting();
+
+  const engine::Model& model_;
+  SchedulerOptions options_;
+  ServeMetrics* metrics_;
+  std::unique_ptr<engine::Context> context_;
+  std::unique_ptr<PrefixCache> prefix_;
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::shared_ptr<SchedulerRequest>> inbox_;
+  bool stopping_ = false, drain_ = true;
+
+  // Engine-thread state.
+  std::map<std::string, std::deque<std::shared_ptr<SchedulerRequest>>> waiting_by_tenant_;
+  std::string last_tenant_;
+  std::vector<std::unique_ptr<Active>> active_;
+  std::vector<engine::BatchToken> batch_;
+  std::vector<Active*> batch_owner_;  // per batch entry with logits: whose they are
+
+  std::atomic<int64_t> waiting_count_{0}, running_count_{0}, queued_tokens_{0};
+  std::atomic<double> drain_rate_{0};
+  int64_t rate_window_start_ns_ = 0, rate_window_tokens_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace keel::serve

@@ -1,0 +1,152 @@
+// The local-research scenario end to end with the project's own tiny models: index the bundled
+// corpus, ask with verified citations, prove with strace that no Internet socket is opened, run
+// the spec, and evaluate.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "core/hash.h"
+#include "core/json.h"
+#include "support/test_support.h"
+
+namespace keel {
+namespace {
+
+std::string repo(const std::string& rel) { return testing::source_dir() + "/" + rel; }
+const std::string kDocs = "examples/local-research/docs";
+const std::string kChat = "models/keel-tiny-chat.gguf";
+const std::string kEmbed = "models/keel-tiny-embed.gguf";
+
+Json json_of(const testing::CommandResult& r) {
+  auto j = parse_json(r.out);
+  EXPECT_TRUE(j.ok()) << r.out.substr(0, 500) << r.err;
+  return j.ok() ? *j : Json();
+}
+
+class LocalResearch : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    auto r = testing::run_keel({"index", "--docs", repo(kDocs), "--store", store(), "--embed-model", repo(kEmbed), "--json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    index_report_ = new Json(json_of(r));
+  }
+  static void TearDownTestSuite() {
+    delete index_report_;
+    delete dir_;
+  }
+  static std::string store() { return dir_->file("store.db"); }
+  static testing::TempDir* dir_;
+  static Json* index_report_;
+};
+testing::TempDir* LocalResearch::dir_ = nullptr;
+Json* LocalResearch::index_report_ = nullptr;
+
+TEST_F(LocalResearch, IndexesTheCorpusIncrementally) {
+  const Json& j = *index_report_;
+  EXPECT_EQ(j["indexed"], 24);
+  EXPECT_TRUE(j["skipped"].empty());
+  EXPECT_TRUE(j["failed"].empty());
+  EXPECT_GT(j["chunks"].get<int>(), 24);
+  EXPECT_GT(j["embed_chunks_per_s"].get<double>(), 0);
+  auto again = testing::run_keel({"index", "--docs", repo(kDocs), "--store", store(), "--embed-model", repo(kEmbed), "--json"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(json_of(again)["indexed"], 0);
+  EXPECT_EQ(json_of(again)["unchanged"], 24);
+  auto status = testing::run_keel({"index", "status", "--store", store(), "--json"});
+  ASSERT_EQ(status.exit_code, 0) << status.err;
+  Json s = json_of(status);
+  EXPECT_EQ(s["fresh"].size(), 24u);
+  EXPECT_TRUE(s["stale"].empty() && s["missing"].empty() && s["new"].empty());
+}
+
+TEST_F(LocalResearch, AnswersWithCitationsThatAreTheDocumentsOwnBytes) {
+  std::string question = testing::read_file(repo("examples/local-research/sample_question.txt"));
+  while (!question.empty() && question.back() == '\n') question.pop_back();
+  auto r = testing::run_keel({"ask", "--store", store(), "--model", repo(kChat), "--embed-model", repo(kEmbed), "--json", question});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json j = json_of(r);
+  for (const char* key : {"answer", "citations", "retrieved", "metrics"}) EXPECT_TRUE(j.contains(key)) << key;
+  for (const char* key : {"load_ms", "ttft_ms", "tpot_ms", "rss_peak_bytes", "citation_validity", "stale_docs", "outbound_bytes"}) {
+    EXPECT_TRUE(j["metrics"].contains(key)) << key;
+  }
+  EXPECT_EQ(j["metrics"]["outbound_bytes"], 0);
+  EXPECT_EQ(j["metrics"]["stale_docs"], 0);
+  ASSERT_FALSE(j["retrieved"].empty());
+  for (const auto& r2 : j["retrieved"]) {
+    EXPECT_TRUE(r2.contains("doc") && r2.contains("rank") && r2.contains("scores"));
+  }
+  EXPECT_EQ(j["retrieved"][0]["doc"], "context/citations.md");
+  // Every citation quotes the document's own bytes at its range, with the hash that says so.
+  for (const auto& c : j["citations"]) {
+    for (const char* key : {"doc", "start", "end", "page", "sha256", "quote"}) EXPECT_TRUE(c.contains(key)) << key;
+    std::string doc = testing::read_file(repo(kDocs + "/" + c["doc"].get<std::string>()));
+    size_t start = c["start"].get<size_t>(), end = c["end"].get<size_t>();
+    if (c["doc"].get<std::string>().ends_with(".md") || c["doc"].get<std::string>().ends_with(".txt")) {
+      EXPECT_EQ(doc.substr(start, end - start), c["quote"].get<std::string>());
+    }
+    EXPECT_EQ(sha256_hex(c["quote"].get<std::string>()), c["sha256"].get<std::string>());
+  }
+  if (!j["declined"].get<bool>()) {
+    EXPECT_FALSE(j["citations"].empty()) << "an answer is only shown with a valid citation";
+    EXPECT_DOUBLE_EQ(j["metrics"]["citation_validity"].get<double>(), 1.0);
+  }
+}
+
+TEST_F(LocalResearch, DeclinesWhatTheDocumentsDoNotCover) {
+  auto r = testing::run_keel({"ask", "--store", store(), "--model", repo(kChat), "--embed-model", repo(kEmbed), "--json",
+                              "Which GPU does the vendor recommend for training Keel models on Kubernetes?"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json j = json_of(r);
+  EXPECT_TRUE(j["declined"].get<bool>()) << j["answer"];
+  EXPECT_TRUE(j["citations"].empty());
+}
+
+TEST_F(LocalResearch, StraceSeesNoInternetSocket) {
+  if (!testing::have_program("strace")) GTEST_FAIL() << "strace is missing: tools/setup.sh installs it";
+  std::string trace = dir_->file("strace.txt");
+  auto r = testing::run_command({"strace", "-f", "-e", "trace=network", "-o", trace, testing::keel_binary(), "ask",
+                                 "--store", store(), "--model", repo(kChat), "--embed-model", repo(kEmbed), "--json",
+                                 "How are citations validated?"});
+  if (r.exit_code != 0 && r.err.find("PTRACE") != std::string::npos) {
+    GTEST_SKIP() << "ptrace is not permitted in this sandbox: " << r.err;
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string text = testing::read_file(trace);
+  // Any socket(AF_INET...) must have failed; none may have returned a descriptor.
+  std::regex inet_socket(R"(socket\(AF_INET6?,[^)]*\)\s*=\s*(\d+))");
+  EXPECT_FALSE(std::regex_search(text, inet_socket)) << text.substr(0, 2000);
+  EXPECT_EQ(text.find("connect("), std::string::npos) << text.substr(0, 2000);
+}
+
+TEST_F(LocalResearch, RunFollowsTheSpec) {
+  std::string question = "What does the GGUF alignment default to?";
+  auto r = testing::run_keel({"run", repo("examples/local-research.yaml"), "--question", question, "--store",
+                              dir_->file("run-store.db"), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json j = json_of(r);
+  EXPECT_TRUE(j["egress_guarded"].get<bool>());
+  EXPECT_EQ(j["model"]["id"], "main");
+  EXPECT_NE(r.err.find("egress guard installed"), std::string::npos);
+  // A refused spec runs nothing.
+  auto refused = testing::run_keel({"run", repo("examples/mistakes/K008-remote-fallback-without-egress.yaml"), "--question", "x"});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("K008"), std::string::npos);
+}
+
+TEST_F(LocalResearch, EvaluationReportsRecallValidityAndDeclines) {
+  auto r = testing::run_keel({"eval", "local-research", "--spec", repo("examples/local-research.yaml"), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json j = json_of(r);
+  EXPECT_EQ(j["questions"].get<int>(), j["answerable"].get<int>() + j["unanswerable"].get<int>());
+  EXPECT_GT(j["unanswerable"].get<int>(), 5);
+  EXPECT_DOUBLE_EQ(j["presented_citation_validity"].get<double>(), 1.0);
+  EXPECT_GE(j["recall_at_k"]["bm25"].get<double>(), 0.7);
+  EXPECT_GE(j["recall_at_k"]["hybrid"].get<double>(), 0.7);
+  EXPECT_GE(j["unanswerable_declined"].get<double>(), 0.5);
+}
+
+}  // namespace
+}  // namespace keel
