@@ -20,6 +20,12 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev prometheus python3-numpy strace
 )
 
+# Peer-client tests run the official npm clients under Node.js (any Node >= 18 will do; a
+# machine that already has one keeps it).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -33,6 +39,14 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The peer clients, pinned by tests/peers/package-lock.json (installed again when it changes).
+lock_hash="$(sha256sum tests/peers/package-lock.json | cut -d' ' -f1)"
+if [ "$(cat tests/peers/node_modules/.keel-lock-sha256 2>/dev/null)" != "$lock_hash" ]; then
+  echo "setup: installing the npm peer clients (tests/peers)" >&2
+  (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
+  echo "$lock_hash" > tests/peers/node_modules/.keel-lock-sha256
 fi
 
 if [ "${KEEL_SKIP_BUILD:-0}" != "1" ]; then

@@ -621,46 +621,77 @@ def sentences_of(text, source_chars):
 
 WH_PREFIXES = ["What", "How", "Why", "When", "Which", "What does", "How does", "What is", "How do", "Where",
                "Who", "In which case", "What happens when", "How many", "Is it true that", "Which part of",
-               "What do the documents say about", "Explain", "Tell me", "Does"]
+               "What do the documents say about", "Explain", "Tell me", "Does", "What are", "How is", "Why does",
+               "When does", "Which one of"]
+FILLERS = ["in Keel", "by default", "exactly", "according to the documents", "in practice", "for a model",
+           "at run time", "in the spec", "on a typical run", "in this setup", "for the assistant", "here"]
+PAIR_TEMPLATES = ["What does {a} do with {b}?", "How is {a} related to {b}?", "Why does {a} {b}?",
+                  "When does {a} {b}?", "What happens to {a} when {b}?", "Which {a} does {b} use?",
+                  "How many {a} does {b} have?", "What does {a} mean for {b}?", "How does {a} affect {b}?",
+                  "What is the {a} of {b}?", "Which {a} are used by {b}?", "Who {a} {b}?",
+                  "How does {a} handle {b}?", "What {a} does {b} need?"]
+KEYWORD_TEMPLATES = ["What does the documentation say about {}?", "How does {} work?", "What is {}?", "Why {}?",
+                     "Which {}?", "When is {} used?", "How is {} done?", "What about {}?", "{}?",
+                     "What happens with {}?", "How many {}?", "What is the role of {}?", "What are {}?",
+                     "Where does {} come from?", "How do I use {}?", "What should I know about {}?"]
+
+
+def _span(cws, rng, max_len=3):
+    n = rng.randint(1, min(max_len, len(cws)))
+    st = rng.randint(0, len(cws) - n)
+    return cws[st:st + n], st
 
 
 def make_question(sentence, rng):
-    """A question built from the answer sentence: its key words kept, other words dropped or
-    replaced, wrapped in one of several templates."""
+    """A question built from the answer sentence: some of its key words kept (in varying
+    amounts, so that questions overlap the sentence more or less), other words dropped or
+    replaced, wrapped in one of several templates, sometimes with filler words the sentence
+    does not contain."""
     ws = words_of(sentence)
     cws = content_words(sentence)
     if len(cws) < 2:
         return None
     form = rng.random()
-    if form < 0.45:
+    if form < 0.3:
         # a window of the sentence, some function words dropped, a wh-prefix
         n = len(ws)
         span = rng.randint(min(3, n), min(n, 10))
         start = rng.randint(0, n - span)
-        part = [w for w in ws[start:start + span] if w.lower() not in STOPWORDS or rng.random() < 0.6]
+        part = [w for w in ws[start:start + span] if w.lower() not in STOPWORDS or rng.random() < 0.8]
         while part and part[-1].lower() in STOPWORDS:
             part.pop()
         if len(part) < 2:
             return None
         if part[0][0].isupper() and part[0].lower() in STOPWORDS:
             part[0] = part[0].lower()
-        q = rng.choice(WH_PREFIXES) + " " + " ".join(part) + "?"
-    elif form < 0.8:
-        k = rng.randint(2, min(5, len(cws)))
+        q = rng.choice(WH_PREFIXES) + " " + " ".join(part)
+        if rng.random() < 0.4:
+            q += " " + rng.choice(FILLERS)
+        q += "?"
+    elif form < 0.55:
+        k = rng.randint(1, min(4, len(cws)))
         idx = sorted(rng.sample(range(len(cws)), k))
         kw = [cws[i] for i in idx]
-        tmpl = rng.choice([
-            "What does the documentation say about {}?", "How does {} work?", "What is {}?", "Why {}?",
-            "Which {}?", "When is {} used?", "How is {} done?", "What about {}?", "{}?", "What happens with {}?",
-            "How many {}?", "What is the role of {}?", "Where does {} come from?", "What are {}?"])
         joiner = rng.choice([" ", " ", " and ", " of "])
-        q = tmpl.format(joiner.join(kw))
+        q = rng.choice(KEYWORD_TEMPLATES).format(joiner.join(kw))
+    elif form < 0.8:
+        a, ia = _span(cws, rng)
+        rest = cws[:ia] + cws[ia + len(a):]
+        if not rest:
+            return None
+        b, _ = _span(rest, rng)
+        q = rng.choice(PAIR_TEMPLATES).format(a=" ".join(a), b=" ".join(b))
+        if rng.random() < 0.3:
+            q = q[:-1] + " " + rng.choice(FILLERS) + "?"
     else:
-        # the sentence itself turned into a question: drop a content word, ask what fills it
+        # the sentence itself turned into a question: one word replaced by a wh-word, some
+        # function words dropped
         k = rng.randrange(len(ws))
-        words = list(ws)
-        words[k] = rng.choice(["what", "which", "how", "how many"])
-        q = " ".join(words[:20]) + "?"
+        words = [w if (i == k or w.lower() not in STOPWORDS or rng.random() < 0.7) else None
+                 for i, w in enumerate(ws)]
+        words[k] = rng.choice(["what", "which", "how", "how many", "who", "when"])
+        q = " ".join(w for w in words[:20] if w) + "?"
+    if rng.random() < 0.5:
         q = q[0].upper() + q[1:]
     return q
 
@@ -693,7 +724,7 @@ def chat_prompt(question, excerpts):
             % (SYSTEM_PROMPT, user))
 
 
-def qa_example(chunks, by_doc, rng, source_chars, k, qfilter, no_answer=False, tries=20):
+def qa_example(chunks, by_doc, rng, source_chars, k, qfilter, no_answer=False, tries=20, args_same_doc=0.35):
     """One (prompt, answer) pair in Keel's format, or None."""
     for _ in range(tries):
         ci = rng.randrange(len(chunks))
@@ -708,6 +739,9 @@ def qa_example(chunks, by_doc, rng, source_chars, k, qfilter, no_answer=False, t
             continue
         qterms = key_terms(q)
         others = [j for j in range(len(chunks)) if chunks[j]["path"] != ch["path"]]
+        # Keel's retrieval often returns neighbouring chunks of the same document: sometimes
+        # one distractor comes from there (never one holding most of the question's terms).
+        same = [j for j in range(len(chunks)) if chunks[j]["path"] == ch["path"] and j != ci]
         # Distractors: half chosen by word overlap with the question (what retrieval returns),
         # half at random -- always from other documents, never holding most of the key terms.
         rng.shuffle(others)
@@ -725,6 +759,10 @@ def qa_example(chunks, by_doc, rng, source_chars, k, qfilter, no_answer=False, t
         need = k if no_answer else k - 1
         if len(picks) < need:
             continue
+        if same and not no_answer and rng.random() < args_same_doc:
+            j = rng.choice(same)
+            if not (qterms and len(qterms & key_terms(excerpt(chunks[j]["text"], source_chars))) / len(qterms) >= 0.5):
+                picks[rng.randrange(len(picks))] = j
         sources = [excerpt(chunks[j]["text"], source_chars) for j in picks]
         if no_answer:
             return chat_prompt(q, sources), NO_ANSWER
@@ -1013,7 +1051,7 @@ def train_chat(args, spm, corpus, chunks, qfilter, work):
         else:
             chars = rng.choice([450, 600, 600, 600, 600])
         k = 4 if rng.random() < 0.7 else 3
-        ex = qa_example(chunks, None, rng, chars, k, qfilter, no_answer=rng.random() < 0.1)
+        ex = qa_example(chunks, None, rng, chars, k, qfilter, no_answer=rng.random() < args.no_answer_share)
         if ex is None:
             return None
         prompt, answer = ex
@@ -1265,12 +1303,14 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--chat-vocab", type=int, default=3000)
     ap.add_argument("--embed-vocab", type=int, default=4000)
-    ap.add_argument("--chat-steps", type=int, default=1100)
+    ap.add_argument("--chat-steps", type=int, default=1500)
     ap.add_argument("--chat-tokens-per-step", type=int, default=3072)
     ap.add_argument("--chat-lr", type=float, default=2e-3)
     ap.add_argument("--lm-weight", type=float, default=0.1, help="loss weight of corpus LM tokens")
     ap.add_argument("--source-lm-weight", type=float, default=0.03,
                     help="loss weight of the source tokens inside QA prompts")
+    ap.add_argument("--no-answer-share", type=float, default=0.06,
+                    help="share of QA examples whose sources do not hold the answer")
     ap.add_argument("--embed-steps", type=int, default=500)
     ap.add_argument("--embed-batch", type=int, default=32)
     ap.add_argument("--embed-lr", type=float, default=2e-3)

@@ -62,6 +62,9 @@ constexpr CheckInfo kCatalog[] = {
      "controls"},
     {"K015", "write tools in a read-only deployment",
      "this scenario promises read-only access; adding side-effecting tools breaks that promise"},
+    {"K016", "server open to the network",
+     "a server listening beyond loopback without API keys lets anyone who can reach it spend "
+     "its compute and read its model; quotas and tenant fairness need keys too"},
 };
 
 class Collector {
@@ -398,6 +401,14 @@ void check_k013(const Spec& spec, Collector& c) {
       }
     }
   }
+  if (spec.serving.present && !spec.serving.api_keys.empty()) {
+    std::error_code ec;
+    std::string keys = resolve_spec_path(spec, spec.serving.api_keys);
+    if (!std::filesystem::is_regular_file(keys, ec)) {
+      c.fail("K013", child(spec.serving.where, "api_keys"),
+             fmt::format("the API key file {} does not exist", keys));
+    }
+  }
   c.pass_unless_reported("K013", {"deployment.models", spec.deployment.where.line},
                          "every reference resolves");
 }
@@ -440,6 +451,24 @@ void check_k015(const Spec& spec, Collector& c) {
                                             : "scenario allows write tools");
 }
 
+bool is_loopback_host(const std::string& host) {
+  return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
+}
+
+void check_k016(const Spec& spec, Collector& c) {
+  SpecLocation where = spec.serving.present ? child(spec.serving.where, "host") : SpecLocation{"serving", 0};
+  if (spec.serving.present && !is_loopback_host(spec.serving.host) && spec.serving.api_keys.empty()) {
+    c.fail("K016", where,
+           fmt::format("the server listens on {} without serving.api_keys: anyone who reaches it may use it; "
+                       "add a key file (`keel keygen`) or listen on 127.0.0.1",
+                       spec.serving.host));
+  }
+  c.pass_unless_reported("K016", where,
+                         !spec.serving.present             ? "no server in this deployment"
+                         : !spec.serving.api_keys.empty()  ? "the server requires API keys"
+                                                           : "the server listens on loopback only");
+}
+
 }  // namespace
 
 std::span<const CheckInfo> check_catalog() { return kCatalog; }
@@ -472,6 +501,7 @@ std::vector<CheckResult> run_checks(const Spec& spec) {
   check_k013(spec, c);
   check_k014(spec, c);
   check_k015(spec, c);
+  check_k016(spec, c);
   return out;
 }
 

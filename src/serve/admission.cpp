@@ -17,7 +17,9 @@ int retry_after_seconds(int64_t tokens_ahead, double rate, double floor_s) {
 AdmissionDecision admit(const QueueState& s, const AdmissionLimits& l, int64_t request_tokens) {
   const int64_t token_bound = l.max_queued_tokens > 0 ? l.max_queued_tokens : s.kv_token_capacity;
   AdmissionDecision d;
-  if (s.waiting >= l.max_waiting) {
+  // Requests that will wait once this one is queued: those beyond the free running slots.
+  const int64_t would_wait = std::max<int64_t>(0, s.waiting + s.running + 1 - std::max<int64_t>(s.max_running, 1));
+  if (would_wait > l.max_waiting) {
     d = {false, "queue_full", 0,
          fmt::format("the server is at capacity: {} requests are waiting (limit {})", s.waiting, l.max_waiting)};
   } else if (token_bound > 0 && s.queued_tokens + request_tokens > token_bound) {

@@ -18,6 +18,7 @@ struct AdmissionLimits {
 struct QueueState {
   int64_t waiting = 0;
   int64_t running = 0;
+  int64_t max_running = 1;  //!< running slots; a request that finds one free does not wait
   int64_t queued_tokens = 0;
   int64_t kv_token_capacity = 0;
   double drain_tokens_per_s = 0;

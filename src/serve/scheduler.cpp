@@ -276,6 +276,7 @@ bool Scheduler::step() {
   auto& kv = context_->kv_cache();
   if (needed > kv.free_blocks()) prefix_->evict(needed - kv.free_blocks());
 
+  if (options_.step_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options_.step_delay_ms));
   Status s = context_->decode(batch_);
   if (!s.ok()) {
     log_error("scheduler: forward step failed: {}", s.to_string());

@@ -43,6 +43,9 @@ struct SchedulerOptions {
   int64_t extra_cache_blocks = 0;  //!< KV blocks beyond max_running full contexts, for prefixes
   bool prefix_caching = true;
   int threads = 0;
+  //! Fault injection: sleep this long before every forward step (a slower model or a
+  //! contended machine), to test overload, cancellation and drain with any model.
+  int64_t step_delay_ms = 0;
 };
 
 struct RequestOutcome {

@@ -312,6 +312,10 @@ void Server::Impl::load_models() {
     load_failed = true;
     log_error("serve: {}", load_error);
   };
+  if (options.startup_delay_ms > 0) {
+    log_info("serve: delaying the model load by {} ms (--startup-delay-ms)", options.startup_delay_ms);
+    std::this_thread::sleep_for(std::chrono::milliseconds(options.startup_delay_ms));
+  }
   log_info("serve: loading {}", options.model_path);
   auto m = engine::Model::load(options.model_path);
   if (!m.ok()) return fail(m.status());
@@ -465,7 +469,7 @@ void Server::Impl::handle_completion(const std::shared_ptr<Connection>& c, const
     int retry = std::max(1, static_cast<int>(std::ceil(quota.retry_after_s)));
     return fail({429, "rate_limit_exceeded", quota.message, "", "rate_limit_exceeded"}, {fmt::format("Retry-After: {}", retry)});
   }
-  QueueState state{scheduler->waiting(), scheduler->running(), scheduler->queued_tokens(),
+  QueueState state{scheduler->waiting(), scheduler->running(), options.scheduler.max_running, scheduler->queued_tokens(),
                    scheduler->kv_blocks_total() * options.scheduler.kv_block_size, scheduler->drain_tokens_per_s()};
   AdmissionDecision admission = admit(state, options.admission, request_tokens);
   if (!admission.admitted) {

@@ -49,6 +49,9 @@ struct ServerOptions {
   std::vector<std::pair<std::string, TenantLimits>> tenants;  //!< limits for tenants from a spec
   double grace_period_s = 30;
   bool handle_signals = true;  //!< SIGTERM/SIGINT start a drain
+  //! Fault injection: wait this long before loading the model, to exercise probes and clients
+  //! against a slow start (a cold cache or a large model).
+  int64_t startup_delay_ms = 0;
 };
 
 class Server {

@@ -51,4 +51,45 @@ void write_file(const std::string& path, const std::string& content);
 //! True when `program` is found in PATH.
 bool have_program(const std::string& program);
 
+//! A program running in the background (a server under test); stderr and stdout are collected.
+//! Destroying it sends SIGKILL (if still running) and reaps it.
+class BackgroundProcess {
+ public:
+  explicit BackgroundProcess(const std::vector<std::string>& argv,
+                             const std::map<std::string, std::string>& env = {});
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+  int pid() const { return pid_; }
+  //! Waits until the output contains `needle`; false on timeout or exit.
+  bool wait_for_output(const std::string& needle, int timeout_ms = 30000);
+  //! All output so far (stderr and stdout interleaved).
+  std::string output();
+  void signal(int signo);
+  //! Waits for exit; returns the exit code (128 + signal), or -1 on timeout.
+  int wait(int timeout_ms = 30000);
+  //! Resident memory of the process in bytes (from /proc), 0 if gone.
+  int64_t rss_bytes() const;
+
+ private:
+  void pump(int timeout_ms);
+  int pid_ = -1;
+  int fd_ = -1;
+  std::string output_;
+  int exit_code_ = -1;
+};
+
+//! "http://127.0.0.1:PORT" from a server's "listening on http://..." line.
+std::string listening_url(const std::string& output);
+//! A minimal blocking HTTP client for tests: status, headers (lower-case names) and body.
+struct HttpResult {
+  int status = 0;
+  std::map<std::string, std::string> headers;
+  std::string body;
+};
+HttpResult http_request(const std::string& url, const std::string& method, const std::string& path,
+                        const std::string& body = "", const std::vector<std::string>& headers = {},
+                        int timeout_ms = 30000);
+
 }  // namespace keel::testing

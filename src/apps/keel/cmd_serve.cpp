@@ -10,6 +10,7 @@
 
 #include "apps/keel/commands.h"
 #include "contract/checks.h"
+#include "contract/egress_guard.h"
 #include "contract/spec_parser.h"
 #include "engine/memory_fit.h"
 #include "serve/server.h"
@@ -24,6 +25,7 @@ void add_serve_command(CLI::App& root, int& exit_code) {
     int64_t ctx = 2048, max_running = 8, max_waiting = 64, max_queued_tokens = 0, max_tokens_limit = 1024, budget = 256;
     double ttft_ms = 2000, tpot_ms = 150;
     bool no_prefix_cache = false;
+    bool deny_egress = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = root.add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API");
@@ -45,6 +47,10 @@ void add_serve_command(CLI::App& root, int& exit_code) {
   auto* ttft = cmd->add_option("--slo-ttft-ms", o->ttft_ms, "time-to-first-token objective for goodput");
   auto* tpot = cmd->add_option("--slo-tpot-ms", o->tpot_ms, "time-per-output-token objective for goodput");
   auto* grace = cmd->add_option("--grace-s", o->server.grace_period_s, "seconds to finish in-flight work on SIGTERM");
+  cmd->add_option("--startup-delay-ms", o->server.startup_delay_ms, "fault injection: delay the model load")
+      ->check(CLI::Range(0, 3600000));
+  cmd->add_option("--slow-step-ms", o->server.scheduler.step_delay_ms, "fault injection: delay every forward step")
+      ->check(CLI::Range(0, 60000));
   cmd->add_flag("--no-prefix-cache", o->no_prefix_cache, "do not reuse KV blocks of shared prompt prefixes");
   cmd->callback([=, &exit_code] {
     auto fail = [&](const std::string& message, int code = 1) {
@@ -58,6 +64,7 @@ void add_serve_command(CLI::App& root, int& exit_code) {
         if (c.status == contract::CheckStatus::fail) return fail("the spec is refused: " + c.id + " " + c.message, 2);
       }
       const auto& s = *spec;
+      o->deny_egress = s.deployment.egress.none;
       for (const auto& m : s.deployment.models) {
         if (m.runs != contract::ModelPlacement::local) continue;
         if (m.role == contract::ModelRole::generate && model->count() == 0 && o->server.model_path.empty()) {
@@ -117,6 +124,13 @@ void add_serve_command(CLI::App& root, int& exit_code) {
     if (!decision.ok()) return fail(decision.status().message());
     auto server = serve::Server::create(o->server);
     if (!server.ok()) return fail(server.status().to_string());
+    if (o->deny_egress) {
+      // The listener is bound; accepted connections need no socket() call, so from here on the
+      // process can serve but never open a connection of its own (egress: none).
+      Status guard = contract::install_egress_guard();
+      if (!guard.ok()) return fail("cannot enforce egress: none: " + guard.to_string());
+      std::fprintf(stderr, "keel serve: outbound connections denied (spec egress: none)\n");
+    }
     Status s = (*server)->run();
     if (!s.ok()) return fail(s.to_string());
     std::fprintf(stderr, "keel serve: drained and stopped\n");

@@ -1,0 +1,57 @@
+// Admission bounds and Retry-After estimates.
+#include <gtest/gtest.h>
+
+#include "serve/admission.h"
+
+namespace keel::serve {
+namespace {
+
+TEST(Admission, AFreeSlotAdmitsEvenWithoutAWaitingRoom) {
+  AdmissionLimits limits;
+  limits.max_waiting = 0;
+  QueueState idle{.waiting = 0, .running = 0, .max_running = 1};
+  EXPECT_TRUE(admit(idle, limits, 10).admitted);
+  QueueState busy{.waiting = 0, .running = 1, .max_running = 1};
+  auto d = admit(busy, limits, 10);
+  EXPECT_FALSE(d.admitted);
+  EXPECT_EQ(d.reason, "queue_full");
+  EXPECT_GE(d.retry_after_s, 1);
+}
+
+TEST(Admission, CountsWaitingBeyondTheRunningSlots) {
+  AdmissionLimits limits;
+  limits.max_waiting = 2;
+  // 4 slots, 3 running, 1 submitted but not yet picked up: this request is the first to wait.
+  EXPECT_TRUE(admit({.waiting = 1, .running = 3, .max_running = 4}, limits, 1).admitted);
+  EXPECT_TRUE(admit({.waiting = 1, .running = 4, .max_running = 4}, limits, 1).admitted);
+  EXPECT_FALSE(admit({.waiting = 2, .running = 4, .max_running = 4}, limits, 1).admitted);
+}
+
+TEST(Admission, QueuedTokensAreBoundedByTheLimitOrTheKvCapacity) {
+  AdmissionLimits limits;
+  limits.max_waiting = 100;
+  QueueState s{.waiting = 0, .running = 0, .max_running = 8, .queued_tokens = 900, .kv_token_capacity = 1000};
+  EXPECT_TRUE(admit(s, limits, 100).admitted);
+  auto d = admit(s, limits, 101);
+  EXPECT_FALSE(d.admitted);
+  EXPECT_EQ(d.reason, "queued_tokens");
+  EXPECT_NE(d.message.find("limit 1000"), std::string::npos) << d.message;
+  limits.max_queued_tokens = 5000;
+  EXPECT_TRUE(admit(s, limits, 101).admitted);
+}
+
+TEST(Admission, RetryAfterFollowsTheDrainRate) {
+  EXPECT_EQ(retry_after_seconds(1000, 100, 1), 10);
+  EXPECT_EQ(retry_after_seconds(1, 100, 1), 1);     // never below the floor
+  EXPECT_EQ(retry_after_seconds(1, 100, 2.5), 3);   // the floor rounds up
+  EXPECT_EQ(retry_after_seconds(10000000, 1000, 1), 600);  // capped
+  EXPECT_EQ(retry_after_seconds(500, 0, 1), 10);    // no measured rate yet: 50 tokens/s assumed
+  AdmissionLimits limits;
+  limits.max_waiting = 0;
+  limits.min_retry_after_s = 4;
+  auto d = admit({.waiting = 0, .running = 2, .max_running = 2, .queued_tokens = 100, .drain_tokens_per_s = 1000}, limits, 1);
+  EXPECT_EQ(d.retry_after_s, 4);
+}
+
+}  // namespace
+}  // namespace keel::serve

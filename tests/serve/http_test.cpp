@@ -1,0 +1,122 @@
+// The HTTP/1.1 request parser against well-formed, split, pipelined and hostile input, and the
+// response/SSE framing.
+#include <gtest/gtest.h>
+
+#include "serve/http.h"
+
+namespace keel::serve {
+namespace {
+
+using State = RequestParser::State;
+
+TEST(RequestParser, ParsesARequestWithABody) {
+  RequestParser p;
+  ASSERT_EQ(p.feed("POST /v1/completions?x=1 HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\n"
+                   "Content-Length: 7\r\n\r\n{\"a\":1}"),
+            State::request_ready);
+  HttpRequest r = p.take();
+  EXPECT_EQ(r.method, "POST");
+  EXPECT_EQ(r.target, "/v1/completions?x=1");
+  EXPECT_EQ(r.path, "/v1/completions");
+  EXPECT_EQ(r.body, "{\"a\":1}");
+  ASSERT_TRUE(r.header("content-type"));
+  EXPECT_EQ(*r.header("content-type"), "application/json");
+  EXPECT_TRUE(r.keep_alive());
+  EXPECT_EQ(p.buffered(), 0u);
+}
+
+TEST(RequestParser, AcceptsBytesOneAtATime) {
+  const std::string raw = "POST /a HTTP/1.1\r\nCONTENT-length: 3\r\nConnection: close\r\n\r\nabc";
+  RequestParser p;
+  for (size_t i = 0; i + 1 < raw.size(); ++i) ASSERT_EQ(p.feed(raw.substr(i, 1)), State::need_more) << i;
+  ASSERT_EQ(p.feed(raw.substr(raw.size() - 1)), State::request_ready);
+  HttpRequest r = p.take();
+  EXPECT_EQ(r.body, "abc");
+  EXPECT_FALSE(r.keep_alive());
+}
+
+TEST(RequestParser, PipelinedRequestsComeOutInOrder) {
+  RequestParser p;
+  ASSERT_EQ(p.feed("GET /one HTTP/1.1\r\n\r\nGET /two HTTP/1.1\r\n\r\nGET /thr"), State::request_ready);
+  EXPECT_EQ(p.take().path, "/one");
+  ASSERT_EQ(p.poll(), State::request_ready);
+  EXPECT_EQ(p.take().path, "/two");
+  EXPECT_EQ(p.poll(), State::need_more);
+  ASSERT_EQ(p.feed("ee HTTP/1.1\r\n\r\n"), State::request_ready);
+  EXPECT_EQ(p.take().path, "/three");
+}
+
+TEST(RequestParser, Http10ClosesByDefault) {
+  RequestParser p;
+  ASSERT_EQ(p.feed("GET / HTTP/1.0\r\n\r\n"), State::request_ready);
+  EXPECT_FALSE(p.take().keep_alive());
+}
+
+struct BadCase {
+  std::string raw;
+  int status;
+};
+
+TEST(RequestParser, RefusesMalformedAndOversizedInputWithTheRightStatus) {
+  HttpLimits limits;
+  limits.max_request_line = 64;
+  limits.max_headers = 3;
+  limits.max_header_bytes = 256;
+  limits.max_body_bytes = 10;
+  const std::vector<BadCase> cases = {
+      {"GET /" + std::string(100, 'a') + " HTTP/1.1\r\n\r\n", 414},
+      {"GET /" + std::string(100, 'a'), 414},  // refused before the line ends
+      {"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n", 431},
+      {"GET / HTTP/1.1\r\nA: " + std::string(300, 'x') + "\r\n\r\n", 431},
+      {"POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n", 413},
+      {"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 411},
+      {"GET / HTTP/2.0\r\n\r\n", 505},
+      {"GET / FTP/1.1\r\n\r\n", 505},
+      {"GET relative HTTP/1.1\r\n\r\n", 400},
+      {"GET /a b HTTP/1.1\r\n\r\n", 400},
+      {"G\x01T / HTTP/1.1\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nNoColon\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nA: 1\r\n folded\r\n\r\n", 400},
+      {"GET / HTTP/1.1\r\nA: bad\x01value\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400},
+      {"POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n", 400},
+  };
+  for (const auto& c : cases) {
+    RequestParser p(limits);
+    EXPECT_EQ(p.feed(c.raw), State::error) << c.raw;
+    EXPECT_EQ(p.error().status, c.status) << c.raw << ": " << p.error().message;
+    EXPECT_FALSE(p.error().message.empty());
+  }
+}
+
+TEST(RequestParser, BuffersNoMoreThanTheLimitsAllow) {
+  HttpLimits limits;
+  limits.max_header_bytes = 1024;
+  RequestParser p(limits);
+  std::string headers = "GET / HTTP/1.1\r\n";
+  State s = p.feed(headers);
+  for (int i = 0; i < 1000 && s == State::need_more; ++i) s = p.feed("X-Filler: " + std::string(50, 'y') + "\r\n");
+  EXPECT_EQ(s, State::error);
+  // The head may hold a request line and the header bytes, plus the last feed.
+  EXPECT_LE(p.buffered(), limits.max_request_line + limits.max_header_bytes + 64);
+}
+
+TEST(HttpFraming, ResponsesChunksAndEvents) {
+  std::string r = http_response(429, "application/json", "{}", {"Retry-After: 3"}, false);
+  EXPECT_EQ(r.rfind("HTTP/1.1 429 Too Many Requests\r\n", 0), 0u) << r;
+  EXPECT_NE(r.find("Content-Length: 2\r\n"), std::string::npos);
+  EXPECT_NE(r.find("Retry-After: 3\r\n"), std::string::npos);
+  EXPECT_NE(r.find("Connection: close\r\n"), std::string::npos);
+  EXPECT_EQ(r.substr(r.size() - 6), "\r\n\r\n{}");
+  std::string head = http_stream_head(200, "text/event-stream");
+  EXPECT_NE(head.find("Transfer-Encoding: chunked\r\n"), std::string::npos);
+  EXPECT_EQ(http_chunk("hello"), "5\r\nhello\r\n");
+  EXPECT_EQ(http_chunk(std::string(26, 'a')).substr(0, 4), "1a\r\n");
+  EXPECT_EQ(http_chunk(""), "0\r\n\r\n");
+  EXPECT_EQ(sse_event("{\"a\":1}"), "data: {\"a\":1}\n\n");
+  EXPECT_EQ(http_reason(503), "Service Unavailable");
+}
+
+}  // namespace
+}  // namespace keel::serve
