@@ -16,6 +16,8 @@ PACKAGES=(
   libssl-dev libsodium-dev libsqlite3-dev libseccomp-dev
   # context (documents, store, vector index)
   libxml2-dev libpoppler-cpp-dev libhnswlib-dev
+  # agent (PostgreSQL journal; tests start their own server)
+  libpq-dev postgresql
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev prometheus python3-numpy strace
 )

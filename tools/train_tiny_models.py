@@ -56,6 +56,7 @@ import math
 import os
 import random
 import re
+import shutil
 import sqlite3
 import struct
 import subprocess
@@ -717,6 +718,32 @@ class QuestionFilter:
         return True
 
 
+_PERTURB_WORD = re.compile(r"\b[A-Za-z][a-z]{3,}\b|\b\d+\b")
+
+
+def perturb(text, rng, vocab_words, rate):
+    """Counterfactual copy of a chunk: some words (and numbers) replaced, consistently, by other
+    corpus words (numbers by other numbers). A model that answers from memorised corpus
+    sentences gets these wrong; only copying from the source gets them right."""
+    mapping = {}
+
+    def sub(m):
+        w = m.group(0)
+        if w.lower() in STOPWORDS:
+            return w
+        if w not in mapping:
+            if rng.random() >= rate:
+                mapping[w] = w
+            elif w.isdigit():
+                mapping[w] = str(rng.randint(0, 10 ** len(w) + 9))
+            else:
+                r = rng.choice(vocab_words)
+                mapping[w] = r[0].upper() + r[1:] if w[0].isupper() else r
+        return mapping[w]
+
+    return _PERTURB_WORD.sub(sub, text)
+
+
 def chat_prompt(question, excerpts):
     user = "Sources:\n" + "".join("[%d] %s\n" % (i + 1, e) for i, e in enumerate(excerpts))
     user += "\nQuestion: %s" % question
@@ -724,13 +751,24 @@ def chat_prompt(question, excerpts):
             % (SYSTEM_PROMPT, user))
 
 
-def qa_example(chunks, by_doc, rng, source_chars, k, qfilter, no_answer=False, tries=20, args_same_doc=0.35):
-    """One (prompt, answer) pair in Keel's format, or None."""
+def qa_example(chunks, by_doc, rng, source_chars, k, qfilter, no_answer=False, tries=20, args_same_doc=0.35,
+               perturb_share=0.0, vocab_words=None, perturb_rate=0.25):
+    """One (prompt, answer) pair in Keel's format, or None. With probability perturb_share the
+    sources are counterfactual copies of the chunks (see perturb())."""
     for _ in range(tries):
         ci = rng.randrange(len(chunks))
         ch = chunks[ci]
-        ex = excerpt(ch["text"], source_chars)
-        sents = sentences_of(ch["text"], source_chars)
+        counterfactual = vocab_words is not None and rng.random() < perturb_share
+        text_of = {}
+
+        def chunk_text(j):
+            if j not in text_of:
+                text_of[j] = (perturb(chunks[j]["text"], rng, vocab_words, perturb_rate) if counterfactual
+                              else chunks[j]["text"])
+            return text_of[j]
+
+        ex = excerpt(chunk_text(ci), source_chars)
+        sents = sentences_of(chunk_text(ci), source_chars)
         if not sents:
             continue
         sent = rng.choice(sents)
@@ -752,7 +790,7 @@ def qa_example(chunks, by_doc, rng, source_chars, k, qfilter, no_answer=False, t
                 break
             if j in picks:
                 continue
-            if qterms and len(qterms & key_terms(excerpt(chunks[j]["text"], source_chars))) / len(qterms) >= 0.5:
+            if qterms and len(qterms & key_terms(excerpt(chunk_text(j), source_chars))) / len(qterms) >= 0.5:
                 continue
             if rng.random() < 0.5 or j in others[40:]:
                 picks.append(j)
@@ -761,9 +799,9 @@ def qa_example(chunks, by_doc, rng, source_chars, k, qfilter, no_answer=False, t
             continue
         if same and not no_answer and rng.random() < args_same_doc:
             j = rng.choice(same)
-            if not (qterms and len(qterms & key_terms(excerpt(chunks[j]["text"], source_chars))) / len(qterms) >= 0.5):
+            if not (qterms and len(qterms & key_terms(excerpt(chunk_text(j), source_chars))) / len(qterms) >= 0.5):
                 picks[rng.randrange(len(picks))] = j
-        sources = [excerpt(chunks[j]["text"], source_chars) for j in picks]
+        sources = [excerpt(chunk_text(j), source_chars) for j in picks]
         if no_answer:
             return chat_prompt(q, sources), NO_ANSWER
         pos = rng.randrange(k)
@@ -1029,6 +1067,11 @@ def train_chat(args, spm, corpus, chunks, qfilter, work):
     model = Llama(len(spm.tokens), cfg["d"], cfg["layers"], cfg["heads"], cfg["ff"], cfg["ctx"])
     n_params = sum(p.numel() for p in model.parameters())
     log("chat model: %s, %d parameters" % (cfg, n_params))
+    saved = os.path.join(work, "chat.pt")
+    if args.reuse and os.path.exists(saved):
+        model.load_state_dict(torch.load(saved))
+        log("reusing the trained chat model in %s" % saved)
+        return model, cfg, n_params
 
     # Language-modelling rows: the corpus in windows of up to 512 tokens, BOS first.
     lm_rows = []
@@ -1041,6 +1084,8 @@ def train_chat(args, spm, corpus, chunks, qfilter, work):
     log("LM rows: %d (%d tokens)" % (len(lm_rows), sum(len(r) for r in lm_rows)))
 
     im_end = spm.ids["<|im_end|>"]
+    vocab_words = sorted(set(w.lower() for _, text in corpus for w in re.findall(r"\b[A-Za-z][a-z]{3,}\b", text)
+                             if w.lower() not in STOPWORDS))
 
     def qa_row(progress):
         # curriculum: shorter excerpts early, the assistant's 600 characters later
@@ -1051,7 +1096,8 @@ def train_chat(args, spm, corpus, chunks, qfilter, work):
         else:
             chars = rng.choice([450, 600, 600, 600, 600])
         k = 4 if rng.random() < 0.7 else 3
-        ex = qa_example(chunks, None, rng, chars, k, qfilter, no_answer=rng.random() < args.no_answer_share)
+        ex = qa_example(chunks, None, rng, chars, k, qfilter, no_answer=rng.random() < args.no_answer_share,
+                        perturb_share=args.counterfactual_share, vocab_words=vocab_words)
         if ex is None:
             return None
         prompt, answer = ex
@@ -1121,6 +1167,7 @@ def train_chat(args, spm, corpus, chunks, qfilter, work):
             log("chat step %d/%d  loss %.3f  answer-loss(ema) %.3f  lr %.2e  rows %d x %d  %.0fs (%.0f tok/s)"
                 % (step, steps, loss.item(), ema, lr, len(rows), T, el, (step + 1) * budget / max(el, 1e-9)))
     log("chat training took %.1f min" % ((time.time() - t0) / 60))
+    torch.save(model.state_dict(), saved)
     return model, cfg, n_params
 
 
@@ -1145,7 +1192,7 @@ def embed_queries(chunk_text, rng):
     return q
 
 
-def train_embed(args, wpm, chunks, qfilter):
+def train_embed(args, wpm, chunks, qfilter, work):
     torch, F, _, Bert = build_torch()
     torch.manual_seed(args.seed + 10)
     rng = random.Random(args.seed + 11)
@@ -1153,6 +1200,11 @@ def train_embed(args, wpm, chunks, qfilter):
     model = Bert(len(wpm.tokens), cfg["d"], cfg["layers"], cfg["heads"], cfg["ff"], cfg["ctx"])
     n_params = sum(p.numel() for p in model.parameters())
     log("embed model: %s, %d parameters" % (cfg, n_params))
+    saved = os.path.join(work, "embed.pt")
+    if args.reuse and os.path.exists(saved):
+        model.load_state_dict(torch.load(saved))
+        log("reusing the trained embedding model in %s" % saved)
+        return model, cfg, n_params
     chunk_ids = []
     for c in chunks:
         ids = wpm.encode(c["text"])
@@ -1207,6 +1259,7 @@ def train_embed(args, wpm, chunks, qfilter):
             log("embed step %d/%d  loss %.3f  in-batch acc %.2f  %.0fs" % (step, steps, loss.item(), acc,
                                                                            time.time() - t0))
     log("embedding training took %.1f min" % ((time.time() - t0) / 60))
+    torch.save(model.state_dict(), saved)
     return model, cfg, n_params
 
 
@@ -1311,11 +1364,15 @@ def main():
                     help="loss weight of the source tokens inside QA prompts")
     ap.add_argument("--no-answer-share", type=float, default=0.06,
                     help="share of QA examples whose sources do not hold the answer")
+    ap.add_argument("--counterfactual-share", type=float, default=0.5,
+                    help="share of QA examples whose sources have words swapped (forces copying)")
     ap.add_argument("--embed-steps", type=int, default=500)
     ap.add_argument("--embed-batch", type=int, default=32)
     ap.add_argument("--embed-lr", type=float, default=2e-3)
     ap.add_argument("--only", choices=["chat", "embed", "tokenizers"], default=None)
     ap.add_argument("--verify", action="store_true", help="compare tokenizers and exported models with keel")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --work: load chat.pt / embed.pt saved there by an earlier run instead of training")
     args = ap.parse_args()
 
     import torch
@@ -1327,6 +1384,12 @@ def main():
     work = args.work or tempfile.mkdtemp(prefix="keel-tiny-")
     os.makedirs(work, exist_ok=True)
     t_start = time.time()
+
+    # A private copy of the keel binary, so that a rebuild of build/ while this runs cannot
+    # pull it away mid-way.
+    snapshot = os.path.join(work, "keel")
+    shutil.copy2(args.keel, snapshot)
+    args.keel = snapshot
 
     corpus = read_corpus()
     chunks = keel_chunks(args.keel, work)
@@ -1383,7 +1446,7 @@ def main():
         write_gguf(args.assemble, work, "chat", meta, tensors, chat_path)
         log("wrote %s (%.2f MB, %d parameters)" % (chat_path, os.path.getsize(chat_path) / 1e6, n_params))
     if args.only in (None, "embed"):
-        embed, cfg, n_params = train_embed(args, wpm, chunks, qfilter)
+        embed, cfg, n_params = train_embed(args, wpm, chunks, qfilter, work)
         meta = [md("general.architecture", "string", "bert"), md("general.name", "string", "keel-tiny-embed"),
                 md("general.description", "string",
                    "Keel's tiny demo embedding model, trained by tools/train_tiny_models.py on the local-research "

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <set>
 
+#include "contract/condition.h"
 #include "contract/model_record.h"
 #include "core/hash.h"
 
@@ -52,9 +53,9 @@ constexpr CheckInfo kCatalog[] = {
      "be measured or planned for"},
     {"K011", "sensitive data routed without failing closed",
      "when the route is unavailable, confidential or restricted data must not take another path"},
-    {"K012", "conditional approval without a condition",
-     "approval: conditional needs a condition such as `args.amount > 100`; without one it is "
-     "unclear when a human is asked"},
+    {"K012", "conditional approval without a valid condition",
+     "approval: conditional needs a condition such as `args.amount > 100`; without one (or with "
+     "one that does not parse) it is unclear when a human is asked"},
     {"K013", "dangling reference",
      "a model fallback names a model the spec does not declare"},
     {"K014", "scenario and target disagree",
@@ -371,6 +372,20 @@ void check_k011(const Spec& spec, Collector& c) {
                              : fmt::format("data is at most {}", enum_name(highest)));
 }
 
+void check_condition_syntax(const std::string& text, const SpecLocation& where, Collector& c) {
+  auto parsed = Condition::parse(text);
+  if (!parsed.ok()) {
+    c.fail("K012", where, parsed.status().message());
+    return;
+  }
+  for (const auto& root : parsed->roots()) {
+    if (root != "args" && root != "case" && root != "principal") {
+      c.fail("K012", where,
+             fmt::format("condition '{}' reads '{}'; conditions may read args, case and principal", text, root));
+    }
+  }
+}
+
 void check_k012(const Spec& spec, Collector& c) {
   for (const auto& tool : spec.authority.tools) {
     if (tool.approval == Approval::conditional && tool.condition.empty()) {
@@ -380,7 +395,12 @@ void check_k012(const Spec& spec, Collector& c) {
       c.warn("K012", child(tool.where, "condition"),
              fmt::format("tool '{}' has a condition but approval is {}; the condition is unused",
                          tool.name, enum_name(tool.approval)));
+    } else if (!tool.condition.empty()) {
+      check_condition_syntax(tool.condition, child(tool.where, "condition"), c);
     }
+  }
+  for (const auto& rule : spec.authority.policy) {
+    if (!rule.when.empty()) check_condition_syntax(rule.when, child(rule.where, "when"), c);
   }
   c.pass_unless_reported("K012", {"authority.tools", spec.authority.where.line},
                          "conditional approvals state their condition");
@@ -398,6 +418,17 @@ void check_k013(const Spec& spec, Collector& c) {
                fmt::format("model '{}' falls back to '{}', which deployment.models does not "
                            "declare",
                            model.id, f));
+      }
+    }
+  }
+  for (const auto& rule : spec.authority.policy) {
+    for (size_t i = 0; i < rule.tools.size(); ++i) {
+      const std::string& t = rule.tools[i];
+      bool known = t == "*" || std::any_of(spec.authority.tools.begin(), spec.authority.tools.end(),
+                                           [&](const Tool& tool) { return tool.name == t; });
+      if (!known) {
+        c.fail("K013", {fmt::format("{}.tools[{}]", rule.where.path, i), rule.where.line},
+               fmt::format("policy rule '{}' names tool '{}', which authority.tools does not declare", rule.id, t));
       }
     }
   }

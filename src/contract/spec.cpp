@@ -33,6 +33,7 @@ KEEL_ENUM_TABLE(Effect, {Effect::read, "read"}, {Effect::write, "write"},
 KEEL_ENUM_TABLE(Idempotency, {Idempotency::required, "required"}, {Idempotency::none, "none"})
 KEEL_ENUM_TABLE(Approval, {Approval::none, "none"}, {Approval::always, "always"},
                 {Approval::conditional, "conditional"})
+KEEL_ENUM_TABLE(PolicyEffect, {PolicyEffect::permit, "permit"}, {PolicyEffect::forbid, "forbid"})
 KEEL_ENUM_TABLE(MemoryWrites, {MemoryWrites::none, "none"},
                 {MemoryWrites::explicit_writes, "explicit"})
 KEEL_ENUM_TABLE(Target, {Target::desktop, "desktop"}, {Target::browser, "browser"},

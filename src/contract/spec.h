@@ -41,6 +41,7 @@ enum class Retention { none, session, durable };
 enum class Effect { read, write, irreversible };
 enum class Idempotency { none, required };
 enum class Approval { none, always, conditional };
+enum class PolicyEffect { permit, forbid };
 enum class MemoryWrites { none, explicit_writes };
 enum class Target { desktop, browser, mobile, cluster, workflow, field };
 enum class RemoteFallback { disabled, opt_in, enabled };
@@ -136,6 +137,19 @@ struct Tool {
   int64_t timeout_ms = 0;  //!< 0: the runtime default
 };
 
+//! A permission rule (the Cedar model): permit or forbid the listed roles to call the listed
+//! tools, when the condition holds. Forbid wins over permit; without a permit, deny. Each
+//! tool's `roles` are permit rules of their own.
+struct PolicyRule {
+  SpecLocation where;
+  std::string id;
+  PolicyEffect effect = PolicyEffect::permit;
+  std::vector<std::string> roles;  //!< empty: any principal
+  std::vector<std::string> tools;  //!< tool names, or "*"
+  std::string when;                //!< condition over args, case and principal; empty: always
+  std::string reason;              //!< shown with a denial
+};
+
 struct MemorySpec {
   SpecLocation where;
   MemoryWrites writes = MemoryWrites::none;
@@ -146,6 +160,7 @@ struct AuthoritySpec {
   SpecLocation where;
   std::vector<Principal> principals;
   std::vector<Tool> tools;
+  std::vector<PolicyRule> policy;
   MemorySpec memory;
   std::optional<std::string> system_of_record;  //!< component id
 };
@@ -252,6 +267,7 @@ struct ServingSpec {
   bool prefix_caching = true;
   std::string api_keys;  //!< key file, relative to the spec
   double grace_period_s = 30;
+  double max_queue_wait_ms = 0;  //!< refuse requests predicted to wait longer (0: off)
 };
 
 struct Component {

@@ -349,6 +349,20 @@ AuthoritySpec read_authority(Reader& r, const YAML::Node& node, int parent_line)
     tm.finish();
     a.tools.push_back(std::move(tool));
   });
+  r.list(m.get("policy"), "authority.policy", [&](const YAML::Node& n, const std::string& p) {
+    auto pm = r.item(n, p);
+    if (!pm.valid()) return;
+    PolicyRule rule;
+    rule.where = pm.where();
+    if (auto v = r.identifier(pm.require("id"), p + ".id")) rule.id = *v;
+    if (auto v = r.enumeration<PolicyEffect>(pm.require("effect"), p + ".effect")) rule.effect = *v;
+    rule.roles = r.string_list(pm.get("roles"), p + ".roles");
+    rule.tools = r.string_list(pm.require("tools"), p + ".tools");
+    if (auto v = r.string(pm.get("when"), p + ".when")) rule.when = *v;
+    if (auto v = r.string(pm.get("reason"), p + ".reason")) rule.reason = *v;
+    pm.finish();
+    a.policy.push_back(std::move(rule));
+  });
   {
     auto mm = r.map(m.get("memory"), "authority.memory", m.line());
     a.memory.where = mm.where();
@@ -605,6 +619,7 @@ ServingSpec read_serving(Reader& r, const YAML::Node& node) {
   if (auto v = r.boolean(m.get("prefix_caching"), "serving.prefix_caching")) s.prefix_caching = *v;
   if (auto v = r.string(m.get("api_keys"), "serving.api_keys")) s.api_keys = *v;
   if (auto v = r.non_negative(m.get("grace_period_s"), "serving.grace_period_s")) s.grace_period_s = *v;
+  if (auto v = r.non_negative(m.get("max_queue_wait_ms"), "serving.max_queue_wait_ms")) s.max_queue_wait_ms = *v;
   m.finish();
   return s;
 }

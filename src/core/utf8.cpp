@@ -80,4 +80,10 @@ size_t complete_utf8_prefix(std::string_view text) {
   return i;
 }
 
+size_t utf8_length(std::string_view text) {
+  size_t n = 0;
+  for (unsigned char c : text) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
 }  // namespace keel

@@ -22,4 +22,7 @@ std::string repair_utf8(std::string_view text);
 //! what may be streamed now, keeping the tail until its remaining bytes arrive.
 size_t complete_utf8_prefix(std::string_view text);
 
+//! Number of code points (bytes that do not continue a sequence) in valid UTF-8.
+size_t utf8_length(std::string_view text);
+
 }  // namespace keel

@@ -26,6 +26,14 @@ AdmissionDecision admit(const QueueState& s, const AdmissionLimits& l, int64_t r
     d = {false, "queued_tokens", 0,
          fmt::format("the server is at capacity: {} tokens are queued and this request adds {} (limit {})",
                      s.queued_tokens, request_tokens, token_bound)};
+  } else if (l.max_queue_wait_s > 0 && would_wait > 0 && s.slot_release_per_s > 0 &&
+             static_cast<double>(would_wait) / s.slot_release_per_s > l.max_queue_wait_s) {
+    const double wait = static_cast<double>(would_wait) / s.slot_release_per_s;
+    d = {false, "queue_wait", 0,
+         fmt::format("the server is at capacity: this request would wait about {:.1f} s for a slot (limit {:.1f} s)",
+                     wait, l.max_queue_wait_s)};
+    d.retry_after_s = static_cast<int>(std::clamp(std::ceil(wait), std::max(1.0, std::ceil(l.min_retry_after_s)), 600.0));
+    return d;
   } else {
     return d;
   }

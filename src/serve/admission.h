@@ -2,6 +2,10 @@
 // waiting requests, queued tokens (prompt + max_tokens of everything admitted and unfinished),
 // and what the KV cache can hold — so the queue, and memory, never grow without limit. Past a
 // bound the answer is 429 with a Retry-After estimated from the current drain rate.
+//
+// With max_queue_wait_s set, a request is also refused when it would wait longer than that for
+// a running slot (its position in the queue over the rate at which slots free up): under
+// overload, admitted requests keep their time to first token instead of all getting slow.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +17,7 @@ struct AdmissionLimits {
   int64_t max_waiting = 64;
   int64_t max_queued_tokens = 0;  //!< 0: the KV cache's token capacity
   double min_retry_after_s = 1;
+  double max_queue_wait_s = 0;  //!< 0: no bound on the predicted wait
 };
 
 struct QueueState {
@@ -22,11 +27,12 @@ struct QueueState {
   int64_t queued_tokens = 0;
   int64_t kv_token_capacity = 0;
   double drain_tokens_per_s = 0;
+  double slot_release_per_s = 0;  //!< requests finished per second (0: not measured yet)
 };
 
 struct AdmissionDecision {
   bool admitted = true;
-  std::string reason;  //!< queue_full | queued_tokens | draining
+  std::string reason;  //!< queue_full | queued_tokens | queue_wait
   int retry_after_s = 0;
   std::string message;
 };

@@ -133,6 +133,7 @@ void Scheduler::finish(Active& a, engine::FinishReason reason, const std::string
     a.seq = -1;
   }
   queued_tokens_ -= static_cast<int64_t>(a.request->prompt.size()) + a.request->max_tokens;
+  if (a.first_token_ns) ++rate_window_finished_;
   if (metrics_ && a.request->tenant != "__warmup") {
     metrics_->queue.observe(o.queue_seconds);
     if (a.first_token_ns) metrics_->ttft.observe(o.ttft_seconds);
@@ -290,8 +291,12 @@ bool Scheduler::step() {
     double rate = rate_window_tokens_ / ((now - rate_window_start_ns_) / 1e9);
     double previous = drain_rate_.load();
     drain_rate_ = previous == 0 ? rate : 0.7 * previous + 0.3 * rate;
+    double released = rate_window_finished_ / ((now - rate_window_start_ns_) / 1e9);
+    double previous_released = slot_release_rate_.load();
+    slot_release_rate_ = previous_released == 0 ? released : 0.7 * previous_released + 0.3 * released;
     rate_window_start_ns_ = now;
     rate_window_tokens_ = 0;
+    rate_window_finished_ = 0;
   }
   if (metrics_) {
     metrics_->kv_used_ratio.set(1.0 - static_cast<double>(kv.free_blocks()) / std::max<int64_t>(1, kv.n_blocks()));
@@ -307,6 +312,11 @@ bool Scheduler::step() {
     if (a->request->top_logprobs >= 0) lp = engine::top_logprobs(logits, token, a->request->top_logprobs);
     if (a->first_token_ns == 0) {
       a->first_token_ns = now;
+      // The prompt's full blocks are final now: share them with requests that arrive while this
+      // one still generates (a common system prompt is then computed once, not once per wave).
+      if (options_.prefix_caching) {
+        prefix_->insert(a->request->prompt, context_->block_table(a->seq));
+      }
     } else if (metrics_) {
       metrics_->inter_token.observe((now - a->last_token_ns) / 1e9);
     }

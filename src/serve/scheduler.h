@@ -92,6 +92,8 @@ class Scheduler {
   int64_t queued_tokens() const { return queued_tokens_.load(); }
   //! Tokens processed per second recently (prefill and decode), for Retry-After estimates.
   double drain_tokens_per_s() const { return drain_rate_.load(); }
+  //! Requests finished per second recently: how fast running slots free up (0: not known yet).
+  double slot_release_per_s() const { return slot_release_rate_.load(); }
   int64_t kv_blocks_total() const;
   const SchedulerOptions& options() const { return options_; }
   //! Runs one short request through the engine (readiness warm-up); call after start().
@@ -124,7 +126,8 @@ class Scheduler {
 
   std::atomic<int64_t> waiting_count_{0}, running_count_{0}, queued_tokens_{0};
   std::atomic<double> drain_rate_{0};
-  int64_t rate_window_start_ns_ = 0, rate_window_tokens_ = 0;
+  std::atomic<double> slot_release_rate_{0};
+  int64_t rate_window_start_ns_ = 0, rate_window_tokens_ = 0, rate_window_finished_ = 0;
   std::thread thread_;
 };
 

@@ -53,5 +53,23 @@ TEST(Admission, RetryAfterFollowsTheDrainRate) {
   EXPECT_EQ(d.retry_after_s, 4);
 }
 
+TEST(Admission, APredictedWaitPastTheBoundIsRefused) {
+  AdmissionLimits limits;
+  limits.max_waiting = 100;
+  limits.max_queue_wait_s = 1.0;
+  // 8 slots busy, 3 waiting; slots free at 4 per second: this request waits about 1 s.
+  QueueState s{.waiting = 3, .running = 8, .max_running = 8, .slot_release_per_s = 4};
+  EXPECT_TRUE(admit(s, limits, 1).admitted);
+  s.waiting = 4;  // 5 / 4 = 1.25 s
+  auto d = admit(s, limits, 1);
+  EXPECT_FALSE(d.admitted);
+  EXPECT_EQ(d.reason, "queue_wait");
+  EXPECT_EQ(d.retry_after_s, 2);
+  EXPECT_NE(d.message.find("1.2 s"), std::string::npos) << d.message;
+  // A free slot means no wait; an unmeasured rate means no prediction.
+  EXPECT_TRUE(admit({.waiting = 0, .running = 7, .max_running = 8, .slot_release_per_s = 0.01}, limits, 1).admitted);
+  EXPECT_TRUE(admit({.waiting = 50, .running = 8, .max_running = 8, .slot_release_per_s = 0}, limits, 1).admitted);
+}
+
 }  // namespace
 }  // namespace keel::serve

@@ -1,5 +1,7 @@
 #include "support/test_support.h"
 
+#include "core/http_client.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -280,73 +282,98 @@ std::string listening_url(const std::string& output) {
 
 HttpResult http_request(const std::string& url, const std::string& method, const std::string& path,
                         const std::string& body, const std::vector<std::string>& headers, int timeout_ms) {
+  HttpClientRequest request;
+  request.method = method;
+  request.url = url + path;
+  request.body = body;
+  request.timeout_ms = timeout_ms;
+  for (const auto& h : headers) {
+    size_t colon = h.find(':');
+    size_t value = h.find_first_not_of(' ', colon + 1);
+    request.headers.emplace_back(h.substr(0, colon), value == std::string::npos ? "" : h.substr(value));
+  }
   HttpResult result;
-  std::string rest = url.substr(url.find("://") + 3);
-  std::string host = rest.substr(0, rest.find(':'));
-  int port = std::stoi(rest.substr(rest.find(':') + 1));
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    close(fd);
-    return result;
-  }
-  std::string request = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n";
-  for (const auto& h : headers) request += h + "\r\n";
-  if (!body.empty() || method == "POST") request += "Content-Length: " + std::to_string(body.size()) + "\r\n";
-  request += "\r\n" + body;
-  for (size_t sent = 0; sent < request.size();) {
-    ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) break;
-    sent += static_cast<size_t>(n);
-  }
-  std::string response;
-  char buffer[65536];
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 100) > 0) {
-      ssize_t n = recv(fd, buffer, sizeof buffer, 0);
-      if (n <= 0) break;
-      response.append(buffer, n);
-    }
-    if (std::chrono::steady_clock::now() > deadline) break;
-  }
-  close(fd);
-  size_t head_end = response.find("\r\n\r\n");
-  if (head_end == std::string::npos || response.size() < 12) return result;
-  result.status = std::atoi(response.c_str() + 9);
-  std::string head = response.substr(0, head_end);
-  size_t pos = head.find("\r\n");
-  while (pos != std::string::npos && pos < head.size()) {
-    size_t next = head.find("\r\n", pos + 2);
-    std::string line = head.substr(pos + 2, next == std::string::npos ? std::string::npos : next - pos - 2);
-    size_t colon = line.find(':');
-    if (colon != std::string::npos) {
-      std::string name = line.substr(0, colon);
-      for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      size_t v = line.find_first_not_of(' ', colon + 1);
-      result.headers[name] = v == std::string::npos ? "" : line.substr(v);
-    }
-    pos = next;
-  }
-  std::string raw = response.substr(head_end + 4);
-  if (result.headers["transfer-encoding"] == "chunked") {
-    size_t p = 0;
-    while (p < raw.size()) {
-      size_t line_end = raw.find("\r\n", p);
-      if (line_end == std::string::npos) break;
-      size_t size = std::strtoul(raw.c_str() + p, nullptr, 16);
-      if (size == 0) break;
-      result.body += raw.substr(line_end + 2, size);
-      p = line_end + 2 + size + 2;
-    }
-  } else {
-    result.body = raw;
-  }
+  auto response = http_fetch(request);
+  if (!response.ok()) return result;  // status 0: no response
+  result.status = response->status;
+  result.headers = response->headers;
+  result.body = std::move(response->body);
   return result;
+}
+
+namespace {
+
+std::string find_postgres_bin_dir() {
+  for (const char* candidate : {"/usr/lib/postgresql/17/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/15/bin"}) {
+    if (access((std::string(candidate) + "/initdb").c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+}  // namespace
+
+PostgresServer::PostgresServer() {
+  bin_dir_ = find_postgres_bin_dir();
+  if (bin_dir_.empty()) {
+    error_ = "PostgreSQL is not installed (tools/setup.sh installs it)";
+    return;
+  }
+  char tmpl[] = "/tmp/keel-pg-XXXXXX";
+  if (!mkdtemp(tmpl)) {
+    error_ = "cannot make a temporary folder";
+    return;
+  }
+  dir_ = tmpl;
+  if (geteuid() == 0) {
+    auto chown = run_command({"chown", "-R", "postgres:postgres", dir_});
+    if (chown.exit_code != 0) {
+      error_ = "cannot hand the folder to the postgres user: " + chown.err;
+      return;
+    }
+  }
+  auto init = pg({bin_dir_ + "/initdb", "-D", dir_ + "/data", "--auth=trust", "-U", "postgres", "--no-sync", "-E", "UTF8"});
+  if (init.exit_code != 0) {
+    error_ = "initdb failed: " + init.out + init.err;
+    return;
+  }
+  ok_ = start();
+}
+
+PostgresServer::~PostgresServer() {
+  if (!dir_.empty()) {
+    if (ok_) stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+CommandResult PostgresServer::pg(const std::vector<std::string>& argv) {
+  std::vector<std::string> full;
+  if (geteuid() == 0) full = {"runuser", "-u", "postgres", "--"};
+  full.insert(full.end(), argv.begin(), argv.end());
+  return run_command(full, "", {}, 120);
+}
+
+std::string PostgresServer::uri() const { return "postgresql:///postgres?host=" + dir_ + "&user=postgres"; }
+
+bool PostgresServer::start() {
+  auto r = pg({bin_dir_ + "/pg_ctl", "-D", dir_ + "/data", "-l", dir_ + "/server.log", "-w", "-t", "60", "-o",
+               "-k " + dir_ + " -c listen_addresses='' -c fsync=off -c max_connections=40", "start"});
+  if (r.exit_code != 0) {
+    std::string log;
+    try {
+      log = read_file(dir_ + "/server.log");
+    } catch (const std::exception&) {
+    }
+    error_ = "pg_ctl start failed: " + r.out + r.err + log;
+    return false;
+  }
+  return true;
+}
+
+bool PostgresServer::stop() {
+  auto r = pg({bin_dir_ + "/pg_ctl", "-D", dir_ + "/data", "-w", "-t", "60", "-m", "fast", "stop"});
+  return r.exit_code == 0;
 }
 
 bool have_program(const std::string& program) {

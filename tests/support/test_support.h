@@ -49,6 +49,30 @@ std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& content);
 
 //! True when `program` is found in PATH.
+//! A throwaway PostgreSQL cluster for one test: initdb into a temporary folder and pg_ctl
+//! start listening only on a unix socket in that folder (as the `postgres` user when the
+//! test runs as root, since PostgreSQL refuses to run as root). Stopped and removed at the end.
+class PostgresServer {
+ public:
+  PostgresServer();
+  ~PostgresServer();
+  PostgresServer(const PostgresServer&) = delete;
+  PostgresServer& operator=(const PostgresServer&) = delete;
+  //! False when PostgreSQL could not be set up; error() says why.
+  bool ok() const { return ok_; }
+  const std::string& error() const { return error_; }
+  //! libpq URI of the `postgres` database.
+  std::string uri() const;
+  bool stop();
+  bool start();
+
+ private:
+  CommandResult pg(const std::vector<std::string>& argv);
+  std::string bin_dir_, dir_;
+  bool ok_ = false;
+  std::string error_;
+};
+
 bool have_program(const std::string& program);
 
 //! A program running in the background (a server under test); stderr and stdout are collected.

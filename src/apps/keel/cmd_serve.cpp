@@ -23,7 +23,7 @@ void add_serve_command(CLI::App& root, int& exit_code) {
     std::string spec, chat_template;
     int port = 8080;
     int64_t ctx = 2048, max_running = 8, max_waiting = 64, max_queued_tokens = 0, max_tokens_limit = 1024, budget = 256;
-    double ttft_ms = 2000, tpot_ms = 150;
+    double ttft_ms = 2000, tpot_ms = 150, max_queue_wait_ms = 0;
     bool no_prefix_cache = false;
     bool deny_egress = false;
   };
@@ -36,6 +36,8 @@ void add_serve_command(CLI::App& root, int& exit_code) {
   auto* port = cmd->add_option("--port", o->port, "port (0: any free port)")->check(CLI::Range(0, 65535));
   auto* running = cmd->add_option("--max-running", o->max_running, "requests decoded together")->check(CLI::Range(1, 1024));
   auto* waiting = cmd->add_option("--max-waiting", o->max_waiting, "requests that may wait; more get 429")->check(CLI::Range(0, 1000000));
+  auto* queue_wait = cmd->add_option("--max-queue-wait-ms", o->max_queue_wait_ms,
+                                    "refuse requests predicted to wait longer for a slot (0: off)");
   auto* queued = cmd->add_option("--max-queued-tokens", o->max_queued_tokens, "tokens (prompt + max_tokens) that may be queued; 0: KV capacity");
   auto* ctx = cmd->add_option("--ctx,-c", o->ctx, "tokens per request (prompt + completion)")->check(CLI::Range(16, 1 << 20));
   auto* limit = cmd->add_option("--max-tokens-limit", o->max_tokens_limit, "largest max_tokens a request may ask");
@@ -85,6 +87,7 @@ void add_serve_command(CLI::App& root, int& exit_code) {
         if (!ctx->count()) o->ctx = s.serving.context_tokens;
         if (!limit->count()) o->max_tokens_limit = s.serving.max_tokens_limit;
         if (!grace->count()) o->server.grace_period_s = s.serving.grace_period_s;
+        if (!queue_wait->count()) o->max_queue_wait_ms = s.serving.max_queue_wait_ms;
         o->budget = s.serving.step_token_budget;
         o->no_prefix_cache = o->no_prefix_cache || !s.serving.prefix_caching;
         if (!keys->count() && !s.serving.api_keys.empty()) {
@@ -114,6 +117,7 @@ void add_serve_command(CLI::App& root, int& exit_code) {
     o->server.scheduler.extra_cache_blocks = o->no_prefix_cache ? 0 : o->max_running * ((o->ctx + 15) / 16);
     o->server.admission.max_waiting = o->max_waiting;
     o->server.admission.max_queued_tokens = o->max_queued_tokens;
+    o->server.admission.max_queue_wait_s = o->max_queue_wait_ms / 1000.0;
     o->server.request_limits.max_tokens_limit = o->max_tokens_limit;
     o->server.slo = {o->ttft_ms / 1000.0, o->tpot_ms / 1000.0};
     // Refuse before loading when the model and its KV cache cannot fit.

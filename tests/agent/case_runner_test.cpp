@@ -1,0 +1,312 @@
+// The case runner over the real journal, memory store and sample order system; only the model
+// is scripted here (the CLI tests run cases with a real model). Every count of effects comes
+// from the order system's own ledger.
+#include <gtest/gtest.h>
+
+#include "agent/case_report.h"
+#include "agent/case_resolution.h"
+#include "agent/case_runner.h"
+#include "agent/memory_store.h"
+#include "agent/sample_order_system.h"
+#include "contract/spec_parser.h"
+#include "core/json.h"
+#include "core/sqlite_db.h"
+#include "support/test_support.h"
+
+namespace keel::agent {
+namespace {
+
+class ScriptedModel : public ModelClient {
+ public:
+  std::string describe() const override { return "scripted"; }
+  Result<ModelReply> complete(const ModelRequest& request) override {
+    ++calls;
+    if (down) return Status::unavailable("the model server is restarting");
+    return ModelReply{"We are sorry about that. " + request.user.substr(0, 20), "scripted", 40, 12, 0.01};
+  }
+  int calls = 0;
+  bool down = false;
+};
+
+class CaseRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto spec = contract::load_spec(keel::testing::source_dir() + "/examples/durable-agent.yaml");
+    ASSERT_TRUE(spec.ok()) << spec.status().to_string();
+    spec_ = std::move(*spec);
+    auto j = open_journal(dir_.file("journal.db"));
+    ASSERT_TRUE(j.ok());
+    journal_ = std::move(*j);
+    auto sor = SampleOrderSystem::open(dir_.file("orders.db"));
+    ASSERT_TRUE(sor.ok()) << sor.status().to_string();
+    sor_ = *sor;
+    auto mem = MemoryStore::open(dir_.file("memory.db"));
+    ASSERT_TRUE(mem.ok());
+    memory_ = *mem;
+    for (auto& t : sor_->tools()) ASSERT_TRUE(tools_.add(t).ok());
+    for (auto& t : memory_->tools()) ASSERT_TRUE(tools_.add(t).ok());
+    ASSERT_TRUE(tools_.check_against(spec_).ok());
+    auto p = Policy::from_spec(spec_);
+    ASSERT_TRUE(p.ok());
+    policy_ = std::move(*p);
+    workflows_.add(case_resolution_workflow());
+  }
+
+  CaseRunner runner(RunnerOptions o = {}) {
+    if (o.worker_id.empty()) o.worker_id = "test-worker";
+    return CaseRunner(*journal_, tools_, policy_, workflows_, &model_, o);
+  }
+  SampleOrderSystem::LedgerCounts ledger(const std::string& id) {
+    auto c = sor_->ledger_for_case(id);
+    EXPECT_TRUE(c.ok());
+    return c.ok() ? *c : SampleOrderSystem::LedgerCounts{};
+  }
+  AgentStats stats() {
+    auto s = compute_stats(*journal_);
+    EXPECT_TRUE(s.ok());
+    return *s;
+  }
+  int64_t records(const std::string& id, std::string_view kind) {
+    auto all = journal_->read(id);
+    EXPECT_TRUE(all.ok());
+    int64_t n = 0;
+    if (all.ok()) {
+      for (const auto& r : *all) n += r.kind == kind;
+    }
+    return n;
+  }
+
+  keel::testing::TempDir dir_;
+  contract::Spec spec_;
+  std::unique_ptr<JournalStore> journal_;
+  std::shared_ptr<SampleOrderSystem> sor_;
+  std::shared_ptr<MemoryStore> memory_;
+  ToolRegistry tools_;
+  Policy policy_;
+  WorkflowRegistry workflows_;
+  ScriptedModel model_;
+};
+
+TEST_F(CaseRunnerTest, ACaseCompletesAndResumingRunsNothingTwice) {
+  auto r = runner({.max_new_steps = 6});
+  auto first = r.start("CASE-1", "case-resolution", {{"case_id", "CASE-1"}}, "agent");
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  EXPECT_TRUE(first->paused);
+  EXPECT_EQ(first->new_steps, 6);
+  auto r2 = runner();
+  auto done = r2.resume("CASE-1");
+  ASSERT_TRUE(done.ok()) << done.status().to_string();
+  EXPECT_EQ(done->state, CaseState::completed) << done->message;
+  EXPECT_EQ(done->replayed_steps, 6);
+  EXPECT_GE(done->new_steps + done->replayed_steps, 12);
+  EXPECT_EQ(done->result["decision"], "refunded");
+  EXPECT_EQ(done->result["refunded"], 45.0);
+  EXPECT_TRUE(done->result["verified"].get<bool>());
+  EXPECT_EQ(model_.calls, 1);
+  auto l = ledger("CASE-1");
+  EXPECT_EQ(l.refunds, 1);
+  EXPECT_EQ(l.status_changes, 2);
+  EXPECT_EQ(l.notes, 1);
+  auto again = r2.resume("CASE-1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->new_steps, 0);
+  EXPECT_EQ(ledger("CASE-1").refunds, 1);
+  auto s = stats();
+  EXPECT_EQ(s.completed, 1);
+  EXPECT_EQ(s.replays, 1);
+  EXPECT_EQ(s.model_prompt_tokens, 40);
+}
+
+TEST_F(CaseRunnerTest, ApprovalSuspendsTheCaseAndBindsToTheArguments) {
+  auto r = runner();
+  auto out = r.start("CASE-2", "case-resolution", {{"case_id", "CASE-2"}}, "agent");
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  ASSERT_EQ(out->state, CaseState::waiting_approval) << out->message;
+  EXPECT_EQ(journal_->get_case("CASE-2")->state, CaseState::waiting_approval);
+  EXPECT_EQ(ledger("CASE-2").refunds, 0);
+  auto pending = r.pending();
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  const auto& p = (*pending)[0];
+  EXPECT_EQ(p.tool, "issue_refund");
+  EXPECT_EQ(p.args["amount"], 240.0);
+  EXPECT_EQ(p.reason, "args.amount > 100 holds");
+  EXPECT_GE(p.evidence["context"].size(), 3u);  // get_case, lookup_order, check_refund_policy, ...
+  EXPECT_NE(p.evidence["reason"].get<std::string>().find("We are sorry"), std::string::npos);
+  // Resuming without a decision changes nothing.
+  auto still = r.resume("CASE-2");
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(still->state, CaseState::waiting_approval);
+  // Only approvers, not the case's own principal, with the hash of what they saw.
+  EXPECT_EQ(r.approve("CASE-2", p.step, "agent", std::nullopt).code(), StatusCode::permission_denied);
+  EXPECT_EQ(r.approve("CASE-2", p.step, "supervisor", std::string(64, '0')).code(), StatusCode::failed_precondition);
+  EXPECT_EQ(r.approve("CASE-2", p.step + 1, "supervisor", std::nullopt).code(), StatusCode::not_found);
+  ASSERT_TRUE(r.approve("CASE-2", p.step, "supervisor", p.args_sha256, "ok").ok());
+  EXPECT_EQ(r.approve("CASE-2", p.step, "supervisor", p.args_sha256).code(), StatusCode::failed_precondition);
+  auto done = r.resume("CASE-2");
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state, CaseState::completed) << done->message;
+  EXPECT_EQ(ledger("CASE-2").refunds, 1);
+  auto s = stats();
+  EXPECT_EQ(s.approvals_requested, 1);
+  EXPECT_EQ(s.approvals_granted, 1);
+}
+
+TEST_F(CaseRunnerTest, ADeniedActionNeverExecutes) {
+  auto r = runner();
+  auto out = r.start("CASE-2", "case-resolution", {{"case_id", "CASE-2"}}, "agent");
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->state, CaseState::waiting_approval);
+  ASSERT_TRUE(r.deny("CASE-2", out->pending_step, "supervisor", "needs a photo of the damage").ok());
+  auto done = r.resume("CASE-2");
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state, CaseState::completed);
+  EXPECT_EQ(done->result["decision"], "escalated");
+  EXPECT_EQ(ledger("CASE-2").refunds, 0);
+  EXPECT_EQ(stats().approvals_denied, 1);
+}
+
+TEST_F(CaseRunnerTest, PolicyForbidsAndTheDenialIsJournaled) {
+  auto r = runner();
+  auto out = r.start("CASE-4", "case-resolution", {{"case_id", "CASE-4"}}, "agent");
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->state, CaseState::completed);
+  EXPECT_EQ(out->result["decision"], "escalated");
+  EXPECT_EQ(ledger("CASE-4").refunds, 0);
+  EXPECT_EQ(stats().policy_denies, 1);
+  auto timeline = case_timeline(*journal_->get_case("CASE-4"), *journal_->read("CASE-4"));
+  bool found = false;
+  for (const auto& s : timeline["steps"]) {
+    if (s["tool"] == "issue_refund") {
+      found = true;
+      EXPECT_FALSE(s["policy"]["allowed"].get<bool>());
+      EXPECT_EQ(s["policy"]["rule"], "refund-cap");
+      EXPECT_EQ(s["outcome"]["code"], "permission_denied");
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST_F(CaseRunnerTest, TransientErrorsAreRetried) {
+  ASSERT_TRUE(sor_->set_config("transient_failures", 2).ok());
+  auto r = runner();
+  auto out = r.start("CASE-1", "case-resolution", {{"case_id", "CASE-1"}}, "agent");
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->state, CaseState::completed) << out->message;
+  EXPECT_EQ(stats().tool_retries, 2);
+  EXPECT_EQ(ledger("CASE-1").refunds, 1);
+}
+
+TEST_F(CaseRunnerTest, AnUnknownOutcomeIsCheckedNeverRetriedBlind) {
+  // The order system applies every call (no deduplication) and then times out once.
+  ASSERT_TRUE(sor_->set_config("dedupe_by_idempotency_key", 0).ok());
+  ASSERT_TRUE(sor_->set_config("timeouts_after_commit", 1).ok());
+  auto r = runner();
+  auto out = r.start("CASE-1", "case-resolution", {{"case_id", "CASE-1"}}, "agent");
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->state, CaseState::completed) << out->message;
+  auto l = ledger("CASE-1");
+  EXPECT_EQ(l.status_changes, 2) << "the timed-out status change was applied once";
+  EXPECT_EQ(l.refunds, 1);
+  auto s = stats();
+  EXPECT_EQ(s.outcome_checks, 1);
+  EXPECT_EQ(s.duplicates_prevented, 1);
+}
+
+TEST_F(CaseRunnerTest, AModelOutagePausesTheCaseUntilItIsBack) {
+  model_.down = true;
+  auto r = runner();
+  auto out = r.start("CASE-1", "case-resolution", {{"case_id", "CASE-1"}}, "agent");
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(out->paused);
+  EXPECT_EQ(out->state, CaseState::running);
+  EXPECT_NE(out->message.find("restarting"), std::string::npos) << out->message;
+  EXPECT_EQ(journal_->get_case("CASE-1")->state, CaseState::running);
+  model_.down = false;
+  auto done = r.resume("CASE-1");
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state, CaseState::completed);
+  EXPECT_EQ(done->replayed_steps, 4);  // the context steps before the model call
+  EXPECT_EQ(ledger("CASE-1").refunds, 1);
+}
+
+TEST_F(CaseRunnerTest, CasesStayPinnedToTheirWorkflowVersion) {
+  auto r = runner({.max_new_steps = 2});
+  ASSERT_TRUE(r.start("CASE-1", "case-resolution", {{"case_id", "CASE-1"}}, "agent").ok());
+  WorkflowRegistry only_v2;
+  WorkflowDefinition v2 = case_resolution_workflow();
+  v2.version = 2;
+  only_v2.add(v2);
+  CaseRunner other(*journal_, tools_, policy_, only_v2, &model_, {.worker_id = "w2"});
+  auto out = other.resume("CASE-1");
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("pinned to case-resolution version 1"), std::string::npos) << out.status().message();
+}
+
+// A workflow whose arguments depend on something outside the journal (which workflows must not
+// do): the engine notices instead of executing something nobody approved or recorded.
+int g_refund_amount = 150;
+int g_first_tool = 0;
+
+TEST_F(CaseRunnerTest, AnApprovalForDifferentArgumentsIsRefused) {
+  workflows_.add({"altering", 1, "test", [](WorkflowContext& ctx) -> Result<Json> {
+                    KEEL_ASSIGN_OR_RETURN(Json r, ctx.call_tool("issue_refund", {{"case_id", "CASE-2"}, {"order_id", "ORD-1002"},
+                                                                                 {"amount", g_refund_amount}, {"reason", "test"}}));
+                    return r;
+                  }});
+  auto r = runner();
+  auto out = r.start("ALT-1", "altering", Json::object(), "agent");
+  ASSERT_TRUE(out.ok());
+  ASSERT_EQ(out->state, CaseState::waiting_approval);
+  ASSERT_TRUE(r.approve("ALT-1", out->pending_step, "supervisor", std::nullopt).ok());
+  g_refund_amount = 200;
+  auto done = r.resume("ALT-1");
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->state, CaseState::failed);
+  EXPECT_NE(done->message.find("changed after supervisor approved them"), std::string::npos) << done->message;
+  EXPECT_EQ(ledger("CASE-2").refunds, 0);
+}
+
+TEST_F(CaseRunnerTest, InvalidArgumentsAreRefusedBeforeExecution) {
+  workflows_.add({"bad-args", 1, "test", [](WorkflowContext& ctx) -> Result<Json> {
+                    return ctx.call_tool("issue_refund", {{"case_id", "CASE-1"}, {"order_id", "ORD-1001"}, {"amount", -5}, {"reason", "x"}});
+                  }});
+  auto r = runner();
+  auto out = r.start("BAD-1", "bad-args", Json::object(), "agent");
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->state, CaseState::failed);
+  EXPECT_NE(out->message.find("$.amount must be more than 0"), std::string::npos) << out->message;
+  EXPECT_EQ(records("BAD-1", record::intent), 0);
+  EXPECT_EQ(ledger("CASE-1").refunds, 0);
+}
+
+TEST_F(CaseRunnerTest, ANondeterministicWorkflowIsStopped) {
+  workflows_.add({"flaky", 1, "test", [](WorkflowContext& ctx) -> Result<Json> {
+                    const char* tool = g_first_tool++ == 0 ? "get_case" : "lookup_order";
+                    Json args = g_first_tool == 1 ? Json{{"case_id", "CASE-1"}} : Json{{"order_id", "ORD-1001"}};
+                    KEEL_RETURN_IF_ERROR(ctx.call_tool(tool, args).status());
+                    return ctx.call_tool("get_case", {{"case_id", "CASE-1"}});
+                  }});
+  auto r = runner({.max_new_steps = 1});
+  ASSERT_TRUE(r.start("FLAKY-1", "flaky", Json::object(), "agent").ok());
+  auto r2 = runner();
+  auto out = r2.resume("FLAKY-1");
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(out->state, CaseState::failed);
+  EXPECT_NE(out->message.find("not deterministic"), std::string::npos) << out->message;
+}
+
+TEST_F(CaseRunnerTest, StatsRenderAsPrometheusText) {
+  auto r = runner();
+  ASSERT_TRUE(r.start("CASE-1", "case-resolution", {{"case_id", "CASE-1"}}, "agent").ok());
+  std::string text = stats_prometheus(stats());
+  for (const char* name : {"keel_agent_cases{state=\"completed\"} 1", "keel_agent_duplicates_prevented_total 0",
+                           "keel_agent_approvals_total{event=\"requested\"} 0", "keel_agent_model_tokens_total{kind=\"prompt\"} 40"}) {
+    EXPECT_NE(text.find(name), std::string::npos) << name << "\n" << text;
+  }
+  auto check = keel::testing::run_command({"promtool", "check", "metrics"}, text);
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+}
+
+}  // namespace
+}  // namespace keel::agent
