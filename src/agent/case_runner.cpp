@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <deque>
@@ -289,11 +290,14 @@ class JournaledContext : public WorkflowContext {
     }
     KEEL_RETURN_IF_ERROR(before_new_step(step));
     if (!done || !done->intent) {
+      maybe_kill(kill_, "before-intent", step);
       KEEL_RETURN_IF_ERROR(journal_.append(record::intent, step,
                                            {{"kind", "model"}, {"tool", "model:" + purpose}, {"model", model_->describe()},
                                             {"prompt_sha256", prompt_hash}, {"max_tokens", request.max_tokens}}));
+      maybe_kill(kill_, "after-intent", step);
     }
     auto reply = model_->complete(request);
+    maybe_kill(kill_, "after-effect", step);
     if (!reply.ok()) {
       if (reply.status().code() == StatusCode::unavailable) {
         KEEL_RETURN_IF_ERROR(journal_.append(record::attempt_failed, step,
@@ -407,10 +411,23 @@ class JournaledContext : public WorkflowContext {
   int64_t pending_step_ = -1;
 };
 
-std::string default_worker_id() {
+std::string host_name() {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
-  return fmt::format("{}:{}", host, getpid());
+  return host;
+}
+
+std::string default_worker_id() { return fmt::format("{}:{}", host_name(), getpid()); }
+
+// A lease held by a process of this host that no longer exists (it crashed or was killed)
+// need not be waited out. Owners are "host:pid" (the default worker id).
+bool lease_holder_is_dead(const std::string& owner) {
+  size_t colon = owner.rfind(':');
+  if (colon == std::string::npos || owner.substr(0, colon) != host_name()) return false;
+  char* end = nullptr;
+  long pid = std::strtol(owner.c_str() + colon + 1, &end, 10);
+  if (pid <= 0 || *end != '\0' || pid == getpid()) return false;
+  return kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH;
 }
 
 }  // namespace
@@ -461,7 +478,12 @@ Result<RunOutcome> CaseRunner::resume(const std::string& case_id) {
     o.message = fmt::format("case {} is already {}", case_id, case_state_name(info.state));
     return o;
   }
-  KEEL_RETURN_IF_ERROR(journal_.acquire(case_id, options_.worker_id, options_.lease_s));
+  Status leased = journal_.acquire(case_id, options_.worker_id, options_.lease_s);
+  if (leased.code() == StatusCode::failed_precondition && lease_holder_is_dead(info.lease_owner)) {
+    log_info("agent: case {}: its worker {} is gone; taking over", case_id, info.lease_owner);
+    leased = journal_.take_over(case_id, info.lease_owner, options_.worker_id, options_.lease_s);
+  }
+  KEEL_RETURN_IF_ERROR(leased);
   return run_leased(case_id);
 }
 

@@ -90,6 +90,10 @@ class JournalStore {
   [[nodiscard]] virtual Result<std::optional<std::string>> claim(const std::string& owner, double lease_s) = 0;
   //! Takes this case's lease; failed_precondition while another owner holds it.
   [[nodiscard]] virtual Status acquire(const std::string& case_id, const std::string& owner, double lease_s) = 0;
+  //! Takes the lease from `from_owner` whatever its expiry (the caller knows that worker is
+  //! dead, e.g. a process of this host that no longer exists); aborted if someone else holds it.
+  [[nodiscard]] virtual Status take_over(const std::string& case_id, const std::string& from_owner, const std::string& owner,
+                                         double lease_s) = 0;
   [[nodiscard]] virtual Status renew(const std::string& case_id, const std::string& owner, double lease_s) = 0;
   [[nodiscard]] virtual Status release(const std::string& case_id, const std::string& owner) = 0;
 };

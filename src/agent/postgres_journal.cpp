@@ -184,6 +184,13 @@ class PostgresJournal : public JournalStore {
                                                    c.lease_owner, (c.lease_until_ns - now) / 1e9));
   }
 
+  Status take_over(const std::string& case_id, const std::string& from_owner, const std::string& owner, double lease_s) override {
+    KEEL_ASSIGN_OR_RETURN(auto r, exec("UPDATE keel_cases SET lease_owner = $1, lease_until_ns = $2 WHERE id = $3 AND lease_owner = $4",
+                                       {owner, std::to_string(wall_now_ns() + static_cast<int64_t>(lease_s * 1e9)), case_id, from_owner}));
+    if (std::atoi(PQcmdTuples(r.get())) == 0) return Status::aborted(fmt::format("case {}: {} no longer holds the lease", case_id, from_owner));
+    return Status();
+  }
+
   Status renew(const std::string& case_id, const std::string& owner, double lease_s) override {
     KEEL_ASSIGN_OR_RETURN(auto r, exec("UPDATE keel_cases SET lease_until_ns = $1 WHERE id = $2 AND lease_owner = $3",
                                        {std::to_string(wall_now_ns() + static_cast<int64_t>(lease_s * 1e9)), case_id, owner}));

@@ -174,6 +174,14 @@ class SqliteJournal : public JournalStore {
     return tx.commit();
   }
 
+  Status take_over(const std::string& case_id, const std::string& from_owner, const std::string& owner, double lease_s) override {
+    KEEL_ASSIGN_OR_RETURN(Statement s, db_->prepare("UPDATE cases SET lease_owner = ?, lease_until_ns = ? WHERE id = ? AND lease_owner = ?"));
+    s.bind(1, owner).bind(2, wall_now_ns() + static_cast<int64_t>(lease_s * 1e9)).bind(3, case_id).bind(4, from_owner);
+    KEEL_RETURN_IF_ERROR(s.run());
+    if (db_->changes() == 0) return Status::aborted(fmt::format("case {}: {} no longer holds the lease", case_id, from_owner));
+    return Status();
+  }
+
   Status renew(const std::string& case_id, const std::string& owner, double lease_s) override {
     KEEL_ASSIGN_OR_RETURN(Statement s, db_->prepare("UPDATE cases SET lease_until_ns = ? WHERE id = ? AND lease_owner = ?"));
     s.bind(1, wall_now_ns() + static_cast<int64_t>(lease_s * 1e9)).bind(2, case_id).bind(3, owner);

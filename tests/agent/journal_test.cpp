@@ -113,6 +113,10 @@ TEST_P(JournalTest, LeasesAreExclusiveUntilTheyExpire) {
   EXPECT_TRUE(store_->acquire("c", "w2", 0.2).ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_TRUE(store_->acquire("c", "w3", 60).ok()) << "an expired lease is free";
+  // A worker known to be dead loses its lease at once; a stale take-over is refused.
+  EXPECT_TRUE(store_->take_over("c", "w3", "w4", 60).ok());
+  EXPECT_EQ(store_->take_over("c", "w3", "w5", 60).code(), StatusCode::aborted);
+  EXPECT_EQ(store_->get_case("c")->lease_owner, "w4");
 }
 
 TEST_P(JournalTest, ClaimHandsOutRunnableCasesOnce) {
