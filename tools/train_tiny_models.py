@@ -758,7 +758,7 @@ def qa_example(chunks, by_doc, rng, source_chars, k, qfilter, no_answer=False, t
     for _ in range(tries):
         ci = rng.randrange(len(chunks))
         ch = chunks[ci]
-        counterfactual = vocab_words is not None and rng.random() < perturb_share
+        counterfactual = vocab_words is not None and perturb_share > 0 and rng.random() < perturb_share
         text_of = {}
 
         def chunk_text(j):

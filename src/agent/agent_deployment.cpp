@@ -5,7 +5,9 @@
 #include <filesystem>
 
 #include "agent/case_resolution.h"
+#include "agent/single_call.h"
 #include "contract/checks.h"
+#include "core/log.h"
 
 namespace keel::agent {
 namespace {
@@ -55,14 +57,24 @@ Result<std::unique_ptr<AgentDeployment>> AgentDeployment::open(const contract::S
   }
 
   // System of record.
-  if (spec.authority.system_of_record) {
+  const contract::Component* sor = spec.authority.system_of_record ? spec.find_component(*spec.authority.system_of_record) : nullptr;
+  if (sor && sor->kind != contract::ComponentKind::mcp_server) {  // an MCP server's tools arrive as extra_tools
     KEEL_ASSIGN_OR_RETURN(std::string path, component_path(spec, *spec.authority.system_of_record, options.state_dir));
     KEEL_ASSIGN_OR_RETURN(d->order_system_, SampleOrderSystem::open(path));
     for (auto& t : d->order_system_->tools()) KEEL_RETURN_IF_ERROR(d->tools_.add(t));
   }
+  for (const auto& t : options.extra_tools) {
+    // Keel's own stores (memory) stay local even when an outside server offers the same tool.
+    if (d->tools_.find(t->definition().name)) {
+      log_info("agent: {} is provided locally; the one from {} is not used", t->definition().name, t->definition().system);
+      continue;
+    }
+    KEEL_RETURN_IF_ERROR(d->tools_.add(t));
+  }
   KEEL_RETURN_IF_ERROR(d->tools_.check_against(spec));
   KEEL_ASSIGN_OR_RETURN(d->policy_, Policy::from_spec(spec));
   d->workflows_.add(case_resolution_workflow());
+  d->workflows_.add(single_call_workflow());
 
   // Model.
   const contract::ModelSpec* generate = nullptr;

@@ -31,6 +31,8 @@ struct AgentDeploymentOptions {
   std::string model_name;  //!< model name at that URL (default: the spec's generate model id)
   std::string model_api_key;
   RunnerOptions runner;
+  //! Tools from elsewhere (e.g. outside MCP servers), registered before the spec check.
+  std::vector<std::shared_ptr<Tool>> extra_tools;
 };
 
 class AgentDeployment {

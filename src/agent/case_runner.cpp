@@ -360,6 +360,13 @@ class JournaledContext : public WorkflowContext {
   Result<std::optional<Json>> resolve_unknown_outcome(int64_t step, Tool& tool, const ToolCallContext& call) {
     auto found = tool.check_outcome(call);
     if (!found.ok()) {
+      if (found.status().code() == StatusCode::unimplemented && tool.definition().deduplicates_by_key) {
+        // No way to ask, but the system of record applies a key once: sending it again is safe.
+        KEEL_RETURN_IF_ERROR(journal_.append(record::outcome_check, step,
+                                             {{"tool", tool.definition().name}, {"idempotency_key", call.idempotency_key},
+                                              {"happened", false}, {"resent_with_same_key", true}}));
+        return std::optional<Json>();
+      }
       if (found.status().code() == StatusCode::unimplemented) {
         return Status::failed_precondition(fmt::format(
             "the outcome of {} (key {}) is unknown and the tool has no outcome check; it is never retried blind: "

@@ -46,6 +46,21 @@ bool Policy::may_approve(const std::string& principal) const {
   return std::find(roles.begin(), roles.end(), "approver") != roles.end();
 }
 
+bool Policy::may_use(const std::string& principal, const std::string& tool) const {
+  if (!tools_.count(tool) || !knows_principal(principal)) return false;
+  const auto roles = roles_of(principal);
+  for (const auto& rule : rules_) {
+    if (rule.forbid) continue;
+    bool tool_matches = std::find(rule.tools.begin(), rule.tools.end(), tool) != rule.tools.end() ||
+                        std::find(rule.tools.begin(), rule.tools.end(), "*") != rule.tools.end();
+    bool role_matches = rule.roles.empty() || std::any_of(rule.roles.begin(), rule.roles.end(), [&](const std::string& r) {
+                          return std::find(roles.begin(), roles.end(), r) != roles.end();
+                        });
+    if (tool_matches && role_matches) return true;
+  }
+  return false;
+}
+
 Json Policy::variables(const std::string& principal, const Json& args, const Json& case_state) const {
   return {{"args", args}, {"case", case_state}, {"principal", {{"id", principal}, {"roles", roles_of(principal)}}}};
 }

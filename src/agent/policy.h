@@ -45,6 +45,9 @@ class Policy {
                         const nlohmann::json& case_state) const;
   ApprovalNeed approval(const std::string& principal, const std::string& tool, const nlohmann::json& args,
                         const nlohmann::json& case_state) const;
+  //! Whether some permit rule lets `principal`'s roles call `tool` at all (conditions aside):
+  //! what a tool listing shows; calls still go through decide().
+  bool may_use(const std::string& principal, const std::string& tool) const;
   //! Whether `principal` may approve or deny pending actions (holds the `approver` role).
   bool may_approve(const std::string& principal) const;
   bool knows_principal(const std::string& principal) const;

@@ -37,6 +37,10 @@ struct ToolDefinition {
   int max_attempts = 3;       //!< attempts for transient errors
   int64_t backoff_ms = 50;    //!< before the second attempt; doubles after each
   std::string system = "";    //!< the system of record it acts on ("" for Keel's own stores)
+  //! The system of record guarantees that a repeated idempotency key takes effect once (and
+  //! returns the first outcome). Then a write whose outcome is unknown and that has no outcome
+  //! check may be sent again with the same key; without this guarantee it never is.
+  bool deduplicates_by_key = false;
 };
 
 struct ToolCallContext {

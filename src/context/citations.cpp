@@ -40,7 +40,7 @@ std::vector<int> cited_sources(const std::string& answer) {
 }
 
 std::string chunk_uri(const std::string& doc_path, uint64_t start, uint64_t end, const std::string& sha256) {
-  return fmt::format("keel-doc:{}#{}-{}?sha256={}", doc_path, start, end, sha256);
+  return fmt::format("keel-doc:{}?range={}-{}&sha256={}", doc_path, start, end, sha256);
 }
 
 CitationCheck check_citations(const std::vector<int>& sources, const std::vector<RetrievedChunk>& retrieved,

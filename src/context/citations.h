@@ -18,7 +18,7 @@ namespace keel::context {
 struct Citation {
   int source = 0;  //!< the n of [n]
   std::string doc;
-  std::string uri;  //!< keel-doc:<path>#<start>-<end>?sha256=<chunk hash>
+  std::string uri;  //!< keel-doc:<path>?range=<start>-<end>&sha256=<hash of that text>
   uint64_t start = 0, end = 0;
   int page = 0;
   std::string sha256;

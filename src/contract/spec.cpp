@@ -63,7 +63,8 @@ KEEL_ENUM_TABLE(ComponentKind, {ComponentKind::sqlite, "sqlite"},
                 {ComponentKind::model_server, "model-server"},
                 {ComponentKind::gateway, "gateway"},
                 {ComponentKind::identity_provider, "identity-provider"},
-                {ComponentKind::approval_inbox, "approval-inbox"})
+                {ComponentKind::approval_inbox, "approval-inbox"},
+                {ComponentKind::mcp_server, "mcp-server"})
 KEEL_ENUM_TABLE(Fault, {Fault::model_restart, "model-restart"},
                 {Fault::worker_kill, "worker-kill"}, {Fault::disk_full, "disk-full"},
                 {Fault::storage_corrupt, "storage-corrupt"}, {Fault::db_stop, "db-stop"},

@@ -65,6 +65,7 @@ enum class ComponentKind {
   gateway,
   identity_provider,
   approval_inbox,
+  mcp_server,  //!< an outside MCP server whose tools the deployment uses (url: http://… or stdio:command)
 };
 
 //! Faults a spec may ask to inject; contract/faults.h describes each one's recovery.

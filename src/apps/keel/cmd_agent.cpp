@@ -29,6 +29,7 @@
 #include "contract/spec_parser.h"
 #include "core/json.h"
 #include "core/text_table.h"
+#include "mcp/mcp_client.h"
 
 namespace keel::app {
 namespace {
@@ -84,6 +85,9 @@ class Session {
       if (!guard.ok()) return fail(guard.message());
     }
     spec_ = std::move(*spec);
+    auto remote = mcp::connect_mcp_tools(spec_);
+    if (!remote.ok()) return fail(remote.status());
+    o_.deployment.extra_tools = std::move(*remote);
     auto d = agent::AgentDeployment::open(spec_, o_.deployment);
     if (!d.ok()) return fail(d.status());
     deployment_ = std::move(*d);

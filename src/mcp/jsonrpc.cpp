@@ -1,0 +1,90 @@
+#include "mcp/jsonrpc.h"
+
+#include <fmt/format.h>
+
+#include "core/json.h"
+
+namespace keel::mcp {
+
+Parsed parse_message(std::string_view text) {
+  Parsed out;
+  if (text.size() > kMaxMessageBytes) {
+    out.error = {rpc_error::invalid_request, fmt::format("the message is {} bytes; the limit is {}", text.size(), kMaxMessageBytes), nullptr};
+    return out;
+  }
+  auto j = parse_json(text, 64);
+  if (!j.ok()) {
+    out.error = {rpc_error::parse_error, "parse error: " + j.status().message(), nullptr};
+    return out;
+  }
+  if (j->is_array()) {
+    out.error = {rpc_error::invalid_request, "batches are not supported (MCP sends one message at a time)", nullptr};
+    return out;
+  }
+  if (!j->is_object()) {
+    out.error = {rpc_error::invalid_request, "a JSON-RPC message is an object", nullptr};
+    return out;
+  }
+  Json id = nullptr;
+  if (auto it = j->find("id"); it != j->end()) {
+    if (!it->is_string() && !it->is_number_integer()) {
+      out.error = {rpc_error::invalid_request, "the id must be a string or an integer", nullptr};
+      return out;
+    }
+    id = *it;
+  }
+  if (j->value("jsonrpc", "") != "2.0") {
+    out.error = {rpc_error::invalid_request, "\"jsonrpc\" must be \"2.0\"", id};
+    return out;
+  }
+  Message m;
+  m.id = id;
+  if (auto method = j->find("method"); method != j->end()) {
+    if (!method->is_string() || method->get<std::string>().empty()) {
+      out.error = {rpc_error::invalid_request, "\"method\" must be a non-empty string", id};
+      return out;
+    }
+    m.method = method->get<std::string>();
+    m.kind = id.is_null() ? Message::Kind::notification : Message::Kind::request;
+    if (auto params = j->find("params"); params != j->end()) {
+      if (!params->is_object()) {
+        out.error = {rpc_error::invalid_request, "\"params\" must be an object", id};
+        return out;
+      }
+      m.params = *params;
+    }
+  } else if (j->contains("result") || j->contains("error")) {
+    if (id.is_null()) {
+      out.error = {rpc_error::invalid_request, "a response needs an id", nullptr};
+      return out;
+    }
+    m.kind = Message::Kind::response;
+    if (j->contains("result")) m.result = (*j)["result"];
+    if (j->contains("error")) m.error = (*j)["error"];
+  } else {
+    out.error = {rpc_error::invalid_request, "a message needs a \"method\" (request) or a \"result\"/\"error\" (response)", id};
+    return out;
+  }
+  out.message = std::move(m);
+  return out;
+}
+
+std::string response(const Json& id, const Json& result) {
+  return dump_json(Json{{"jsonrpc", "2.0"}, {"id", id}, {"result", result}});
+}
+
+std::string error_response(const Json& id, int code, std::string_view message, const Json& data) {
+  Json e = {{"code", code}, {"message", std::string(message)}};
+  if (!data.is_null()) e["data"] = data;
+  return dump_json(Json{{"jsonrpc", "2.0"}, {"id", id}, {"error", e}});
+}
+
+std::string request(const Json& id, std::string_view method, const Json& params) {
+  return dump_json(Json{{"jsonrpc", "2.0"}, {"id", id}, {"method", std::string(method)}, {"params", params}});
+}
+
+std::string notification(std::string_view method, const Json& params) {
+  return dump_json(Json{{"jsonrpc", "2.0"}, {"method", std::string(method)}, {"params", params}});
+}
+
+}  // namespace keel::mcp

@@ -1,0 +1,98 @@
+// The MCP server's protocol logic, independent of the transport (stdio or Streamable HTTP):
+// the lifecycle (initialize, notifications/initialized, ping), tools, resources and prompts
+// with pagination, cancellation notices, and JSON-RPC errors for everything malformed.
+//
+// Protocol revision 2025-11-25 (2025-06-18 and 2025-03-26 are accepted when a client asks for
+// them). Requests before initialize are refused; unknown methods are -32601; bad params -32602.
+// Tool failures (policy denial, approval denial, invalid arguments) are results with isError,
+// as the protocol asks, so the model sees them; a tool the principal may not use at all is
+// reported as forbidden so an HTTP transport can answer 403.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+
+namespace keel::mcp {
+
+inline constexpr std::string_view kLatestProtocol = "2025-11-25";
+bool is_supported_protocol(std::string_view version);
+
+struct Session {
+  std::string id;
+  std::string principal;      //!< who is calling (from a bearer token, or the server's --as)
+  bool initialized = false;   //!< initialize was answered
+  bool ready = false;         //!< notifications/initialized arrived
+  std::string protocol_version;
+  nlohmann::json client_info;
+};
+
+//! Result of a tools/call: an MCP CallToolResult, or forbidden (the principal may not use it).
+struct ToolCallOutcome {
+  nlohmann::json result;  //!< {content, structuredContent?, isError?}
+  bool forbidden = false;
+  std::string forbidden_reason;
+};
+
+class ToolProvider {
+ public:
+  virtual ~ToolProvider() = default;
+  //! MCP Tool objects the principal may use.
+  virtual std::vector<nlohmann::json> list(const std::string& principal) = 0;
+  //! not_found for an unknown tool (a protocol error); otherwise a result.
+  [[nodiscard]] virtual Result<ToolCallOutcome> call(const std::string& principal, const std::string& name,
+                                                     const nlohmann::json& arguments) = 0;
+};
+
+class ResourceProvider {
+ public:
+  virtual ~ResourceProvider() = default;
+  [[nodiscard]] virtual Result<std::vector<nlohmann::json>> list() = 0;
+  //! The ReadResourceResult contents; not_found for an unknown URI.
+  [[nodiscard]] virtual Result<nlohmann::json> read(const std::string& uri) = 0;
+};
+
+class PromptProvider {
+ public:
+  virtual ~PromptProvider() = default;
+  virtual std::vector<nlohmann::json> list() = 0;
+  //! GetPromptResult; not_found for an unknown prompt, invalid_argument for missing arguments.
+  [[nodiscard]] virtual Result<nlohmann::json> get(const std::string& name, const nlohmann::json& arguments) = 0;
+};
+
+struct ServerReply {
+  std::optional<std::string> body;  //!< nullopt for notifications and responses
+  int http_status = 200;            //!< 202 when there is no body; 403 for a forbidden tool
+};
+
+class McpServer {
+ public:
+  McpServer(std::string name, std::string version, std::string instructions);
+
+  void add_tools(std::shared_ptr<ToolProvider> p) { tools_.push_back(std::move(p)); }
+  void add_resources(std::shared_ptr<ResourceProvider> p) { resources_.push_back(std::move(p)); }
+  void add_prompts(std::shared_ptr<PromptProvider> p) { prompts_.push_back(std::move(p)); }
+  void set_page_size(size_t n) { page_size_ = n; }
+
+  //! Handles one message of a session.
+  ServerReply handle(std::string_view text, Session& session);
+
+ private:
+  Result<nlohmann::json> dispatch(const std::string& method, const nlohmann::json& params, Session& session, int* http_status);
+  nlohmann::json page(std::vector<nlohmann::json> items, const nlohmann::json& params, const char* key, Status* error) const;
+
+  std::string name_, version_, instructions_;
+  std::vector<std::shared_ptr<ToolProvider>> tools_;
+  std::vector<std::shared_ptr<ResourceProvider>> resources_;
+  std::vector<std::shared_ptr<PromptProvider>> prompts_;
+  size_t page_size_ = 50;
+};
+
+}  // namespace keel::mcp

@@ -1,0 +1,65 @@
+// MCP transports: stdio (one JSON-RPC message per line on stdin/stdout, logs on stderr) and
+// Streamable HTTP at /mcp (POST with a JSON response; 202 for notifications; sessions by
+// Mcp-Session-Id; the MCP-Protocol-Version header checked; Origin validated against an
+// allow-list so a web page cannot drive a local server; bearer tokens mapped to principals,
+// stored hashed; loopback by default; GET answers 405: this server starts no streams).
+#pragma once
+
+#include <cstdint>
+#include <istream>
+#include <map>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "mcp/mcp_server.h"
+
+namespace keel::mcp {
+
+//! Serves `server` on the streams until the input ends. `principal` is who the client acts as.
+void serve_stdio(McpServer& server, const std::string& principal, std::istream& in, std::ostream& out);
+
+//! Bearer tokens (by SHA-256) -> principals. File format (YAML):
+//!   principals:
+//!     - id: agent
+//!       tokens_sha256: [<64 hex>]   # `keel keygen` makes a token and its hash
+class TokenFile {
+ public:
+  [[nodiscard]] static Result<TokenFile> load(const std::string& path);
+  //! The principal of "Bearer <token>", or unauthenticated.
+  [[nodiscard]] Result<std::string> principal(std::string_view authorization) const;
+  bool empty() const { return by_hash_.empty(); }
+  //! Every principal that has a token.
+  std::vector<std::string> principals() const;
+
+ private:
+  std::map<std::string, std::string> by_hash_;
+};
+
+struct HttpOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 0;  //!< 0: any free port
+  std::string tokens_path;  //!< empty: no authentication (then only loopback may be used)
+  std::string default_principal;  //!< the principal of unauthenticated clients (no token file)
+  std::vector<std::string> allowed_origins;  //!< besides http(s)://localhost|127.0.0.1|[::1][:port]
+};
+
+class HttpTransport {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<HttpTransport>> create(McpServer& server, const HttpOptions& options);
+  ~HttpTransport();
+  uint16_t port() const;
+  //! Serves until SIGINT/SIGTERM or stop().
+  void run();
+  void stop();
+
+  struct Impl;
+
+ private:
+  HttpTransport() = default;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keel::mcp
