@@ -7,8 +7,12 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 tools/setup.sh
 
-echo "== tests (Release build)" >&2
-ctest --test-dir build --output-on-failure -j "${KEEL_JOBS:-$(nproc)}"
+echo "== unit tests (Release build)" >&2
+ctest --test-dir build --output-on-failure -L unit -j "${KEEL_JOBS:-$(nproc)}"
+# End-to-end tests start servers, databases and workers and some compare latencies under load:
+# one at a time, so they do not measure each other.
+echo "== end-to-end tests (Release build)" >&2
+ctest --test-dir build --output-on-failure -LE unit -j 1
 
 if [ "${KEEL_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer" >&2

@@ -12,17 +12,23 @@ What it builds
          assistant builds (src/assistant/research_assistant.cpp): the system prompt, a user
          turn "Sources:\\n[1] <excerpt>\\n...\\n\\nQuestion: <q>", then the assistant turn.
          The target is a sentence copied from the source that states the answer, followed
-         by " [n]" and <|im_end|>, or "The sources do not say." when no source holds the
-         question's key words.  Sources are Keel's own chunks (read from a store that
-         `keel index` builds), cut to excerpts the way Keel cuts them; 3-4 sources per
-         example, the answer's source at a random position, distractors from other
-         documents.  Questions are generated from the answer sentence with templates; the
-         evaluation questions (examples/local-research/questions.json) are never used for
-         training -- they are only read to drop any synthetic question too close to one.
+         by " [n]" and <|im_end|>, or "The sources do not say." (6% of examples) when no
+         source holds the question's key words.  Sources are Keel's own chunks (read from a
+         store that `keel index` builds), cut to excerpts the way Keel cuts them; 3-4 sources
+         per example (k = 4 in 70%), the answer's source at a random position, distractors
+         from other documents (in about a third of the examples one distractor is another
+         chunk of the same document, as Keel's retrieval often returns).  Half of the
+         examples are counterfactual: words of the chunks are swapped, consistently, for other
+         corpus words, so the answer can only be produced by copying from the sources, not
+         from memory of the (tiny) corpus.  Questions are generated from the answer sentence
+         with templates (key words kept in varying amounts, other words dropped or replaced);
+         the evaluation questions (examples/local-research/questions.json) are never used
+         for training -- they are only read to drop any synthetic question too close to one.
 * ``keel-tiny-embed.gguf`` -- a bert-architecture encoder (width 160, 2 layers, 4 heads,
   GELU 640, mean pooling, context 512) with a WordPiece vocabulary learned from the corpus
-  (4000 tokens), trained contrastively (in-batch negatives, cosine, temperature 0.05) on
-  (pseudo-query, chunk) pairs made from the same chunks.
+  (3982 tokens: the learner stops once every corpus word is one token), trained
+  contrastively (in-batch negatives, cosine, temperature 0.05) on (pseudo-query, chunk) pairs
+  made from the same chunks.
 
 Both files are written with build/tools/gguf-assemble (2-D weights F16, 1-D tensors F32).
 
@@ -32,18 +38,22 @@ token streams trained on are the ones Keel produces; ``--verify`` checks this ag
 
 How to run (from the repository root; needs build/keel and build/tools/gguf-assemble)::
 
-    /usr/bin/python3 tools/train_tiny_models.py --out models/
+    /usr/bin/python3 tools/train_tiny_models.py --out models/            (add --verify to compare with keel)
 
 Only Debian's python3 with torch (CPU) and numpy is needed; no network.  Training uses
 ``torch.set_num_threads(2)``; linear layers and attention are computed as 1x1 / grouped
-convolutions, which run on oneDNN (Debian's torch links the slow reference BLAS for matmul).
-Run time on 2 cores of an AMD EPYC: about 3 minutes of data preparation, about 30 minutes
-for the chat model and about 6 minutes for the embedding model (``--chat-steps`` and
-``--embed-steps`` scale this).  Everything is seeded (``--seed``), so a rerun with the same
-options and thread count reproduces the same files.
+convolutions, which run on oneDNN (Debian's torch links the slow reference BLAS for matmul,
+about 15x slower here).  Run time on 2 cores of an AMD EPYC: about 1 minute of preparation
+(vocabularies, checks), 1500 chat steps of 3072 tokens (about 25 minutes on idle cores; 46
+minutes measured while a parallel C++ build shared the two cores) and 500 embedding steps
+(3-6 minutes).  ``--chat-steps`` / ``--embed-steps`` scale this.  Data order and
+initialisation are seeded (``--seed``); multithreaded oneDNN reductions can still make two
+runs differ in the last bits (weights differ by ~1e-4 between runs).  The trained weights are
+kept in the work folder (chat.pt, embed.pt): ``--work DIR --reuse`` re-exports them without
+training.
 
 The chat model is trained for the assistant's defaults (k = 4 sources of source_chars = 600);
-shorter excerpts are mixed in early in training as a curriculum.
+shorter excerpts (200-450 characters) are mixed in early in training as a curriculum.
 """
 
 import argparse

@@ -107,7 +107,17 @@ Result<LocalResearchRun> run_local_research(const contract::Spec& spec, const Lo
   index.threads = o.threads;
   run.store_path = index.store_path;
   say(fmt::format("indexing {} into {}", index.docs_dir, index.store_path));
-  KEEL_ASSIGN_OR_RETURN(run.index, context::index_documents(index));
+  auto indexed = context::index_documents(index);
+  if (!indexed.ok() && o.store_path.empty() && indexed.status().code() == StatusCode::failed_precondition &&
+      indexed.status().message().find("embedding model") != std::string::npos) {
+    // The default store is Keel's own cache: rebuild it for the new embedding model. A store
+    // the user named is never deleted; that case stays an error.
+    say("the cached index was built with another embedding model: rebuilding it");
+    std::error_code ec;
+    for (const char* suffix : {"", "-wal", "-shm", ".hnsw"}) std::filesystem::remove(index.store_path + suffix, ec);
+    indexed = context::index_documents(index);
+  }
+  KEEL_ASSIGN_OR_RETURN(run.index, std::move(indexed));
   say(fmt::format("index: {} indexed, {} unchanged, {} removed, {} skipped; {} documents, {} chunks",
                   run.index.indexed, run.index.unchanged + run.index.touched, run.index.removed,
                   run.index.skipped.size(), run.index.documents_in_store, run.index.chunks_in_store));

@@ -33,6 +33,13 @@ void add_run_command(CLI::App& root, int& exit_code) {
       exit_code = 1;
       return;
     }
+    if (spec->scenario == contract::ScenarioId::llm_service || spec->scenario == contract::ScenarioId::durable_agent) {
+      bool service = spec->scenario == contract::ScenarioId::llm_service;
+      std::fprintf(stderr, "keel run: %s runs as `keel %s %s%s`\n", std::string(contract::enum_name(spec->scenario)).c_str(),
+                   service ? "serve --spec" : "agent run", o->spec.c_str(), service ? "" : " --case <ID>");
+      exit_code = 1;
+      return;
+    }
     if (spec->scenario != contract::ScenarioId::local_research) {
       std::fprintf(stderr,
                    "keel run: the runtime for scenario %s is not built yet; `keel plan %s` shows its plan\n",
