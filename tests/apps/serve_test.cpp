@@ -101,7 +101,8 @@ TEST(Serve, MetricsPassPromtoolAndCountRequests) {
 }
 
 TEST(Serve, ProbesFollowLoadingReadinessAndDrain) {
-  Server s({"--startup-delay-ms", "1500", "--grace-s", "20"});
+  // Slow steps keep the long request below in flight when SIGTERM arrives (30 ms a token).
+  Server s({"--startup-delay-ms", "1500", "--grace-s", "20", "--slow-step-ms", "30"});
   EXPECT_EQ(testing::http_request(s.url, "GET", "/livez").status, 200);
   EXPECT_EQ(testing::http_request(s.url, "GET", "/startupz").status, 503);
   EXPECT_EQ(testing::http_request(s.url, "GET", "/readyz").status, 503);
@@ -272,7 +273,10 @@ TEST(Serve, ClientDisconnectCancelsGeneration) {
 }
 
 TEST(Serve, HoldsAThousandOpenStreams) {
-  Server s({"--max-running", "8", "--max-waiting", "2000", "--max-queued-tokens", "1000000"});
+  // Every request runs in the same batch, and slow steps (800 ms) keep the first streams open
+  // until the last have connected: 1,000 streams are then open at the same time.
+  Server s({"--max-running", "1000", "--ctx", "32", "--step-tokens", "8192", "--slow-step-ms", "800",
+            "--max-waiting", "2000", "--max-queued-tokens", "1000000"});
   ASSERT_TRUE(s.wait_ready());
   auto r = testing::run_keel({"loadgen", "--url", s.url, "-c", "1000", "-n", "1000", "--prompt-tokens", "6",
                               "--max-tokens", "3", "--json"});
