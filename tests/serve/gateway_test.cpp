@@ -32,9 +32,10 @@ TEST(Gateway, AuthenticatesHashedKeysOnly) {
   auto g = load(dir, "tenants:\n  - id: search\n    keys_sha256: [" + sha256_hex("secret-1") + "]\n");
   ASSERT_TRUE(g);
   EXPECT_EQ(g->authenticate(std::string_view("Bearer secret-1")).value_or(""), "search");
+  const std::string bearer_of_the_hash = "Bearer " + sha256_hex("secret-1");  // outlives the views below
   for (auto bad : {std::optional<std::string_view>(), std::optional<std::string_view>("Bearer secret-2"),
                    std::optional<std::string_view>("secret-1"), std::optional<std::string_view>("Basic c2VjcmV0LTE="),
-                   std::optional<std::string_view>("Bearer " + sha256_hex("secret-1"))}) {
+                   std::optional<std::string_view>(bearer_of_the_hash)}) {
     auto r = g->authenticate(bad);
     EXPECT_FALSE(r.ok());
     EXPECT_EQ(r.status().code(), StatusCode::unauthenticated);
