@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "engine/context.h"
+#include "engine/kernels.h"
 #include "engine/ops.h"
 #include "engine/quants.h"
 
@@ -43,6 +44,7 @@ void Context::forward_bert(std::span<const TokenId> tokens, std::span<const int6
     layer_norm(x, w.embd_norm.data(), w.embd_norm_bias.data(), x, e, c.norm_eps);
   }
 
+  const KernelTable& kt = kernels();
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int64_t group = c.n_head / c.n_head_kv;
   for (int64_t layer = 0; layer < c.n_layer; ++layer) {
@@ -64,12 +66,10 @@ void Context::forward_bert(std::span<const TokenId> tokens, std::span<const int6
         const int64_t t = item / c.n_head, h = item % c.n_head, kv_head = h / group;
         const float* q = q_.data() + t * qd + h * hd;
         const int64_t j0 = seq_begin[t], count = seq_end[t] - seq_begin[t];
-        for (int64_t j = 0; j < count; ++j) {
-          const float* k = k_.data() + (j0 + j) * kvd + kv_head * hd;
-          float dot = 0;
-          for (int64_t d = 0; d < hd; ++d) dot += q[d] * k[d];
-          scores[j] = dot * scale;
-        }
+        // The keys of one head are rows kvd floats apart: one matrix-vector product.
+        kt.gemv(TensorType::f32, reinterpret_cast<const uint8_t*>(k_.data() + j0 * kvd + kv_head * hd),
+                static_cast<size_t>(kvd) * sizeof(float), q, scores, hd, count);
+        for (int64_t j = 0; j < count; ++j) scores[j] *= scale;
         softmax(scores, count);
         float* out = attn_.data() + t * qd + h * hd;
         std::memset(out, 0, hd * sizeof(float));
@@ -88,10 +88,15 @@ void Context::forward_bert(std::span<const TokenId> tokens, std::span<const int6
       layer_norm(h, l.attn_norm.data(), l.attn_norm_bias.data(), h, e, c.norm_eps);
     }
     matmul_.run({{&l.w_up, ffn_a_.data(), static_cast<size_t>(ff)}}, xb_.data(), n, e);
-    for (int64_t t = 0; t < n; ++t) {
-      add_inplace(ffn_a_.data() + t * ff, l.b_up.data(), ff);
-      gelu(ffn_a_.data() + t * ff, ff);
-    }
+    auto bias_gelu = [&](int thread, int n_threads) {
+      int64_t begin, end;
+      ComputePool::split(n, thread, n_threads, 1, &begin, &end);
+      for (int64_t t = begin; t < end; ++t) {
+        add_inplace(ffn_a_.data() + t * ff, l.b_up.data(), ff);
+        gelu(ffn_a_.data() + t * ff, ff);
+      }
+    };
+    pool_.run(bias_gelu);
     matmul_.run({{&l.w_down, x_.data(), static_cast<size_t>(e)}}, ffn_a_.data(), n, ff);
     for (int64_t t = 0; t < n; ++t) {
       float* x = x_.data() + t * e;

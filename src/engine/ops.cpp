@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "engine/fp16.h"
 
@@ -39,21 +40,36 @@ void silu_mul(float* gate, const float* up, int64_t n) {
   }
 }
 
+namespace {
+
+// GELU (tanh form) of every half-precision value, as half: llama.cpp evaluates GELU on the
+// half-precision input and stores a half result, so a table of all 65,536 inputs gives the
+// same numbers as computing each one, at a lookup's cost.
+const uint16_t* gelu_f16_table() {
+  static const std::vector<uint16_t> table = [] {
+    constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
+    constexpr float kCoef = 0.044715f;
+    std::vector<uint16_t> t(1 << 16);
+    for (uint32_t i = 0; i < t.size(); ++i) {
+      const float h = fp16_to_fp32(static_cast<uint16_t>(i));
+      t[i] = fp32_to_fp16(0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoef * h * h))));
+    }
+    return t;
+  }();
+  return table.data();
+}
+
+}  // namespace
+
 void gelu(float* x, int64_t n) {
-  constexpr float kSqrt2OverPi = 0.79788456080286535587989211986876f;
-  constexpr float kCoef = 0.044715f;
+  const uint16_t* table = gelu_f16_table();
   for (int64_t i = 0; i < n; ++i) {
-    float v = x[i];
+    const float v = x[i];
     if (v <= -10.0f) {
       x[i] = 0.0f;
-    } else if (v >= 10.0f) {
-      x[i] = v;
-    } else {
-      // llama.cpp evaluates GELU on the half-precision value and stores a half result.
-      float h = fp16_to_fp32(fp32_to_fp16(v));
-      float g = 0.5f * h * (1.0f + std::tanh(kSqrt2OverPi * h * (1.0f + kCoef * h * h)));
-      x[i] = fp16_to_fp32(fp32_to_fp16(g));
-    }
+    } else if (v < 10.0f) {
+      x[i] = fp16_to_fp32(table[fp32_to_fp16(v)]);
+    }  // v >= 10 (or NaN): unchanged
   }
 }
 

@@ -44,39 +44,53 @@ TokenId Sampler::sample(std::span<const float> logits, std::span<const TokenId> 
   auto by_logit = [](const Candidate& a, const Candidate& b) {
     return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
   };
-  int64_t k = n;
+  // Candidates [0, k) survive; [0, sorted) of them are in decreasing logit order. The whole
+  // vocabulary is never sorted unless top-p needs it: a sort per token costs more than the
+  // forward pass of a small model.
+  int64_t k = n, sorted = 0;
   if (params_.top_k > 0 && params_.top_k < n) {
-    k = params_.top_k;
+    k = sorted = params_.top_k;
     std::partial_sort(candidates_.begin(), candidates_.begin() + k, candidates_.end(), by_logit);
-  } else {
-    std::sort(candidates_.begin(), candidates_.end(), by_logit);
   }
+  float max_logit = candidates_[0].logit;
+  for (int64_t i = 1; i < k; ++i) max_logit = std::max(max_logit, candidates_[i].logit);
   // Softmax of the survivors at this temperature.
-  const float max_logit = candidates_[0].logit;
   double sum = 0;
-  for (int64_t i = 0; i < k; ++i) {
-    float p = std::exp((candidates_[i].logit - max_logit) / params_.temperature);
-    adjusted_[i] = p;  // reuse as probabilities, in candidate order
-    sum += p;
-  }
-  for (int64_t i = 0; i < k; ++i) adjusted_[i] = static_cast<float>(adjusted_[i] / sum);
+  for (int64_t i = 0; i < k; ++i) sum += std::exp((candidates_[i].logit - max_logit) / params_.temperature);
+  auto probability = [&](const Candidate& c) {
+    return static_cast<float>(std::exp((c.logit - max_logit) / params_.temperature) / sum);
+  };
   if (params_.min_p > 0.0f) {
-    const float floor = adjusted_[0] * params_.min_p;
-    int64_t keep = 1;
-    while (keep < k && adjusted_[keep] >= floor) ++keep;
-    k = keep;
+    // Keep what is at least min_p times as likely as the most likely token.
+    const float floor = static_cast<float>(1.0 / sum) * params_.min_p;
+    auto end = std::partition(candidates_.begin(), candidates_.begin() + k,
+                              [&](const Candidate& c) { return probability(c) >= floor; });
+    k = std::max<int64_t>(1, end - candidates_.begin());
+    if (sorted > 0) std::sort(candidates_.begin(), candidates_.begin() + k, by_logit);
+    sorted = sorted > 0 ? k : 0;
   }
   if (params_.top_p < 1.0f) {
+    // The smallest most-likely prefix whose probability reaches top_p: sort a growing prefix
+    // until it does.
     double cumulative = 0;
     int64_t keep = 0;
-    while (keep < k) {
-      cumulative += adjusted_[keep++];
-      if (cumulative >= params_.top_p) break;
+    for (;;) {
+      for (; keep < sorted; ++keep) {
+        if (cumulative >= params_.top_p) break;
+        cumulative += probability(candidates_[keep]);
+      }
+      if (cumulative >= params_.top_p || sorted == k) break;
+      const int64_t grow = std::min(k, std::max<int64_t>(64, 4 * sorted));
+      std::partial_sort(candidates_.begin() + sorted, candidates_.begin() + grow, candidates_.begin() + k, by_logit);
+      sorted = grow;
     }
     k = std::max<int64_t>(1, keep);
   }
   double total = 0;
-  for (int64_t i = 0; i < k; ++i) total += adjusted_[i];
+  for (int64_t i = 0; i < k; ++i) {
+    adjusted_[i] = probability(candidates_[i]);  // reuse as probabilities, in candidate order
+    total += adjusted_[i];
+  }
   double r = std::uniform_real_distribution<double>(0.0, total)(rng_);
   for (int64_t i = 0; i < k; ++i) {
     r -= adjusted_[i];
