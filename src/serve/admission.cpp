@@ -14,6 +14,13 @@ int retry_after_seconds(int64_t tokens_ahead, double rate, double floor_s) {
   return static_cast<int>(std::clamp(seconds, std::max(1.0, std::ceil(floor_s)), 600.0));
 }
 
+double predicted_slot_wait_s(const QueueState& s, int64_t position) {
+  if (position <= 0) return 0;
+  if (position <= static_cast<int64_t>(s.slot_free_in_s.size())) return s.slot_free_in_s[position - 1];
+  const double by_rate = s.slot_release_per_s > 0 ? static_cast<double>(position) / s.slot_release_per_s : -1;
+  return std::max(by_rate, s.new_request_hold_s > 0 ? s.new_request_hold_s : -1.0);
+}
+
 AdmissionDecision admit(const QueueState& s, const AdmissionLimits& l, int64_t request_tokens) {
   const int64_t token_bound = l.max_queued_tokens > 0 ? l.max_queued_tokens : s.kv_token_capacity;
   AdmissionDecision d;
@@ -26,9 +33,8 @@ AdmissionDecision admit(const QueueState& s, const AdmissionLimits& l, int64_t r
     d = {false, "queued_tokens", 0,
          fmt::format("the server is at capacity: {} tokens are queued and this request adds {} (limit {})",
                      s.queued_tokens, request_tokens, token_bound)};
-  } else if (l.max_queue_wait_s > 0 && would_wait > 0 && s.slot_release_per_s > 0 &&
-             static_cast<double>(would_wait) / s.slot_release_per_s > l.max_queue_wait_s) {
-    const double wait = static_cast<double>(would_wait) / s.slot_release_per_s;
+  } else if (const double wait = l.max_queue_wait_s > 0 ? predicted_slot_wait_s(s, would_wait) : -1;
+             wait > l.max_queue_wait_s) {
     d = {false, "queue_wait", 0,
          fmt::format("the server is at capacity: this request would wait about {:.1f} s for a slot (limit {:.1f} s)",
                      wait, l.max_queue_wait_s)};

@@ -4,12 +4,16 @@
 // bound the answer is 429 with a Retry-After estimated from the current drain rate.
 //
 // With max_queue_wait_s set, a request is also refused when it would wait longer than that for
-// a running slot (its position in the queue over the rate at which slots free up): under
-// overload, admitted requests keep their time to first token instead of all getting slow.
+// a running slot: the n-th request past the free slots gets the slot the running requests free
+// n-th (each one's remaining tokens times the measured step time); a slot that a queued request
+// will take first frees no sooner than that request's own run; otherwise the position over the
+// rate at which slots free up predicts. Under overload, admitted requests keep their
+// time to first token instead of all getting slow.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace keel::serve {
 
@@ -28,7 +32,16 @@ struct QueueState {
   int64_t kv_token_capacity = 0;
   double drain_tokens_per_s = 0;
   double slot_release_per_s = 0;  //!< requests finished per second (0: not measured yet)
+  //! Seconds until each running request frees its slot at the latest, ascending (may be empty).
+  std::vector<double> slot_free_in_s;
+  //! How long a request starting now holds its slot (its max_tokens times the step time): the
+  //! wait for a slot taken by a request that has not started yet (0: not known).
+  double new_request_hold_s = 0;
 };
+
+//! Predicted seconds a request waits for a slot when `position` requests (itself included) are
+//! queued past the free slots; negative when nothing is known to predict from.
+double predicted_slot_wait_s(const QueueState& state, int64_t position);
 
 struct AdmissionDecision {
   bool admitted = true;

@@ -106,6 +106,9 @@ std::shared_ptr<SchedulerRequest> Scheduler::next_waiting() {
   it->second.pop_front();
   last_tenant_ = it->first;
   if (it->second.empty()) waiting_by_tenant_.erase(it);
+  // Running first, then waiting: admission never sees the request in neither count (a slot
+  // that looks free for a moment would admit a request that then waits).
+  ++running_count_;
   --waiting_count_;
   return request;
 }
@@ -277,6 +280,7 @@ bool Scheduler::step() {
   auto& kv = context_->kv_cache();
   if (needed > kv.free_blocks()) prefix_->evict(needed - kv.free_blocks());
 
+  const int64_t step_start = monotonic_now_ns();
   if (options_.step_delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options_.step_delay_ms));
   Status s = context_->decode(batch_);
   if (!s.ok()) {
@@ -286,6 +290,9 @@ bool Scheduler::step() {
     return true;
   }
   const int64_t now = monotonic_now_ns();
+  const double step_s = (now - step_start) / 1e9;
+  step_seconds_ = step_seconds_ == 0 ? step_s : 0.8 * step_seconds_ + 0.2 * step_s;
+  step_seconds_published_ = step_seconds_;
   rate_window_tokens_ += static_cast<int64_t>(batch_.size());
   if (now - rate_window_start_ns_ > 1'000'000'000) {
     double rate = rate_window_tokens_ / ((now - rate_window_start_ns_) / 1e9);
@@ -347,7 +354,28 @@ bool Scheduler::step() {
     active_.erase(std::find_if(active_.begin(), active_.end(), [&](const auto& p) { return p.get() == a; }));
   }
   running_count_ = static_cast<int64_t>(active_.size());
+  publish_slot_free_times();
   return true;
+}
+
+void Scheduler::publish_slot_free_times() {
+  std::vector<double> times;
+  times.reserve(active_.size());
+  const int64_t budget = std::max<int64_t>(1, options_.token_budget);
+  for (const auto& a : active_) {
+    const int64_t prefill_left = static_cast<int64_t>(a->request->prompt.size()) - a->prefilled;
+    const int64_t steps = (prefill_left + budget - 1) / budget +
+                          std::max<int64_t>(0, a->request->max_tokens - static_cast<int64_t>(a->generated.size()));
+    times.push_back(static_cast<double>(steps) * step_seconds_);
+  }
+  std::sort(times.begin(), times.end());
+  std::lock_guard lock(slot_free_mutex_);
+  slot_free_in_s_ = std::move(times);
+}
+
+std::vector<double> Scheduler::slot_free_in_s() const {
+  std::lock_guard lock(slot_free_mutex_);
+  return slot_free_in_s_;
 }
 
 }  // namespace keel::serve

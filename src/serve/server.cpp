@@ -471,7 +471,8 @@ void Server::Impl::handle_completion(const std::shared_ptr<Connection>& c, const
   }
   QueueState state{scheduler->waiting(), scheduler->running(), options.scheduler.max_running, scheduler->queued_tokens(),
                    scheduler->kv_blocks_total() * options.scheduler.kv_block_size, scheduler->drain_tokens_per_s(),
-                   scheduler->slot_release_per_s()};
+                   scheduler->slot_release_per_s(), scheduler->slot_free_in_s(),
+                   static_cast<double>(max_tokens) * scheduler->step_seconds()};
   AdmissionDecision admission = admit(state, options.admission, request_tokens);
   if (!admission.admitted) {
     gateway->release(tenant, request_tokens);

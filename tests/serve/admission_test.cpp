@@ -71,5 +71,36 @@ TEST(Admission, APredictedWaitPastTheBoundIsRefused) {
   EXPECT_TRUE(admit({.waiting = 50, .running = 8, .max_running = 8, .slot_release_per_s = 0}, limits, 1).admitted);
 }
 
+// Slots held by requests that all started together free up together: the rate says a slot
+// frees every 50 ms, the running requests' remaining tokens say not before 400 ms.
+TEST(Admission, TheWaitFollowsWhenTheRunningRequestsFreeTheirSlots) {
+  AdmissionLimits limits;
+  limits.max_waiting = 100;
+  limits.max_queue_wait_s = 0.1;
+  QueueState s{.waiting = 0, .running = 4, .max_running = 4, .slot_release_per_s = 20,
+               .slot_free_in_s = {0.4, 0.4, 0.45, 0.5}};
+  auto d = admit(s, limits, 1);
+  EXPECT_FALSE(d.admitted);
+  EXPECT_EQ(d.reason, "queue_wait");
+  EXPECT_NE(d.message.find("0.4 s"), std::string::npos) << d.message;
+  // One request about to finish: the first queued request gets its slot in time, the second not.
+  s.slot_free_in_s = {0.05, 0.4, 0.45, 0.5};
+  EXPECT_TRUE(admit(s, limits, 1).admitted);
+  s.waiting = 1;
+  EXPECT_FALSE(admit(s, limits, 1).admitted);
+  // Past the running requests, the release rate predicts: 6 / 20 per second = 0.3 s.
+  EXPECT_DOUBLE_EQ(predicted_slot_wait_s(s, 6), 0.3);
+  EXPECT_DOUBLE_EQ(predicted_slot_wait_s(s, 2), 0.4);
+  EXPECT_LT(predicted_slot_wait_s({.waiting = 9, .running = 4, .max_running = 4}, 10), 0);
+  // An idle server hit by a burst: the first four take the slots; the fifth waits for one of
+  // them to finish, which takes their whole run, not 1 / rate.
+  QueueState burst{.waiting = 4, .running = 0, .max_running = 4, .slot_release_per_s = 20,
+                   .new_request_hold_s = 0.4};
+  EXPECT_DOUBLE_EQ(predicted_slot_wait_s(burst, 1), 0.4);
+  EXPECT_FALSE(admit(burst, limits, 1).admitted);
+  burst.waiting = 3;
+  EXPECT_TRUE(admit(burst, limits, 1).admitted);
+}
+
 }  // namespace
 }  // namespace keel::serve
