@@ -1,4 +1,5 @@
-// Indexing and retrieval on a generated corpus (10,000 documents by default), against the
+// Indexing and retrieval on a generated corpus (10,000 documents by default, written from the
+// words of Keel's bundled documents in a Zipf-like mix), against the
 // floor measured in the same run: reading and hashing every byte of the corpus once, which any
 // incremental indexer must do. Reports documents/s and MB/s (BM25 only, then BM25 + vectors
 // with the embedding model), embedding chunks/s, resident memory sampled while indexing (it
@@ -10,11 +11,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -52,12 +55,33 @@ uint64_t current_rss_bytes() {
   return n == 2 ? resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
 }
 
-// A vocabulary of pronounceable made-up words, so BM25 sees a Zipf-like term distribution.
-std::vector<std::string> make_vocabulary(std::mt19937_64& rng, size_t n) {
-  static const char* kSyllables[] = {"ka", "lo", "ven", "tri", "mar", "sol", "eth", "qui", "dra", "pel",
-                                     "nor", "zu",  "bex", "ori", "fen", "gal", "hy",  "ist", "jor", "lum"};
+// The words of Keel's bundled documents, most frequent first, then pronounceable made-up words
+// (names, rare terms) up to n: text that tokenizes like real prose, with a Zipf-like use below.
+std::vector<std::string> make_vocabulary(std::mt19937_64& rng, size_t n, const std::string& prose_dir) {
+  std::map<std::string, int64_t> counts;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(prose_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    std::ifstream in(it->path(), std::ios::binary);
+    std::string word;
+    char c;
+    while (in.get(c)) {
+      if (std::isalpha(static_cast<unsigned char>(c))) {
+        word += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      } else {
+        if (word.size() >= 2) ++counts[word];
+        word.clear();
+      }
+    }
+  }
+  std::vector<std::pair<int64_t, std::string>> ranked;
+  for (auto& [w, c] : counts) ranked.emplace_back(-c, w);
+  std::sort(ranked.begin(), ranked.end());
   std::vector<std::string> words;
   words.reserve(n);
+  for (auto& [c, w] : ranked) words.push_back(w);
+  static const char* kSyllables[] = {"ka", "lo", "ven", "tri", "mar", "sol", "eth", "qui", "dra", "pel",
+                                     "nor", "zu",  "bex", "ori", "fen", "gal", "hy",  "ist", "jor", "lum"};
   std::uniform_int_distribution<int> syl(0, 19), count(2, 4);
   while (words.size() < n) {
     std::string w;
@@ -78,7 +102,7 @@ struct Corpus {
 // made of rarer words taken from one document, so every query has a document that answers it.
 Corpus write_corpus(const std::string& dir, size_t n, size_t n_queries) {
   std::mt19937_64 rng(20261127);
-  auto vocab = make_vocabulary(rng, 20000);
+  auto vocab = make_vocabulary(rng, 20000, KEEL_SOURCE_DIR "/examples/local-research/docs");
   // Zipf-like choice: rank r with weight 1/(r+1).
   std::vector<double> weights(vocab.size());
   for (size_t i = 0; i < weights.size(); ++i) weights[i] = 1.0 / static_cast<double>(i + 1);

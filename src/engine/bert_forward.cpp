@@ -73,10 +73,7 @@ void Context::forward_bert(std::span<const TokenId> tokens, std::span<const int6
         softmax(scores, count);
         float* out = attn_.data() + t * qd + h * hd;
         std::memset(out, 0, hd * sizeof(float));
-        for (int64_t j = 0; j < count; ++j) {
-          const float* v = v_.data() + (j0 + j) * kvd + kv_head * hd;
-          for (int64_t d = 0; d < hd; ++d) out[d] += scores[j] * v[d];
-        }
+        for (int64_t j = 0; j < count; ++j) kt.axpy_f32(scores[j], v_.data() + (j0 + j) * kvd + kv_head * hd, out, hd);
       }
     };
     pool_.run(job);

@@ -24,12 +24,16 @@ void reference_gemm(TensorType type, const uint8_t* w, size_t row_bytes, int64_t
   }
 }
 
+void reference_axpy_f32(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
 void reference_axpy_f16(float a, const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * fp16_to_fp32(x[i]);
 }
 
 const KernelTable kReference = {"reference", quantize_activation_reference, reference_gemv,
-                                reference_gemm, reference_axpy_f16};
+                                reference_gemm, reference_axpy_f16, reference_axpy_f32};
 
 const KernelTable& choose() {
   // KEEL_KERNELS=reference forces the portable kernels (for comparisons and debugging).

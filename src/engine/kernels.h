@@ -33,6 +33,8 @@ struct KernelTable {
                int64_t n);
   //! y[i] += a * x[i] for half-precision x (attention: probabilities times value rows).
   void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n);
+  //! y[i] += a * x[i] (attention over float value rows).
+  void (*axpy_f32)(float a, const float* x, float* y, int64_t n);
 };
 
 const KernelTable& kernels();

@@ -62,15 +62,14 @@ KEEL_AVX2 inline __m256i expand_bits(uint32_t bits) {
   return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
 }
 
+// Float-like dot products keep one 8-lane accumulator and a scalar tail: the tiled matrix
+// product below sums in exactly this order, so a token's result does not depend on whether it
+// was computed alone (gemv) or in a batch (gemm). Independent rows keep the FMA units busy.
 KEEL_AVX2 float dot_f32(const float* w, const float* a, int64_t n) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(a + i), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8), _mm256_loadu_ps(a + i + 8), acc1);
-  }
-  for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(a + i), acc0);
-  float sum = hsum(_mm256_add_ps(acc0, acc1));
+  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(a + i), acc);
+  float sum = hsum(acc);
   for (; i < n; ++i) sum += w[i] * a[i];
   return sum;
 }
@@ -86,21 +85,14 @@ KEEL_AVX2 inline __m256 load_bf16(const uint16_t* p) {
 
 template <bool kBf16>
 KEEL_AVX2 float dot_half(const uint16_t* w, const uint16_t* a, int64_t n) {
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 acc = _mm256_setzero_ps();
   int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    for (int k = 0; k < 4; ++k) {
-      __m256 x = kBf16 ? load_bf16(w + i + 8 * k) : load_f16(w + i + 8 * k);
-      __m256 y = kBf16 ? load_bf16(a + i + 8 * k) : load_f16(a + i + 8 * k);
-      acc[k] = _mm256_fmadd_ps(x, y, acc[k]);
-    }
-  }
   for (; i + 8 <= n; i += 8) {
-    __m256 x = kBf16 ? load_bf16(w + i) : load_f16(w + i);
-    __m256 y = kBf16 ? load_bf16(a + i) : load_f16(a + i);
-    acc[0] = _mm256_fmadd_ps(x, y, acc[0]);
+    const __m256 x = kBf16 ? load_bf16(w + i) : load_f16(w + i);
+    const __m256 y = kBf16 ? load_bf16(a + i) : load_f16(a + i);
+    acc = _mm256_fmadd_ps(x, y, acc);
   }
-  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  float sum = hsum(acc);
   for (; i < n; ++i) {
     sum += kBf16 ? bf16_to_fp32(w[i]) * bf16_to_fp32(a[i]) : fp16_to_fp32(w[i]) * fp16_to_fp32(a[i]);
   }
@@ -276,9 +268,85 @@ KEEL_AVX2 void avx2_gemv(TensorType type, const uint8_t* w, size_t row_bytes, co
   for (int64_t r = 0; r < rows; ++r) y[r] = dot_row(type, w + r * row_bytes, a, n);
 }
 
+// Float-like weights (F32, F16, BF16) against activations of the same type, a tile of 2 weight
+// rows by 4 tokens at a time: each weight vector loaded and widened once feeds 4 FMAs, each
+// activation vector 2, where a row-by-token dot product does 1 of each. Tiles cover the largest
+// multiples of 2 rows and 4 tokens; the edges go through dot_row. Each result is summed in the
+// order dot_f32 / dot_half use, so it is bit-identical to theirs.
+enum class FloatLike { f32, f16, bf16 };
+
+template <FloatLike kType>
+inline float scalar_at(const uint8_t* base, int64_t i) {
+  if constexpr (kType == FloatLike::f32) return reinterpret_cast<const float*>(base)[i];
+  if constexpr (kType == FloatLike::f16) return fp16_to_fp32(reinterpret_cast<const uint16_t*>(base)[i]);
+  return bf16_to_fp32(reinterpret_cast<const uint16_t*>(base)[i]);
+}
+
+template <FloatLike kType>
+KEEL_AVX2 inline __m256 load_as_f32(const uint8_t* base, int64_t i) {
+  if constexpr (kType == FloatLike::f32) return _mm256_loadu_ps(reinterpret_cast<const float*>(base) + i);
+  if constexpr (kType == FloatLike::f16) return load_f16(reinterpret_cast<const uint16_t*>(base) + i);
+  return load_bf16(reinterpret_cast<const uint16_t*>(base) + i);
+}
+
+template <FloatLike kType>
+KEEL_AVX2 void gemm_float_tiles(TensorType type, const uint8_t* w, size_t row_bytes, int64_t rows,
+                                const uint8_t* a, size_t a_stride, int64_t tokens, float* y,
+                                size_t y_stride, int64_t n) {
+  constexpr int kRows = 2, kTokens = 4;
+  const int64_t rows_tiled = rows / kRows * kRows, tokens_tiled = tokens / kTokens * kTokens;
+  for (int64_t r = 0; r < rows_tiled; r += kRows) {
+    const uint8_t* w0 = w + r * row_bytes;
+    const uint8_t* w1 = w0 + row_bytes;
+    for (int64_t t = 0; t < tokens_tiled; t += kTokens) {
+      const uint8_t* at[kTokens] = {a + t * a_stride, a + (t + 1) * a_stride, a + (t + 2) * a_stride,
+                                    a + (t + 3) * a_stride};
+      __m256 acc0[kTokens], acc1[kTokens];
+      for (int k = 0; k < kTokens; ++k) acc0[k] = acc1[k] = _mm256_setzero_ps();
+      int64_t i = 0;
+      for (; i + 8 <= n; i += 8) {
+        const __m256 x0 = load_as_f32<kType>(w0, i), x1 = load_as_f32<kType>(w1, i);
+        for (int k = 0; k < kTokens; ++k) {
+          const __m256 v = load_as_f32<kType>(at[k], i);
+          acc0[k] = _mm256_fmadd_ps(x0, v, acc0[k]);
+          acc1[k] = _mm256_fmadd_ps(x1, v, acc1[k]);
+        }
+      }
+      for (int k = 0; k < kTokens; ++k) {
+        float s0 = hsum(acc0[k]), s1 = hsum(acc1[k]);
+        for (int64_t j = i; j < n; ++j) {
+          const float v = scalar_at<kType>(at[k], j);
+          s0 += scalar_at<kType>(w0, j) * v;
+          s1 += scalar_at<kType>(w1, j) * v;
+        }
+        y[(t + k) * y_stride + r] = s0;
+        y[(t + k) * y_stride + r + 1] = s1;
+      }
+    }
+    for (int64_t t = tokens_tiled; t < tokens; ++t) {
+      y[t * y_stride + r] = dot_row(type, w0, a + t * a_stride, n);
+      y[t * y_stride + r + 1] = dot_row(type, w1, a + t * a_stride, n);
+    }
+  }
+  for (int64_t r = rows_tiled; r < rows; ++r) {
+    for (int64_t t = 0; t < tokens; ++t) y[t * y_stride + r] = dot_row(type, w + r * row_bytes, a + t * a_stride, n);
+  }
+}
+
 KEEL_AVX2 void avx2_gemm(TensorType type, const uint8_t* w, size_t row_bytes, int64_t rows,
                          const uint8_t* a, size_t a_stride, int64_t tokens, float* y,
                          size_t y_stride, int64_t n) {
+  if (tokens >= 4) {
+    switch (type) {
+      case TensorType::f32:
+        return gemm_float_tiles<FloatLike::f32>(type, w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);
+      case TensorType::f16:
+        return gemm_float_tiles<FloatLike::f16>(type, w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);
+      case TensorType::bf16:
+        return gemm_float_tiles<FloatLike::bf16>(type, w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);
+      default: break;
+    }
+  }
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* row = w + r * row_bytes;
     for (int64_t t = 0; t < tokens; ++t) y[t * y_stride + r] = dot_row(type, row, a + t * a_stride, n);
@@ -294,8 +362,17 @@ KEEL_AVX2 void avx2_axpy_f16(float a, const uint16_t* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] += a * fp16_to_fp32(x[i]);
 }
 
+KEEL_AVX2 void avx2_axpy_f32(float a, const float* x, float* y, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  }
+  for (; i < n; ++i) y[i] += a * x[i];
+}
+
 const KernelTable kAvx2 = {"avx2", quantize_activation_reference, avx2_gemv, avx2_gemm,
-                           avx2_axpy_f16};
+                           avx2_axpy_f16, avx2_axpy_f32};
 
 }  // namespace
 

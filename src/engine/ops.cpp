@@ -75,7 +75,7 @@ void gelu(float* x, int64_t n) {
 
 void softmax(float* x, int64_t n) {
   float max = -std::numeric_limits<float>::infinity();
-  for (int64_t i = 0; i < n; ++i) max = std::fmax(max, x[i]);
+  for (int64_t i = 0; i < n; ++i) max = x[i] > max ? x[i] : max;  // NaN never becomes the max
   double sum = 0;
   for (int64_t i = 0; i < n; ++i) {
     float e = x[i] == -std::numeric_limits<float>::infinity() ? 0.0f : std::exp(x[i] - max);
