@@ -114,12 +114,18 @@ KEEL_AVX2 inline __m256i q4_0_bytes(const BlockQ4_0& b) {
 // the tiled matrix product below sums in the same order.
 template <typename Block, __m256i (*kBytes)(const Block&)>
 KEEL_AVX2 float dot_q8_blocks(const Block* w, const BlockQ8_0* a, int64_t nb) {
-  __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-  for (int64_t i = 0; i < nb; ++i) {
+  auto term = [&](int64_t i, __m256 acc) {
     const __m256 d = _mm256_set1_ps(half_to_float(w[i].d) * half_to_float(a[i].d));
-    acc[i & 1] = _mm256_fmadd_ps(d, dot_i8_to_float(kBytes(w[i]), q8_0_bytes(a[i])), acc[i & 1]);
+    return _mm256_fmadd_ps(d, dot_i8_to_float(kBytes(w[i]), q8_0_bytes(a[i])), acc);
+  };
+  __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();  // named, so they stay in registers
+  int64_t i = 0;
+  for (; i + 2 <= nb; i += 2) {
+    even = term(i, even);
+    odd = term(i + 1, odd);
   }
-  return hsum(_mm256_add_ps(acc[0], acc[1]));
+  if (i < nb) even = term(i, even);
+  return hsum(_mm256_add_ps(even, odd));
 }
 
 KEEL_AVX2 float dot_q8_0(const BlockQ8_0* w, const BlockQ8_0* a, int64_t nb) {
@@ -271,10 +277,6 @@ KEEL_AVX2 float dot_row(TensorType type, const uint8_t* w, const void* a, int64_
   }
 }
 
-KEEL_AVX2 void avx2_gemv(TensorType type, const uint8_t* w, size_t row_bytes, const void* a,
-                         float* y, int64_t n, int64_t rows) {
-  for (int64_t r = 0; r < rows; ++r) y[r] = dot_row(type, w + r * row_bytes, a, n);
-}
 
 // Float-like weights (F32, F16, BF16) against activations of the same type, a tile of 2 weight
 // rows by 4 tokens at a time: each weight vector loaded and widened once feeds 4 FMAs, each
@@ -358,28 +360,36 @@ KEEL_AVX2 void gemm_q8_tiles(TensorType type, const uint8_t* w, size_t row_bytes
     for (int64_t t = 0; t < tokens_tiled; t += kTokens) {
       const BlockQ8_0* at[kTokens];
       for (int k = 0; k < kTokens; ++k) at[k] = reinterpret_cast<const BlockQ8_0*>(a + (t + k) * a_stride);
-      __m256 acc0[2][kTokens], acc1[2][kTokens];
-      for (int p = 0; p < 2; ++p) {
-        for (int k = 0; k < kTokens; ++k) acc0[p][k] = acc1[p][k] = _mm256_setzero_ps();
+      // acc[parity][row][token], indexed only by constants so they stay in registers.
+      __m256 acc[2][2][kTokens];
+      for (auto& parity : acc) {
+        for (auto& row : parity) {
+          for (auto& v : row) v = _mm256_setzero_ps();
+        }
       }
-      for (int64_t i = 0; i < nb; ++i) {
+      auto step = [&](int64_t i, __m256 (&into)[2][kTokens]) {
         const __m256i x0 = kBytes(w0[i]), x1 = kBytes(w1[i]);
         const float d0 = half_to_float(w0[i].d), d1 = half_to_float(w1[i].d);
         // Move each weight's sign onto the activations once per pair (see dot_i8_to_float).
         const __m256i ax0 = _mm256_sign_epi8(x0, x0), ax1 = _mm256_sign_epi8(x1, x1);
-        const int p = static_cast<int>(i & 1);
         for (int k = 0; k < kTokens; ++k) {
           const __m256i v = q8_0_bytes(at[k][i]);
           const float da = half_to_float(at[k][i].d);
           const __m256 s0 = i16_pairs_to_float(_mm256_maddubs_epi16(ax0, _mm256_sign_epi8(v, x0)));
           const __m256 s1 = i16_pairs_to_float(_mm256_maddubs_epi16(ax1, _mm256_sign_epi8(v, x1)));
-          acc0[p][k] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * da), s0, acc0[p][k]);
-          acc1[p][k] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * da), s1, acc1[p][k]);
+          into[0][k] = _mm256_fmadd_ps(_mm256_set1_ps(d0 * da), s0, into[0][k]);
+          into[1][k] = _mm256_fmadd_ps(_mm256_set1_ps(d1 * da), s1, into[1][k]);
         }
+      };
+      int64_t i = 0;
+      for (; i + 2 <= nb; i += 2) {
+        step(i, acc[0]);
+        step(i + 1, acc[1]);
       }
+      if (i < nb) step(i, acc[0]);
       for (int k = 0; k < kTokens; ++k) {
-        y[(t + k) * y_stride + r] = hsum(_mm256_add_ps(acc0[0][k], acc0[1][k]));
-        y[(t + k) * y_stride + r + 1] = hsum(_mm256_add_ps(acc1[0][k], acc1[1][k]));
+        y[(t + k) * y_stride + r] = hsum(_mm256_add_ps(acc[0][0][k], acc[1][0][k]));
+        y[(t + k) * y_stride + r + 1] = hsum(_mm256_add_ps(acc[0][1][k], acc[1][1][k]));
       }
     }
     for (int64_t t = tokens_tiled; t < tokens; ++t) {
@@ -390,6 +400,13 @@ KEEL_AVX2 void gemm_q8_tiles(TensorType type, const uint8_t* w, size_t row_bytes
   for (int64_t r = rows_tiled; r < rows; ++r) {
     for (int64_t t = 0; t < tokens; ++t) y[t * y_stride + r] = dot_row(type, w + r * row_bytes, a + t * a_stride, n);
   }
+}
+
+// One row at a time: with both threads streaming weights, more rows in flight per thread
+// measured slower (more concurrent streams for the prefetchers) on the 1B files.
+KEEL_AVX2 void avx2_gemv(TensorType type, const uint8_t* w, size_t row_bytes, const void* a,
+                         float* y, int64_t n, int64_t rows) {
+  for (int64_t r = 0; r < rows; ++r) y[r] = dot_row(type, w + r * row_bytes, a, n);
 }
 
 KEEL_AVX2 void avx2_gemm(TensorType type, const uint8_t* w, size_t row_bytes, int64_t rows,
