@@ -438,6 +438,24 @@ void Server::Impl::handle_completion(const std::shared_ptr<Connection>& c, const
   if (!gateway->allows(tenant, req.model)) {
     return fail({403, "permission_error", fmt::format("tenant '{}' may not use model '{}'", tenant, req.model), "model", "model_not_allowed"});
   }
+  auto queue_state = [&](int64_t max_tokens) {
+    return QueueState{scheduler->waiting(), scheduler->running(), options.scheduler.max_running,
+                      scheduler->queued_tokens(), scheduler->kv_blocks_total() * options.scheduler.kv_block_size,
+                      scheduler->drain_tokens_per_s(), scheduler->slot_release_per_s(), scheduler->slot_free_in_s(),
+                      static_cast<double>(max_tokens) * scheduler->step_seconds()};
+  };
+  auto refuse = [&](const AdmissionDecision& d) {
+    metrics->rejections.labels({d.reason}).inc();
+    fail({429, "overloaded", d.message, "", d.reason}, {fmt::format("Retry-After: {}", d.retry_after_s)});
+  };
+  // Under overload most requests are refused, and the I/O thread that refuses them also
+  // delivers the admitted ones' tokens: refuse before tokenizing when the prompt cannot change
+  // the answer (admission is monotone in the tokens, so a refusal with a zero-token prompt
+  // stands for any prompt).
+  if (req.max_tokens) {
+    AdmissionDecision early = admit(queue_state(*req.max_tokens), options.admission, *req.max_tokens);
+    if (!early.admitted) return refuse(early);
+  }
   // Prompt tokens.
   std::vector<engine::TokenId> prompt;
   const auto& tokenizer = model->tokenizer();
@@ -469,16 +487,10 @@ void Server::Impl::handle_completion(const std::shared_ptr<Connection>& c, const
     int retry = std::max(1, static_cast<int>(std::ceil(quota.retry_after_s)));
     return fail({429, "rate_limit_exceeded", quota.message, "", "rate_limit_exceeded"}, {fmt::format("Retry-After: {}", retry)});
   }
-  QueueState state{scheduler->waiting(), scheduler->running(), options.scheduler.max_running, scheduler->queued_tokens(),
-                   scheduler->kv_blocks_total() * options.scheduler.kv_block_size, scheduler->drain_tokens_per_s(),
-                   scheduler->slot_release_per_s(), scheduler->slot_free_in_s(),
-                   static_cast<double>(max_tokens) * scheduler->step_seconds()};
-  AdmissionDecision admission = admit(state, options.admission, request_tokens);
+  AdmissionDecision admission = admit(queue_state(max_tokens), options.admission, request_tokens);
   if (!admission.admitted) {
     gateway->release(tenant, request_tokens);
-    metrics->rejections.labels({admission.reason}).inc();
-    return fail({429, "overloaded", admission.message, "", admission.reason},
-                {fmt::format("Retry-After: {}", admission.retry_after_s)});
+    return refuse(admission);
   }
   auto sr = std::make_shared<SchedulerRequest>();
   sr->tenant = tenant;
