@@ -54,12 +54,15 @@ TokenId Sampler::sample(std::span<const float> logits, std::span<const TokenId> 
   }
   float max_logit = candidates_[0].logit;
   for (int64_t i = 1; i < k; ++i) max_logit = std::max(max_logit, candidates_[i].logit);
-  // Softmax of the survivors at this temperature.
+  // Softmax of the survivors at this temperature; adjusted_ (free now: candidates_ hold the
+  // logits) keeps each survivor's weight by token id, so every exp is computed once.
   double sum = 0;
-  for (int64_t i = 0; i < k; ++i) sum += std::exp((candidates_[i].logit - max_logit) / params_.temperature);
-  auto probability = [&](const Candidate& c) {
-    return static_cast<float>(std::exp((c.logit - max_logit) / params_.temperature) / sum);
-  };
+  for (int64_t i = 0; i < k; ++i) {
+    const float weight = std::exp((candidates_[i].logit - max_logit) / params_.temperature);
+    adjusted_[candidates_[i].id] = weight;
+    sum += weight;
+  }
+  auto probability = [&](const Candidate& c) { return static_cast<float>(adjusted_[c.id] / sum); };
   if (params_.min_p > 0.0f) {
     // Keep what is at least min_p times as likely as the most likely token.
     const float floor = static_cast<float>(1.0 / sum) * params_.min_p;
@@ -87,13 +90,10 @@ TokenId Sampler::sample(std::span<const float> logits, std::span<const TokenId> 
     k = std::max<int64_t>(1, keep);
   }
   double total = 0;
-  for (int64_t i = 0; i < k; ++i) {
-    adjusted_[i] = probability(candidates_[i]);  // reuse as probabilities, in candidate order
-    total += adjusted_[i];
-  }
+  for (int64_t i = 0; i < k; ++i) total += probability(candidates_[i]);
   double r = std::uniform_real_distribution<double>(0.0, total)(rng_);
   for (int64_t i = 0; i < k; ++i) {
-    r -= adjusted_[i];
+    r -= probability(candidates_[i]);
     if (r <= 0) return candidates_[i].id;
   }
   return candidates_[k - 1].id;

@@ -106,8 +106,8 @@ std::shared_ptr<SchedulerRequest> Scheduler::next_waiting() {
   it->second.pop_front();
   last_tenant_ = it->first;
   if (it->second.empty()) waiting_by_tenant_.erase(it);
-  // Running first, then waiting: admission never sees the request in neither count (a slot
-  // that looks free for a moment would admit a request that then waits).
+  // Running first, then waiting: admission always sees the request in one of the two counts
+  // (a slot that looked free for a moment would admit a request that then waits).
   ++running_count_;
   --waiting_count_;
   return request;
