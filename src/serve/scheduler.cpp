@@ -291,8 +291,8 @@ bool Scheduler::step() {
   }
   const int64_t now = monotonic_now_ns();
   const double step_s = (now - step_start) / 1e9;
-  step_seconds_ = step_seconds_ == 0 ? step_s : 0.8 * step_seconds_ + 0.2 * step_s;
-  step_seconds_published_ = step_seconds_;
+  const double previous_step_s = step_seconds_.load();
+  step_seconds_ = previous_step_s == 0 ? step_s : 0.8 * previous_step_s + 0.2 * step_s;
   rate_window_tokens_ += static_cast<int64_t>(batch_.size());
   if (now - rate_window_start_ns_ > 1'000'000'000) {
     double rate = rate_window_tokens_ / ((now - rate_window_start_ns_) / 1e9);
@@ -362,11 +362,12 @@ void Scheduler::publish_slot_free_times() {
   std::vector<double> times;
   times.reserve(active_.size());
   const int64_t budget = std::max<int64_t>(1, options_.token_budget);
+  const double step_s = step_seconds_.load();
   for (const auto& a : active_) {
     const int64_t prefill_left = static_cast<int64_t>(a->request->prompt.size()) - a->prefilled;
     const int64_t steps = (prefill_left + budget - 1) / budget +
                           std::max<int64_t>(0, a->request->max_tokens - static_cast<int64_t>(a->generated.size()));
-    times.push_back(static_cast<double>(steps) * step_seconds_);
+    times.push_back(static_cast<double>(steps) * step_s);
   }
   std::sort(times.begin(), times.end());
   std::lock_guard lock(slot_free_mutex_);

@@ -98,7 +98,7 @@ class Scheduler {
   //! max_tokens times the recent step time), ascending; as of the last step.
   std::vector<double> slot_free_in_s() const;
   //! Recent wall time of one forward step, seconds (0 before the first).
-  double step_seconds() const { return step_seconds_published_.load(); }
+  double step_seconds() const { return step_seconds_.load(); }
   int64_t kv_blocks_total() const;
   const SchedulerOptions& options() const { return options_; }
   //! Runs one short request through the engine (readiness warm-up); call after start().
@@ -133,11 +133,10 @@ class Scheduler {
   std::atomic<double> drain_rate_{0};
   std::atomic<double> slot_release_rate_{0};
   int64_t rate_window_start_ns_ = 0, rate_window_tokens_ = 0, rate_window_finished_ = 0;
-  double step_seconds_ = 0;  // recent wall time of one step (moving average); engine thread
+  std::atomic<double> step_seconds_{0};  // recent wall time of one step (moving average)
   void publish_slot_free_times();
   mutable std::mutex slot_free_mutex_;
   std::vector<double> slot_free_in_s_;
-  std::atomic<double> step_seconds_published_{0};
   std::thread thread_;
 };
 

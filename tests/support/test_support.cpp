@@ -41,6 +41,32 @@ std::optional<std::string> fixtures_dir() {
   return std::nullopt;
 }
 
+namespace {
+
+// posix_spawnp of argv with this process's environment, `env` overriding or adding entries;
+// consumes `actions`. Returns posix_spawnp's result.
+int spawn(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+          posix_spawn_file_actions_t* actions, pid_t* pid) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e) {
+    std::string entry = *e;
+    if (!env.count(entry.substr(0, entry.find('=')))) env_strings.push_back(entry);
+  }
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = argv;
+  std::vector<char*> c_args;
+  for (auto& a : args) c_args.push_back(a.data());
+  c_args.push_back(nullptr);
+  int rc = posix_spawnp(pid, c_args[0], actions, nullptr, c_args.data(), envp.data());
+  posix_spawn_file_actions_destroy(actions);
+  return rc;
+}
+
+}  // namespace
+
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& stdin_data,
                           const std::map<std::string, std::string>& env, int timeout_seconds) {
   int in_pipe[2], out_pipe[2], err_pipe[2];
@@ -53,24 +79,8 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
 
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) {
-    std::string entry = *e;
-    std::string key = entry.substr(0, entry.find('='));
-    if (!env.count(key)) env_strings.push_back(entry);
-  }
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& s : env_strings) envp.push_back(s.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> c_args;
-  for (auto& a : args) c_args.push_back(a.data());
-  c_args.push_back(nullptr);
-
   pid_t pid;
-  int rc = posix_spawnp(&pid, c_args[0], &actions, nullptr, c_args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
+  int rc = spawn(argv, env, &actions, &pid);
   close(in_pipe[0]);
   close(out_pipe[1]);
   close(err_pipe[1]);
@@ -174,22 +184,8 @@ BackgroundProcess::BackgroundProcess(const std::vector<std::string>& argv,
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, out[1], 2);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e; ++e) {
-    std::string entry = *e;
-    if (!env.count(entry.substr(0, entry.find('=')))) env_strings.push_back(entry);
-  }
-  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
-  std::vector<char*> envp;
-  for (auto& e : env_strings) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  std::vector<std::string> args = argv;
-  std::vector<char*> c_args;
-  for (auto& a : args) c_args.push_back(a.data());
-  c_args.push_back(nullptr);
   pid_t pid;
-  int rc = posix_spawnp(&pid, c_args[0], &actions, nullptr, c_args.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
+  int rc = spawn(argv, env, &actions, &pid);
   close(out[1]);
   if (rc != 0) {
     close(out[0]);
