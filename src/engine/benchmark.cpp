@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <memory>
 #include <random>
 #include <thread>
 
 #include "core/clock.h"
 #include "engine/context.h"
 #include "engine/generator.h"
+#include "engine/kernels.h"
 
 namespace keel::engine {
 
@@ -24,45 +26,48 @@ Spread summarize(std::vector<double> samples) {
   return s;
 }
 
-Spread measure_memory_bandwidth(int threads, size_t bytes, int reps) {
-  if (threads <= 0) threads = std::max(1u, std::thread::hardware_concurrency());
-  const size_t n = bytes / sizeof(float);
-  std::vector<float> data(n);
-  // Touch every page from the threads that will read it.
+BandwidthProbe::BandwidthProbe(int threads, size_t bytes)
+    : threads_(threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))),
+      data_(bytes / sizeof(float)) {
+  // Touch every page from the thread that will read it.
+  const size_t n = data_.size();
   std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
+  for (int t = 0; t < threads_; ++t) {
     workers.emplace_back([&, t] {
-      size_t begin = n * t / threads, end = n * (t + 1) / threads;
-      for (size_t i = begin; i < end; ++i) data[i] = static_cast<float>(i & 7);
+      size_t begin = n * t / threads_, end = n * (t + 1) / threads_;
+      for (size_t i = begin; i < end; ++i) data_[i] = static_cast<float>(i & 7);
     });
   }
   for (auto& w : workers) w.join();
+  measure(1);  // the first read warms up
+}
+
+double BandwidthProbe::measure(int passes) {
+  const size_t n = data_.size();
+  const auto read_sum = kernels().read_sum_f32;
   std::vector<double> samples;
-  std::vector<double> sums(threads);
-  for (int r = 0; r < reps + 1; ++r) {
-    workers.clear();
+  std::vector<double> sums(threads_);
+  for (int p = 0; p < std::max(1, passes); ++p) {
+    std::vector<std::thread> workers;
     int64_t start = monotonic_now_ns();
-    for (int t = 0; t < threads; ++t) {
+    for (int t = 0; t < threads_; ++t) {
       workers.emplace_back([&, t] {
-        size_t begin = n * t / threads, end = n * (t + 1) / threads;
-        // Eight independent accumulators let the loop run at memory speed.
-        float acc[8] = {};
-        size_t i = begin;
-        for (; i + 8 <= end; i += 8) {
-          for (int k = 0; k < 8; ++k) acc[k] += data[i + k];
-        }
-        for (; i < end; ++i) acc[0] += data[i];
-        double total = 0;
-        for (float a : acc) total += a;
-        sums[t] = total;
+        size_t begin = n * t / threads_, end = n * (t + 1) / threads_;
+        sums[t] = read_sum(data_.data() + begin, static_cast<int64_t>(end - begin));
       });
     }
     for (auto& w : workers) w.join();
     double seconds = (monotonic_now_ns() - start) / 1e9;
-    if (r > 0) samples.push_back(bytes / seconds / 1e9);  // the first pass warms up
+    samples.push_back(n * sizeof(float) / seconds / 1e9);
   }
-  volatile double sink = sums[0];
-  (void)sink;
+  for (double s : sums) sink_ += s;  // keeps the reads
+  return summarize(samples).median;
+}
+
+Spread measure_memory_bandwidth(int threads, size_t bytes, int reps) {
+  BandwidthProbe probe(threads, bytes);
+  std::vector<double> samples;
+  for (int r = 0; r < reps; ++r) samples.push_back(probe.measure(1));
   return summarize(samples);
 }
 
@@ -126,9 +131,14 @@ Result<BenchResult> run_benchmark(const std::string& model_path, const BenchOpti
     return seconds;
   };
 
+  std::unique_ptr<BandwidthProbe> probe;
+  if (o.measure_bandwidth && o.gen_tokens > 0) {
+    say(fmt::format("preparing the memory-bandwidth probe ({} threads, 1 GiB)", r.threads));
+    probe = std::make_unique<BandwidthProbe>(r.threads);
+  }
   say("warm-up");
   if (o.prompt_tokens > 0) KEEL_RETURN_IF_ERROR(run_prompt().status());
-  std::vector<double> pp, tg;
+  std::vector<double> pp, tg, bandwidth, fraction;
   for (int rep = 0; rep < o.reps; ++rep) {
     if (o.prompt_tokens > 0) {
       KEEL_ASSIGN_OR_RETURN(double s, run_prompt());
@@ -136,20 +146,25 @@ Result<BenchResult> run_benchmark(const std::string& model_path, const BenchOpti
       say(fmt::format("rep {}/{}: pp{} {:.1f} tokens/s", rep + 1, o.reps, o.prompt_tokens, pp.back()));
     }
     if (o.gen_tokens > 0) {
+      double before = probe ? probe->measure() : 0;
       KEEL_ASSIGN_OR_RETURN(double s, run_generation());
       tg.push_back(o.gen_tokens / s);
-      say(fmt::format("rep {}/{}: tg{} {:.2f} tokens/s", rep + 1, o.reps, o.gen_tokens, tg.back()));
+      std::string line = fmt::format("rep {}/{}: tg{} {:.2f} tokens/s", rep + 1, o.reps, o.gen_tokens, tg.back());
+      if (probe) {
+        bandwidth.push_back((before + probe->measure()) / 2);
+        fraction.push_back(tg.back() * static_cast<double>(r.bytes_per_token) / (bandwidth.back() * 1e9));
+        line += fmt::format(", bandwidth {:.1f} GB/s, {:.0f}% of the bound", bandwidth.back(), 100 * fraction.back());
+      }
+      say(line);
     }
   }
   r.pp_tokens_per_s = summarize(pp);
   r.tg_tokens_per_s = summarize(tg);
-  if (o.measure_bandwidth) {
-    say(fmt::format("measuring memory bandwidth ({} threads)", r.threads));
-    r.bandwidth_gb_per_s = measure_memory_bandwidth(r.threads);
+  if (probe) {
+    r.bandwidth_gb_per_s = summarize(bandwidth);
+    r.tg_fraction_of_bound_per_rep = summarize(fraction);
     r.tg_bound_tokens_per_s = r.bandwidth_gb_per_s.median * 1e9 / r.bytes_per_token;
-    if (r.tg_bound_tokens_per_s > 0) {
-      r.tg_fraction_of_bound = r.tg_tokens_per_s.median / r.tg_bound_tokens_per_s;
-    }
+    r.tg_fraction_of_bound = r.tg_fraction_of_bound_per_rep.median;
   }
   return r;
 }

@@ -21,7 +21,23 @@ struct Spread {
 };
 Spread summarize(std::vector<double> samples);
 
-//! GB/s reading a buffer of `bytes` with `threads` threads (sum of floats), median of reps.
+//! Reads a buffer of `bytes` with `threads` threads through the kernel table's read_sum_f32.
+//! The buffer is allocated and touched (by the threads that read it) once, so the probe can be
+//! repeated between other measurements and follow a machine whose bandwidth drifts.
+class BandwidthProbe {
+ public:
+  explicit BandwidthProbe(int threads, size_t bytes = size_t{1} << 30);
+  //! GB/s of reading the whole buffer, median of `passes` reads.
+  double measure(int passes = 3);
+  int threads() const { return threads_; }
+
+ private:
+  int threads_;
+  std::vector<float> data_;
+  double sink_ = 0;
+};
+
+//! GB/s reading a buffer of `bytes` with `threads` threads, `reps` readings of one probe.
 Spread measure_memory_bandwidth(int threads, size_t bytes = size_t{1} << 30, int reps = 3);
 
 struct BenchOptions {
@@ -38,9 +54,12 @@ struct BenchResult {
   std::string model_type;        //!< dominant matrix type
   uint64_t bytes_per_token = 0;  //!< weight bytes read to generate one token
   int threads = 0;
-  Spread pp_tokens_per_s, tg_tokens_per_s, bandwidth_gb_per_s;
-  double tg_bound_tokens_per_s = 0;
-  double tg_fraction_of_bound = 0;
+  //! Bandwidth is measured around every generation repetition (before and after, averaged);
+  //! the fraction of the bound is computed per repetition against that reading, then the
+  //! median taken, so a machine whose bandwidth drifts during the run does not skew it.
+  Spread pp_tokens_per_s, tg_tokens_per_s, bandwidth_gb_per_s, tg_fraction_of_bound_per_rep;
+  double tg_bound_tokens_per_s = 0;  //!< median bandwidth / bytes per token
+  double tg_fraction_of_bound = 0;   //!< median of the per-repetition fractions
   std::string kernels;
 };
 

@@ -32,13 +32,30 @@ void reference_axpy_f16(float a, const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * fp16_to_fp32(x[i]);
 }
 
-const KernelTable kReference = {"reference", quantize_activation_reference, reference_gemv,
-                                reference_gemm, reference_axpy_f16, reference_axpy_f32};
+// Eight independent sums, so the loop is not one chain of dependent additions.
+float reference_read_sum_f32(const float* x, int64_t n) {
+  float acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += x[i + k];
+  }
+  for (; i < n; ++i) acc[0] += x[i];
+  float total = 0;
+  for (float a : acc) total += a;
+  return total;
+}
+
+const KernelTable kReference = {"reference",        quantize_activation_reference, reference_gemv,
+                                reference_gemm,     reference_axpy_f16,            reference_axpy_f32,
+                                reference_read_sum_f32};
 
 const KernelTable& choose() {
   // KEEL_KERNELS=reference forces the portable kernels (for comparisons and debugging).
   const char* forced = std::getenv("KEEL_KERNELS");
   if (forced && std::strcmp(forced, "reference") == 0) return kReference;
+  // KEEL_KERNELS=avx2 leaves AVX-VNNI out.
+  const bool plain_avx2 = forced && std::strcmp(forced, "avx2") == 0;
+  if (const KernelTable* vnni = avx2_vnni_kernels(); vnni && !plain_avx2) return *vnni;
   if (const KernelTable* fast = avx2_kernels()) return *fast;
   return kReference;
 }

@@ -2,8 +2,8 @@
 // computable type and activations converted to the matching activation type.
 //
 // Contract:
-// - kernels() returns the fastest table this CPU supports, chosen once (AVX2+FMA+F16C on
-//   x86-64, else the portable one); reference_kernels() is the plain version the fast one is
+// - kernels() returns the fastest table this CPU supports, chosen once (AVX2+FMA+F16C, with
+//   AVX-VNNI where present, on x86-64, else the portable one); reference_kernels() is the plain version the fast one is
 //   tested against. Both give the same results up to float summation order.
 // - Kernels allocate nothing and take no locks: callers split rows across threads.
 // - Weight rows are `row_bytes` apart; n (the row length) is a multiple of the type's block
@@ -35,12 +35,17 @@ struct KernelTable {
   void (*axpy_f16)(float a, const uint16_t* x, float* y, int64_t n);
   //! y[i] += a * x[i] (attention over float value rows).
   void (*axpy_f32)(float a, const float* x, float* y, int64_t n);
+  //! Sum of n floats in any order, read as fast as the core can: the memory-bandwidth probe.
+  float (*read_sum_f32)(const float* x, int64_t n);
 };
 
 const KernelTable& kernels();
 const KernelTable& reference_kernels();
 //! The AVX2 table, or null when the CPU (or the build) lacks AVX2/FMA/F16C.
 const KernelTable* avx2_kernels();
+//! The AVX2 table with AVX-VNNI integer dot products, or null without AVX-VNNI. Its results are
+//! bit-identical to the AVX2 table's.
+const KernelTable* avx2_vnni_kernels();
 
 //! "avx2" / "reference": the table kernels() picked.
 const char* kernel_name();

@@ -1,5 +1,6 @@
 #include "engine/matmul.h"
 
+#include <algorithm>
 #include <cassert>
 
 namespace keel::engine {
@@ -26,14 +27,29 @@ void Matmul::run(std::initializer_list<MatmulTask> tasks, const float* x, int64_
       kernels_.quantize_activation(type, x + i * cols, activations_[t].data() + i * stride, cols);
     }
   }
+  // Rows are handed out in chunks from one counter, not split evenly up front: on a shared
+  // machine one core is often slower for a while, and an even split leaves the other idle at
+  // the end of every matrix. About 8 chunks per thread per matrix, at least 16 rows each; a row's
+  // result does not depend on which thread computes it.
   const MatmulTask* begin = tasks.begin();
   const size_t n_tasks = tasks.size();
-  auto job = [&](int thread, int n_threads) {
-    for (size_t k = 0; k < n_tasks; ++k) {
+  assert(n_tasks <= kMaxTasks);
+  int64_t chunk_rows[kMaxTasks], first_chunk[kMaxTasks + 1];
+  first_chunk[0] = 0;
+  for (size_t k = 0; k < n_tasks; ++k) {
+    const int64_t rows = begin[k].w->rows;
+    chunk_rows[k] = std::max<int64_t>(16, (rows / (8 * pool_.size()) + 15) / 16 * 16);
+    first_chunk[k + 1] = first_chunk[k] + (rows + chunk_rows[k] - 1) / chunk_rows[k];
+  }
+  const int64_t total_chunks = first_chunk[n_tasks];
+  next_chunk_.store(0, std::memory_order_relaxed);
+  auto job = [&](int, int) {
+    size_t k = 0;
+    for (int64_t c; (c = next_chunk_.fetch_add(1, std::memory_order_relaxed)) < total_chunks;) {
+      while (c >= first_chunk[k + 1]) ++k;  // chunks are taken in increasing order
       const MatmulTask& task = begin[k];
-      int64_t r0, r1;
-      ComputePool::split(task.w->rows, thread, n_threads, 16, &r0, &r1);
-      if (r0 >= r1) continue;
+      const int64_t r0 = (c - first_chunk[k]) * chunk_rows[k];
+      const int64_t r1 = std::min(task.w->rows, r0 + chunk_rows[k]);
       int at = static_cast<int>(activation_type_for(task.w->type));
       size_t stride = activation_row_bytes(static_cast<ActivationType>(at), cols);
       const uint8_t* w = task.w->data + r0 * task.w->row_bytes;

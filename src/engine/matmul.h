@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <initializer_list>
 #include <vector>
@@ -27,8 +28,10 @@ class Matmul {
  public:
   Matmul(ComputePool& pool, int64_t max_tokens, int64_t max_cols);
 
-  //! y_task[t][r] = dot(task.w row r, x[t]) for all tasks; x rows are `cols` floats apart and
-  //! every task's matrix has `cols` columns.
+  //! y_task[t][r] = dot(task.w row r, x[t]) for all tasks (at most kMaxTasks); x rows are
+  //! `cols` floats apart and every task's matrix has `cols` columns. Threads take rows in chunks
+  //! as they finish the previous ones.
+  static constexpr size_t kMaxTasks = 4;
   void run(std::initializer_list<MatmulTask> tasks, const float* x, int64_t tokens, int64_t cols);
 
  private:
@@ -36,6 +39,7 @@ class Matmul {
   const KernelTable& kernels_;
   int64_t max_tokens_, max_cols_;
   std::array<std::vector<uint8_t>, 6> activations_;  // by ActivationType
+  std::atomic<int64_t> next_chunk_{0};                // the next chunk of rows to take in run()
 };
 
 }  // namespace keel::engine

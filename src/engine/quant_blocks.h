@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 namespace keel::engine {
 
@@ -87,6 +88,20 @@ inline void get_scale_min_k4(int j, const uint8_t* q, uint8_t* scale, uint8_t* m
     *scale = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
     *min = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
   }
+}
+
+//! All 8 scales and mins of a Q4_K/Q5_K block at once (the same values as get_scale_min_k4),
+//! computed on 32-bit words: 4 sub-blocks per operation.
+inline void unpack_scales_mins_k4(const uint8_t* q, uint8_t scales[8], uint8_t mins[8]) {
+  uint32_t u0, u1, u2;
+  std::memcpy(&u0, q, 4);
+  std::memcpy(&u1, q + 4, 4);
+  std::memcpy(&u2, q + 8, 4);
+  const uint32_t low6 = 0x3F3F3F3F, low4 = 0x0F0F0F0F, low2 = 0x03030303;
+  const uint32_t sc[2] = {u0 & low6, (u2 & low4) | (((u0 >> 6) & low2) << 4)};
+  const uint32_t mn[2] = {u1 & low6, ((u2 >> 4) & low4) | (((u1 >> 6) & low2) << 4)};
+  std::memcpy(scales, sc, 8);
+  std::memcpy(mins, mn, 8);
 }
 
 }  // namespace keel::engine

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/fp16.h"
+#include "engine/quant_blocks.h"
 #include "engine/quants.h"
 
 namespace keel::engine {
@@ -100,14 +101,33 @@ TEST(Quants, ReferenceDotAgreesWithFloatDot) {
   }
 }
 
-TEST(Kernels, FastMatchesReferenceOnRandomData) {
-  const KernelTable& fast = kernels();
-  const KernelTable& ref = reference_kernels();
-  if (std::string(fast.name) == "reference") {
-    GTEST_SKIP() << "this CPU has no AVX2/FMA/F16C: the reference table is the only one";
+TEST(Quants, KQuantScalesUnpackedOnWordsMatchPerSubBlock) {
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 2000; ++trial) {
+    uint8_t packed[12];
+    for (auto& b : packed) b = static_cast<uint8_t>(rng());
+    uint8_t scales[8], mins[8];
+    unpack_scales_mins_k4(packed, scales, mins);
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, mn;
+      get_scale_min_k4(j, packed, &sc, &mn);
+      ASSERT_EQ(scales[j], sc) << "sub-block " << j;
+      ASSERT_EQ(mins[j], mn) << "sub-block " << j;
+    }
   }
-  for (int64_t n : {256, 512, 2048}) {
-    // 5 tokens and 7 rows: the tiled products (2 rows x 4 tokens) and their edges.
+}
+
+// Every fast table this CPU can run (AVX2, and AVX2 with AVX-VNNI), each against the reference.
+class FastKernels : public ::testing::TestWithParam<const KernelTable* (*)()> {};
+
+TEST_P(FastKernels, MatchReferenceOnRandomData) {
+  const KernelTable* table = GetParam()();
+  if (table == nullptr) GTEST_SKIP() << "this CPU cannot run this table";
+  const KernelTable& fast = *table;
+  const KernelTable& ref = reference_kernels();
+  // 33,024: longer than the rows whose activation gemv_q4_0 prepares on its stack.
+  for (int64_t n : {256, 512, 2048, 33024}) {
+    // 5 tokens and 7 rows: the tiled products (2 rows x 2 tokens) and their edges.
     const int64_t rows = 7, tokens = 5;
     for (TensorType type : kComputable) {
       SCOPED_TRACE(std::string(tensor_type_name(type)) + " n=" + std::to_string(n));
@@ -134,6 +154,41 @@ TEST(Kernels, FastMatchesReferenceOnRandomData) {
         fast.gemv(type, q.data(), rb, acts.data() + t * ab, y_gemv.data(), n, rows);
         for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(y_gemv[r], y_fast[t * rows + r]) << "t=" << t << " r=" << r;
       }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Tables, FastKernels, ::testing::Values(&avx2_kernels, &avx2_vnni_kernels),
+                         [](const auto& param) { return param.index == 0 ? "avx2" : "avx2_vnni"; });
+
+TEST(Kernels, AvxVnniTableGivesTheAvx2TablesResultsBitForBit) {
+  const KernelTable* avx2 = avx2_kernels();
+  const KernelTable* vnni = avx2_vnni_kernels();
+  if (avx2 == nullptr || vnni == nullptr) GTEST_SKIP() << "this CPU has no AVX-VNNI";
+  const int64_t n = 4096, rows = 9;
+  for (TensorType type : kComputable) {
+    SCOPED_TRACE(tensor_type_name(type));
+    auto q = quantize(type, random_floats(n * rows, 40, 0.05f), n);
+    ActivationType at = activation_type_for(type);
+    std::vector<uint8_t> act(activation_row_bytes(at, n));
+    auto x = random_floats(n, 41, 2.0f);
+    avx2->quantize_activation(at, x.data(), act.data(), n);
+    std::vector<float> y_avx2(rows), y_vnni(rows);
+    avx2->gemv(type, q.data(), *row_bytes(type, n), act.data(), y_avx2.data(), n, rows);
+    vnni->gemv(type, q.data(), *row_bytes(type, n), act.data(), y_vnni.data(), n, rows);
+    EXPECT_EQ(y_avx2, y_vnni);
+  }
+}
+
+TEST(Kernels, ReadSumIsTheSumWhateverTheLength) {
+  for (const KernelTable* table : {&reference_kernels(), avx2_kernels()}) {
+    if (table == nullptr) continue;
+    for (int64_t n : {0, 1, 63, 64, 65, 1000}) {
+      std::vector<float> x(n);
+      for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(i % 7);  // exact in float
+      double expected = 0;
+      for (float v : x) expected += v;
+      EXPECT_EQ(table->read_sum_f32(x.data(), n), expected) << table->name << " n=" << n;
     }
   }
 }

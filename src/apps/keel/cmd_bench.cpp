@@ -58,6 +58,8 @@ void add_bench_command(CLI::App& root, int& exit_code) {
                   {"pp_tokens_per_s", spread_json(r.pp_tokens_per_s)},
                   {"tg_tokens_per_s", spread_json(r.tg_tokens_per_s)},
                   {"bandwidth_gb_per_s", r.bandwidth_gb_per_s.median},
+                  {"bandwidth", spread_json(r.bandwidth_gb_per_s)},
+                  {"tg_fraction_of_bound_per_rep", spread_json(r.tg_fraction_of_bound_per_rep)},
                   {"bytes_per_token", r.bytes_per_token},
                   {"tg_bound_tokens_per_s", r.tg_bound_tokens_per_s},
                   {"tg_fraction_of_bound", r.tg_fraction_of_bound}};
@@ -74,8 +76,10 @@ void add_bench_command(CLI::App& root, int& exit_code) {
                  fmt::format("{:.2f}", r.tg_bound_tokens_per_s),
                  fmt::format("{:.0f}%", 100 * r.tg_fraction_of_bound)});
       std::printf("%s", t.render("").c_str());
-      std::printf("memory bandwidth %.1f GB/s (median), %.1f MB read per generated token, kernels %s\n",
-                  r.bandwidth_gb_per_s.median, r.bytes_per_token / 1e6, r.kernels.c_str());
+      std::printf("memory bandwidth %.1f GB/s (median; %.1f..%.1f, read around each generation run), "
+                  "%.1f MB read per generated token, kernels %s\n",
+                  r.bandwidth_gb_per_s.median, r.bandwidth_gb_per_s.min, r.bandwidth_gb_per_s.max,
+                  r.bytes_per_token / 1e6, r.kernels.c_str());
     }
     exit_code = 0;
   });
