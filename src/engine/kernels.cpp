@@ -53,9 +53,11 @@ const KernelTable& choose() {
   // KEEL_KERNELS=reference forces the portable kernels (for comparisons and debugging).
   const char* forced = std::getenv("KEEL_KERNELS");
   if (forced && std::strcmp(forced, "reference") == 0) return kReference;
-  // KEEL_KERNELS=avx2 leaves AVX-VNNI out.
-  const bool plain_avx2 = forced && std::strcmp(forced, "avx2") == 0;
-  if (const KernelTable* vnni = avx2_vnni_kernels(); vnni && !plain_avx2) return *vnni;
+  // KEEL_KERNELS=avx2 or =avx2-vnni caps the choice at that table.
+  const bool upto_avx2 = forced && std::strcmp(forced, "avx2") == 0;
+  const bool upto_vnni = forced && std::strcmp(forced, "avx2-vnni") == 0;
+  if (const KernelTable* avx512 = avx512_kernels(); avx512 && !upto_avx2 && !upto_vnni) return *avx512;
+  if (const KernelTable* vnni = avx2_vnni_kernels(); vnni && !upto_avx2) return *vnni;
   if (const KernelTable* fast = avx2_kernels()) return *fast;
   return kReference;
 }

@@ -2,8 +2,8 @@
 // computable type and activations converted to the matching activation type.
 //
 // Contract:
-// - kernels() returns the fastest table this CPU supports, chosen once (AVX2+FMA+F16C, with
-//   AVX-VNNI where present, on x86-64, else the portable one); reference_kernels() is the plain version the fast one is
+// - kernels() returns the fastest table this CPU supports, chosen once (on x86-64: AVX2+FMA+F16C,
+//   with AVX-VNNI and AVX-512 where present; else the portable one); reference_kernels() is the plain version the fast one is
 //   tested against. Both give the same results up to float summation order.
 // - Kernels allocate nothing and take no locks: callers split rows across threads.
 // - Weight rows are `row_bytes` apart; n (the row length) is a multiple of the type's block
@@ -46,6 +46,9 @@ const KernelTable* avx2_kernels();
 //! The AVX2 table with AVX-VNNI integer dot products, or null without AVX-VNNI. Its results are
 //! bit-identical to the AVX2 table's.
 const KernelTable* avx2_vnni_kernels();
+//! The AVX2-VNNI table with AVX-512 (BW, VL, DQ, VNNI, VBMI) products for Q4_0 and Q4_K rows,
+//! or null without them. Its results are bit-identical to the AVX2 table's.
+const KernelTable* avx512_kernels();
 
 //! "avx2" / "reference": the table kernels() picked.
 const char* kernel_name();

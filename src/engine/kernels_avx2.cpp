@@ -27,15 +27,7 @@ namespace keel::engine {
 
 namespace {
 
-KEEL_AVX2 inline float hsum(__m256 x) {
-  __m128 r = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
-  r = _mm_add_ps(r, _mm_movehl_ps(r, r));
-  r = _mm_add_ss(r, _mm_movehdup_ps(r));
-  return _mm_cvtss_f32(r);
-}
-
-// One F16C instruction; the same exact value as fp16_to_fp32().
-KEEL_AVX2 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+#include "engine/kernels_x86_shared.h"
 
 KEEL_AVX2 inline __m256 i16_pairs_to_float(__m256i x) {
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(x, _mm256_set1_epi16(1)));
@@ -175,18 +167,6 @@ KEEL_AVX2 float dot_q5_0(const BlockQ5_0* w, const BlockQ8_0* a, int64_t nb) {
   return hsum(acc);
 }
 
-// Sum over the 8 sub-blocks of a K-quant super-block of min * (sum of that sub-block's 32
-// activations): bsums holds sums of 16, so add neighbours first.
-KEEL_AVX2 inline int k_mins_dot(const uint8_t* mins, const int16_t* bsums) {
-  const __m256i sums16 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums));
-  const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(sums16), _mm256_extracti128_si256(sums16, 1));
-  const __m128i m = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins)));
-  __m128i p = _mm_madd_epi16(pairs, m);  // 4 int32
-  p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(1, 0, 3, 2)));
-  p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1)));
-  return _mm_cvtsi128_si32(p);
-}
-
 // pshufb masks that copy int16 number j of each 128-bit lane to all 8 positions of that lane.
 KEEL_AVX2 inline __m256i repeat_i16(int lane0_index, int lane1_index) {
   const char l0 = static_cast<char>(2 * lane0_index), l1 = static_cast<char>(2 * lane1_index);
@@ -208,16 +188,12 @@ KEEL_AVX2 float dot_qk_4or5(const uint8_t* blocks, size_t block_bytes, const Blo
   const __m256i pick_odd[4] = {repeat_i16(1, 1), repeat_i16(3, 3), repeat_i16(5, 5), repeat_i16(7, 7)};
   for (int64_t i = 0; i < nb; ++i) {
     const uint8_t* b = blocks + i * block_bytes;
-    uint16_t d16, dmin16;
-    std::memcpy(&d16, b, 2);
-    std::memcpy(&dmin16, b + 2, 2);
     const uint8_t* qh = kFive ? b + 16 : nullptr;
     const uint8_t* qs = kFive ? b + 48 : b + 16;
-    alignas(8) uint8_t sc[8], mn[8];
-    unpack_scales_mins_k4(b + 4, sc, mn);
-    mins_total -= a[i].d * half_to_float(dmin16) * static_cast<float>(k_mins_dot(mn, a[i].bsums));
+    const KQuantHead head = k_quant_head(b, a[i]);
+    mins_total += head.mins_term;
     const __m256i scales16 = _mm256_broadcastsi128_si256(
-        _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc))));
+        _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(head.scales))));
     __m256i hbits = kFive ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh))
                           : _mm256_setzero_si256();
     __m256i sumi = _mm256_setzero_si256();
@@ -240,7 +216,7 @@ KEEL_AVX2 float dot_qk_4or5(const uint8_t* blocks, size_t block_bytes, const Blo
       __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(qhi, ah), _mm256_shuffle_epi8(scales16, pick_odd[c]));
       sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * half_to_float(d16)), _mm256_cvtepi32_ps(sumi), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(head.d), _mm256_cvtepi32_ps(sumi), acc);
   }
   return hsum(acc) + mins_total;
 }

@@ -158,27 +158,41 @@ TEST_P(FastKernels, MatchReferenceOnRandomData) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Tables, FastKernels, ::testing::Values(&avx2_kernels, &avx2_vnni_kernels),
-                         [](const auto& param) { return param.index == 0 ? "avx2" : "avx2_vnni"; });
+INSTANTIATE_TEST_SUITE_P(Tables, FastKernels, ::testing::Values(&avx2_kernels, &avx2_vnni_kernels, &avx512_kernels),
+                         [](const auto& param) {
+                           return std::string(param.index == 0 ? "avx2" : param.index == 1 ? "avx2_vnni" : "avx512");
+                         });
 
-TEST(Kernels, AvxVnniTableGivesTheAvx2TablesResultsBitForBit) {
+// The AVX-VNNI and AVX-512 tables give the AVX2 table's matrix-vector results bit for bit (so
+// each stays consistent with the AVX2 matrix-matrix product they share), for even and odd
+// block counts and for rows longer than the activation they prepare on the stack.
+class WiderKernels : public ::testing::TestWithParam<const KernelTable* (*)()> {};
+
+TEST_P(WiderKernels, GiveTheAvx2TablesResultsBitForBit) {
   const KernelTable* avx2 = avx2_kernels();
-  const KernelTable* vnni = avx2_vnni_kernels();
-  if (avx2 == nullptr || vnni == nullptr) GTEST_SKIP() << "this CPU has no AVX-VNNI";
-  const int64_t n = 4096, rows = 9;
-  for (TensorType type : kComputable) {
-    SCOPED_TRACE(tensor_type_name(type));
-    auto q = quantize(type, random_floats(n * rows, 40, 0.05f), n);
-    ActivationType at = activation_type_for(type);
-    std::vector<uint8_t> act(activation_row_bytes(at, n));
-    auto x = random_floats(n, 41, 2.0f);
-    avx2->quantize_activation(at, x.data(), act.data(), n);
-    std::vector<float> y_avx2(rows), y_vnni(rows);
-    avx2->gemv(type, q.data(), *row_bytes(type, n), act.data(), y_avx2.data(), n, rows);
-    vnni->gemv(type, q.data(), *row_bytes(type, n), act.data(), y_vnni.data(), n, rows);
-    EXPECT_EQ(y_avx2, y_vnni);
+  const KernelTable* wider = GetParam()();
+  if (avx2 == nullptr || wider == nullptr) GTEST_SKIP() << "this CPU cannot run this table";
+  const int64_t rows = 9;
+  // 288 and 4,384: odd numbers of 32-element blocks (only the 32-element types take them).
+  for (int64_t n : {256, 288, 4096, 4384, 33024}) {
+    for (TensorType type : kComputable) {
+      if (!row_bytes(type, n)) continue;
+      SCOPED_TRACE(std::string(tensor_type_name(type)) + " n=" + std::to_string(n));
+      auto q = quantize(type, random_floats(n * rows, 40, 0.05f), n);
+      ActivationType at = activation_type_for(type);
+      std::vector<uint8_t> act(activation_row_bytes(at, n));
+      auto x = random_floats(n, 41, 2.0f);
+      avx2->quantize_activation(at, x.data(), act.data(), n);
+      std::vector<float> y_avx2(rows), y_wider(rows);
+      avx2->gemv(type, q.data(), *row_bytes(type, n), act.data(), y_avx2.data(), n, rows);
+      wider->gemv(type, q.data(), *row_bytes(type, n), act.data(), y_wider.data(), n, rows);
+      EXPECT_EQ(y_avx2, y_wider);
+    }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Tables, WiderKernels, ::testing::Values(&avx2_vnni_kernels, &avx512_kernels),
+                         [](const auto& param) { return std::string(param.index == 0 ? "avx2_vnni" : "avx512"); });
 
 TEST(Kernels, ReadSumIsTheSumWhateverTheLength) {
   for (const KernelTable* table : {&reference_kernels(), avx2_kernels()}) {

@@ -1,0 +1,248 @@
+// AVX-512 matrix-vector products (F, BW, VL, DQ, VNNI, VBMI) for the types that decoding the
+// common 4-bit files spends its time in, Q4_0, Q4_K and Q6_K (their output matrix): 64 bytes per
+// instruction where the AVX2 table does 32.
+// Every other product, and every matrix-matrix product, is the AVX2-VNNI table's.
+//
+// Each result is bit-identical to the AVX2 table's gemv: the integer sums are the same integers
+// in the same 8 lanes, and the floats are accumulated in the same lanes in the same order (a
+// 512-bit accumulator's two halves are the AVX2 kernel's even and odd accumulators). So the AVX2
+// matrix-matrix product used for prompts stays consistent with this one: a token's logits do not
+// depend on the batch it ran in. Compiled by target attribute, like kernels_avx2.cpp.
+#include <cstring>
+
+#include "engine/fp16.h"
+#include "engine/kernels.h"
+#include "engine/quant_blocks.h"
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define KEEL_HAVE_AVX512_KERNELS 1
+#include <immintrin.h>
+#endif
+
+namespace keel::engine {
+
+#ifdef KEEL_HAVE_AVX512_KERNELS
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")
+#define KEEL_AVX2
+
+namespace {
+
+#include "engine/kernels_x86_shared.h"
+
+const KernelTable* g_avx2 = nullptr;  // the table everything else comes from; set before use
+
+// Rows up to 32,768 long have their activation prepared on the stack (96 KiB for Q4_0, 32 KiB
+// for Q4_K); longer ones go to the AVX2 table.
+constexpr int64_t kPreparedBlocks = 1024;
+
+// Two 8-lane float vectors as one 16-lane vector (lo in lanes 0..7).
+inline __m512 join(__m256 lo, __m256 hi) {
+  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+}
+inline __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
+inline __m512i join_loads(const uint8_t* lo, const uint8_t* hi) {
+  return join(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo)),
+              _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi)));
+}
+
+// Q4_0 against Q8_0, two blocks per step: lanes 0..7 hold the even block, 8..15 the odd one,
+// exactly as the AVX2 kernel's even and odd accumulators. As there, the weights enter the
+// product as unsigned nibbles and -8 * (activation sums) is precomputed. (One masked 36-byte
+// load with vpermb/vpermw to spread it measured 4x slower on Zen 5 than these broadcasts.)
+void gemv_q4_0(const uint8_t* w, size_t row_bytes, const BlockQ8_0* a, float* y, int64_t n, int64_t rows) {
+  const int64_t nb = n / kQK, pairs = nb / 2;
+  if (nb > kPreparedBlocks) return g_avx2->gemv(TensorType::q4_0, w, row_bytes, a, y, n, rows);
+  alignas(64) __m512i a_pair[kPreparedBlocks / 2], minus_eight_a[kPreparedBlocks / 2];
+  alignas(64) __m512 da[kPreparedBlocks / 2];
+  const __m512i eight = _mm512_set1_epi8(8), ones = _mm512_set1_epi16(1);
+  auto block_bytes = [&](int64_t i) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs)); };
+  for (int64_t j = 0; j < pairs; ++j) {
+    a_pair[j] = join(block_bytes(2 * j), block_bytes(2 * j + 1));
+    minus_eight_a[j] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                        _mm512_madd_epi16(_mm512_maddubs_epi16(eight, a_pair[j]), ones));
+    da[j] = join(_mm256_set1_ps(half_to_float(a[2 * j].d)), _mm256_set1_ps(half_to_float(a[2 * j + 1].d)));
+  }
+  const __m512i shift = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
+  const __m512i low_mask = _mm512_set1_epi8(0x0F);
+  
+  for (int64_t r = 0; r < rows; ++r) {
+    const BlockQ4_0* x = reinterpret_cast<const BlockQ4_0*>(w + r * row_bytes);
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t j = 0; j < pairs; ++j) {
+      const BlockQ4_0& b0 = x[2 * j];
+      const BlockQ4_0& b1 = x[2 * j + 1];
+      const __m512i both = join(_mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0.qs))),
+                                _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b1.qs))));
+      const __m512i q = _mm512_and_si512(_mm512_srlv_epi64(both, shift), low_mask);
+      const __m512i dot = _mm512_dpbusd_epi32(minus_eight_a[j], q, a_pair[j]);
+      const __m512 dw = join(_mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(b0.d))),
+                             _mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(b1.d))));
+      acc = _mm512_fmadd_ps(_mm512_mul_ps(dw, da[j]), _mm512_cvtepi32_ps(dot), acc);
+    }
+    __m256 even = _mm512_castps512_ps256(acc);
+    const __m256 odd = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
+    if (nb % 2) {  // the last block joins the even accumulator, as in the AVX2 kernel
+      const int64_t i = nb - 1;
+      const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].qs)));
+      const __m256i q = _mm256_and_si256(_mm256_srlv_epi64(both, _mm256_set_epi64x(4, 4, 0, 0)), _mm256_set1_epi8(0x0F));
+      const __m256i minus = _mm256_sub_epi32(
+          _mm256_setzero_si256(),
+          _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), block_bytes(i)), _mm256_set1_epi16(1)));
+      const __m256i dot = _mm256_dpbusd_epi32(minus, q, block_bytes(i));
+      const __m256 dw = _mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(x[i].d)));
+      const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(half_to_float(a[i].d)));
+      even = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot), even);
+    }
+    y[r] = hsum(_mm256_add_ps(even, odd));
+  }
+}
+
+// pshufb masks over 4 128-bit lanes of 8 int16 each: lanes 0-1 repeat int16 number `low`,
+// lanes 2-3 number `high`.
+__m512i repeat_i16_512(int low, int high) {
+  alignas(64) uint8_t index[64];
+  for (int k = 0; k < 64; ++k) index[k] = static_cast<uint8_t>(2 * (k < 32 ? low : high) + k % 2);
+  return _mm512_load_si512(index);
+}
+
+// The K-quant activation's values, each super-block's eight 32-byte chunks in `order` (position
+// c takes chunk order[c]), so that a kernel's 64-byte loads match its weights' layout.
+void reorder_chunks(const BlockQ8_K* a, int64_t nb, const int (&order)[8], int8_t* out) {
+  for (int64_t i = 0; i < nb; ++i) {
+    for (int c = 0; c < 8; ++c) std::memcpy(out + i * kQK_K + 32 * c, a[i].qs + 32 * order[c], 32);
+  }
+}
+
+// Q4_K against Q8_K, 64 weight bytes (128 weights, sub-blocks 4k..4k+3) per step. The activation
+// is copied once per call so that each 64-byte load matches the weights' order: [sub-block 4k |
+// 4k + 2] for the low nibbles, [4k + 1 | 4k + 3] for the high ones. The two 256-bit halves of
+// the integer sum add up to the AVX2 kernel's 8 lanes (the same integers).
+void gemv_q4_k(const uint8_t* w, size_t row_bytes, const BlockQ8_K* a, float* y, int64_t n, int64_t rows) {
+  const int64_t nb = n / kQK_K;
+  if (nb * (kQK_K / kQK) > kPreparedBlocks) return g_avx2->gemv(TensorType::q4_k, w, row_bytes, a, y, n, rows);
+  static constexpr int kChunkOrder[8] = {0, 2, 1, 3, 4, 6, 5, 7};
+  alignas(64) int8_t reordered[kPreparedBlocks * kQK];
+  reorder_chunks(a, nb, kChunkOrder, reordered);
+  const __m512i pick_low[2] = {repeat_i16_512(0, 2), repeat_i16_512(4, 6)};
+  const __m512i pick_high[2] = {repeat_i16_512(1, 3), repeat_i16_512(5, 7)};
+  const __m512i low_mask = _mm512_set1_epi8(0x0F);
+  for (int64_t r = 0; r < rows; ++r) {
+    const uint8_t* row = w + r * row_bytes;
+    __m256 acc = _mm256_setzero_ps();
+    float mins_total = 0;
+    for (int64_t i = 0; i < nb; ++i) {
+      const uint8_t* b = row + i * sizeof(BlockQ4_K);
+      const KQuantHead head = k_quant_head(b, a[i]);
+      mins_total += head.mins_term;
+      const __m512i scales16 =
+          _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(head.scales))));
+      __m512i sumi = _mm512_setzero_si512();
+      for (int k = 0; k < 2; ++k) {
+        const __m512i q = _mm512_loadu_si512(b + 16 + 64 * k);
+        const __m512i low = _mm512_and_si512(q, low_mask);
+        const __m512i high = _mm512_and_si512(_mm512_srli_epi16(q, 4), low_mask);
+        const __m512i al = _mm512_load_si512(reordered + i * kQK_K + 128 * k);
+        const __m512i ah = _mm512_load_si512(reordered + i * kQK_K + 128 * k + 64);
+        sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(low, al), _mm512_shuffle_epi8(scales16, pick_low[k]));
+        sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(high, ah), _mm512_shuffle_epi8(scales16, pick_high[k]));
+      }
+      const __m256i sumi8 = _mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1));
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(head.d), _mm256_cvtepi32_ps(sumi8), acc);
+    }
+    y[r] = hsum(acc) + mins_total;
+  }
+}
+
+// Q6_K against Q8_K, both 128-weight halves of a super-block at once: lanes 0..7 of every
+// vector hold the first half's elements, 8..15 the second's, so each unpacked vector feeds one
+// product of 64 weights. The activation is copied once per call in that order ([chunk k of
+// half 0 | chunk k of half 1]); the -32 offset and the final lanes are the AVX2 kernel's.
+void gemv_q6_k(const uint8_t* w, size_t row_bytes, const BlockQ8_K* a, float* y, int64_t n, int64_t rows) {
+  const int64_t nb = n / kQK_K;
+  if (nb * (kQK_K / kQK) > kPreparedBlocks) return g_avx2->gemv(TensorType::q6_k, w, row_bytes, a, y, n, rows);
+  static constexpr int kChunkOrder[8] = {0, 4, 1, 5, 2, 6, 3, 7};
+  alignas(64) int8_t reordered[kPreparedBlocks * kQK];
+  reorder_chunks(a, nb, kChunkOrder, reordered);
+  // Group k covers sub-blocks 2k and 2k + 1 of each half: 128-bit lanes 0 and 2 take the
+  // half's scale 2k, lanes 1 and 3 its scale 2k + 1.
+  alignas(64) uint8_t pick_bytes[4][64];
+  for (int k = 0; k < 4; ++k) {
+    for (int b = 0; b < 64; ++b) pick_bytes[k][b] = static_cast<uint8_t>(2 * (2 * k + (b / 16) % 2) + b % 2);
+  }
+  const __m512i pick[4] = {_mm512_load_si512(pick_bytes[0]), _mm512_load_si512(pick_bytes[1]),
+                           _mm512_load_si512(pick_bytes[2]), _mm512_load_si512(pick_bytes[3])};
+  const __m512i low_mask = _mm512_set1_epi8(0x0F), two_bits = _mm512_set1_epi8(3);
+  for (int64_t r = 0; r < rows; ++r) {
+    const BlockQ6_K* x = reinterpret_cast<const BlockQ6_K*>(w + r * row_bytes);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < nb; ++i) {
+      const __m256i scales16 =
+          _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].scales)));
+      const __m256i offset = _mm256_slli_epi32(
+          _mm256_madd_epi16(scales16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums))), 5);
+      // Lanes 0-1: the first half's 8 scales; lanes 2-3: the second half's.
+      const __m512i halves_scales = join(_mm256_permute2x128_si256(scales16, scales16, 0x00),
+                                         _mm256_permute2x128_si256(scales16, scales16, 0x11));
+      const __m512i l0 = join_loads(x[i].ql, x[i].ql + 64), l1 = join_loads(x[i].ql + 32, x[i].ql + 96);
+      const __m512i h = _mm512_loadu_si512(x[i].qh);
+      __m512i q[4];
+      q[0] = _mm512_or_si512(_mm512_and_si512(l0, low_mask), _mm512_slli_epi16(_mm512_and_si512(h, two_bits), 4));
+      q[1] = _mm512_or_si512(_mm512_and_si512(l1, low_mask),
+                             _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 2), two_bits), 4));
+      q[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), low_mask),
+                             _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 4), two_bits), 4));
+      q[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), low_mask),
+                             _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 6), two_bits), 4));
+      __m512i sumi = _mm512_setzero_si512();
+      for (int k = 0; k < 4; ++k) {
+        const __m512i a8 = _mm512_load_si512(reordered + i * kQK_K + 64 * k);
+        sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q[k], a8), _mm512_shuffle_epi8(halves_scales, pick[k]));
+      }
+      const __m256i sumi8 = _mm256_sub_epi32(
+          _mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1)), offset);
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * half_to_float(x[i].d)), _mm256_cvtepi32_ps(sumi8), acc);
+    }
+    y[r] = hsum(acc);
+  }
+}
+
+void avx512_gemv(TensorType type, const uint8_t* w, size_t row_bytes, const void* a, float* y, int64_t n,
+                 int64_t rows) {
+  switch (type) {
+    case TensorType::q4_0: return gemv_q4_0(w, row_bytes, static_cast<const BlockQ8_0*>(a), y, n, rows);
+    case TensorType::q4_k: return gemv_q4_k(w, row_bytes, static_cast<const BlockQ8_K*>(a), y, n, rows);
+    case TensorType::q6_k: return gemv_q6_k(w, row_bytes, static_cast<const BlockQ8_K*>(a), y, n, rows);
+    default: return g_avx2->gemv(type, w, row_bytes, a, y, n, rows);
+  }
+}
+
+}  // namespace
+
+#pragma GCC pop_options
+
+const KernelTable* avx512_kernels() {
+  static const KernelTable* table = []() -> const KernelTable* {
+    const KernelTable* base = avx2_vnni_kernels();
+    __builtin_cpu_init();
+    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                        __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
+    if (base == nullptr || !avx512) return nullptr;
+    g_avx2 = base;
+    static KernelTable t = *base;
+    t.name = "avx512";
+    t.gemv = avx512_gemv;
+    return &t;
+  }();
+  return table;
+}
+
+#else
+
+const KernelTable* avx512_kernels() { return nullptr; }
+
+#endif
+
+}  // namespace keel::engine
