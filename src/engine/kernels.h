@@ -46,8 +46,8 @@ const KernelTable* avx2_kernels();
 //! The AVX2 table with AVX-VNNI integer dot products, or null without AVX-VNNI. Its results are
 //! bit-identical to the AVX2 table's.
 const KernelTable* avx2_vnni_kernels();
-//! The AVX2-VNNI table with AVX-512 (BW, VL, DQ, VNNI, VBMI) products for Q4_0 and Q4_K rows,
-//! or null without them. Its results are bit-identical to the AVX2 table's.
+//! The AVX2(-VNNI) table with AVX-512 (F, BW, VL, DQ, VNNI) products for Q4_0, Q4_K and Q6_K
+//! rows, or null without them. Its results are bit-identical to the AVX2 table's.
 const KernelTable* avx512_kernels();
 
 //! "avx2" / "reference": the table kernels() picked.

@@ -190,7 +190,7 @@ KEEL_AVX2 float dot_qk_4or5(const uint8_t* blocks, size_t block_bytes, const Blo
     const uint8_t* b = blocks + i * block_bytes;
     const uint8_t* qh = kFive ? b + 16 : nullptr;
     const uint8_t* qs = kFive ? b + 48 : b + 16;
-    const KQuantHead head = k_quant_head(b, a[i]);
+    const KQuantHead head = k_quant_head(b, a[i], k_sub_block_sums(a[i].bsums));
     mins_total += head.mins_term;
     const __m256i scales16 = _mm256_broadcastsi128_si256(
         _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(head.scales))));

@@ -1,7 +1,8 @@
-// AVX-512 matrix-vector products (F, BW, VL, DQ, VNNI, VBMI) for the types that decoding the
+// AVX-512 matrix-vector products (F, BW, VL, DQ, VNNI) for the types that decoding the
 // common 4-bit files spends its time in, Q4_0, Q4_K and Q6_K (their output matrix): 64 bytes per
 // instruction where the AVX2 table does 32.
-// Every other product, and every matrix-matrix product, is the AVX2-VNNI table's.
+// Q4_0 prompts also get a 512-bit matrix-matrix product; every other product is the
+// AVX2(-VNNI) table's.
 //
 // Each result is bit-identical to the AVX2 table's gemv: the integer sums are the same integers
 // in the same 8 lanes, and the floats are accumulated in the same lanes in the same order (a
@@ -24,7 +25,11 @@ namespace keel::engine {
 #ifdef KEEL_HAVE_AVX512_KERNELS
 
 #pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+// GCC 12 at -O3 reports its own AVX-512 insert intrinsics' undefined-by-design upper lanes as
+// maybe-uninitialized; nothing here reads an uninitialized value.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #define KEEL_AVX2
 
 namespace {
@@ -38,64 +43,129 @@ const KernelTable* g_avx2 = nullptr;  // the table everything else comes from; s
 constexpr int64_t kPreparedBlocks = 1024;
 
 // Two 8-lane float vectors as one 16-lane vector (lo in lanes 0..7).
+// (Zero-extended first: GCC 12 warns that a cast's upper half is uninitialized.)
 inline __m512 join(__m256 lo, __m256 hi) {
-  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+  return _mm512_castpd_ps(_mm512_insertf64x4(_mm512_castps_pd(_mm512_zextps256_ps512(lo)), _mm256_castps_pd(hi), 1));
 }
-inline __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
+inline __m512i join(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_zextsi256_si512(lo), hi, 1); }
 inline __m512i join_loads(const uint8_t* lo, const uint8_t* hi) {
   return join(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo)),
               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(hi)));
 }
 
-// Q4_0 against Q8_0, two blocks per step: lanes 0..7 hold the even block, 8..15 the odd one,
+// Q4_0 against Q8_0 two blocks at a time: lanes 0..7 hold the even block, 8..15 the odd one,
 // exactly as the AVX2 kernel's even and odd accumulators. As there, the weights enter the
-// product as unsigned nibbles and -8 * (activation sums) is precomputed. (One masked 36-byte
-// load with vpermb/vpermw to spread it measured 4x slower on Zen 5 than these broadcasts.)
+// product as unsigned nibbles and -8 * (activation sums) is subtracted as int32 lanes. (One
+// masked 36-byte load with vpermb/vpermw to spread a pair measured 4x slower on Zen 5 than
+// these broadcasts.) Every function below computes a term the same way, so gemv, the tiled gemm
+// and the edges give the same floats.
+
+// Blocks 2j and 2j + 1 of a Q4_0 row as unsigned nibbles, in unpack_nibbles' layout per half.
+inline __m512i q4_0_pair_nibbles(const BlockQ4_0* x, int64_t j) {
+  const __m512i both = join(_mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[2 * j].qs))),
+                            _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[2 * j + 1].qs))));
+  return _mm512_and_si512(_mm512_srlv_epi64(both, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)), _mm512_set1_epi8(0x0F));
+}
+// Their scales, each in its 8 lanes (converted in the vector, as the AVX2 kernel does).
+inline __m512 q4_0_pair_scales(const BlockQ4_0* x, int64_t j) {
+  return join(_mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(x[2 * j].d))),
+              _mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(x[2 * j + 1].d))));
+}
+// Activation blocks 2j and 2j + 1: values, scales, and -8 * (sums of 4 values) as int32 lanes.
+struct Q8Pair {
+  __m512i values;
+  __m512i minus_eight_sums;
+  __m512 scales;
+};
+inline Q8Pair q8_0_pair(const BlockQ8_0* a, int64_t j) {
+  Q8Pair p;
+  p.values = join_loads(reinterpret_cast<const uint8_t*>(a[2 * j].qs), reinterpret_cast<const uint8_t*>(a[2 * j + 1].qs));
+  p.minus_eight_sums = _mm512_sub_epi32(
+      _mm512_setzero_si512(), _mm512_madd_epi16(_mm512_maddubs_epi16(_mm512_set1_epi8(8), p.values), _mm512_set1_epi16(1)));
+  p.scales = join(_mm256_set1_ps(half_to_float(a[2 * j].d)), _mm256_set1_ps(half_to_float(a[2 * j + 1].d)));
+  return p;
+}
+inline __m512 q4_0_pair_term(__m512i nibbles, __m512 w_scales, const Q8Pair& a, __m512 acc) {
+  const __m512i dot = _mm512_dpbusd_epi32(a.minus_eight_sums, nibbles, a.values);
+  return _mm512_fmadd_ps(_mm512_mul_ps(w_scales, a.scales), _mm512_cvtepi32_ps(dot), acc);
+}
+// The row's result from its pair accumulator: an odd last block joins the even half, as in the
+// AVX2 kernel, then even + odd is summed.
+inline float q4_0_finish(const BlockQ4_0* x, const BlockQ8_0* a, int64_t nb, __m512 acc) {
+  __m256 even = _mm512_castps512_ps256(acc);
+  const __m256 odd = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
+  if (nb % 2) {
+    const int64_t i = nb - 1;
+    const __m256i values = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs));
+    const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].qs)));
+    const __m256i q = _mm256_and_si256(_mm256_srlv_epi64(both, _mm256_set_epi64x(4, 4, 0, 0)), _mm256_set1_epi8(0x0F));
+    const __m256i minus = _mm256_sub_epi32(
+        _mm256_setzero_si256(), _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), values), _mm256_set1_epi16(1)));
+    const __m256i dot = _mm256_dpbusd_epi32(minus, q, values);
+    const __m256 dw = _mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(x[i].d)));
+    const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(half_to_float(a[i].d)));
+    even = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot), even);
+  }
+  return hsum(_mm256_add_ps(even, odd));
+}
+inline float dot_q4_0(const BlockQ4_0* x, const BlockQ8_0* a, int64_t nb) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t j = 0; j < nb / 2; ++j) acc = q4_0_pair_term(q4_0_pair_nibbles(x, j), q4_0_pair_scales(x, j), q8_0_pair(a, j), acc);
+  return q4_0_finish(x, a, nb, acc);
+}
+
+// Rows against one activation: its pairs are prepared once per call.
 void gemv_q4_0(const uint8_t* w, size_t row_bytes, const BlockQ8_0* a, float* y, int64_t n, int64_t rows) {
   const int64_t nb = n / kQK, pairs = nb / 2;
   if (nb > kPreparedBlocks) return g_avx2->gemv(TensorType::q4_0, w, row_bytes, a, y, n, rows);
-  alignas(64) __m512i a_pair[kPreparedBlocks / 2], minus_eight_a[kPreparedBlocks / 2];
-  alignas(64) __m512 da[kPreparedBlocks / 2];
-  const __m512i eight = _mm512_set1_epi8(8), ones = _mm512_set1_epi16(1);
-  auto block_bytes = [&](int64_t i) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].qs)); };
-  for (int64_t j = 0; j < pairs; ++j) {
-    a_pair[j] = join(block_bytes(2 * j), block_bytes(2 * j + 1));
-    minus_eight_a[j] = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                        _mm512_madd_epi16(_mm512_maddubs_epi16(eight, a_pair[j]), ones));
-    da[j] = join(_mm256_set1_ps(half_to_float(a[2 * j].d)), _mm256_set1_ps(half_to_float(a[2 * j + 1].d)));
-  }
-  const __m512i shift = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
-  const __m512i low_mask = _mm512_set1_epi8(0x0F);
-  
+  alignas(64) Q8Pair prepared[kPreparedBlocks / 2];
+  for (int64_t j = 0; j < pairs; ++j) prepared[j] = q8_0_pair(a, j);
   for (int64_t r = 0; r < rows; ++r) {
     const BlockQ4_0* x = reinterpret_cast<const BlockQ4_0*>(w + r * row_bytes);
     __m512 acc = _mm512_setzero_ps();
-    for (int64_t j = 0; j < pairs; ++j) {
-      const BlockQ4_0& b0 = x[2 * j];
-      const BlockQ4_0& b1 = x[2 * j + 1];
-      const __m512i both = join(_mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0.qs))),
-                                _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b1.qs))));
-      const __m512i q = _mm512_and_si512(_mm512_srlv_epi64(both, shift), low_mask);
-      const __m512i dot = _mm512_dpbusd_epi32(minus_eight_a[j], q, a_pair[j]);
-      const __m512 dw = join(_mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(b0.d))),
-                             _mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(b1.d))));
-      acc = _mm512_fmadd_ps(_mm512_mul_ps(dw, da[j]), _mm512_cvtepi32_ps(dot), acc);
+    for (int64_t j = 0; j < pairs; ++j) acc = q4_0_pair_term(q4_0_pair_nibbles(x, j), q4_0_pair_scales(x, j), prepared[j], acc);
+    y[r] = q4_0_finish(x, a, nb, acc);
+  }
+}
+
+// Prompts: a tile of 4 rows by 4 tokens (16 pair accumulators of the 32 registers): each weight
+// pair is unpacked once for 4 tokens, each activation pair prepared once for 4 rows. The edges
+// go through dot_q4_0.
+void gemm_q4_0(const uint8_t* w, size_t row_bytes, int64_t rows, const uint8_t* a, size_t a_stride, int64_t tokens,
+               float* y, size_t y_stride, int64_t n) {
+  constexpr int kRows = 4, kTokens = 4;
+  const int64_t nb = n / kQK, pairs = nb / 2;
+  const int64_t rows_tiled = rows / kRows * kRows, tokens_tiled = tokens / kTokens * kTokens;
+  auto row = [&](int64_t r) { return reinterpret_cast<const BlockQ4_0*>(w + r * row_bytes); };
+  auto token = [&](int64_t t) { return reinterpret_cast<const BlockQ8_0*>(a + t * a_stride); };
+  for (int64_t r = 0; r < rows_tiled; r += kRows) {
+    for (int64_t t = 0; t < tokens_tiled; t += kTokens) {
+      __m512 acc[kRows][kTokens];
+      for (auto& per_row : acc) {
+        for (auto& v : per_row) v = _mm512_setzero_ps();
+      }
+      for (int64_t j = 0; j < pairs; ++j) {
+        __m512i nibbles[kRows];
+        __m512 scales[kRows];
+        for (int i = 0; i < kRows; ++i) {
+          nibbles[i] = q4_0_pair_nibbles(row(r + i), j);
+          scales[i] = q4_0_pair_scales(row(r + i), j);
+        }
+        for (int k = 0; k < kTokens; ++k) {
+          const Q8Pair p = q8_0_pair(token(t + k), j);
+          for (int i = 0; i < kRows; ++i) acc[i][k] = q4_0_pair_term(nibbles[i], scales[i], p, acc[i][k]);
+        }
+      }
+      for (int i = 0; i < kRows; ++i) {
+        for (int k = 0; k < kTokens; ++k) y[(t + k) * y_stride + r + i] = q4_0_finish(row(r + i), token(t + k), nb, acc[i][k]);
+      }
     }
-    __m256 even = _mm512_castps512_ps256(acc);
-    const __m256 odd = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1));
-    if (nb % 2) {  // the last block joins the even accumulator, as in the AVX2 kernel
-      const int64_t i = nb - 1;
-      const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].qs)));
-      const __m256i q = _mm256_and_si256(_mm256_srlv_epi64(both, _mm256_set_epi64x(4, 4, 0, 0)), _mm256_set1_epi8(0x0F));
-      const __m256i minus = _mm256_sub_epi32(
-          _mm256_setzero_si256(),
-          _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(8), block_bytes(i)), _mm256_set1_epi16(1)));
-      const __m256i dot = _mm256_dpbusd_epi32(minus, q, block_bytes(i));
-      const __m256 dw = _mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(x[i].d)));
-      const __m256 d = _mm256_mul_ps(dw, _mm256_set1_ps(half_to_float(a[i].d)));
-      even = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot), even);
+    for (int64_t t = tokens_tiled; t < tokens; ++t) {
+      for (int i = 0; i < kRows; ++i) y[t * y_stride + r + i] = dot_q4_0(row(r + i), token(t), nb);
     }
-    y[r] = hsum(_mm256_add_ps(even, odd));
+  }
+  for (int64_t r = rows_tiled; r < rows; ++r) {
+    for (int64_t t = 0; t < tokens; ++t) y[t * y_stride + r] = dot_q4_0(row(r), token(t), nb);
   }
 }
 
@@ -125,6 +195,8 @@ void gemv_q4_k(const uint8_t* w, size_t row_bytes, const BlockQ8_K* a, float* y,
   static constexpr int kChunkOrder[8] = {0, 2, 1, 3, 4, 6, 5, 7};
   alignas(64) int8_t reordered[kPreparedBlocks * kQK];
   reorder_chunks(a, nb, kChunkOrder, reordered);
+  alignas(16) __m128i sub_block_sums[kPreparedBlocks / (kQK_K / kQK)];
+  for (int64_t i = 0; i < nb; ++i) sub_block_sums[i] = k_sub_block_sums(a[i].bsums);
   const __m512i pick_low[2] = {repeat_i16_512(0, 2), repeat_i16_512(4, 6)};
   const __m512i pick_high[2] = {repeat_i16_512(1, 3), repeat_i16_512(5, 7)};
   const __m512i low_mask = _mm512_set1_epi8(0x0F);
@@ -134,7 +206,7 @@ void gemv_q4_k(const uint8_t* w, size_t row_bytes, const BlockQ8_K* a, float* y,
     float mins_total = 0;
     for (int64_t i = 0; i < nb; ++i) {
       const uint8_t* b = row + i * sizeof(BlockQ4_K);
-      const KQuantHead head = k_quant_head(b, a[i]);
+      const KQuantHead head = k_quant_head(b, a[i], sub_block_sums[i]);
       mins_total += head.mins_term;
       const __m512i scales16 =
           _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(head.scales))));
@@ -208,6 +280,12 @@ void gemv_q6_k(const uint8_t* w, size_t row_bytes, const BlockQ8_K* a, float* y,
   }
 }
 
+void avx512_gemm(TensorType type, const uint8_t* w, size_t row_bytes, int64_t rows, const uint8_t* a,
+                 size_t a_stride, int64_t tokens, float* y, size_t y_stride, int64_t n) {
+  if (type == TensorType::q4_0 && tokens >= 4) return gemm_q4_0(w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);
+  return g_avx2->gemm(type, w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);
+}
+
 void avx512_gemv(TensorType type, const uint8_t* w, size_t row_bytes, const void* a, float* y, int64_t n,
                  int64_t rows) {
   switch (type) {
@@ -220,20 +298,24 @@ void avx512_gemv(TensorType type, const uint8_t* w, size_t row_bytes, const void
 
 }  // namespace
 
+#pragma GCC diagnostic pop
 #pragma GCC pop_options
 
 const KernelTable* avx512_kernels() {
   static const KernelTable* table = []() -> const KernelTable* {
-    const KernelTable* base = avx2_vnni_kernels();
+    // AVX-VNNI (the VEX form) is not implied by AVX-512 VNNI (Zen 4 has only the latter); the
+    // products this table takes from its base are bit-identical either way.
+    const KernelTable* base = avx2_vnni_kernels() ? avx2_vnni_kernels() : avx2_kernels();
     __builtin_cpu_init();
     const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-                        __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
+                        __builtin_cpu_supports("avx512vnni");
     if (base == nullptr || !avx512) return nullptr;
     g_avx2 = base;
     static KernelTable t = *base;
     t.name = "avx512";
     t.gemv = avx512_gemv;
+    t.gemm = avx512_gemm;
     return &t;
   }();
   return table;

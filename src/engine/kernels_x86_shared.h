@@ -16,34 +16,38 @@ KEEL_AVX2 inline float hsum(__m256 x) {
 // One F16C instruction; the same exact value as fp16_to_fp32().
 KEEL_AVX2 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
-// Sum over the 8 sub-blocks of a K-quant super-block of min * (sum of that sub-block's 32
-// activations): bsums holds sums of 16, so add neighbours first.
-KEEL_AVX2 inline int k_mins_dot(const uint8_t* mins, const int16_t* bsums) {
+// A K-quant activation super-block's sums of 32 activations (8 int16): bsums holds sums of 16,
+// so neighbours are added. |sum| <= 32 * 128 fits int16.
+KEEL_AVX2 inline __m128i k_sub_block_sums(const int16_t* bsums) {
   const __m256i sums16 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bsums));
-  const __m128i pairs = _mm_hadd_epi16(_mm256_castsi256_si128(sums16), _mm256_extracti128_si256(sums16, 1));
+  return _mm_hadd_epi16(_mm256_castsi256_si128(sums16), _mm256_extracti128_si256(sums16, 1));
+}
+
+// Sum over the 8 sub-blocks of min * (sum of that sub-block's 32 activations).
+KEEL_AVX2 inline int k_mins_dot(const uint8_t* mins, __m128i sub_block_sums) {
   const __m128i m = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(mins)));
-  __m128i p = _mm_madd_epi16(pairs, m);  // 4 int32
+  __m128i p = _mm_madd_epi16(sub_block_sums, m);  // 4 int32
   p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(1, 0, 3, 2)));
   p = _mm_add_epi32(p, _mm_shuffle_epi32(p, _MM_SHUFFLE(2, 3, 0, 1)));
   return _mm_cvtsi128_si32(p);
 }
 
-
 // The per-super-block part of a Q4_K/Q5_K dot product: the 8 scales and mins unpacked, the
 // super-block scale times the activation's, and the mins' term, -d_a * dmin * sum(min * sums).
+// `sub_block_sums` is k_sub_block_sums of the activation block (a kernel may prepare it once).
 struct KQuantHead {
   float d;
   float mins_term;
   alignas(8) uint8_t scales[8];
 };
-KEEL_AVX2 inline KQuantHead k_quant_head(const uint8_t* block, const BlockQ8_K& a) {
-  uint16_t d16, dmin16;
-  std::memcpy(&d16, block, 2);
-  std::memcpy(&dmin16, block + 2, 2);
+KEEL_AVX2 inline KQuantHead k_quant_head(const uint8_t* block, const BlockQ8_K& a, __m128i sub_block_sums) {
+  uint32_t d_and_dmin;  // two halves: d, then dmin
+  std::memcpy(&d_and_dmin, block, 4);
+  const __m128 both = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d_and_dmin)));
   KQuantHead head;
   alignas(8) uint8_t mins[8];
   unpack_scales_mins_k4(block + 4, head.scales, mins);
-  head.d = a.d * half_to_float(d16);
-  head.mins_term = -(a.d * half_to_float(dmin16) * static_cast<float>(k_mins_dot(mins, a.bsums)));
+  head.d = a.d * _mm_cvtss_f32(both);
+  head.mins_term = -(a.d * _mm_cvtss_f32(_mm_movehdup_ps(both)) * static_cast<float>(k_mins_dot(mins, sub_block_sums)));
   return head;
 }

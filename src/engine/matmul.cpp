@@ -27,29 +27,30 @@ void Matmul::run(std::initializer_list<MatmulTask> tasks, const float* x, int64_
       kernels_.quantize_activation(type, x + i * cols, activations_[t].data() + i * stride, cols);
     }
   }
-  // Rows are handed out in chunks from one counter, not split evenly up front: on a shared
-  // machine one core is often slower for a while, and an even split leaves the other idle at
-  // the end of every matrix. About 8 chunks per thread per matrix, at least 16 rows each; a row's
-  // result does not depend on which thread computes it.
+  // Rows are handed out from one counter in shrinking chunks (guided scheduling), not split
+  // evenly up front: on a shared machine one core is often slower for a while, and an even split
+  // leaves the other idle at the end of every matrix. A chunk is 1 / (2 x threads) of the rows
+  // left, so each thread first streams a long contiguous run (what the prefetchers like; with
+  // eight equal chunks per thread its stream would jump every chunk), then the small chunks at
+  // the end even the threads out. Chunks are multiples of 16 rows within a matrix and never span two; a row's result does
+  // not depend on which thread computes it.
   const MatmulTask* begin = tasks.begin();
   const size_t n_tasks = tasks.size();
   assert(n_tasks <= kMaxTasks);
-  int64_t chunk_rows[kMaxTasks], first_chunk[kMaxTasks + 1];
-  first_chunk[0] = 0;
-  for (size_t k = 0; k < n_tasks; ++k) {
-    const int64_t rows = begin[k].w->rows;
-    chunk_rows[k] = std::max<int64_t>(16, (rows / (8 * pool_.size()) + 15) / 16 * 16);
-    first_chunk[k + 1] = first_chunk[k] + (rows + chunk_rows[k] - 1) / chunk_rows[k];
-  }
-  const int64_t total_chunks = first_chunk[n_tasks];
-  next_chunk_.store(0, std::memory_order_relaxed);
+  int64_t task_end[kMaxTasks];  // the tasks' rows laid end to end
+  int64_t total_rows = 0;
+  for (size_t k = 0; k < n_tasks; ++k) task_end[k] = total_rows += begin[k].w->rows;
+  const int64_t split = 2 * pool_.size();
+  next_row_.store(0, std::memory_order_relaxed);
   auto job = [&](int, int) {
     size_t k = 0;
-    for (int64_t c; (c = next_chunk_.fetch_add(1, std::memory_order_relaxed)) < total_chunks;) {
-      while (c >= first_chunk[k + 1]) ++k;  // chunks are taken in increasing order
+    int64_t start = next_row_.load(std::memory_order_relaxed);
+    while (start < total_rows) {
+      while (start >= task_end[k]) ++k;  // the counter only grows
+      const int64_t size = std::min(std::max<int64_t>(16, (total_rows - start) / split / 16 * 16), task_end[k] - start);
+      if (!next_row_.compare_exchange_weak(start, start + size, std::memory_order_relaxed)) continue;
       const MatmulTask& task = begin[k];
-      const int64_t r0 = (c - first_chunk[k]) * chunk_rows[k];
-      const int64_t r1 = std::min(task.w->rows, r0 + chunk_rows[k]);
+      const int64_t r0 = start - (task_end[k] - task.w->rows), r1 = r0 + size;
       int at = static_cast<int>(activation_type_for(task.w->type));
       size_t stride = activation_row_bytes(static_cast<ActivationType>(at), cols);
       const uint8_t* w = task.w->data + r0 * task.w->row_bytes;
@@ -60,6 +61,7 @@ void Matmul::run(std::initializer_list<MatmulTask> tasks, const float* x, int64_
         kernels_.gemm(task.w->type, w, task.w->row_bytes, r1 - r0, activations_[at].data(), stride,
                       tokens, task.y + r0, task.y_stride, cols);
       }
+      start = next_row_.load(std::memory_order_relaxed);
     }
   };
   pool_.run(job);

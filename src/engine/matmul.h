@@ -29,8 +29,8 @@ class Matmul {
   Matmul(ComputePool& pool, int64_t max_tokens, int64_t max_cols);
 
   //! y_task[t][r] = dot(task.w row r, x[t]) for all tasks (at most kMaxTasks); x rows are
-  //! `cols` floats apart and every task's matrix has `cols` columns. Threads take rows in chunks
-  //! as they finish the previous ones.
+  //! `cols` floats apart and every task's matrix has `cols` columns. Threads take rows in
+  //! shrinking chunks as they finish the previous ones.
   static constexpr size_t kMaxTasks = 4;
   void run(std::initializer_list<MatmulTask> tasks, const float* x, int64_t tokens, int64_t cols);
 
@@ -39,7 +39,7 @@ class Matmul {
   const KernelTable& kernels_;
   int64_t max_tokens_, max_cols_;
   std::array<std::vector<uint8_t>, 6> activations_;  // by ActivationType
-  std::atomic<int64_t> next_chunk_{0};                // the next chunk of rows to take in run()
+  std::atomic<int64_t> next_row_{0};                  // the first row not yet taken in run()
 };
 
 }  // namespace keel::engine

@@ -163,9 +163,9 @@ INSTANTIATE_TEST_SUITE_P(Tables, FastKernels, ::testing::Values(&avx2_kernels, &
                            return std::string(param.index == 0 ? "avx2" : param.index == 1 ? "avx2_vnni" : "avx512");
                          });
 
-// The AVX-VNNI and AVX-512 tables give the AVX2 table's matrix-vector results bit for bit (so
-// each stays consistent with the AVX2 matrix-matrix product they share), for even and odd
-// block counts and for rows longer than the activation they prepare on the stack.
+// The AVX-VNNI and AVX-512 tables give the AVX2 table's results bit for bit, matrix-vector and
+// matrix-matrix (tiles and edges), for even and odd block counts and for rows longer than the
+// activation they prepare on the stack.
 class WiderKernels : public ::testing::TestWithParam<const KernelTable* (*)()> {};
 
 TEST_P(WiderKernels, GiveTheAvx2TablesResultsBitForBit) {
@@ -186,7 +186,18 @@ TEST_P(WiderKernels, GiveTheAvx2TablesResultsBitForBit) {
       std::vector<float> y_avx2(rows), y_wider(rows);
       avx2->gemv(type, q.data(), *row_bytes(type, n), act.data(), y_avx2.data(), n, rows);
       wider->gemv(type, q.data(), *row_bytes(type, n), act.data(), y_wider.data(), n, rows);
-      EXPECT_EQ(y_avx2, y_wider);
+      EXPECT_EQ(y_avx2, y_wider) << "gemv";
+      const int64_t tokens = 6;
+      const size_t ab = activation_row_bytes(at, n);
+      std::vector<uint8_t> acts(ab * tokens);
+      for (int64_t t = 0; t < tokens; ++t) {
+        auto xt = random_floats(n, 50 + static_cast<uint32_t>(t), 2.0f);
+        avx2->quantize_activation(at, xt.data(), acts.data() + t * ab, n);
+      }
+      std::vector<float> g_avx2(rows * tokens), g_wider(rows * tokens);
+      avx2->gemm(type, q.data(), *row_bytes(type, n), rows, acts.data(), ab, tokens, g_avx2.data(), rows, n);
+      wider->gemm(type, q.data(), *row_bytes(type, n), rows, acts.data(), ab, tokens, g_wider.data(), rows, n);
+      EXPECT_EQ(g_avx2, g_wider) << "gemm";
     }
   }
 }
