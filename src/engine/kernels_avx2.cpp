@@ -57,32 +57,6 @@ KEEL_AVX2 inline __m256i expand_bits(uint32_t bits) {
   return _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
 }
 
-KEEL_AVX2 inline __m256 load_f16(const uint16_t* p) {
-  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-}
-
-KEEL_AVX2 inline __m256 load_bf16(const uint16_t* p) {
-  __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
-}
-
-// Float-like weights (F32, F16, BF16) against activations of the same type.
-enum class FloatLike { f32, f16, bf16 };
-
-template <FloatLike kType>
-inline float scalar_at(const uint8_t* base, int64_t i) {
-  if constexpr (kType == FloatLike::f32) return reinterpret_cast<const float*>(base)[i];
-  if constexpr (kType == FloatLike::f16) return fp16_to_fp32(reinterpret_cast<const uint16_t*>(base)[i]);
-  return bf16_to_fp32(reinterpret_cast<const uint16_t*>(base)[i]);
-}
-
-template <FloatLike kType>
-KEEL_AVX2 inline __m256 load_as_f32(const uint8_t* base, int64_t i) {
-  if constexpr (kType == FloatLike::f32) return _mm256_loadu_ps(reinterpret_cast<const float*>(base) + i);
-  if constexpr (kType == FloatLike::f16) return load_f16(reinterpret_cast<const uint16_t*>(base) + i);
-  return load_bf16(reinterpret_cast<const uint16_t*>(base) + i);
-}
-
 // The summation order every float-like product uses: 8-element chunks into two 8-lane
 // accumulators (even and odd chunks, so consecutive FMAs do not wait on each other: with one
 // chain an F16 row ran at half the memory speed), their sum reduced, then a scalar tail. The
@@ -96,13 +70,7 @@ KEEL_AVX2 float dot_float_like(const uint8_t* w, const uint8_t* a, int64_t n) {
     even = _mm256_fmadd_ps(load_as_f32<kType>(w, i), load_as_f32<kType>(a, i), even);
     odd = _mm256_fmadd_ps(load_as_f32<kType>(w, i + 8), load_as_f32<kType>(a, i + 8), odd);
   }
-  if (i + 8 <= n) {
-    even = _mm256_fmadd_ps(load_as_f32<kType>(w, i), load_as_f32<kType>(a, i), even);
-    i += 8;
-  }
-  float sum = hsum(_mm256_add_ps(even, odd));
-  for (; i < n; ++i) sum += scalar_at<kType>(w, i) * scalar_at<kType>(a, i);
-  return sum;
+  return float_like_finish<kType>(w, a, n, i, even, odd);
 }
 
 // Q8_0 and Q4_0 weights as signed bytes, one 32-element block at a time.
@@ -325,17 +293,10 @@ KEEL_AVX2 void gemm_float_tiles(TensorType type, const uint8_t* w, size_t row_by
         step(i, acc[0]);
         step(i + 8, acc[1]);
       }
-      if (i + 8 <= n) {
-        step(i, acc[0]);
-        i += 8;
-      }
       for (int row = 0; row < kRows; ++row) {
-        const uint8_t* wr = row == 0 ? w0 : w1;
         for (int k = 0; k < kTokens; ++k) {
-          const uint8_t* ak = k == 0 ? a0 : a1;
-          float sum = hsum(_mm256_add_ps(acc[0][row][k], acc[1][row][k]));
-          for (int64_t j = i; j < n; ++j) sum += scalar_at<kType>(wr, j) * scalar_at<kType>(ak, j);
-          y[(t + k) * y_stride + r + row] = sum;
+          y[(t + k) * y_stride + r + row] =
+              float_like_finish<kType>(row == 0 ? w0 : w1, k == 0 ? a0 : a1, n, i, acc[0][row][k], acc[1][row][k]);
         }
       }
     }

@@ -1,8 +1,8 @@
 // AVX-512 matrix-vector products (F, BW, VL, DQ, VNNI) for the types that decoding the
 // common 4-bit files spends its time in, Q4_0, Q4_K and Q6_K (their output matrix): 64 bytes per
 // instruction where the AVX2 table does 32.
-// Q4_0 prompts also get a 512-bit matrix-matrix product; every other product is the
-// AVX2(-VNNI) table's.
+// Q4_0 and the float-like types (F32, F16, BF16) also get 512-bit products for prompts and
+// F32/F16/BF16 rows for decoding; every other product is the AVX2(-VNNI) table's.
 //
 // Each result is bit-identical to the AVX2 table's gemv: the integer sums are the same integers
 // in the same 8 lanes, and the floats are accumulated in the same lanes in the same order (a
@@ -280,9 +280,88 @@ void gemv_q6_k(const uint8_t* w, size_t row_bytes, const BlockQ8_K* a, float* y,
   }
 }
 
+// Float-like rows (F32, F16, BF16), 16 elements per vector: lanes 0..7 are the AVX2 kernel's
+// even 8-element chunk and lanes 8..15 its odd one, so one 512-bit FMA is its two accumulators'
+// FMAs; a last lone chunk joins the even half and the scalar tail follows, as there.
+template <FloatLike kType>
+inline __m512 load16_as_f32(const uint8_t* base, int64_t i) {
+  if constexpr (kType == FloatLike::f32) return _mm512_loadu_ps(reinterpret_cast<const float*>(base) + i);
+  if constexpr (kType == FloatLike::f16) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(base) + i)));
+  }
+  const __m512i wide = _mm512_cvtepu16_epi32(
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(base) + i)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+}
+
+template <FloatLike kType>
+inline float float_like_finish(const uint8_t* w, const uint8_t* a, int64_t n, int64_t i, __m512 acc) {
+  return float_like_finish<kType>(w, a, n, i, _mm512_castps512_ps256(acc),
+                                  _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+}
+
+template <FloatLike kType>
+inline float dot_float_like(const uint8_t* w, const uint8_t* a, int64_t n) {
+  __m512 acc = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) acc = _mm512_fmadd_ps(load16_as_f32<kType>(w, i), load16_as_f32<kType>(a, i), acc);
+  return float_like_finish<kType>(w, a, n, i, acc);
+}
+
+template <FloatLike kType>
+void gemv_float_like(const uint8_t* w, size_t row_bytes, const uint8_t* a, float* y, int64_t n, int64_t rows) {
+  for (int64_t r = 0; r < rows; ++r) y[r] = dot_float_like<kType>(w + r * row_bytes, a, n);
+}
+
+// Prompts: 4 rows by 4 tokens (16 accumulators): each weight vector widened once for 4 tokens,
+// each activation vector once for 4 rows. The edges go through dot_float_like.
+template <FloatLike kType>
+void gemm_float_like(const uint8_t* w, size_t row_bytes, int64_t rows, const uint8_t* a, size_t a_stride,
+                     int64_t tokens, float* y, size_t y_stride, int64_t n) {
+  constexpr int kRows = 4, kTokens = 4;
+  const int64_t rows_tiled = rows / kRows * kRows, tokens_tiled = tokens / kTokens * kTokens;
+  for (int64_t r = 0; r < rows_tiled; r += kRows) {
+    for (int64_t t = 0; t < tokens_tiled; t += kTokens) {
+      __m512 acc[kRows][kTokens];
+      for (auto& per_row : acc) {
+        for (auto& v : per_row) v = _mm512_setzero_ps();
+      }
+      int64_t i = 0;
+      for (; i + 16 <= n; i += 16) {
+        __m512 x[kRows];
+        for (int k = 0; k < kRows; ++k) x[k] = load16_as_f32<kType>(w + (r + k) * row_bytes, i);
+        for (int k = 0; k < kTokens; ++k) {
+          const __m512 v = load16_as_f32<kType>(a + (t + k) * a_stride, i);
+          for (int j = 0; j < kRows; ++j) acc[j][k] = _mm512_fmadd_ps(x[j], v, acc[j][k]);
+        }
+      }
+      for (int j = 0; j < kRows; ++j) {
+        for (int k = 0; k < kTokens; ++k) {
+          y[(t + k) * y_stride + r + j] =
+              float_like_finish<kType>(w + (r + j) * row_bytes, a + (t + k) * a_stride, n, i, acc[j][k]);
+        }
+      }
+    }
+    for (int64_t t = tokens_tiled; t < tokens; ++t) {
+      for (int j = 0; j < kRows; ++j) y[t * y_stride + r + j] = dot_float_like<kType>(w + (r + j) * row_bytes, a + t * a_stride, n);
+    }
+  }
+  for (int64_t r = rows_tiled; r < rows; ++r) {
+    for (int64_t t = 0; t < tokens; ++t) y[t * y_stride + r] = dot_float_like<kType>(w + r * row_bytes, a + t * a_stride, n);
+  }
+}
+
 void avx512_gemm(TensorType type, const uint8_t* w, size_t row_bytes, int64_t rows, const uint8_t* a,
                  size_t a_stride, int64_t tokens, float* y, size_t y_stride, int64_t n) {
-  if (type == TensorType::q4_0 && tokens >= 4) return gemm_q4_0(w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);
+  if (tokens >= 4) {
+    switch (type) {
+      case TensorType::q4_0: return gemm_q4_0(w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);
+      case TensorType::f32: return gemm_float_like<FloatLike::f32>(w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);
+      case TensorType::f16: return gemm_float_like<FloatLike::f16>(w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);
+      case TensorType::bf16: return gemm_float_like<FloatLike::bf16>(w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);
+      default: break;
+    }
+  }
   return g_avx2->gemm(type, w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);
 }
 
@@ -292,6 +371,9 @@ void avx512_gemv(TensorType type, const uint8_t* w, size_t row_bytes, const void
     case TensorType::q4_0: return gemv_q4_0(w, row_bytes, static_cast<const BlockQ8_0*>(a), y, n, rows);
     case TensorType::q4_k: return gemv_q4_k(w, row_bytes, static_cast<const BlockQ8_K*>(a), y, n, rows);
     case TensorType::q6_k: return gemv_q6_k(w, row_bytes, static_cast<const BlockQ8_K*>(a), y, n, rows);
+    case TensorType::f32: return gemv_float_like<FloatLike::f32>(w, row_bytes, static_cast<const uint8_t*>(a), y, n, rows);
+    case TensorType::f16: return gemv_float_like<FloatLike::f16>(w, row_bytes, static_cast<const uint8_t*>(a), y, n, rows);
+    case TensorType::bf16: return gemv_float_like<FloatLike::bf16>(w, row_bytes, static_cast<const uint8_t*>(a), y, n, rows);
     default: return g_avx2->gemv(type, w, row_bytes, a, y, n, rows);
   }
 }

@@ -16,6 +16,48 @@ KEEL_AVX2 inline float hsum(__m256 x) {
 // One F16C instruction; the same exact value as fp16_to_fp32().
 KEEL_AVX2 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
+// Float-like rows: F32, F16, BF16 widened to 8 floats.
+KEEL_AVX2 inline __m256 load_f16(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+KEEL_AVX2 inline __m256 load_bf16(const uint16_t* p) {
+  __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+enum class FloatLike { f32, f16, bf16 };
+
+template <FloatLike kType>
+inline float scalar_at(const uint8_t* base, int64_t i) {
+  if constexpr (kType == FloatLike::f32) return reinterpret_cast<const float*>(base)[i];
+  if constexpr (kType == FloatLike::f16) return fp16_to_fp32(reinterpret_cast<const uint16_t*>(base)[i]);
+  return bf16_to_fp32(reinterpret_cast<const uint16_t*>(base)[i]);
+}
+
+template <FloatLike kType>
+KEEL_AVX2 inline __m256 load_as_f32(const uint8_t* base, int64_t i) {
+  if constexpr (kType == FloatLike::f32) return _mm256_loadu_ps(reinterpret_cast<const float*>(base) + i);
+  if constexpr (kType == FloatLike::f16) return load_f16(reinterpret_cast<const uint16_t*>(base) + i);
+  return load_bf16(reinterpret_cast<const uint16_t*>(base) + i);
+}
+
+// The end of every float-like dot product: the even accumulator holds 8-element chunks 0, 2, 4,
+// ... and the odd one chunks 1, 3, ...; from element i on, a last lone chunk joins the even one,
+// even + odd is reduced, then the scalar tail is added in order. Every fast float-like product
+// (gemv, tiles, 512-bit) ends here, so they give the same floats.
+template <FloatLike kType>
+KEEL_AVX2 inline float float_like_finish(const uint8_t* w, const uint8_t* a, int64_t n, int64_t i, __m256 even,
+                                         __m256 odd) {
+  if (i + 8 <= n) {
+    even = _mm256_fmadd_ps(load_as_f32<kType>(w, i), load_as_f32<kType>(a, i), even);
+    i += 8;
+  }
+  float sum = hsum(_mm256_add_ps(even, odd));
+  for (; i < n; ++i) sum += scalar_at<kType>(w, i) * scalar_at<kType>(a, i);
+  return sum;
+}
+
 // A K-quant activation super-block's sums of 32 activations (8 int16): bsums holds sums of 16,
 // so neighbours are added. |sum| <= 32 * 128 fits int16.
 KEEL_AVX2 inline __m128i k_sub_block_sums(const int16_t* bsums) {

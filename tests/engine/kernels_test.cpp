@@ -173,8 +173,9 @@ TEST_P(WiderKernels, GiveTheAvx2TablesResultsBitForBit) {
   const KernelTable* wider = GetParam()();
   if (avx2 == nullptr || wider == nullptr) GTEST_SKIP() << "this CPU cannot run this table";
   const int64_t rows = 9;
-  // 288 and 4,384: odd numbers of 32-element blocks (only the 32-element types take them).
-  for (int64_t n : {256, 288, 4096, 4384, 33024}) {
+  // 288 and 4,384: odd numbers of 32-element blocks (only the 32-element types take them);
+  // 4,396: a lone 8-element chunk and a scalar tail (only the float-like types take it).
+  for (int64_t n : {256, 288, 4096, 4384, 4396, 33024}) {
     for (TensorType type : kComputable) {
       if (!row_bytes(type, n)) continue;
       SCOPED_TRACE(std::string(tensor_type_name(type)) + " n=" + std::to_string(n));
