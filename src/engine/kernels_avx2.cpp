@@ -158,8 +158,8 @@ KEEL_AVX2 float dot_qk_4or5(const uint8_t* blocks, size_t block_bytes, const Blo
     const uint8_t* b = blocks + i * block_bytes;
     const uint8_t* qh = kFive ? b + 16 : nullptr;
     const uint8_t* qs = kFive ? b + 48 : b + 16;
-    const KQuantHead head = k_quant_head(b, a[i], k_sub_block_sums(a[i].bsums));
-    mins_total += head.mins_term;
+    const KQuantRow head = k_quant_row(b);
+    mins_total += k_mins_term(head, a[i], k_sub_block_sums(a[i].bsums));
     const __m256i scales16 = _mm256_broadcastsi128_si256(
         _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(head.scales))));
     __m256i hbits = kFive ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh))
@@ -184,7 +184,7 @@ KEEL_AVX2 float dot_qk_4or5(const uint8_t* blocks, size_t block_bytes, const Blo
       __m256i ph = _mm256_madd_epi16(_mm256_maddubs_epi16(qhi, ah), _mm256_shuffle_epi8(scales16, pick_odd[c]));
       sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(pl, ph));
     }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(head.d), _mm256_cvtepi32_ps(sumi), acc);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * head.d), _mm256_cvtepi32_ps(sumi), acc);
   }
   return hsum(acc) + mins_total;
 }

@@ -1,8 +1,8 @@
 // AVX-512 matrix-vector products (F, BW, VL, DQ, VNNI) for the types that decoding the
 // common 4-bit files spends its time in, Q4_0, Q4_K and Q6_K (their output matrix): 64 bytes per
 // instruction where the AVX2 table does 32.
-// Q4_0 and the float-like types (F32, F16, BF16) also get 512-bit products for prompts and
-// F32/F16/BF16 rows for decoding; every other product is the AVX2(-VNNI) table's.
+// Q4_0, Q4_K and the float-like types (F32, F16, BF16) also get 512-bit products for prompts,
+// and F32/F16/BF16 rows for decoding; every other product is the AVX2(-VNNI) table's.
 //
 // Each result is bit-identical to the AVX2 table's gemv: the integer sums are the same integers
 // in the same 8 lanes, and the floats are accumulated in the same lanes in the same order (a
@@ -185,10 +185,57 @@ void reorder_chunks(const BlockQ8_K* a, int64_t nb, const int (&order)[8], int8_
   }
 }
 
-// Q4_K against Q8_K, 64 weight bytes (128 weights, sub-blocks 4k..4k+3) per step. The activation
-// is copied once per call so that each 64-byte load matches the weights' order: [sub-block 4k |
-// 4k + 2] for the low nibbles, [4k + 1 | 4k + 3] for the high ones. The two 256-bit halves of
-// the integer sum add up to the AVX2 kernel's 8 lanes (the same integers).
+// Q4_K against Q8_K, 64 weight bytes (128 weights, sub-blocks 4k..4k+3) per step: the low
+// nibbles are sub-blocks [4k | 4k + 2], the high ones [4k + 1 | 4k + 3], so the activation is
+// read in that order (copied once per call for gemv, joined from two loads in the tiles). The
+// two 256-bit halves of the integer sum add up to the AVX2 kernel's 8 lanes (the same
+// integers), and the floats are formed as there.
+
+// The shuffles that spread a super-block's scales over each step's sub-blocks.
+struct Q4KPicks {
+  __m512i low[2], high[2];
+};
+inline Q4KPicks q4_k_picks() {
+  Q4KPicks p;
+  p.low[0] = repeat_i16_512(0, 2);
+  p.low[1] = repeat_i16_512(4, 6);
+  p.high[0] = repeat_i16_512(1, 3);
+  p.high[1] = repeat_i16_512(5, 7);
+  return p;
+}
+// One row's super-block unpacked for both steps: nibbles and each step's scale vectors.
+struct Q4KWeights {
+  __m512i low[2], high[2], scale_low[2], scale_high[2];
+};
+inline Q4KWeights q4_k_weights(const uint8_t* block, const KQuantRow& row, const Q4KPicks& pick) {
+  const __m512i scales16 =
+      _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row.scales))));
+  const __m512i low_mask = _mm512_set1_epi8(0x0F);
+  Q4KWeights q;
+  for (int k = 0; k < 2; ++k) {
+    const __m512i bytes = _mm512_loadu_si512(block + 16 + 64 * k);
+    q.low[k] = _mm512_and_si512(bytes, low_mask);
+    q.high[k] = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low_mask);
+    q.scale_low[k] = _mm512_shuffle_epi8(scales16, pick.low[k]);
+    q.scale_high[k] = _mm512_shuffle_epi8(scales16, pick.high[k]);
+  }
+  return q;
+}
+// Step k of the integer sum; `al` / `ah` are the activation's values in the weights' order.
+inline __m512i q4_k_step(const Q4KWeights& q, int k, __m512i al, __m512i ah, __m512i sumi) {
+  sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q.low[k], al), q.scale_low[k]);
+  return _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q.high[k], ah), q.scale_high[k]);
+}
+inline __m256 q4_k_accumulate(const KQuantRow& row, const BlockQ8_K& a, __m512i sumi, __m256 acc) {
+  const __m256i sumi8 = _mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1));
+  return _mm256_fmadd_ps(_mm256_set1_ps(a.d * row.d), _mm256_cvtepi32_ps(sumi8), acc);
+}
+// The activation's 64 values of step k, half `high`, in the weights' order.
+inline __m512i q4_k_activation(const BlockQ8_K& a, int k, int high) {
+  const uint8_t* v = reinterpret_cast<const uint8_t*>(a.qs) + 128 * k + 32 * high;
+  return join_loads(v, v + 64);
+}
+
 void gemv_q4_k(const uint8_t* w, size_t row_bytes, const BlockQ8_K* a, float* y, int64_t n, int64_t rows) {
   const int64_t nb = n / kQK_K;
   if (nb * (kQK_K / kQK) > kPreparedBlocks) return g_avx2->gemv(TensorType::q4_k, w, row_bytes, a, y, n, rows);
@@ -197,33 +244,77 @@ void gemv_q4_k(const uint8_t* w, size_t row_bytes, const BlockQ8_K* a, float* y,
   reorder_chunks(a, nb, kChunkOrder, reordered);
   alignas(16) __m128i sub_block_sums[kPreparedBlocks / (kQK_K / kQK)];
   for (int64_t i = 0; i < nb; ++i) sub_block_sums[i] = k_sub_block_sums(a[i].bsums);
-  const __m512i pick_low[2] = {repeat_i16_512(0, 2), repeat_i16_512(4, 6)};
-  const __m512i pick_high[2] = {repeat_i16_512(1, 3), repeat_i16_512(5, 7)};
-  const __m512i low_mask = _mm512_set1_epi8(0x0F);
+  const Q4KPicks pick = q4_k_picks();
   for (int64_t r = 0; r < rows; ++r) {
     const uint8_t* row = w + r * row_bytes;
     __m256 acc = _mm256_setzero_ps();
     float mins_total = 0;
     for (int64_t i = 0; i < nb; ++i) {
       const uint8_t* b = row + i * sizeof(BlockQ4_K);
-      const KQuantHead head = k_quant_head(b, a[i], sub_block_sums[i]);
-      mins_total += head.mins_term;
-      const __m512i scales16 =
-          _mm512_broadcast_i32x4(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(head.scales))));
+      const KQuantRow head = k_quant_row(b);
+      mins_total += k_mins_term(head, a[i], sub_block_sums[i]);
+      const Q4KWeights q = q4_k_weights(b, head, pick);
       __m512i sumi = _mm512_setzero_si512();
       for (int k = 0; k < 2; ++k) {
-        const __m512i q = _mm512_loadu_si512(b + 16 + 64 * k);
-        const __m512i low = _mm512_and_si512(q, low_mask);
-        const __m512i high = _mm512_and_si512(_mm512_srli_epi16(q, 4), low_mask);
-        const __m512i al = _mm512_load_si512(reordered + i * kQK_K + 128 * k);
-        const __m512i ah = _mm512_load_si512(reordered + i * kQK_K + 128 * k + 64);
-        sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(low, al), _mm512_shuffle_epi8(scales16, pick_low[k]));
-        sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(high, ah), _mm512_shuffle_epi8(scales16, pick_high[k]));
+        const int8_t* v = reordered + i * kQK_K + 128 * k;
+        sumi = q4_k_step(q, k, _mm512_load_si512(v), _mm512_load_si512(v + 64), sumi);
       }
-      const __m256i sumi8 = _mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1));
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(head.d), _mm256_cvtepi32_ps(sumi8), acc);
+      acc = q4_k_accumulate(head, a[i], sumi, acc);
     }
     y[r] = hsum(acc) + mins_total;
+  }
+}
+
+// Prompts: 2 rows by 4 tokens. Each row's super-block is unpacked once for 4 tokens, each
+// token's values loaded once per step for 2 rows; the edges go through the AVX2 table's dot.
+void gemm_q4_k(const uint8_t* w, size_t row_bytes, int64_t rows, const uint8_t* a, size_t a_stride, int64_t tokens,
+               float* y, size_t y_stride, int64_t n) {
+  constexpr int kRows = 2, kTokens = 4;
+  const int64_t nb = n / kQK_K;
+  const int64_t rows_tiled = rows / kRows * kRows, tokens_tiled = tokens / kTokens * kTokens;
+  auto token = [&](int64_t t) { return reinterpret_cast<const BlockQ8_K*>(a + t * a_stride); };
+  const Q4KPicks pick = q4_k_picks();
+  for (int64_t r = 0; r < rows_tiled; r += kRows) {
+    for (int64_t t = 0; t < tokens_tiled; t += kTokens) {
+      __m256 acc[kRows][kTokens];
+      float mins_total[kRows][kTokens] = {};
+      for (auto& per_row : acc) {
+        for (auto& v : per_row) v = _mm256_setzero_ps();
+      }
+      for (int64_t i = 0; i < nb; ++i) {
+        KQuantRow head[kRows];
+        Q4KWeights q[kRows];
+        for (int j = 0; j < kRows; ++j) {
+          const uint8_t* b = w + (r + j) * row_bytes + i * sizeof(BlockQ4_K);
+          head[j] = k_quant_row(b);
+          q[j] = q4_k_weights(b, head[j], pick);
+        }
+        for (int k = 0; k < kTokens; ++k) {
+          const BlockQ8_K& ak = token(t + k)[i];
+          const __m128i sums = k_sub_block_sums(ak.bsums);
+          __m512i sumi[kRows] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+          for (int step = 0; step < 2; ++step) {
+            const __m512i al = q4_k_activation(ak, step, 0), ah = q4_k_activation(ak, step, 1);
+            for (int j = 0; j < kRows; ++j) sumi[j] = q4_k_step(q[j], step, al, ah, sumi[j]);
+          }
+          for (int j = 0; j < kRows; ++j) {
+            mins_total[j][k] += k_mins_term(head[j], ak, sums);
+            acc[j][k] = q4_k_accumulate(head[j], ak, sumi[j], acc[j][k]);
+          }
+        }
+      }
+      for (int j = 0; j < kRows; ++j) {
+        for (int k = 0; k < kTokens; ++k) y[(t + k) * y_stride + r + j] = hsum(acc[j][k]) + mins_total[j][k];
+      }
+    }
+    if (tokens_tiled < tokens) {
+      g_avx2->gemm(TensorType::q4_k, w + r * row_bytes, row_bytes, kRows, a + tokens_tiled * a_stride, a_stride,
+                   tokens - tokens_tiled, y + tokens_tiled * y_stride + r, y_stride, n);
+    }
+  }
+  if (rows_tiled < rows) {
+    g_avx2->gemm(TensorType::q4_k, w + rows_tiled * row_bytes, row_bytes, rows - rows_tiled, a, a_stride, tokens,
+                 y + rows_tiled, y_stride, n);
   }
 }
 
@@ -356,6 +447,7 @@ void avx512_gemm(TensorType type, const uint8_t* w, size_t row_bytes, int64_t ro
   if (tokens >= 4) {
     switch (type) {
       case TensorType::q4_0: return gemm_q4_0(w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);
+      case TensorType::q4_k: return gemm_q4_k(w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);
       case TensorType::f32: return gemm_float_like<FloatLike::f32>(w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);
       case TensorType::f16: return gemm_float_like<FloatLike::f16>(w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);
       case TensorType::bf16: return gemm_float_like<FloatLike::bf16>(w, row_bytes, rows, a, a_stride, tokens, y, y_stride, n);

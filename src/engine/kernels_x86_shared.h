@@ -74,22 +74,25 @@ KEEL_AVX2 inline int k_mins_dot(const uint8_t* mins, __m128i sub_block_sums) {
   return _mm_cvtsi128_si32(p);
 }
 
-// The per-super-block part of a Q4_K/Q5_K dot product: the 8 scales and mins unpacked, the
-// super-block scale times the activation's, and the mins' term, -d_a * dmin * sum(min * sums).
-// `sub_block_sums` is k_sub_block_sums of the activation block (a kernel may prepare it once).
-struct KQuantHead {
-  float d;
-  float mins_term;
+// The per-super-block part of a Q4_K/Q5_K dot product that depends on the weights only: the 8
+// scales and mins unpacked, and the super-block's scale and min scale as floats.
+struct KQuantRow {
+  float d, dmin;
   alignas(8) uint8_t scales[8];
+  alignas(8) uint8_t mins[8];
 };
-KEEL_AVX2 inline KQuantHead k_quant_head(const uint8_t* block, const BlockQ8_K& a, __m128i sub_block_sums) {
+KEEL_AVX2 inline KQuantRow k_quant_row(const uint8_t* block) {
   uint32_t d_and_dmin;  // two halves: d, then dmin
   std::memcpy(&d_and_dmin, block, 4);
   const __m128 both = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(d_and_dmin)));
-  KQuantHead head;
-  alignas(8) uint8_t mins[8];
-  unpack_scales_mins_k4(block + 4, head.scales, mins);
-  head.d = a.d * _mm_cvtss_f32(both);
-  head.mins_term = -(a.d * _mm_cvtss_f32(_mm_movehdup_ps(both)) * static_cast<float>(k_mins_dot(mins, sub_block_sums)));
-  return head;
+  KQuantRow row;
+  unpack_scales_mins_k4(block + 4, row.scales, row.mins);
+  row.d = _mm_cvtss_f32(both);
+  row.dmin = _mm_cvtss_f32(_mm_movehdup_ps(both));
+  return row;
+}
+// The mins' term of one super-block against one activation block: -d_a * dmin * sum(min * sums),
+// `sub_block_sums` being k_sub_block_sums of the activation block (a kernel may prepare it once).
+KEEL_AVX2 inline float k_mins_term(const KQuantRow& row, const BlockQ8_K& a, __m128i sub_block_sums) {
+  return -(a.d * row.dmin * static_cast<float>(k_mins_dot(row.mins, sub_block_sums)));
 }
