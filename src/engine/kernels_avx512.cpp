@@ -1,14 +1,13 @@
-// AVX-512 matrix-vector products (F, BW, VL, DQ, VNNI) for the types that decoding the
-// common 4-bit files spends its time in, Q4_0, Q4_K and Q6_K (their output matrix): 64 bytes per
-// instruction where the AVX2 table does 32.
-// Q4_0, Q4_K and the float-like types (F32, F16, BF16) also get 512-bit products for prompts,
-// and F32/F16/BF16 rows for decoding; every other product is the AVX2(-VNNI) table's.
+// AVX-512 (F, BW, VL, DQ, VNNI) products, 64 bytes per instruction where the AVX2 table does
+// 32: matrix-vector rows for Q4_0, Q4_K, Q6_K (what decoding the common 4-bit files spends its
+// time in; Q6_K is their output matrix) and F32/F16/BF16; matrix-matrix tiles for prompts for
+// Q4_0, Q4_K and F32/F16/BF16. Every other product is the AVX2(-VNNI) table's.
 //
-// Each result is bit-identical to the AVX2 table's gemv: the integer sums are the same integers
-// in the same 8 lanes, and the floats are accumulated in the same lanes in the same order (a
-// 512-bit accumulator's two halves are the AVX2 kernel's even and odd accumulators). So the AVX2
-// matrix-matrix product used for prompts stays consistent with this one: a token's logits do not
-// depend on the batch it ran in. Compiled by target attribute, like kernels_avx2.cpp.
+// Each result is bit-identical to the AVX2 table's: the integer sums are the same integers in
+// the same 8 lanes, and the floats are accumulated in the same lanes in the same order (a
+// 512-bit accumulator's two halves are the AVX2 kernel's even and odd accumulators). So prompts
+// and decoding agree across tables too: a token's logits do not depend on the batch it ran in.
+// Compiled by target attribute, like kernels_avx2.cpp; GCC only (as that file).
 #include <cstring>
 
 #include "engine/fp16.h"
