@@ -68,7 +68,7 @@ W, H, pad, top = 720, 380, 64, 56
 group = (W - 2 * pad) / len(types)
 bar = group / 3.2
 def py(v):
-    return H - pad - v / 110 * (H - pad - top)
+    return H - pad - v / 125 * (H - pad - top)
 svg = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
        f'<rect width="{W}" height="{H}" fill="white"/>',
        f'<text x="{W/2}" y="22" text-anchor="middle" font-size="15">Generation (tg64, 2 threads) as a fraction of the memory-bandwidth bound</text>',
