@@ -67,8 +67,10 @@ inline __m512i q4_0_pair_nibbles(const BlockQ4_0* x, int64_t j) {
 }
 // Their scales, each in its 8 lanes (converted in the vector, as the AVX2 kernel does).
 inline __m512 q4_0_pair_scales(const BlockQ4_0* x, int64_t j) {
-  return join(_mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(x[2 * j].d))),
-              _mm256_cvtph_ps(_mm_set1_epi16(static_cast<short>(x[2 * j + 1].d))));
+  // The pair's first 32 bytes hold d0 (word 0) and d1 (word 9); spread each over 8 words.
+  const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + 2 * j));
+  const __m256i from = _mm256_setr_epi16(0, 0, 0, 0, 0, 0, 0, 0, 9, 9, 9, 9, 9, 9, 9, 9);
+  return _mm512_cvtph_ps(_mm256_permutexvar_epi16(from, raw));
 }
 // Activation blocks 2j and 2j + 1: values, scales, and -8 * (sums of 4 values) as int32 lanes.
 struct Q8Pair {
