@@ -214,18 +214,13 @@ KEEL_AVX2 float dot_q6_k(const BlockQ6_K* w, const BlockQ8_K* a, int64_t nb) {
       __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
       __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
       __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
-      __m256i q[4];
-      q[0] = _mm256_or_si256(_mm256_and_si256(l0, low_mask),
-                             _mm256_slli_epi16(_mm256_and_si256(h, two_bits), 4));
-      q[1] = _mm256_or_si256(_mm256_and_si256(l1, low_mask),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), two_bits), 4));
-      q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low_mask),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), two_bits), 4));
-      q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low_mask),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), two_bits), 4));
       for (int k = 0; k < 4; ++k) {
+        // Group k: low 4 bits from l0 / l1 (low nibbles, then high), 2 high bits from h >> 2k.
+        const __m256i q = _mm256_or_si256(
+            _mm256_and_si256(_mm256_srli_epi16(k % 2 ? l1 : l0, 4 * (k / 2)), low_mask),
+            _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2 * k), two_bits), 4));
         __m256i a8 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q8 + 32 * k));
-        __m256i p = _mm256_maddubs_epi16(q[k], a8);  // q * a: at most 2 * 63 * 128, fits int16
+        __m256i p = _mm256_maddubs_epi16(q, a8);  // q * a: at most 2 * 63 * 128, fits int16
         sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(p, _mm256_shuffle_epi8(scales_of_half[half], pick[k])));
       }
     }

@@ -351,18 +351,14 @@ void gemv_q6_k(const uint8_t* w, size_t row_bytes, const BlockQ8_K* a, float* y,
                                          _mm256_permute2x128_si256(scales16, scales16, 0x11));
       const __m512i l0 = join_loads(x[i].ql, x[i].ql + 64), l1 = join_loads(x[i].ql + 32, x[i].ql + 96);
       const __m512i h = _mm512_loadu_si512(x[i].qh);
-      __m512i q[4];
-      q[0] = _mm512_or_si512(_mm512_and_si512(l0, low_mask), _mm512_slli_epi16(_mm512_and_si512(h, two_bits), 4));
-      q[1] = _mm512_or_si512(_mm512_and_si512(l1, low_mask),
-                             _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 2), two_bits), 4));
-      q[2] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l0, 4), low_mask),
-                             _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 4), two_bits), 4));
-      q[3] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(l1, 4), low_mask),
-                             _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 6), two_bits), 4));
       __m512i sumi = _mm512_setzero_si512();
       for (int k = 0; k < 4; ++k) {
+        // Group k: low 4 bits from l0 / l1 (low nibbles, then high), 2 high bits from h >> 2k.
+        const __m512i q = _mm512_or_si512(
+            _mm512_and_si512(_mm512_srli_epi16(k % 2 ? l1 : l0, 4 * (k / 2)), low_mask),
+            _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(h, 2 * k), two_bits), 4));
         const __m512i a8 = _mm512_load_si512(reordered + i * kQK_K + 64 * k);
-        sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q[k], a8), _mm512_shuffle_epi8(halves_scales, pick[k]));
+        sumi = _mm512_dpwssd_epi32(sumi, _mm512_maddubs_epi16(q, a8), _mm512_shuffle_epi8(halves_scales, pick[k]));
       }
       const __m256i sumi8 = _mm256_sub_epi32(
           _mm256_add_epi32(_mm512_castsi512_si256(sumi), _mm512_extracti64x4_epi64(sumi, 1)), offset);
@@ -480,7 +476,8 @@ const KernelTable* avx512_kernels() {
   static const KernelTable* table = []() -> const KernelTable* {
     // AVX-VNNI (the VEX form) is not implied by AVX-512 VNNI (Zen 4 has only the latter); the
     // products this table takes from its base are bit-identical either way.
-    const KernelTable* base = avx2_vnni_kernels() ? avx2_vnni_kernels() : avx2_kernels();
+    const KernelTable* vnni = avx2_vnni_kernels();
+    const KernelTable* base = vnni ? vnni : avx2_kernels();
     __builtin_cpu_init();
     const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
