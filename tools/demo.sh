@@ -5,6 +5,6 @@
 #   tools/demo.sh ["your question"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tools/setup.sh >&2
+tools/setup.sh --demo >&2
 question=${1:-$(cat examples/local-research/sample_question.txt)}
 exec build/keel run examples/local-research.yaml --question "$question"

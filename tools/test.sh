@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: set up and build, run every test, then build the unit tests with
-# AddressSanitizer + UndefinedBehaviorSanitizer and run them again.
+# AddressSanitizer + UndefinedBehaviorSanitizer and run them again, and the serve, agent and MCP
+# tests with ThreadSanitizer.
 #   KEEL_SKIP_SANITIZERS=1 tools/test.sh   skips the sanitizer pass (local iteration only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,5 +25,17 @@ if [ "${KEEL_SKIP_SANITIZERS:-0}" != "1" ]; then
   cmake --build build-asan -j "${KEEL_JOBS:-$(nproc)}"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -L unit -j "${KEEL_JOBS:-$(nproc)}"
+
+  # The layers with threads of their own (the server's I/O, loader and scheduler threads; MCP's
+  # worker pools; the agent's workers and leases) under ThreadSanitizer.
+  echo "== serve, agent and MCP tests under ThreadSanitizer" >&2
+  if [ ! -f build-tsan/build.ninja ]; then
+    cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKEEL_WERROR=ON \
+      -DKEEL_SANITIZE=thread -DKEEL_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS="-O1" >/dev/null
+  fi
+  cmake --build build-tsan -j "${KEEL_JOBS:-$(nproc)}" --target keel_serve_tests keel_agent_tests keel_mcp_tests
+  for t in serve agent mcp; do
+    TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "build-tsan/tests/$t/keel_${t}_tests"
+  done
 fi
 echo "== all tests passed in $(( $(date +%s) - start )) s" >&2

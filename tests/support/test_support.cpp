@@ -19,6 +19,7 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 extern char** environ;
 
@@ -27,6 +28,11 @@ namespace keel::testing {
 std::string source_dir() { return KEEL_SOURCE_DIR; }
 std::string binary_dir() { return KEEL_BINARY_DIR; }
 std::string keel_binary() { return binary_dir() + "/keel"; }
+
+bool running_in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci && (std::string(ci) == "true" || std::string(ci) == "1");
+}
 
 std::optional<std::string> fixtures_dir() {
   namespace fs = std::filesystem;
@@ -221,6 +227,17 @@ void BackgroundProcess::pump(int timeout_ms) {
       fd_ = -1;
     }
     break;
+  }
+}
+
+bool poll_until(const std::function<bool()>& reached, int timeout_ms, int interval_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    if (reached()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return reached();
+    // The only pause in the tests: it spaces out the checks of a state another thread or
+    // process is moving towards, so they do not starve it of CPU; the state decides.
+    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
   }
 }
 

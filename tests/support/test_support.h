@@ -2,6 +2,7 @@
 // running the real `keel` binary (or any program) and capturing what it prints.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -15,6 +16,20 @@ std::string keel_binary(); //!< <build>/keel
 
 //! ../shared/fixtures next to the repository (or $KEEL_FIXTURES); nullopt when absent.
 std::optional<std::string> fixtures_dir();
+
+//! True when the environment says this is a CI run (CI=true or CI=1, as .ci/run sets it).
+bool running_in_ci();
+
+//! For a test whose fixture, peer or privilege is missing: under CI a failure (a green run must
+//! not hide a test that never ran), elsewhere a skip that says why. Use inside a TEST body.
+#define KEEL_SKIP_OUTSIDE_CI(why)                                                          \
+  do {                                                                                     \
+    const std::string keel_skip_reason_ = (why);                                           \
+    if (::keel::testing::running_in_ci()) {                                                \
+      GTEST_FAIL() << "cannot run under CI (CI=true makes this a failure): " << keel_skip_reason_; \
+    }                                                                                      \
+    GTEST_SKIP() << keel_skip_reason_;                                                     \
+  } while (0)
 
 struct CommandResult {
   int exit_code = -1;  //!< 128 + signal number when killed by a signal
@@ -103,6 +118,12 @@ class BackgroundProcess {
   std::string output_;
   int exit_code_ = -1;
 };
+
+//! Waits for another thread or process to reach a state (a server to queue requests, workers
+//! to park): calls `reached` until it returns true or `timeout_ms` passes, pausing
+//! `interval_ms` between calls. Returns the last answer of `reached`. Tests never sleep a fixed
+//! time for a state; time inside the code under test is an injected clock (core/clock.h).
+bool poll_until(const std::function<bool()>& reached, int timeout_ms = 30000, int interval_ms = 10);
 
 //! "http://127.0.0.1:PORT" from a server's "listening on http://..." line.
 std::string listening_url(const std::string& output);
