@@ -1,6 +1,7 @@
 #include "core/clock.h"
 
 #include <chrono>
+#include <thread>
 
 namespace keel {
 
@@ -13,6 +14,9 @@ class SystemClock final : public Clock {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
+  }
+  void sleep_ns(int64_t ns) const override {
+    if (ns > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(ns));
   }
 };
 

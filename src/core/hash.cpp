@@ -1,5 +1,9 @@
 #include "core/hash.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
@@ -47,24 +51,39 @@ Sha256Digest sha256(std::span<const uint8_t> bytes) {
 
 std::string sha256_hex(std::string_view bytes) { return to_hex(sha256(bytes)); }
 
-Result<Sha256Digest> sha256_file(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rbe");
-  if (!f) {
+Result<Sha256Digest> sha256_file(const std::string& path, const HashProgress& progress) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below like any file
+  // that is not regular (a FIFO or /dev/zero would never end).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
     int err = errno;
     std::string message = fmt::format("cannot open {}: {}", path, std::strerror(err));
     if (err == ENOENT) return Status::not_found(message);
     if (err == EACCES) return Status::permission_denied(message);
     return Status::unavailable(message);
   }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return Status::invalid_argument(fmt::format("{} is not a regular file", path));
+  }
+  const uint64_t total = static_cast<uint64_t>(st.st_size);
   Sha256 h;
   std::vector<uint8_t> buffer(1 << 20);
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), f)) > 0) {
-    h.update(std::span<const uint8_t>(buffer.data(), n));
+  uint64_t done = 0;
+  for (;;) {
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return Status::data_loss(fmt::format("read error while hashing {}: {}", path, std::strerror(errno)));
+    }
+    if (n == 0) break;
+    h.update(std::span<const uint8_t>(buffer.data(), static_cast<size_t>(n)));
+    done += static_cast<uint64_t>(n);
+    if (progress && (done % (64u << 20) == 0 || done == total)) progress(done, total);
   }
-  bool failed = std::ferror(f);
-  std::fclose(f);
-  if (failed) return Status::data_loss(fmt::format("read error while hashing {}", path));
+  ::close(fd);
   return h.finish();
 }
 

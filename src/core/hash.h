@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -42,7 +43,11 @@ class Sha256 {
   std::unique_ptr<State> state_;
 };
 
-[[nodiscard]] Result<Sha256Digest> sha256_file(const std::string& path);
+//! Called as a file is hashed with the bytes done and the file's size (every 64 MiB and at the end).
+using HashProgress = std::function<void(uint64_t done, uint64_t total)>;
+//! Hashes a regular file (anything else, e.g. a FIFO or /dev/zero, is invalid_argument without a
+//! byte read).
+[[nodiscard]] Result<Sha256Digest> sha256_file(const std::string& path, const HashProgress& progress = {});
 
 std::string to_hex(std::span<const uint8_t> bytes);
 template <size_t N>

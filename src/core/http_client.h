@@ -1,13 +1,17 @@
-// A small blocking HTTP/1.1 client for calls Keel makes itself (a model endpoint, an MCP
-// server) and for tests: one request per connection, http:// only, bounded in time and size.
+// The one HTTP client for calls Keel makes itself (a model endpoint, an outside MCP server, a
+// collector) and for tests: libcurl underneath, http:// and https:// (TLS with the system's
+// certificate store), bounded in time, held to the egress allow-list (egress_policy.h).
 //
 // Contract:
-// - Connection failures are `unavailable` (the peer is down: retry later), a request that
-//   passes its deadline is `deadline_exceeded` (the outcome is unknown), a malformed or
-//   oversized response is `data_loss`/`resource_exhausted`; never a crash or an exception.
-// - Bodies are read by Content-Length, chunked encoding, or to the end of the connection.
-// - on_data, when given, receives body bytes as they arrive (for Server-Sent Events) and the
-//   response body is then left empty.
+// - A destination the egress policy refuses is `permission_denied` before any connection.
+// - Connection failures (refused, unresolvable, TLS) are `unavailable` (the peer is down or not
+//   who it should be: retry later or fix the URL); a request that passes its deadline is
+//   `deadline_exceeded` (the outcome is unknown); a response over max_response_bytes is
+//   `resource_exhausted`; a malformed one `data_loss`. Never a crash or an exception.
+// - Redirects are not followed and proxy settings from the environment are ignored (both would
+//   take the request somewhere the allow-list did not say).
+// - on_data, when given, receives body bytes as they arrive (Server-Sent Events), without a size
+//   ceiling, and the response body is then left empty; returning false from it stops the request.
 #pragma once
 
 #include <cstdint>
@@ -21,23 +25,15 @@
 
 namespace keel {
 
-struct HttpUrl {
-  std::string host;
-  uint16_t port = 80;
-  std::string path = "/";  //!< with the query
-};
-
-//! Parses "http://host[:port][/path]" ("[::1]" for IPv6 hosts).
-[[nodiscard]] Result<HttpUrl> parse_http_url(std::string_view url);
-
 struct HttpClientRequest {
   std::string method = "GET";
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  int64_t timeout_ms = 30000;
+  int64_t timeout_ms = 30000;          //!< the whole request, connecting included
+  int64_t connect_timeout_ms = 10000;  //!< the connection alone (within timeout_ms)
   size_t max_response_bytes = 64 << 20;
-  std::function<void(std::string_view)> on_data;
+  std::function<bool(std::string_view)> on_data;
 };
 
 struct HttpClientResponse {

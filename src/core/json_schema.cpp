@@ -3,14 +3,53 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <re2/re2.h>
+
 #include <cmath>
-#include <regex>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <set>
 
+#include "core/result.h"
 #include "core/utf8.h"
 
 namespace keel {
 namespace {
+
+// Patterns come from schemas that may come from outside (MCP servers) and are matched against
+// untrusted strings of megabytes: RE2 runs in time linear in the input, with bounded memory,
+// and the compiled patterns are kept (a schema's pattern is compiled once, not per value).
+constexpr size_t kMaxPatternBytes = 4096;
+constexpr int64_t kPatternMemoryBytes = 1 << 20;
+constexpr size_t kPatternsKept = 256;
+
+Result<std::shared_ptr<const RE2>> compiled_pattern(const std::string& pattern) {
+  static std::mutex mutex;
+  static std::map<std::string, std::shared_ptr<const RE2>> kept;
+  if (pattern.size() > kMaxPatternBytes) {
+    return Status::invalid_argument(
+        fmt::format("the pattern is {} bytes, more than the {} allowed", pattern.size(), kMaxPatternBytes));
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto it = kept.find(pattern); it != kept.end()) return it->second;
+  }
+  RE2::Options options;
+  options.set_log_errors(false);
+  options.set_max_mem(kPatternMemoryBytes);
+  auto re = std::make_shared<const RE2>(pattern, options);
+  if (!re->ok()) {
+    return Status::invalid_argument(fmt::format(
+        "the pattern is not a regular expression this validator runs (RE2 syntax: no backreferences or "
+        "lookaround): {}",
+        re->error()));
+  }
+  std::lock_guard<std::mutex> lock(mutex);
+  if (kept.size() >= kPatternsKept) kept.clear();
+  kept.emplace(pattern, re);
+  return std::shared_ptr<const RE2>(re);
+}
 
 std::string type_of(const Json& v) {
   switch (v.type()) {
@@ -113,12 +152,11 @@ struct Validator {
         fail(path, fmt::format("must have at most {} characters", m->get<size_t>()));
       }
       if (auto p = schema.find("pattern"); p != schema.end() && p->is_string()) {
-        try {
-          if (!std::regex_search(s, std::regex(p->get<std::string>(), std::regex::ECMAScript))) {
-            fail(path, fmt::format("must match the pattern {}", p->get<std::string>()));
-          }
-        } catch (const std::exception&) {
-          fail(path, "the schema's pattern is not a valid regular expression");
+        auto re = compiled_pattern(p->get<std::string>());
+        if (!re.ok()) {
+          fail(path, re.status().message());
+        } else if (!RE2::PartialMatch(s, **re)) {
+          fail(path, fmt::format("must match the pattern {}", p->get<std::string>()));
         }
       }
     }
@@ -235,11 +273,8 @@ Status check(const Json& schema, const std::string& path, int depth) {
       }
     } else if (k == "pattern") {
       if (!v.is_string()) return Status::invalid_argument(fmt::format("{}.pattern must be a string", path));
-      try {
-        std::regex re(v.get<std::string>(), std::regex::ECMAScript);
-      } catch (const std::exception&) {
-        return Status::invalid_argument(fmt::format("{}.pattern is not a valid regular expression", path));
-      }
+      auto re = compiled_pattern(v.get<std::string>());
+      if (!re.ok()) return Status::invalid_argument(fmt::format("{}.pattern: {}", path, re.status().message()));
     } else if (k == "uniqueItems" && !v.is_boolean()) {
       return Status::invalid_argument(fmt::format("{}.uniqueItems must be true or false", path));
     }

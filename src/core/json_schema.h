@@ -3,7 +3,8 @@
 // additionalProperties (false or a schema), enum, const, minimum, maximum, exclusiveMinimum,
 // exclusiveMaximum, minLength, maxLength (in code points), pattern, items, minItems, maxItems,
 // uniqueItems, allOf, anyOf, oneOf, not. Annotations (title, description, default, examples,
-// format, $schema, $id) are accepted and ignored.
+// format, $schema, $id) are accepted and ignored. Patterns use RE2 syntax (ECMA-262 without
+// backreferences and lookaround), run in linear time, and are at most 4 KiB.
 //
 // Contract: validate() never throws; each violation is reported with the JSON path of the
 // offending value ("$.items[2].sku: ..."), at most max_errors of them. check_schema() rejects

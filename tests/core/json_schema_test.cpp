@@ -69,5 +69,19 @@ TEST(JsonSchema, RefusesSchemasOutsideTheSubset) {
   EXPECT_NE(s.message().find("$.properties.a: unsupported schema keyword 'patternProperties'"), std::string::npos) << s.message();
 }
 
+TEST(JsonSchema, PatternsRunInLinearTimeOnHugeUntrustedStrings) {
+  // libstdc++'s std::regex recurses once per character on these: a 1 MiB string overflows the
+  // stack. RE2 matches it in linear time and bounded memory.
+  const std::string huge(1 << 20, 'a');
+  EXPECT_TRUE(validate_json({{"pattern", "^(a|aa)+$"}}, huge).empty());
+  EXPECT_FALSE(validate_json({{"pattern", "^(a+)+$"}}, huge + "b").empty());
+  // Features RE2 does not run are refused up front, with the reason.
+  auto lookahead = check_schema({{"pattern", "^(?=a)a"}});
+  ASSERT_FALSE(lookahead.ok());
+  EXPECT_NE(lookahead.message().find("no backreferences or lookaround"), std::string::npos) << lookahead.message();
+  EXPECT_FALSE(check_schema({{"pattern", "(a)\\1"}}).ok());
+  EXPECT_FALSE(check_schema({{"pattern", std::string(5000, 'a')}}).ok()) << "patterns are at most 4 KiB";
+}
+
 }  // namespace
 }  // namespace keel
