@@ -56,8 +56,7 @@ constexpr CheckInfo kCatalog[] = {
     {"K012", "conditional approval without a valid condition",
      "approval: conditional needs a condition such as `args.amount > 100`; without one (or with "
      "one that does not parse) it is unclear when a human is asked"},
-    {"K013", "dangling reference",
-     "a model fallback names a model the spec does not declare"},
+    {"K013", "dangling reference", "a model fallback names a model the spec does not declare"},
     {"K014", "scenario and target disagree",
      "each reference scenario is planned for one kind of target; another target gets the wrong "
      "controls"},
@@ -66,6 +65,14 @@ constexpr CheckInfo kCatalog[] = {
     {"K016", "server open to the network",
      "a server listening beyond loopback without API keys lets anyone who can reach it spend "
      "its compute and read its model; quotas and tenant fairness need keys too"},
+    {"K017", "approval nobody can give",
+     "a tool that waits for a human approval, where no principal holds a role that may approve "
+     "it (or none can prove who they are), either blocks forever or gets approved by whoever "
+     "types a name"},
+    {"K018", "private data served beyond loopback",
+     "a deployment whose confidential or restricted data must not leave the machine (egress: "
+     "none) breaks that promise the moment a listener on the network serves it to remote "
+     "readers"},
 };
 
 class Collector {
@@ -482,10 +489,6 @@ void check_k015(const Spec& spec, Collector& c) {
                                             : "scenario allows write tools");
 }
 
-bool is_loopback_host(const std::string& host) {
-  return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.rfind("127.", 0) == 0;
-}
-
 void check_k016(const Spec& spec, Collector& c) {
   SpecLocation where = spec.serving.present ? child(spec.serving.where, "host") : SpecLocation{"serving", 0};
   if (spec.serving.present && !is_loopback_host(spec.serving.host) && spec.serving.api_keys.empty()) {
@@ -500,7 +503,96 @@ void check_k016(const Spec& spec, Collector& c) {
                                                            : "the server listens on loopback only");
 }
 
+void check_k017(const Spec& spec, Collector& c) {
+  const bool unsigned_allowed = spec.authority.unsigned_approvals == UnsignedApprovals::allowed;
+  for (const auto& tool : spec.authority.tools) {
+    if (tool.approval == Approval::none) continue;
+    const std::vector<std::string> roles = tool.approving_roles();
+    std::vector<const Principal*> approvers;
+    for (const auto& p : spec.authority.principals) {
+      bool holds = std::any_of(roles.begin(), roles.end(), [&](const std::string& r) {
+        return std::find(p.roles.begin(), p.roles.end(), r) != p.roles.end();
+      });
+      if (holds) approvers.push_back(&p);
+    }
+    SpecLocation where =
+        child(tool.where, tool.approver_roles.empty() ? "approval" : "approver_roles");
+    if (approvers.empty()) {
+      c.fail("K017", where,
+             fmt::format("tool '{}' needs approval by a principal with role [{}], and no "
+                         "principal holds one: give a reviewer that role in "
+                         "authority.principals",
+                         tool.name, fmt::join(roles, ", ")));
+      continue;
+    }
+    bool any_key = std::any_of(approvers.begin(), approvers.end(),
+                               [](const Principal* p) { return p->public_key.has_value(); });
+    if (!any_key && !unsigned_allowed) {
+      std::vector<std::string> ids;
+      for (const Principal* p : approvers) ids.push_back(p->id);
+      c.fail("K017", child(approvers.front()->where, "public_key"),
+             fmt::format("tool '{}' needs approval, but its approvers ({}) have no public_key "
+                         "and unsigned approvals are refused: register one (`keel agent keygen "
+                         "--principal {}`) or set authority.unsigned_approvals: allowed",
+                         tool.name, fmt::join(ids, ", "), ids.front()));
+    }
+  }
+  c.pass_unless_reported("K017", {"authority.tools", spec.authority.where.line},
+                         unsigned_allowed
+                             ? "every approval has a principal who may give it (unsigned "
+                               "approvals allowed)"
+                             : "every approval has a principal who may give it with a registered "
+                               "key");
+}
+
+//! The data a remote reader would get: confidential or restricted, held by the deployment
+//! (it has data sources) and promised not to leave (egress: none).
+bool holds_private_data(const Spec& spec) {
+  return spec.deployment.egress.none && spec.data.highest_class() >= DataClass::confidential &&
+         !spec.data.sources.empty();
+}
+
+std::string exposure_message(const Spec& spec, std::string_view listener, std::string_view host) {
+  return fmt::format(
+      "{} listens on {}, beyond loopback, over {} data that egress: none keeps on this machine: "
+      "remote clients would read it; listen on 127.0.0.1, or set deployment.remote_readers: "
+      "allowed if remote readers are part of the contract",
+      listener, host, enum_name(spec.data.highest_class()));
+}
+
+void check_k018(const Spec& spec, Collector& c) {
+  SpecLocation where = spec.serving.present ? child(spec.serving.where, "host")
+                                            : spec.deployment.remote_readers_where;
+  const bool exposed = spec.serving.present && !is_loopback_host(spec.serving.host);
+  if (exposed && holds_private_data(spec) &&
+      spec.deployment.remote_readers != RemoteReaders::allowed) {
+    c.fail("K018", where, exposure_message(spec, "the server", spec.serving.host));
+  }
+  c.pass_unless_reported(
+      "K018", where,
+      !holds_private_data(spec) ? std::string("no private data bound to this machine")
+      : spec.deployment.remote_readers == RemoteReaders::allowed
+          ? std::string("remote readers are allowed by deployment.remote_readers")
+          : std::string("private data is served on loopback only (listeners are checked again "
+                        "at start-up)"));
+}
+
 }  // namespace
+
+bool is_loopback_host(std::string_view host) {
+  return host == "127.0.0.1" || host == "::1" || host == "localhost" || host.starts_with("127.");
+}
+
+std::optional<CheckResult> check_listener_exposure(const Spec& spec, std::string_view listener,
+                                                   std::string_view host) {
+  if (is_loopback_host(host) || !holds_private_data(spec) ||
+      spec.deployment.remote_readers == RemoteReaders::allowed) {
+    return std::nullopt;
+  }
+  return CheckResult{"K018", CheckStatus::fail, exposure_message(spec, listener, host),
+                     spec.deployment.remote_readers_where.path,
+                     spec.deployment.remote_readers_where.line};
+}
 
 std::span<const CheckInfo> check_catalog() { return kCatalog; }
 
@@ -533,6 +625,8 @@ std::vector<CheckResult> run_checks(const Spec& spec) {
   check_k014(spec, c);
   check_k015(spec, c);
   check_k016(spec, c);
+  check_k017(spec, c);
+  check_k018(spec, c);
   return out;
 }
 

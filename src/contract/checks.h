@@ -9,6 +9,7 @@
 // - A spec is accepted when no check fails; warnings are allowed.
 #pragma once
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -41,6 +42,17 @@ std::span<const CheckInfo> check_catalog();
 std::vector<CheckResult> run_checks(const Spec& spec);
 
 bool any_failed(const std::vector<CheckResult>& results);
+
+//! 127.0.0.0/8, ::1 and localhost; anything else (0.0.0.0, ::, a routable address, a name)
+//! is reachable beyond this machine.
+bool is_loopback_host(std::string_view host);
+
+//! Check K018 for a listener that a command opens (`keel mcp serve --http`, `keel serve
+//! --host`): a fail result when `host` is beyond loopback and the spec holds confidential or
+//! restricted data under egress: none without `deployment.remote_readers: allowed`; nullopt
+//! when serving there is within the contract. `listener` names it in the message.
+std::optional<CheckResult> check_listener_exposure(const Spec& spec, std::string_view listener,
+                                                   std::string_view host);
 
 //! Where a spec path (e.g. a model path) resolves: the spec's folder first, then the current
 //! directory; returns the spec-folder form when neither exists.

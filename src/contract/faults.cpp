@@ -36,11 +36,15 @@ FailureResponse plan_fault(Fault fault, const Spec& spec) {
                          : "store integrity check on open passes";
       break;
     case Fault::disk_full:
-      r.detection = "a write returns ENOSPC";
-      r.response = "the current transaction rolls back; the operation fails with "
-                   "resource_exhausted naming the path";
-      r.recovery = "retry after space is freed; nothing half-written remains";
-      r.evidence = "store opens cleanly afterwards; error count in metrics";
+      r.detection = "a write returns ENOSPC (SQLite: database or disk is full)";
+      r.response = agent ? "the journal append rolls back; the case pauses (it is not failed) and "
+                           "the command reports resource_exhausted naming the journal file"
+                         : "the current transaction rolls back; the operation fails with "
+                           "resource_exhausted naming the path";
+      r.recovery = agent ? "resume after space is freed: the journal replays, an effect already "
+                           "made is found by its outcome check, nothing runs twice"
+                         : "retry after space is freed; nothing half-written remains";
+      r.evidence = "the error names the file; the store passes its integrity check afterwards";
       break;
     case Fault::storage_corrupt:
       r.detection = "integrity check or checksum mismatch when the store is opened";
@@ -67,57 +71,89 @@ FailureResponse plan_fault(Fault fault, const Spec& spec) {
                                      spec.failure.on_overload->retry_after_s)
                        : std::string("reject new work with resource_exhausted and a retry hint");
       r.recovery = "admission reopens as the queue drains; memory stays flat meanwhile";
-      r.evidence = "keel_admission_rejections_total{reason}, flat RSS, admitted TTFT p99";
+      r.evidence = "keel_admission_rejections_total{reason}; every refusal carries Retry-After";
       break;
     case Fault::client_disconnect:
       r.detection = "the socket closes or a write to it fails";
       r.response = "the request's generation is cancelled";
       r.recovery = "its KV blocks return to the free list at once";
-      r.evidence = "keel_requests_total{status=\"cancelled\"}; KV blocks used drop";
+      r.evidence = "keel_requests_total{status=\"499\"}; keel_requests_running back to 0";
       break;
     case Fault::tool_timeout:
       r.detection = "a tool call exceeds its timeout; its outcome is unknown";
       r.response = "the step records outcome unknown; no blind retry";
       r.recovery = "the tool's outcome check looks the idempotency key up in the system of "
                    "record; retry only if the write did not happen";
-      r.evidence = "keel_agent_outcome_checks_total; ledger shows one effect";
+      r.evidence =
+          "an outcome_check journal record; the system of record's ledger shows one effect";
       break;
-    case Fault::approval_timeout:
-      r.detection = "an approval stays pending past its deadline";
-      r.response = "the case stays suspended (nothing executes); the reviewer is reminded";
-      r.recovery = "approve or deny resumes the case; a denial ends the action";
-      r.evidence = "keel_agent_approvals_total{decision}; journal approval records";
+    case Fault::approval_timeout: {
+      std::vector<std::string> remind, expire;
+      for (const auto& t : spec.authority.tools) {
+        if (t.approval == Approval::none) continue;
+        if (t.approval_remind_after_s)
+          remind.push_back(fmt::format("{} after {} s", t.name, *t.approval_remind_after_s));
+        if (t.approval_expire_after_s)
+          expire.push_back(fmt::format("{} after {} s", t.name, *t.approval_expire_after_s));
+      }
+      r.detection = remind.empty() && expire.empty()
+                        ? "no tool declares approval_remind_after_s or approval_expire_after_s: "
+                          "nothing watches a pending approval"
+                        : "`keel agent work` compares each pending approval's age with its tool's "
+                          "deadlines (an injected clock in tests)";
+      r.response = remind.empty()
+                       ? "the case stays suspended (nothing executes); nobody is reminded"
+                       : fmt::format(
+                             "the case stays suspended (nothing executes); a "
+                             "reminder is journaled ({})",
+                             fmt::join(remind, "; "));
+      r.recovery = expire.empty() ? "approve or deny resumes the case; without a decision it waits"
+                                  : fmt::format(
+                                        "an undecided request expires ({}): it is denied and "
+                                        "the case continues without the action",
+                                        fmt::join(expire, "; "));
+      r.evidence = "journal records approval_reminded and approval_denied (expired: true)";
       break;
+    }
     case Fault::model_unfit: {
       std::vector<std::string> with_fallbacks;
       for (const auto& m : spec.deployment.models) {
         if (!m.fallbacks.empty()) with_fallbacks.push_back(m.id + " -> " + fmt::format("{}", fmt::join(m.fallbacks, ", ")));
       }
-      r.detection = "the engine's memory-fit estimate exceeds max_ram_mb or available memory";
-      r.response = spec.failure.on_model_unfit == OnModelUnfit::fallback && !with_fallbacks.empty()
-                       ? fmt::format("load the approved fallback ({})", fmt::join(with_fallbacks, "; "))
-                       : std::string("refuse before loading, stating needed and available bytes");
-      r.recovery = "no partial load; the process never exceeds its memory bound";
-      r.evidence = "the fit decision with its numbers in the log and trace";
+      r.detection = agent ? "none: keel agent loads its model without a memory-fit estimate"
+                    : service
+                        ? "the engine's memory-fit estimate exceeds available memory (keel serve "
+                          "does not read max_ram_mb)"
+                        : "the engine's memory-fit estimate exceeds max_ram_mb or available memory";
+      r.response =
+          agent ? std::string("the load fails however the operating system fails it")
+          : !service && spec.failure.on_model_unfit == OnModelUnfit::fallback &&
+                  !with_fallbacks.empty()
+              ? fmt::format("load the approved fallback ({})", fmt::join(with_fallbacks, "; "))
+              : std::string("refuse before loading, stating needed and available bytes");
+      r.recovery =
+          agent ? "none planned" : "no partial load; the process never exceeds its memory bound";
+      r.evidence = agent ? "none" : "the fit decision with its numbers on stderr";
       break;
     }
     case Fault::kv_exhausted:
       r.detection = "no free KV block for a running sequence";
       r.response = "evict unreferenced prefix blocks, then preempt the newest sequence";
       r.recovery = "the preempted sequence is re-queued and recomputed";
-      r.evidence = "keel_kv_blocks_used_ratio; preemption count";
+      r.evidence =
+          "keel_kv_preemptions_total; the preempted request's output equals an unpressured run's";
       break;
     case Fault::egress_attempt:
       r.detection = "socket(AF_INET/AF_INET6) fails inside the guarded process";
       r.response = "the attempt fails with EACCES; no byte leaves";
       r.recovery = "none needed: the answer path uses no network";
-      r.evidence = "keel_outbound_bytes_total == 0; strace shows no inet socket";
+      r.evidence = "the guard's EACCES; strace shows no inet socket returned";
       break;
     case Fault::stale_index:
       r.detection = "document size/mtime (then hash) differ from the index";
       r.response = "answers report stale documents; citations to changed text fail validation";
       r.recovery = "`keel index` re-indexes only the changed files";
-      r.evidence = "keel_index_stale_documents";
+      r.evidence = "`keel index status` lists the stale documents";
       break;
     case Fault::policy_store_unavailable:
       r.detection = "the policy cannot be loaded or evaluated";
@@ -150,7 +186,7 @@ FailureResponse plan_fault(Fault fault, const Spec& spec) {
       r.evidence = "keel_thermal_state; p99 latency stays in budget";
       break;
     case Fault::update_corrupt:
-      r.detection = "the staged model's signature or hash does not verify";
+      r.detection = "the staged model's SHA-256 does not match the one pinned in the spec";
       r.response = "discard the staged model";
       r.recovery = "keep running the last good model";
       r.evidence = "keel_model_updates_total{outcome=\"rejected\"}";

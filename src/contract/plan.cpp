@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "contract/fault_injections.h"
 #include "contract/plan_builder.h"
 
 namespace keel::contract {
@@ -54,6 +55,15 @@ void PlanBuilder::control(std::string id, std::string kind, std::string enforced
                           std::string spec_path) {
   if (has_control(id)) return;
   plan_.controls.push_back({std::move(id), std::move(kind), std::move(enforced_by), std::move(spec_path)});
+}
+
+void PlanBuilder::not_enforced(std::string_view id, std::string gap) {
+  for (auto& c : plan_.controls) {
+    if (c.id == id) {
+      c.enforced = false;
+      c.gap = std::move(gap);
+    }
+  }
 }
 
 void PlanBuilder::metric(std::string name, std::string unit, std::string kind, std::string source) {
@@ -146,6 +156,16 @@ Plan PlanBuilder::finish(std::vector<CheckResult> checks) {
   for (auto& step : plan_.execution_path) {
     std::erase_if(step.controls, [&](const std::string& id) { return !has_control(id); });
   }
+  plan_.runtime_built = contract::runtime_built(spec_.scenario);
+  plan_.runtime = runtime_command(spec_.scenario);
+  if (!plan_.runtime_built) {
+    for (auto& c : plan_.controls) {
+      c.enforced = false;
+      c.gap =
+          fmt::format("runtime not built: nothing enforces this yet (`keel run` refuses {} specs)",
+                      plan_.scenario);
+    }
+  }
   // Failing checks first, then warnings, then passes; stable within each group.
   std::stable_sort(checks.begin(), checks.end(), [](const CheckResult& a, const CheckResult& b) {
     return static_cast<int>(a.status) > static_cast<int>(b.status);
@@ -155,7 +175,41 @@ Plan PlanBuilder::finish(std::vector<CheckResult> checks) {
   return std::move(plan_);
 }
 
+bool runtime_built(ScenarioId scenario) {
+  switch (scenario) {
+    case ScenarioId::local_research:
+    case ScenarioId::llm_service:
+    case ScenarioId::durable_agent:
+      return true;
+    case ScenarioId::enterprise_rag:
+    case ScenarioId::browser_classifier:
+    case ScenarioId::mobile_vision:
+    case ScenarioId::hybrid_field:
+      return false;
+  }
+  return false;
+}
+
+std::string runtime_command(ScenarioId scenario) {
+  switch (scenario) {
+    case ScenarioId::local_research:
+      return "keel run SPEC --question Q (keel index, ask, eval)";
+    case ScenarioId::llm_service:
+      return "keel serve --spec SPEC";
+    case ScenarioId::durable_agent:
+      return "keel agent run SPEC --case ID (keel agent work, resume)";
+    default:
+      return "not built";
+  }
+}
+
 namespace {
+
+// What the three built runtimes do, for controls whose enforcement differs between them. A
+// scenario whose runtime is not built gets the planned mechanism (finish() marks it unenforced).
+bool is(const Spec& s, ScenarioId id) {
+  return s.scenario == id;
+}
 
 std::string egress_enforcement(const Spec& spec) {
   const auto& e = spec.deployment.egress;
@@ -168,148 +222,312 @@ std::string egress_enforcement(const Spec& spec) {
       return e.none ? "app built without network permission; update channel disabled"
                     : fmt::format("network client pinned to {}", fmt::join(e.allow, ", "));
     default:
-      return e.none ? "seccomp filter: socket(AF_INET|AF_INET6) fails with EACCES, installed "
-                      "before any model loads"
-                    : fmt::format("outbound connections only to {} (allow-list dialer; "
-                                  "network namespace in production)",
-                                  fmt::join(e.allow, ", "));
+      if (!e.none) {
+        return fmt::format("connections Keel opens (its one HTTP client) only to {}: the URL's host and "
+                           "every address it resolves to are checked; no proxy, no redirect",
+                           fmt::join(e.allow, ", "));
+      }
+      if (spec.scenario == ScenarioId::llm_service) {
+        return "seccomp filter once the listener is bound: socket() of every family, connect() and "
+               "addressed sendto() fail with EACCES; accepted connections are served";
+      }
+      return "own network namespace with no interface up (where the system permits one), and a seccomp "
+             "filter: socket() of every family, connect() and every send fail with EACCES, inherited "
+             "sockets cut off; installed before any model or document is read";
   }
 }
 
-// Controls that follow from the five generic sections, for every scenario.
-void add_common_controls(PlanBuilder& b) {
+void add_egress_control(PlanBuilder& b) {
   const Spec& s = b.spec();
+  // An allow-list binds Keel's own HTTP client; no seccomp filter stops a library that opens
+  // sockets itself, which the runtimes' libraries do not.
   b.control(b.egress_control(), "egress", egress_enforcement(s), "deployment.egress");
+}
+
+void add_telemetry_control(PlanBuilder& b) {
+  const Spec& s = b.spec();
+  const std::string id = b.telemetry_control();
   switch (s.deployment.telemetry.sink) {
-    case TelemetrySink::local:
-      b.control(b.telemetry_control(), "telemetry",
-                "metrics and traces written to local files only (Prometheus text, JSON lines)",
-                "deployment.telemetry");
+    case TelemetrySink::local: {
+      std::string how =
+          is(s, ScenarioId::local_research)
+              ? "no exporter: figures are printed by the command that measured them (--json)"
+          : is(s, ScenarioId::llm_service)
+              ? "no exporter: /metrics on the serving port for a scraper to pull; nothing is "
+                "pushed"
+          : is(s, ScenarioId::durable_agent)
+              ? "no exporter: `keel agent stats` computes figures from the journal on demand"
+              : "metrics and traces written to local files only (Prometheus text, JSON lines)";
+      b.control(id, "telemetry", how, "deployment.telemetry");
       break;
+    }
     case TelemetrySink::otlp:
-      b.control(b.telemetry_control(), "telemetry",
+      b.control(id, "telemetry",
                 fmt::format("OTLP export to {} only", s.deployment.telemetry.endpoint),
                 "deployment.telemetry");
+      if (b.runtime_built()) b.not_enforced(id, "no OTLP exporter is built: nothing is exported");
       break;
     case TelemetrySink::none:
-      b.control(b.telemetry_control(), "telemetry", "no metrics or traces recorded",
-                "deployment.telemetry");
+      b.control(id, "telemetry", "no metrics or traces recorded", "deployment.telemetry");
+      if (is(s, ScenarioId::llm_service)) {
+        b.not_enforced(id, "keel serve always serves /metrics; nothing turns it off");
+      }
       break;
   }
+}
+
+void add_remote_fallback_control(PlanBuilder& b) {
+  const Spec& s = b.spec();
+  const std::string id = b.remote_fallback_control();
   switch (s.deployment.remote_fallback) {
     case RemoteFallback::disabled:
-      b.control(b.remote_fallback_control(), "route",
-                "no remote route exists: a failure stays local", "deployment.remote_fallback");
-      break;
+      b.control(id, "route", "no remote route exists: a failure stays local",
+                "deployment.remote_fallback");
+      return;
     case RemoteFallback::opt_in:
-      b.control(b.remote_fallback_control(), "route",
-                "remote route only after the user's explicit consent per request",
+      b.control(id, "route", "remote route only after the user's explicit consent per request",
                 "deployment.remote_fallback");
       break;
     case RemoteFallback::enabled:
-      b.control(b.remote_fallback_control(), "route",
-                "route policy may send requests to the remote model when the local one cannot "
-                "serve",
-                "deployment.remote_fallback");
+      b.control(
+          id, "route",
+          "route policy may send requests to the remote model when the local one cannot serve",
+          "deployment.remote_fallback");
       break;
   }
-  switch (s.data.raw_input_retention) {
+  if (b.runtime_built()) {
+    b.not_enforced(id, "no remote fallback route is built: a failure stays local");
+  }
+}
+
+void add_retention_control(PlanBuilder& b) {
+  const Spec& s = b.spec();
+  const std::string id = b.retention_control();
+  const Retention r = s.data.raw_input_retention;
+  if (is(s, ScenarioId::durable_agent)) {
+    // The journal is the agent's durability: case inputs, tool arguments and results are in it.
+    b.control(id, "retention",
+              "the case journal stores case inputs, tool arguments and results durably",
+              "data.raw_input_retention");
+    if (r != Retention::durable) {
+      b.not_enforced(id, fmt::format("declared {}, but the journal keeps every case's inputs until "
+                                     "it is deleted by hand",
+                                     enum_name(r)));
+    }
+    return;
+  }
+  if (is(s, ScenarioId::local_research) || is(s, ScenarioId::llm_service)) {
+    std::string what =
+        is(s, ScenarioId::local_research) ? "questions and answers" : "prompts and completions";
+    b.control(
+        id, "retention",
+        r == Retention::durable
+            ? fmt::format("declared durable, but this runtime writes no {} anywhere", what)
+            : fmt::format("{} live in memory for the request only and are never written{}", what,
+                          r == Retention::session ? " (stricter than the declared session)" : ""),
+        "data.raw_input_retention");
+    return;
+  }
+  switch (r) {
     case Retention::none:
-      b.control(b.retention_control(), "retention",
+      b.control(id, "retention",
                 "raw inputs live in memory for the request only and are never written",
                 "data.raw_input_retention");
       break;
     case Retention::session:
-      b.control(b.retention_control(), "retention",
-                "raw inputs kept for the session, deleted when it ends",
+      b.control(id, "retention", "raw inputs kept for the session, deleted when it ends",
                 "data.raw_input_retention");
       break;
     case Retention::durable:
-      b.control(b.retention_control(), "retention", "raw inputs stored durably (declared)",
+      b.control(id, "retention", "raw inputs stored durably (declared)",
                 "data.raw_input_retention");
       break;
   }
+}
+
+void add_source_controls(PlanBuilder& b) {
+  const Spec& s = b.spec();
   for (const auto& src : s.data.sources) {
-    if (src.access == Access::read_only) {
-      b.control("read-only:" + src.id, "read-only",
-                fmt::format("{} opened read-only (O_RDONLY / read-only transactions); no tool "
-                            "writes to it",
-                            src.id),
-                src.where.path);
+    if (src.access != Access::read_only) continue;
+    const std::string id = "read-only:" + src.id;
+    b.control(id, "read-only",
+              is(s, ScenarioId::local_research)
+                  ? fmt::format("{} is only read (by the indexer); no tool of this scenario writes",
+                                src.id)
+                  : fmt::format("{} opened read-only (O_RDONLY / read-only transactions); no tool "
+                                "writes to it",
+                                src.id),
+              src.where.path);
+    if (is(s, ScenarioId::durable_agent)) {
+      // The agent reaches stores through components; say so when one of them is this source.
+      std::string writer;
+      for (const auto& c : s.components) {
+        if (!src.path.empty() && c.path == src.path) writer = c.id;
+      }
+      b.not_enforced(id, writer.empty()
+                             ? std::string("keel agent never opens data sources; its tools reach "
+                                           "stores through components")
+                             : fmt::format("component {} is the same file and the agent's write "
+                                           "tools change it",
+                                           writer));
+    } else if (is(s, ScenarioId::llm_service)) {
+      b.not_enforced(id, "keel serve reads no data source");
     }
   }
+}
+
+void add_tool_controls(PlanBuilder& b) {
+  const Spec& s = b.spec();
+  const bool agent = is(s, ScenarioId::durable_agent);
   for (const auto& tool : s.authority.tools) {
+    std::vector<std::string> ids;
     b.control("permission:" + tool.name, "permission",
               tool.roles.empty()
                   ? std::string("policy: default deny; no role is granted this tool")
                   : fmt::format("policy: default deny, forbid wins; granted to roles {}",
                                 fmt::join(tool.roles, ", ")),
               tool.where.path + ".roles");
-    if (tool.approval == Approval::always) {
-      b.control("approval:" + tool.name, "approval",
-                "durable approval gate: the case suspends until a reviewer approves the exact "
-                "arguments (bound by hash)",
-                tool.where.path + ".approval");
-    } else if (tool.approval == Approval::conditional) {
-      b.control("approval:" + tool.name, "approval",
-                fmt::format("durable approval gate when {} (approval bound to the arguments' "
-                            "hash)",
-                            tool.condition.empty() ? "<no condition>" : tool.condition),
-                tool.where.path + ".condition");
+    ids.push_back("permission:" + tool.name);
+    if (tool.approval != Approval::none) {
+      std::string gate = tool.approval == Approval::always
+                             ? std::string(
+                                   "durable approval gate: the case suspends until a reviewer "
+                                   "approves the exact arguments (bound by hash)")
+                             : fmt::format(
+                                   "durable approval gate when {} (approval bound to the "
+                                   "arguments' hash)",
+                                   tool.condition.empty() ? "<no condition>" : tool.condition);
+      if (tool.approval_remind_after_s) {
+        gate += fmt::format("; reviewers reminded after {} s", *tool.approval_remind_after_s);
+      }
+      if (tool.approval_expire_after_s) {
+        gate += fmt::format("; an undecided request expires after {} s and the action is denied",
+                            *tool.approval_expire_after_s);
+      } else {
+        gate += "; a request waits for a decision without a deadline";
+      }
+      b.control("approval:" + tool.name, "approval", gate,
+                tool.where.path + (tool.approval == Approval::always ? ".approval" : ".condition"));
+      ids.push_back("approval:" + tool.name);
     }
     if (tool.idempotency == Idempotency::required) {
       b.control("idempotency:" + tool.name, "idempotency",
                 "key = SHA-256(case, step, tool, canonical arguments), passed to the system of "
                 "record; a repeat returns the first outcome",
                 tool.where.path + ".idempotency");
+      ids.push_back("idempotency:" + tool.name);
     }
     if (tool.effect != Effect::read && s.authority.system_of_record) {
-      b.control("outcome-check:" + tool.name, "outcome-check",
-                fmt::format("unknown outcomes are looked up by idempotency key in {} before "
-                            "any retry; never retried blind",
-                            *s.authority.system_of_record),
-                "authority.system_of_record");
+      b.control(
+          "outcome-check:" + tool.name, "outcome-check",
+          fmt::format(
+              "unknown outcomes are looked up by idempotency key in the store the tool "
+              "writes to ({}{}) before any retry; never retried blind",
+              *s.authority.system_of_record,
+              s.authority.memory.store && s.authority.memory.writes == MemoryWrites::explicit_writes
+                  ? " or the memory store " + *s.authority.memory.store
+                  : std::string()),
+          "authority.system_of_record");
+      ids.push_back("outcome-check:" + tool.name);
+    }
+    if (b.runtime_built() && !agent) {
+      for (const auto& id : ids) {
+        b.not_enforced(id, fmt::format("the {} runtime calls no tool through a policy engine; "
+                                       "only keel agent does",
+                                       enum_name(s.scenario)));
+      }
     }
   }
+}
+
+void add_memory_control(PlanBuilder& b) {
+  const Spec& s = b.spec();
   if (s.authority.memory.writes == MemoryWrites::explicit_writes) {
     b.control(b.memory_control(), "memory",
               fmt::format("memory changes only through journaled write tools to '{}'",
                           s.authority.memory.store.value_or("<none>")),
               "authority.memory");
+    if (b.runtime_built() && !is(s, ScenarioId::durable_agent)) {
+      b.not_enforced(b.memory_control(), "this runtime has no memory store");
+    }
   } else {
     b.control(b.memory_control(), "memory", "no memory tool is offered; nothing is remembered",
               "authority.memory");
   }
+}
+
+void add_model_controls(PlanBuilder& b) {
+  const Spec& s = b.spec();
   for (const auto& m : s.deployment.models) {
     if (m.runs == ModelPlacement::local) {
-      std::string bound = m.max_ram_mb ? fmt::format("min(max_ram_mb {} MB, available memory)",
-                                                     *m.max_ram_mb)
-                                       : std::string("available memory (MemAvailable, cgroup)");
-      std::string response =
-          s.failure.on_model_unfit == OnModelUnfit::fallback && !m.fallbacks.empty()
-              ? fmt::format("load fallback {}", fmt::join(m.fallbacks, ", "))
-              : std::string("refuse before loading, with the numbers");
-      b.control("model-fit:" + m.id, "model-fit",
-                fmt::format("engine estimate of weights + KV + scratch against {}; otherwise {}",
-                            bound, response),
-                m.where.path);
+      const bool falls_back =
+          s.failure.on_model_unfit == OnModelUnfit::fallback && !m.fallbacks.empty();
+      std::string response = falls_back
+                                 ? fmt::format("load fallback {}", fmt::join(m.fallbacks, ", "))
+                                 : std::string("refuse before loading, with the numbers");
+      const std::string id = "model-fit:" + m.id;
+      if (is(s, ScenarioId::llm_service)) {
+        b.control(id, "model-fit",
+                  "engine estimate of weights + KV cache for 2 x max_running sequences against "
+                  "available memory (MemAvailable, cgroup); otherwise refuse before loading",
+                  m.where.path);
+        if (m.max_ram_mb || falls_back) {
+          b.not_enforced(id,
+                         "keel serve checks available memory only: max_ram_mb and fallbacks "
+                         "are not applied");
+        }
+      } else {
+        std::string bound =
+            m.max_ram_mb ? fmt::format("min(max_ram_mb {} MB, available memory)", *m.max_ram_mb)
+                         : std::string("available memory (MemAvailable, cgroup)");
+        b.control(id, "model-fit",
+                  fmt::format("engine estimate of weights + KV + scratch against {}; otherwise {}",
+                              bound, response),
+                  m.where.path);
+        if (is(s, ScenarioId::durable_agent)) {
+          b.not_enforced(id, "keel agent loads its model without a memory-fit check");
+        }
+      }
     }
     if (!m.sha256.empty()) {
       b.control("content-address:" + m.id, "integrity",
-                fmt::format("SHA-256 of the model bytes must equal {}... before use",
-                            m.sha256.substr(0, 12)),
+                b.runtime_built()
+                    ? fmt::format("check K009 compares the file's SHA-256 with {}... when the "
+                                  "runtime starts; a mismatch refuses the spec",
+                                  m.sha256.substr(0, 12))
+                    : fmt::format("SHA-256 of the model bytes must equal {}... before use",
+                                  m.sha256.substr(0, 12)),
                 m.where.path + ".sha256");
     }
   }
+}
+
+void add_overload_and_route_controls(PlanBuilder& b) {
+  const Spec& s = b.spec();
   if (s.failure.on_overload) {
+    const auto& o = *s.failure.on_overload;
+    std::string bound = is(s, ScenarioId::llm_service) && s.serving.present
+                            ? fmt::format("at most {} waiting requests{}", s.serving.max_waiting,
+                                          s.serving.max_queue_wait_ms > 0
+                                              ? fmt::format(" and a predicted wait under {} ms",
+                                                            s.serving.max_queue_wait_ms)
+                                              : std::string())
+                            : std::string("bounded queue");
     b.control("admission", "admission",
-              fmt::format("bounded queue; past the bound HTTP {} with Retry-After (floor {} s) "
-                          "and a stable error body",
-                          s.failure.on_overload->status, s.failure.on_overload->retry_after_s),
+              fmt::format("{}; past the bound HTTP {} with Retry-After (floor {} s) and a stable "
+                          "error body",
+                          bound, o.status, o.retry_after_s),
               "failure.on_overload");
+    if (is(s, ScenarioId::llm_service) && o.status != 429) {
+      b.not_enforced("admission", fmt::format("keel serve answers 429, not {}", o.status));
+    } else if (b.runtime_built() && !is(s, ScenarioId::llm_service)) {
+      b.not_enforced("admission",
+                     fmt::format("the {} runtime has no admission queue", enum_name(s.scenario)));
+    }
   }
   if (s.failure.on_route_unavailable_set || s.scenario == ScenarioId::hybrid_field) {
-    b.control("route-" + std::string(enum_name(s.failure.on_route_unavailable)), "route",
+    const std::string id = "route-" + std::string(enum_name(s.failure.on_route_unavailable));
+    b.control(id, "route",
               s.failure.on_route_unavailable == OnRouteUnavailable::fail_closed
                   ? "when the permitted route is unavailable the request fails with a typed "
                     "error; no other route is tried"
@@ -318,6 +536,9 @@ void add_common_controls(PlanBuilder& b) {
                     "queue for it"
                   : "when the route is unavailable another route is tried",
               "failure.on_route_unavailable");
+    if (b.runtime_built() && s.failure.on_route_unavailable != OnRouteUnavailable::fail_closed) {
+      b.not_enforced(id, "no route policy is built: a failure stays a typed error");
+    }
   }
 }
 
@@ -334,11 +555,27 @@ std::vector<Fault> implied_faults(const Spec& s) {
   return out;
 }
 
+FailureResponse fault_row(Fault f, const Spec& spec, bool declared) {
+  FailureResponse r = plan_fault(f, spec);
+  r.declared = declared;
+  for (const FaultInjection* row : injections_for(f, spec.scenario))
+    r.tested_by.emplace_back(row->test);
+  return r;
+}
+
 }  // namespace
 
 Plan build_plan(const Spec& spec, std::vector<CheckResult> checks) {
   PlanBuilder b(spec);
-  add_common_controls(b);
+  add_egress_control(b);
+  add_telemetry_control(b);
+  add_remote_fallback_control(b);
+  add_retention_control(b);
+  add_source_controls(b);
+  add_tool_controls(b);
+  add_memory_control(b);
+  add_model_controls(b);
+  add_overload_and_route_controls(b);
   switch (spec.scenario) {
     case ScenarioId::local_research: plan_local_research(b); break;
     case ScenarioId::enterprise_rag: plan_enterprise_rag(b); break;
@@ -349,15 +586,11 @@ Plan build_plan(const Spec& spec, std::vector<CheckResult> checks) {
     case ScenarioId::hybrid_field: plan_hybrid_field(b); break;
   }
   Plan plan = b.finish(std::move(checks));
-  for (Fault f : spec.failure.inject) {
-    FailureResponse r = plan_fault(f, spec);
-    r.injected = true;
-    plan.failure_plan.push_back(std::move(r));
-  }
+  for (Fault f : spec.failure.inject) plan.failure_plan.push_back(fault_row(f, spec, true));
   for (Fault f : implied_faults(spec)) {
     if (std::find(spec.failure.inject.begin(), spec.failure.inject.end(), f) ==
         spec.failure.inject.end()) {
-      plan.failure_plan.push_back(plan_fault(f, spec));
+      plan.failure_plan.push_back(fault_row(f, spec, false));
     }
   }
   return plan;

@@ -8,6 +8,14 @@
 // - Every step's controls name controls in `controls`; every link names components in the
 //   topology (tests hold the plan to this).
 // - A plan is built even when checks fail, so `keel plan` can show what would have run.
+// - Nothing in a plan is canned: a control, refusal or failure response appears only when the
+//   spec asks for it and says what the spec says (tests/contract/plan_property_test.cpp mutates
+//   each field a plan reads and checks that the plan follows).
+// - A plan says what enforces it in this build: `runtime` names the command that runs the
+//   scenario, or is "not built" (then every control is `enforced: false`); a control the built
+//   runtime does not implement is `enforced: false` with the gap in words.
+// - A failure response is `tested_by` the tests of contract/fault_injections.h that inject the
+//   fault into this scenario's runtime; without one it is not injected, declared or not.
 #pragma once
 
 #include <string>
@@ -45,8 +53,10 @@ struct PlanStep {
 struct PlanControl {
   std::string id;
   std::string kind;  //!< egress, read-only, permission, approval, idempotency, admission, ...
-  std::string enforced_by;
+  std::string enforced_by;  //!< the mechanism (planned, when not enforced)
   std::string spec_path;
+  bool enforced = true;  //!< false: nothing in this build enforces it yet
+  std::string gap;       //!< why not, when not enforced
 };
 
 struct PlanMetric {
@@ -62,7 +72,10 @@ struct FailureResponse {
   std::string response;
   std::string recovery;
   std::string evidence;   //!< what proves it happened as planned (metric, journal, test)
-  bool injected = false;  //!< listed in failure.inject (otherwise implied by the policy)
+  bool declared = false;  //!< listed in failure.inject (otherwise implied by the policy)
+  //! Tests that inject this fault into this scenario's runtime ("file Suite.Name"); empty:
+  //! not injected.
+  std::vector<std::string> tested_by;
 };
 
 struct Plan {
@@ -77,7 +90,13 @@ struct Plan {
   std::vector<std::string> refuses_to_own;
   std::vector<CheckResult> checks;
   bool accepted = false;  //!< no check failed
+  bool runtime_built = false;  //!< a keel command runs this scenario
+  std::string runtime;         //!< that command ("keel run SPEC", ...), or "not built"
 };
+
+//! Whether this build has a runtime for the scenario, and the command that runs it.
+bool runtime_built(ScenarioId scenario);
+std::string runtime_command(ScenarioId scenario);
 
 Plan build_plan(const Spec& spec, std::vector<CheckResult> checks);
 

@@ -26,11 +26,15 @@ class PlanBuilder {
   void step(std::string id, std::string component, std::string action,
             std::vector<std::string> controls);
   void control(std::string id, std::string kind, std::string enforced_by, std::string spec_path);
+  //! Marks a control as not enforced by this build, with the reason (ignored for unknown ids).
+  void not_enforced(std::string_view id, std::string gap);
   void metric(std::string name, std::string unit, std::string kind, std::string source);
   void refuse(std::string what);
 
   bool has_component(std::string_view id) const;
   bool has_control(std::string_view id) const;
+  //! Whether this build has a runtime for the spec's scenario (plan.h runtime_built()).
+  bool runtime_built() const { return contract::runtime_built(spec_.scenario); }
 
   // Stable ids of the controls every plan derives from the spec (see plan.cpp).
   std::string egress_control() const;

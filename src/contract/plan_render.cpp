@@ -24,10 +24,22 @@ std::string render_plan_text(const Plan& plan) {
     failed += c.status == CheckStatus::fail;
     warned += c.status == CheckStatus::warn;
   }
-  out += fmt::format("plan for '{}' (scenario {}): {}\n\n", plan.name, plan.scenario,
+  out += fmt::format("plan for '{}' (scenario {}): {}\n", plan.name, plan.scenario,
                      plan.accepted ? (warned ? fmt::format("ACCEPTED with {} warning(s)", warned)
                                              : std::string("ACCEPTED"))
                                    : fmt::format("REFUSED: {} check(s) failed", failed));
+  int unenforced = 0;
+  for (const auto& c : plan.controls) unenforced += !c.enforced;
+  if (!plan.runtime_built) {
+    out +=
+        "runtime: not built: nothing enforces this plan yet; the controls below are the "
+        "design\n\n";
+  } else {
+    out += fmt::format(
+        "runtime: {}{}\n\n", plan.runtime,
+        unenforced ? fmt::format(" ({} control(s) not enforced by it, marked below)", unenforced)
+                   : std::string());
+  }
 
   out += "checks\n";
   TextTable checks({"id", "status", "where", "message"}, 48);
@@ -60,7 +72,15 @@ std::string render_plan_text(const Plan& plan) {
 
   out += "controls\n";
   TextTable controls({"id", "kind", "enforced by", "spec"}, 56);
-  for (const auto& c : plan.controls) controls.add_row({c.id, c.kind, c.enforced_by, c.spec_path});
+  for (const auto& c : plan.controls) {
+    controls.add_row(
+        {c.id, c.kind,
+         c.enforced ? c.enforced_by
+         : !plan.runtime_built
+             ? fmt::format("NOT ENFORCED (runtime not built); planned: {}", c.enforced_by)
+             : fmt::format("NOT ENFORCED ({}); planned: {}", c.gap, c.enforced_by),
+         c.spec_path});
+  }
   out += controls.render() + "\n";
 
   out += "metrics\n";
@@ -69,10 +89,13 @@ std::string render_plan_text(const Plan& plan) {
   out += metrics.render() + "\n";
 
   out += "failure plan\n";
-  TextTable failures({"fault", "injected", "detection", "response", "recovery", "evidence"}, 30);
+  TextTable failures(
+      {"fault", "declared", "detection", "response", "recovery", "evidence", "injection"}, 30);
   for (const auto& f : plan.failure_plan) {
-    failures.add_row({f.fault, f.injected ? "yes" : "implied", f.detection, f.response,
-                      f.recovery, f.evidence});
+    failures.add_row(
+        {f.fault, f.declared ? "yes" : "implied", f.detection, f.response, f.recovery, f.evidence,
+         f.tested_by.empty() ? std::string("not injected")
+                             : fmt::format("tested by {}", fmt::join(f.tested_by, "; "))});
   }
   out += failures.render() + "\n";
 
@@ -86,6 +109,8 @@ std::string render_plan_json(const Plan& plan) {
   j["scenario"] = plan.scenario;
   j["name"] = plan.name;
   j["accepted"] = plan.accepted;
+  j["runtime"] = plan.runtime_built ? "built" : "not built";
+  if (plan.runtime_built) j["runtime_command"] = plan.runtime;
   Json components = Json::array(), links = Json::array();
   for (const auto& c : plan.components) {
     components.push_back({{"id", c.id}, {"kind", c.kind}, {"runs_on", c.runs_on},
@@ -103,8 +128,13 @@ std::string render_plan_json(const Plan& plan) {
   }
   j["controls"] = Json::array();
   for (const auto& c : plan.controls) {
-    j["controls"].push_back({{"id", c.id}, {"kind", c.kind}, {"enforced_by", c.enforced_by},
-                             {"spec_path", c.spec_path}});
+    Json control = {{"id", c.id},
+                    {"kind", c.kind},
+                    {"enforced_by", c.enforced_by},
+                    {"spec_path", c.spec_path},
+                    {"enforced", c.enforced}};
+    if (!c.enforced) control["gap"] = c.gap;
+    j["controls"].push_back(std::move(control));
   }
   j["metrics"] = Json::array();
   for (const auto& m : plan.metrics) {
@@ -113,9 +143,14 @@ std::string render_plan_json(const Plan& plan) {
   }
   j["failure_plan"] = Json::array();
   for (const auto& f : plan.failure_plan) {
-    j["failure_plan"].push_back({{"fault", f.fault}, {"detection", f.detection},
-                                 {"response", f.response}, {"recovery", f.recovery},
-                                 {"evidence", f.evidence}, {"injected", f.injected}});
+    j["failure_plan"].push_back({{"fault", f.fault},
+                                 {"detection", f.detection},
+                                 {"response", f.response},
+                                 {"recovery", f.recovery},
+                                 {"evidence", f.evidence},
+                                 {"declared", f.declared},
+                                 {"injected", !f.tested_by.empty()},
+                                 {"tested_by", f.tested_by}});
   }
   j["refuses_to_own"] = plan.refuses_to_own;
   j["checks"] = Json::array();

@@ -52,7 +52,8 @@ void plan_local_research(PlanBuilder& b) {
             "answering",
             "scenario");
 
-  b.component("egress-guard", "os-guard", host, zone, "seccomp filter on socket()");
+  const bool guarded = s.deployment.egress.none;
+  if (guarded) b.component("egress-guard", "os-guard", host, zone, "seccomp filter on socket()");
   b.component("keel-cli", "app", host, zone, "keel ask / keel run");
   b.component("ingest", "ingestion", host, zone,
               "text, Markdown, HTML (libxml2), PDF (poppler); chunks keep byte offsets");
@@ -78,8 +79,10 @@ void plan_local_research(PlanBuilder& b) {
   b.link("citations", "keel-cli", "in-process", "process");
   b.link("keel-cli", "telemetry", "file", "process");
 
-  b.step("guard", "egress-guard",
-         "install the egress guard before any model or document is opened", {b.egress_control()});
+  if (guarded) {
+    b.step("guard", "egress-guard",
+           "install the egress guard before any model or document is opened", {b.egress_control()});
+  }
   std::vector<std::string> fit;
   for (const auto& m : s.deployment.models) fit = concat(fit, b.model_controls(m));
   b.step("fit-models", gen_id, "check that each model fits memory; fall back or refuse", fit);
@@ -103,28 +106,54 @@ void plan_local_research(PlanBuilder& b) {
   b.metric("keel_index_stale_documents", "documents", "gauge", "index");
   b.metric("keel_outbound_bytes_total", "bytes", "counter", "egress-guard");
 
-  b.refuse("network access: no socket to another host can be created");
-  b.refuse("writing to the user's documents");
-  b.refuse("sending prompts, documents or telemetry off the device");
+  if (guarded) b.refuse("network access: no socket to another host can be created");
+  bool sources_read_only = !s.data.sources.empty();
+  for (const auto& src : s.data.sources) sources_read_only &= src.access == Access::read_only;
+  if (sources_read_only) b.refuse("writing to the user's documents");
+  if (guarded && s.deployment.telemetry.sink != TelemetrySink::otlp &&
+      s.deployment.remote_fallback == RemoteFallback::disabled) {
+    b.refuse("sending prompts, documents or telemetry off the device");
+  }
   b.refuse("answers that no retrieved source supports");
 }
 
 void plan_enterprise_rag(PlanBuilder& b) {
   const Spec& s = b.spec();
   const std::string host = "k8s-pod", zone = "tenant-cluster";
-  b.control("tenant-isolation", "tenant-isolation",
-            "the tenant comes from the verified identity token, never from the request body",
-            "authority.principals");
-  b.control("row-field-policy", "context-policy",
-            "rows and fields the principal may not see are removed before ranking and before "
-            "the model sees any context",
-            "data.sources");
-  b.control("typed-metrics-only", "semantic",
-            "the model asks for typed metrics from a versioned catalog, compiled to "
-            "parameterised SQL; free-form SQL is refused",
-            "data.sources");
-  b.control("tenant-rls", "tenant-isolation",
-            "PostgreSQL row-level security keyed by tenant on every query", "components");
+  const Component* idp = nullptr;
+  const Component* warehouse_db = nullptr;
+  for (const auto& c : s.components) {
+    if (c.kind == ComponentKind::identity_provider && !idp) idp = &c;
+    if ((c.kind == ComponentKind::postgresql || c.kind == ComponentKind::sqlite) && !warehouse_db)
+      warehouse_db = &c;
+  }
+  bool semantic = false;
+  for (const auto& src : s.data.sources) semantic |= src.kind == SourceKind::semantic_layer;
+  if (idp) {
+    b.control("tenant-isolation", "tenant-isolation",
+              fmt::format("the tenant comes from the identity token verified with {}, never from "
+                          "the request body",
+                          idp->id),
+              "components");
+  }
+  if (!s.data.sources.empty()) {
+    b.control("row-field-policy", "context-policy",
+              "rows and fields the principal may not see are removed before ranking and before "
+              "the model sees any context",
+              "data.sources");
+  }
+  if (semantic) {
+    b.control("typed-metrics-only", "semantic",
+              "the model asks for typed metrics from a versioned catalog, compiled to "
+              "parameterised SQL; free-form SQL is refused",
+              "data.sources");
+  }
+  if (warehouse_db && warehouse_db->kind == ComponentKind::postgresql) {
+    b.control("tenant-rls", "tenant-isolation",
+              fmt::format("PostgreSQL row-level security keyed by tenant on every query to {}",
+                          warehouse_db->id),
+              "components");
+  }
   b.control("evidence-required", "answer-policy",
             "every answer carries its evidence (passages with provenance, metric name and "
             "version) and typed limitations",
@@ -133,7 +162,8 @@ void plan_enterprise_rag(PlanBuilder& b) {
   b.component("gateway", "gateway", host, zone, "identity and tenant resolution");
   b.component("policy", "policy-engine", host, zone, "row and field policy on context");
   b.component("retriever", "retrieval", host, zone, "policy-filtered hybrid retrieval");
-  b.component("semantic-layer", "semantic", host, zone, "versioned metric catalog");
+  b.component("semantic-layer", "semantic", host, zone,
+              semantic ? "versioned metric catalog" : "no semantic-layer source declared");
   b.add_declared_components(host, zone);
   b.add_models(host, zone);
   b.component("evidence", "answer-assembly", host, zone, "answer + evidence + metric version");
@@ -141,14 +171,9 @@ void plan_enterprise_rag(PlanBuilder& b) {
   const ModelSpec* gen = b.model_with_role(ModelRole::generate);
   std::string gen_id = model_or(gen, "private-model");
   if (!gen) b.component(gen_id, "model", host, zone, "no generate model declared");
-  std::string warehouse = "warehouse";
-  for (const auto& c : s.components) {
-    if (c.kind == ComponentKind::postgresql || c.kind == ComponentKind::sqlite) {
-      warehouse = c.id;
-      break;
-    }
-  }
-  if (!b.has_component(warehouse)) b.component(warehouse, "postgresql", host, zone, "metrics store");
+  std::string warehouse = warehouse_db ? warehouse_db->id : "warehouse";
+  if (!b.has_component(warehouse))
+    b.component(warehouse, "database", host, zone, "no database component declared");
 
   add_sources(b, host, zone, "retriever", "sql");
   b.link("gateway", "policy", "in-process", "process");
@@ -168,7 +193,10 @@ void plan_enterprise_rag(PlanBuilder& b) {
          concat({"row-field-policy"}, b.read_only_source_controls()));
   b.step("metric", "semantic-layer", "compile typed metric requests to parameterised SQL",
          {"typed-metrics-only"});
-  b.step("execute", warehouse, "run the query read-only under the tenant's row-level security",
+  b.step("execute", warehouse,
+         b.has_control("tenant-rls")
+             ? "run the query read-only under the tenant's row-level security"
+             : "run the query read-only",
          {"tenant-rls"});
   std::vector<std::string> gen_controls = {b.egress_control(), b.retention_control()};
   if (gen) gen_controls = concat(gen_controls, b.model_controls(*gen));
@@ -186,17 +214,21 @@ void plan_enterprise_rag(PlanBuilder& b) {
   b.metric("keel_model_tokens_total", "tokens", "counter", gen_id);
   b.metric("keel_cost_usd_total", "usd", "counter", gen_id);
 
-  b.refuse("free-form SQL from a model");
-  b.refuse("choosing the tenant from request content");
-  b.refuse("rows or fields the principal may not see, anywhere near the model");
-  b.refuse("metric answers without the metric's version");
+  if (semantic) b.refuse("free-form SQL from a model");
+  if (idp) b.refuse("choosing the tenant from request content");
+  if (!s.data.sources.empty())
+    b.refuse("rows or fields the principal may not see, anywhere near the model");
+  if (semantic) b.refuse("metric answers without the metric's version");
 }
 
 void plan_browser_classifier(PlanBuilder& b) {
+  const Spec& s = b.spec();
   const std::string zone = "browser-origin";
-  b.control("model-signature", "integrity",
-            "Ed25519 signature of the model manifest verified in the worker before compiling",
-            "deployment.models");
+  const ModelSpec* clf = b.model_with_role(ModelRole::classify);
+  // No spec field carries a signature: the model is as trustworthy as its pinned hash.
+  const bool pinned = clf && !clf->sha256.empty();
+  bool remote_model = s.deployment.remote_fallback != RemoteFallback::disabled;
+  for (const auto& m : s.deployment.models) remote_model |= m.runs == ModelPlacement::remote;
   b.control("worker-isolation", "responsiveness",
             "inference runs in a Web Worker; the main thread only posts messages", "scenario");
   b.control("backend-local-choice", "capability",
@@ -210,12 +242,11 @@ void plan_browser_classifier(PlanBuilder& b) {
   b.component("worker", "web-worker", "browser-worker", zone, "model runtime");
   b.component("backend-selector", "capability-probe", "browser-worker", zone, "WebNN/WebGPU/Wasm");
   b.component("model-cache", "browser-storage", "browser", zone,
-              "Cache Storage keyed by content hash");
+              pinned ? "Cache Storage keyed by content hash" : "Cache Storage keyed by URL");
   b.add_models("browser-worker", zone);
   b.component("form-fallback", "ui", "browser-main-thread", zone, "non-AI form");
   b.component("static-host", "http-service", "origin-server", "origin-server",
-              "serves the app, the model and its signature");
-  const ModelSpec* clf = b.model_with_role(ModelRole::classify);
+              "serves the app and the model");
   std::string clf_id = model_or(clf, "classifier");
   if (!clf) b.component(clf_id, "model", "browser-worker", zone, "no classify model declared");
 
@@ -226,12 +257,18 @@ void plan_browser_classifier(PlanBuilder& b) {
   b.link("worker", clf_id, "in-worker", "browser");
   b.link("page", "form-fallback", "dom", "browser");
 
-  std::vector<std::string> fetch = {"model-signature", b.egress_control()};
+  std::vector<std::string> fetch = {b.egress_control()};
   if (clf) fetch = concat(fetch, b.model_controls(*clf));
   b.step("render-form", "page", "render the form; usable before and without the model",
          {"non-ai-fallback"});
-  b.step("fetch-model", "worker", "load the model from cache by hash, else download it", fetch);
-  b.step("verify", "worker", "verify hash and signature; refuse a mismatch", {"model-signature"});
+  b.step("fetch-model", "worker",
+         pinned ? "load the model from cache by hash, else download it"
+                : "load the model from cache by URL, else download it",
+         fetch);
+  if (pinned) {
+    b.step("verify", "worker", "verify the model's SHA-256; refuse a mismatch",
+           {"content-address:" + clf->id});
+  }
   b.step("select-backend", "backend-selector", "probe WebNN, WebGPU, Wasm locally",
          {"backend-local-choice"});
   b.step("classify", clf_id, "classify the document text off the main thread",
@@ -247,34 +284,65 @@ void plan_browser_classifier(PlanBuilder& b) {
   b.metric("keel_fallback_total", "events", "counter", "page");
   b.metric("keel_main_thread_long_tasks_total", "tasks", "counter", "page");
 
-  b.refuse("uploading the document to classify it");
-  b.refuse("running a model whose hash or signature does not match");
+  if (!remote_model) b.refuse("uploading the document to classify it");
+  if (pinned) b.refuse("running a model whose hash does not match the pinned SHA-256");
   b.refuse("making the form wait for the model");
 }
 
 void plan_mobile_vision(PlanBuilder& b) {
+  const Spec& s = b.spec();
   const std::string host = "phone", zone = "device";
+  const bool keeps_frames = s.data.raw_input_retention != Retention::none;
+  // Models the update channel can reach: those whose URL the egress allow-list covers.
+  std::vector<const ModelSpec*> updatable;
+  for (const auto& m : s.deployment.models) {
+    if (!s.deployment.egress.none && !m.url.empty() && s.deployment.egress.allows(m.url))
+      updatable.push_back(&m);
+  }
+  bool all_pinned = !updatable.empty();
+  for (const ModelSpec* m : updatable) all_pinned &= !m->sha256.empty();
+  bool smaller_model = false;
+  for (const auto& m : s.deployment.models) smaller_model |= !m.fallbacks.empty();
+
   b.control("delegate-bounded-fallback", "capability",
             "ops the accelerator delegate supports run there; the rest run on CPU within a "
             "bounded number of partitions, decided once at load",
             "deployment.models");
-  b.control("thermal-budget", "thermal",
-            "a thermal governor lowers the frame rate, then the model size, before the device "
-            "throttles",
-            "slo.latency_ms");
-  b.control("signed-staged-update", "integrity",
-            "updates are downloaded to a staging slot, verified (Ed25519), shadow-run, then "
-            "promoted; the last good model is kept",
-            "deployment.models");
+  const std::optional<double> latency =
+      s.slo.latency_ms ? s.slo.latency_ms->strictest() : std::nullopt;
+  b.control(
+      "thermal-budget", "thermal",
+      fmt::format("a thermal governor lowers the frame rate{} before the device throttles{}",
+                  smaller_model ? ", then switches to the smaller model" : "",
+                  latency ? fmt::format(", keeping latency under {} ms", *latency) : std::string()),
+      latency ? "slo.latency_ms" : "scenario");
+  if (!updatable.empty()) {
+    std::vector<std::string> ids;
+    for (const ModelSpec* m : updatable) ids.push_back(m->id);
+    b.control("staged-update", "integrity",
+              fmt::format("updates of {} are downloaded to a staging slot{}, shadow-run, then "
+                          "promoted; the last good model is kept",
+                          fmt::join(ids, ", "),
+                          all_pinned ? ", checked against the pinned SHA-256"
+                                     : " (no SHA-256 pinned: not verified)"),
+              "deployment.models");
+  }
 
-  b.component("camera", "camera", host, zone, "frames in memory only");
+  b.component("camera", "camera", host, zone,
+              keeps_frames ? fmt::format("frames kept ({})", enum_name(s.data.raw_input_retention))
+                           : std::string("frames in memory only"));
   b.component("app", "app", host, zone, "camera screen");
   b.component("program", "edge-runtime", host, zone, "prepared model program + memory plan");
   b.component("delegate", "accelerator-delegate", host, zone, "NPU/GPU delegate");
   b.component("cpu", "cpu-kernels", host, zone, "fallback for unsupported ops");
   b.component("thermal-governor", "governor", host, zone, "thermal budget");
-  b.component("update-agent", "updater", host, zone, "staged, signed updates; keeps last good");
-  b.component("update-server", "http-service", "vendor-cloud", "vendor-cloud", "update channel");
+  b.component("update-agent", "updater", host, zone,
+              updatable.empty() ? "no update channel: the egress allow-list reaches no model URL"
+                                : "staged updates; keeps last good");
+  if (!updatable.empty()) {
+    b.component("update-server", "http-service", "vendor-cloud", "vendor-cloud",
+                fmt::format("update channel ({})", fmt::join(s.deployment.egress.allow, ", ")));
+  }
   b.add_models(host, zone);
 
   b.link("camera", "app", "in-process", "process");
@@ -282,17 +350,23 @@ void plan_mobile_vision(PlanBuilder& b) {
   b.link("program", "delegate", "driver", "device");
   b.link("program", "cpu", "in-process", "process");
   b.link("thermal-governor", "program", "in-process", "process");
-  b.link("update-agent", "update-server", "https", "internet");
+  if (!updatable.empty()) b.link("update-agent", "update-server", "https", "internet");
   b.link("update-agent", "program", "file-swap", "device");
 
   std::vector<std::string> load = {"delegate-bounded-fallback"};
-  for (const auto& m : b.spec().deployment.models) load = concat(load, b.model_controls(m));
+  for (const auto& m : s.deployment.models) load = concat(load, b.model_controls(m));
   b.step("capture", "camera", "capture a frame into memory", {b.retention_control()});
   b.step("prepare", "program", "partition the graph between delegate and CPU", load);
   b.step("infer", "program", "run the frame within the thermal budget", {"thermal-budget"});
-  b.step("postprocess", "app", "show the prediction; the frame is dropped", {b.retention_control()});
-  b.step("update", "update-agent", "stage, verify, shadow-run and promote a new model",
-         {"signed-staged-update", b.egress_control()});
+  b.step("postprocess", "app",
+         keeps_frames ? fmt::format("show the prediction; the frame is kept ({})",
+                                    enum_name(s.data.raw_input_retention))
+                      : std::string("show the prediction; the frame is dropped"),
+         {b.retention_control()});
+  if (!updatable.empty()) {
+    b.step("update", "update-agent", "stage, verify, shadow-run and promote a new model",
+           {"staged-update", b.egress_control()});
+  }
 
   b.metric("keel_delegate_coverage_ratio", "ratio", "gauge", "program");
   b.metric("keel_inference_seconds", "seconds", "histogram", "program");
@@ -302,38 +376,83 @@ void plan_mobile_vision(PlanBuilder& b) {
   b.metric("keel_model_updates_total", "updates", "counter", "update-agent");
   b.metric("keel_quality_agreement_ratio", "ratio", "gauge", "program");
 
-  b.refuse("storing raw camera frames");
-  b.refuse("installing an update whose signature does not verify");
-  b.refuse("deleting the last good model before its replacement proves itself");
+  if (!keeps_frames) b.refuse("storing raw camera frames");
+  if (all_pinned) b.refuse("installing an update whose SHA-256 does not match the pinned one");
+  if (!updatable.empty())
+    b.refuse("deleting the last good model before its replacement proves itself");
 }
 
 void plan_llm_service(PlanBuilder& b) {
+  const Spec& s = b.spec();
   const std::string host = "k8s-pod", zone = "service-cluster";
-  b.control("gateway-auth", "authentication",
-            "API keys stored as SHA-256 hashes; 401 without a valid key, 403 for a model the "
-            "tenant may not use",
-            "authority.principals");
-  b.control("tenant-quota", "quota",
-            "per-tenant requests/min, tokens/min and concurrency; 429 with Retry-After past a "
-            "quota",
-            "authority.principals");
-  b.control("fair-scheduling", "scheduling",
-            "tenants are served round-robin so one tenant's flood does not starve another",
-            "authority.principals");
+  // Tenants exist only with an API key file: without one every request is anonymous.
+  const bool keys = s.serving.present && !s.serving.api_keys.empty();
+  std::vector<std::string> limited;
+  for (const auto& p : s.authority.principals) {
+    if (!p.limits) continue;
+    std::vector<std::string> parts;
+    if (p.limits->requests_per_minute > 0)
+      parts.push_back(fmt::format("{} req/min", p.limits->requests_per_minute));
+    if (p.limits->tokens_per_minute > 0)
+      parts.push_back(fmt::format("{} tokens/min", p.limits->tokens_per_minute));
+    if (p.limits->max_concurrent > 0)
+      parts.push_back(fmt::format("{} concurrent", p.limits->max_concurrent));
+    if (!p.limits->models.empty())
+      parts.push_back(fmt::format("models {}", fmt::join(p.limits->models, ", ")));
+    if (!parts.empty()) limited.push_back(fmt::format("{} ({})", p.id, fmt::join(parts, ", ")));
+  }
+  const bool prefix = !s.serving.present || s.serving.prefix_caching;
+  const std::optional<double> ttft = s.slo.ttft_ms ? s.slo.ttft_ms->strictest() : std::nullopt;
+  const std::optional<double> tpot = s.slo.tpot_ms ? s.slo.tpot_ms->strictest() : std::nullopt;
+
+  if (keys) {
+    b.control("gateway-auth", "authentication",
+              fmt::format("API keys from {} stored as SHA-256 hashes; 401 without a valid key, 403 "
+                          "for a model the tenant may not use",
+                          s.serving.api_keys),
+              "serving.api_keys");
+    b.control("fair-scheduling", "scheduling",
+              "tenants are served round-robin so one tenant's flood does not starve another",
+              "serving.api_keys");
+  } else {
+    b.control("no-auth", "authentication",
+              fmt::format("no API keys: every request is the anonymous tenant; the listener stays "
+                          "on {} (K016 refuses a public address without keys)",
+                          s.serving.host),
+              "serving.api_keys");
+  }
+  if (keys && !limited.empty()) {
+    b.control("tenant-quota", "quota",
+              fmt::format("per-tenant limits, 429 with Retry-After past one: {}",
+                          fmt::join(limited, "; ")),
+              "authority.principals");
+  }
   b.control("readiness", "lifecycle",
             "/readyz is 503 until the model is loaded and warmed, and again while draining",
             "deployment.models");
   b.control("cancel-on-disconnect", "lifecycle",
             "a client disconnect cancels its generation and frees its KV blocks at once",
             "scenario");
-  b.control("goodput-autoscaling", "autoscaling",
-            "replicas scale on goodput ratio and queue depth from /metrics", "slo");
+  if (ttft || tpot) {
+    std::vector<std::string> objectives;
+    if (ttft) objectives.push_back(fmt::format("TTFT under {} ms", *ttft));
+    if (tpot) objectives.push_back(fmt::format("TPOT under {} ms", *tpot));
+    b.control(
+        "goodput-autoscaling", "autoscaling",
+        fmt::format("goodput = share of requests with {}; the KEDA ScaledObject in "
+                    "deploy/kubernetes/ scales replicas on it and on queue depth from /metrics",
+                    fmt::join(objectives, " and ")),
+        "slo");
+  }
 
-  b.component("gateway", "gateway", host, zone, "API keys, tenants, quotas");
+  b.component("gateway", "gateway", host, zone,
+              keys ? "API keys, tenants, quotas" : "no API keys: anonymous tenant");
   b.component("server", "http-server", host, zone, "OpenAI-compatible API, SSE, event-driven");
   b.component("admission", "admission", host, zone, "bounded waiting queue");
   b.component("scheduler", "scheduler", host, zone, "continuous batching, chunked prefill");
-  b.component("kv-cache", "kv-cache", host, zone, "paged blocks, prefix reuse, LRU eviction");
+  b.component(
+      "kv-cache", "kv-cache", host, zone,
+      prefix ? "paged blocks, prefix reuse, LRU eviction" : "paged blocks (prefix caching off)");
   b.add_models(host, zone);
   b.component("probes", "probes", host, zone, "/livez /startupz /readyz");
   b.component("autoscaler", "autoscaler", "k8s-control-plane", zone, "KEDA on goodput and queue");
@@ -351,14 +470,22 @@ void plan_llm_service(PlanBuilder& b) {
   b.link("prometheus", "server", "http", "cluster-network");
   b.link("autoscaler", "prometheus", "http", "cluster-network");
 
-  b.step("authenticate", "gateway", "check the API key, resolve the tenant", {"gateway-auth"});
-  b.step("quota", "gateway", "apply the tenant's quotas", {"tenant-quota"});
+  if (keys) {
+    b.step("authenticate", "gateway", "check the API key, resolve the tenant", {"gateway-auth"});
+    if (!limited.empty()) b.step("quota", "gateway", "apply the tenant's quotas", {"tenant-quota"});
+  } else {
+    b.step("authenticate", "gateway", "no authentication: the anonymous tenant", {"no-auth"});
+  }
   b.step("admit", "admission", "admit within bounds or answer 429 + Retry-After", {"admission"});
-  b.step("schedule", "scheduler", "pick work fairly across tenants within the token budget",
+  b.step("schedule", "scheduler",
+         keys ? "pick work fairly across tenants within the token budget"
+              : "pick work in arrival order within the token budget",
          {"fair-scheduling"});
   std::vector<std::string> prefill = {"readiness"};
   if (gen) prefill = concat(prefill, b.model_controls(*gen));
-  b.step("prefill", gen_id, "prefill the prompt, reusing cached prefix blocks", prefill);
+  b.step("prefill", gen_id,
+         prefix ? "prefill the prompt, reusing cached prefix blocks" : "prefill the prompt",
+         prefill);
   b.step("decode", gen_id, "decode in the continuous batch, streaming tokens",
          {"cancel-on-disconnect"});
   b.step("measure", "server", "record TTFT, TPOT and goodput",
@@ -372,6 +499,8 @@ void plan_llm_service(PlanBuilder& b) {
   b.metric("keel_requests_running", "requests", "gauge", "scheduler");
   b.metric("keel_requests_waiting", "requests", "gauge", "admission");
   b.metric("keel_kv_blocks_used_ratio", "ratio", "gauge", "kv-cache");
+  b.metric("keel_kv_blocks_cached_ratio", "ratio", "gauge", "kv-cache");
+  b.metric("keel_kv_preemptions_total", "requests", "counter", "scheduler");
   b.metric("keel_goodput_ratio", "ratio", "gauge", "server");
   b.metric("keel_prompt_tokens_total", "tokens", "counter", "scheduler");
   b.metric("keel_generation_tokens_total", "tokens", "counter", "scheduler");
@@ -396,10 +525,34 @@ void plan_durable_agent(PlanBuilder& b) {
   b.control("case-lease", "concurrency",
             "a worker holds a lease on a case; an expired lease lets another worker resume",
             "components");
-  b.control("approval-binding", "approval",
-            "an approval binds to the hash of the arguments shown; different arguments at "
-            "execution are refused",
-            "authority.tools");
+  bool approvals = false, writes = false;
+  for (const auto& t : s.authority.tools) {
+    approvals |= t.approval != Approval::none;
+    writes |= t.effect != Effect::read;
+  }
+  if (approvals) {
+    b.control("approval-binding", "approval",
+              "an approval binds to the hash of the arguments shown; different arguments at "
+              "execution are refused",
+              "authority.tools");
+    std::vector<std::string> keyed;
+    for (const auto& p : s.authority.principals) {
+      if (p.public_key) keyed.push_back(p.id);
+    }
+    const bool unsigned_allowed = s.authority.unsigned_approvals == UnsignedApprovals::allowed;
+    std::string proof = keyed.empty()
+                            ? std::string("an MCP bearer token (no approver has a registered key)")
+                            : fmt::format(
+                                  "an Ed25519 signature under the key registered for {}, or an MCP "
+                                  "bearer token",
+                                  fmt::join(keyed, ", "));
+    b.control(
+        "approver-identity", "approval",
+        fmt::format("a decision is recorded only from a proven approver holding the tool's "
+                    "approving role: {}; unsigned approvals {}",
+                    proof, unsigned_allowed ? "allowed for principals without a key" : "refused"),
+        s.authority.unsigned_approvals_where.path);
+  }
 
   b.component("worker", "workflow-engine", host, zone, "cases as resumable workflows");
   b.component("policy", "policy-engine", host, zone, "permit/forbid, default deny");
@@ -408,14 +561,11 @@ void plan_durable_agent(PlanBuilder& b) {
               fmt::format("{} typed tools", s.authority.tools.size()));
   b.add_declared_components(host, zone);
   b.add_models(host, zone);
-  std::string journal = "journal";
-  for (const auto& c : s.components) {
-    if (c.kind == ComponentKind::sqlite || c.kind == ComponentKind::postgresql) {
-      journal = c.id;
-      break;
-    }
+  // keel agent opens the component named `journal` (sqlite path or postgresql url).
+  const std::string journal = "journal";
+  if (!b.has_component(journal)) {
+    b.component(journal, "sqlite", host, zone, "case journal (no `journal` component declared)");
   }
-  if (!b.has_component(journal)) b.component(journal, "sqlite", host, zone, "case journal");
   std::string sor = s.authority.system_of_record.value_or("system-of-record");
   if (!b.has_component(sor)) b.component(sor, "system-of-record", "business-systems", "systems-of-record");
   const ModelSpec* gen = b.model_with_role(ModelRole::generate);
@@ -451,9 +601,12 @@ void plan_durable_agent(PlanBuilder& b) {
     }
   }
   b.step("authorize", "policy", "decide permit/deny for the action; journal the rule", policy);
-  approval.push_back("approval-binding");
-  b.step("approve", "approvals", "suspend durably until approved when the spec requires it",
-         approval);
+  if (approvals) {
+    approval.push_back("approval-binding");
+    approval.push_back("approver-identity");
+    b.step("approve", "approvals", "suspend durably until approved when the spec requires it",
+           approval);
+  }
   act.push_back("journal-before-effect");
   b.step("act", "tools", "run the tool with its idempotency key; check unknown outcomes", act);
   b.step("remember", "tools", "write memory only through explicit tools", {b.memory_control()});
@@ -468,47 +621,82 @@ void plan_durable_agent(PlanBuilder& b) {
   b.metric("keel_agent_approvals_total", "approvals", "counter", "approvals");
   b.metric("keel_agent_policy_denials_total", "decisions", "counter", "policy");
   b.metric("keel_agent_model_tokens_total", "tokens", "counter", gen_id);
-  b.metric("keel_agent_cost_usd_total", "usd", "counter", gen_id);
+  b.metric("keel_agent_model_seconds_total", "seconds", "counter", gen_id);
   b.metric("keel_agent_replays_total", "replays", "counter", "worker");
 
-  b.refuse("retrying a write whose outcome is unknown without asking the system of record");
-  b.refuse("executing an action whose approval was given for other arguments");
+  if (writes && s.authority.system_of_record) {
+    b.refuse("retrying a write whose outcome is unknown without asking the system of record");
+  }
+  if (approvals) b.refuse("executing an action whose approval was given for other arguments");
   b.refuse("remembering anything implicitly");
-  b.refuse("the system of record itself (it stays authoritative)");
+  if (s.authority.system_of_record)
+    b.refuse("the system of record itself (it stays authoritative)");
 }
 
 void plan_hybrid_field(PlanBuilder& b) {
   const Spec& s = b.spec();
   const std::string host = "field-device", zone = "device";
-  b.control("route-policy", "route",
-            "route chosen from data class, connectivity, capability, deadline and consent; the "
-            "decision and its reason are recorded",
-            "deployment");
-  b.control("consent", "route", "remote routes for personal data need the user's consent",
-            "deployment.remote_fallback");
-  b.control("versioned-sync", "idempotency",
-            "each change carries an id and a base version; the server applies it once and "
-            "reports conflicts instead of overwriting",
-            "components");
-  b.control("durable-offline-queue", "durability",
-            "commands made offline are written to device storage before they are acknowledged",
-            "components");
-
-  b.component("app", "app", host, zone, "field assistant");
-  b.component("router", "route-policy", host, zone, "data class, connectivity, deadline, consent");
-  b.component("connectivity", "monitor", host, zone, "link state and latency");
-  b.component("command-queue", "device-storage", host, zone, "offline command queue");
-  b.component("sync", "sync-agent", host, zone, "versioned idempotent sync");
-  b.component("cloud-api", "http-service", "private-cloud", "private-cloud", "sync endpoint");
-  b.add_models(host, zone);
-  b.add_declared_components(host, zone);
-
   const ModelSpec* local = nullptr;
   const ModelSpec* remote = nullptr;
   for (const auto& m : s.deployment.models) {
     if (m.runs == ModelPlacement::local && !local) local = &m;
     if (m.runs == ModelPlacement::remote && !remote) remote = &m;
   }
+  // A remote route exists only when egress reaches the remote model.
+  if (remote && (s.deployment.egress.none || !s.deployment.egress.allows(remote->url)))
+    remote = nullptr;
+  const bool consent = remote && s.deployment.remote_fallback == RemoteFallback::opt_in;
+  bool writes = false;
+  for (const auto& t : s.authority.tools) writes |= t.effect != Effect::read;
+  const bool sync = writes && s.authority.system_of_record.has_value();
+  // The offline queue: the first durable store declared that is not the system of record.
+  const Component* queue_store = nullptr;
+  for (const auto& c : s.components) {
+    bool store = c.kind == ComponentKind::sqlite || c.kind == ComponentKind::queue ||
+                 c.kind == ComponentKind::device_storage;
+    if (store && c.is_durable() && c.id != s.authority.system_of_record.value_or("") &&
+        !queue_store) {
+      queue_store = &c;
+    }
+  }
+
+  b.control("route-policy", "route",
+            "route chosen from data class, connectivity, capability, deadline and consent; the "
+            "decision and its reason are recorded",
+            "deployment");
+  if (consent) {
+    b.control("consent", "route",
+              fmt::format("requests go to {} only with the user's consent", remote->id),
+              "deployment.remote_fallback");
+  }
+  if (sync) {
+    b.control("versioned-sync", "idempotency",
+              fmt::format("each change carries an id and a base version; {} applies it once and "
+                          "reports conflicts instead of overwriting",
+                          *s.authority.system_of_record),
+              "authority.system_of_record");
+  }
+  if (writes && queue_store) {
+    b.control("durable-offline-queue", "durability",
+              fmt::format("commands made offline are written to {} before they are acknowledged",
+                          queue_store->id),
+              queue_store->where.path);
+  }
+
+  b.component("app", "app", host, zone, "field assistant");
+  b.component("router", "route-policy", host, zone, "data class, connectivity, deadline, consent");
+  b.component("connectivity", "monitor", host, zone, "link state and latency");
+  const std::string queue_id = queue_store ? queue_store->id : "command-queue";
+  b.add_declared_components(host, zone);
+  if (!b.has_component(queue_id)) {
+    b.component(queue_id, "device-storage", host, zone,
+                "no durable store declared for offline commands");
+  }
+  b.component(
+      "sync", "sync-agent", host, zone,
+      sync ? "versioned idempotent sync" : "nothing to sync: no write tool and system of record");
+  b.component("cloud-api", "http-service", "private-cloud", "private-cloud", "sync endpoint");
+  b.add_models(host, zone);
   std::string local_id = model_or(local, "local-model");
   if (!local) b.component(local_id, "model", host, zone, "no local model declared");
 
@@ -516,15 +704,18 @@ void plan_hybrid_field(PlanBuilder& b) {
   b.link("router", "connectivity", "in-process", "process");
   b.link("router", local_id, "in-process", "process");
   if (remote) b.link("router", PlanBuilder::model_component(*remote), "https", "internet");
-  b.link("app", "command-queue", "sqlite", "process");
-  b.link("sync", "command-queue", "sqlite", "process");
-  b.link("sync", "cloud-api", "https", "internet");
+  b.link("app", queue_id, "sqlite", "process");
+  b.link("sync", queue_id, "sqlite", "process");
+  if (sync) b.link("sync", "cloud-api", "https", "internet");
 
   b.step("classify", "router", "label the request with its data class and deadline",
          {"route-policy"});
-  b.step("route", "router", "choose local, remote or refuse; record the reason",
-         {"route-policy", "consent", "route-" + std::string(enum_name(s.failure.on_route_unavailable)),
-          b.remote_fallback_control()});
+  b.step(
+      "route", "router",
+      remote ? "choose local, remote or refuse; record the reason"
+             : "choose local or refuse; record the reason",
+      {"route-policy", "consent", "route-" + std::string(enum_name(s.failure.on_route_unavailable)),
+       b.remote_fallback_control()});
   std::vector<std::string> local_controls;
   if (local) local_controls = b.model_controls(*local);
   b.step("infer-local", local_id, "answer on the device model", local_controls);
@@ -533,10 +724,13 @@ void plan_hybrid_field(PlanBuilder& b) {
            "answer on the private-cloud model when policy and connectivity allow",
            {b.egress_control(), "consent"});
   }
-  b.step("queue", "command-queue", "store commands made offline durably",
-         {"durable-offline-queue"});
-  b.step("sync", "sync", "send queued changes with ids and base versions; resolve conflicts",
-         {"versioned-sync", b.egress_control()});
+  if (writes && queue_store) {
+    b.step("queue", queue_id, "store commands made offline durably", {"durable-offline-queue"});
+  }
+  if (sync) {
+    b.step("sync", "sync", "send queued changes with ids and base versions; resolve conflicts",
+           {"versioned-sync", b.egress_control()});
+  }
 
   b.metric("keel_route_decisions_total", "decisions", "counter", "router");
   b.metric("keel_route_fallbacks_total", "decisions", "counter", "router");
@@ -548,8 +742,10 @@ void plan_hybrid_field(PlanBuilder& b) {
   b.metric("keel_model_version_parity", "ratio", "gauge", "sync");
 
   b.refuse("sending data to a route its class forbids");
-  b.refuse("trying another route when the permitted one is unavailable");
-  b.refuse("overwriting a newer version during sync");
+  if (s.failure.on_route_unavailable == OnRouteUnavailable::fail_closed) {
+    b.refuse("trying another route when the permitted one is unavailable");
+  }
+  if (sync) b.refuse("overwriting a newer version during sync");
 }
 
 }  // namespace keel::contract

@@ -1,6 +1,11 @@
 #include "contract/spec.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+
+#include "core/egress_policy.h"
+#include "core/hash.h"
 
 namespace keel::contract {
 
@@ -34,6 +39,10 @@ KEEL_ENUM_TABLE(Idempotency, {Idempotency::required, "required"}, {Idempotency::
 KEEL_ENUM_TABLE(Approval, {Approval::none, "none"}, {Approval::always, "always"},
                 {Approval::conditional, "conditional"})
 KEEL_ENUM_TABLE(PolicyEffect, {PolicyEffect::permit, "permit"}, {PolicyEffect::forbid, "forbid"})
+KEEL_ENUM_TABLE(UnsignedApprovals, {UnsignedApprovals::refused, "refused"},
+                {UnsignedApprovals::allowed, "allowed"})
+KEEL_ENUM_TABLE(RemoteReaders, {RemoteReaders::refused, "refused"},
+                {RemoteReaders::allowed, "allowed"})
 KEEL_ENUM_TABLE(MemoryWrites, {MemoryWrites::none, "none"},
                 {MemoryWrites::explicit_writes, "explicit"})
 KEEL_ENUM_TABLE(Target, {Target::desktop, "desktop"}, {Target::browser, "browser"},
@@ -98,51 +107,48 @@ std::optional<double> LatencySlo::strictest() const {
   return p50;
 }
 
-namespace {
-
-// "https://user@Host.example:4317/v1/traces" -> "host.example:4317" and "host.example".
-void host_of(std::string_view url, std::string* host_port, std::string* host) {
-  if (auto scheme = url.find("://"); scheme != std::string_view::npos) url.remove_prefix(scheme + 3);
-  url = url.substr(0, url.find_first_of("/?#"));
-  if (auto at = url.rfind('@'); at != std::string_view::npos) url.remove_prefix(at + 1);
-  std::string hp(url);
-  std::transform(hp.begin(), hp.end(), hp.begin(), [](unsigned char c) { return std::tolower(c); });
-  *host_port = hp;
-  // [::1]:4317 keeps its brackets; host:port loses the port.
-  if (!hp.empty() && hp.front() == '[') {
-    *host = hp.substr(0, hp.find(']') + 1);
-  } else {
-    *host = hp.substr(0, hp.find(':'));
-  }
-}
-
-}  // namespace
-
 bool Egress::allows(std::string_view url_or_host) const {
-  if (none) return false;
-  std::string host_port, host;
-  host_of(url_or_host, &host_port, &host);
-  for (const auto& entry : allow) {
-    std::string allowed_port, allowed_host;
-    host_of(entry, &allowed_port, &allowed_host);
-    bool entry_has_port = allowed_port != allowed_host;
-    if (entry_has_port ? allowed_port == host_port : allowed_host == host) return true;
-    // "*.example.com" covers subdomains, not example.com itself.
-    if (allowed_host.size() > 2 && allowed_host.rfind("*.", 0) == 0) {
-      std::string_view suffix = std::string_view(allowed_host).substr(1);
-      if (host.size() > suffix.size() &&
-          host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0) {
-        return true;
-      }
-    }
-  }
-  return false;
+  return !none && egress_list_allows(allow, url_or_host);
 }
 
 bool Component::is_durable() const {
   // A cache stays a cache whatever its `durable:` says; other kinds may opt out.
   if (kind == ComponentKind::cache || kind == ComponentKind::ephemeral) return false;
   return durable.value_or(true);
+}
+
+std::vector<std::string> Tool::approving_roles() const {
+  return approver_roles.empty() ? std::vector<std::string>{"approver"} : approver_roles;
+}
+
+const Principal* AuthoritySpec::find_principal(std::string_view id) const {
+  for (const auto& p : principals) {
+    if (p.id == id) return &p;
+  }
+  return nullptr;
+}
+
+std::string format_public_key(const Ed25519PublicKey& key) {
+  return std::string(kEd25519KeyPrefix) + to_hex(key);
+}
+
+Result<Ed25519PublicKey> parse_public_key(std::string_view text) {
+  if (!text.starts_with(kEd25519KeyPrefix)) {
+    return Status::invalid_argument(
+        fmt::format("expected \"{}\" followed by 64 hex digits (`keel agent keygen` prints it)",
+                    kEd25519KeyPrefix));
+  }
+  std::string_view hex = text.substr(kEd25519KeyPrefix.size());
+  bool lower_hex = hex.size() == 64 && std::all_of(hex.begin(), hex.end(), [](unsigned char c) {
+                     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                   });
+  if (!lower_hex) {
+    return Status::invalid_argument(fmt::format(
+        "an Ed25519 public key is \"{}\" followed by 64 lower-case hex digits; got {} characters "
+        "after the prefix",
+        kEd25519KeyPrefix, hex.size()));
+  }
+  return parse_ed25519_public_key_hex(hex);
 }
 
 const Component* Spec::find_component(std::string_view id) const {

@@ -15,6 +15,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/result.h"
+#include "core/signature.h"
+
 namespace keel::contract {
 
 //! Where a value sits in the spec file: "authority.tools[0]" and its 1-based line.
@@ -42,6 +45,10 @@ enum class Effect { read, write, irreversible };
 enum class Idempotency { none, required };
 enum class Approval { none, always, conditional };
 enum class PolicyEffect { permit, forbid };
+//! Whether a principal without a registered public key may approve without signing.
+enum class UnsignedApprovals { refused, allowed };
+//! Whether clients beyond loopback may read a deployment's private data (check K018).
+enum class RemoteReaders { refused, allowed };
 enum class MemoryWrites { none, explicit_writes };
 enum class Target { desktop, browser, mobile, cluster, workflow, field };
 enum class RemoteFallback { disabled, opt_in, enabled };
@@ -124,7 +131,17 @@ struct Principal {
   std::string id;
   std::vector<std::string> roles;
   std::optional<PrincipalLimits> limits;
+  //! `public_key: "ed25519:<64 hex digits>"`: the key this principal's approvals are signed
+  //! with (`keel agent keygen`); an approval in this principal's name must carry a signature
+  //! that verifies under it.
+  std::optional<Ed25519PublicKey> public_key;
 };
+
+//! The spelling of a public key in a spec: "ed25519:" followed by 64 lower-case hex digits.
+inline constexpr std::string_view kEd25519KeyPrefix = "ed25519:";
+std::string format_public_key(const Ed25519PublicKey& key);
+//! invalid_argument, naming what is wrong, for anything but kEd25519KeyPrefix + 64 hex digits.
+[[nodiscard]] Result<Ed25519PublicKey> parse_public_key(std::string_view text);
 
 struct Tool {
   SpecLocation where;
@@ -136,6 +153,14 @@ struct Tool {
   std::string condition;  //!< when approval is conditional, e.g. "args.amount > 100"
   std::vector<std::string> roles;
   int64_t timeout_ms = 0;  //!< 0: the runtime default
+  //! An approval request undecided this long is reminded to reviewers (a journal record).
+  std::optional<double> approval_remind_after_s;
+  //! An approval request undecided this long expires: the action is denied.
+  std::optional<double> approval_expire_after_s;
+  //! Roles whose holders may approve (or deny) this tool's calls; empty means [approver].
+  std::vector<std::string> approver_roles;
+  //! approver_roles, or {"approver"} when none are listed.
+  std::vector<std::string> approving_roles() const;
 };
 
 //! A permission rule (the Cedar model): permit or forbid the listed roles to call the listed
@@ -164,6 +189,12 @@ struct AuthoritySpec {
   std::vector<PolicyRule> policy;
   MemorySpec memory;
   std::optional<std::string> system_of_record;  //!< component id
+  //! `refused` (the default): an approver must sign with a registered key (or arrive over an
+  //! authenticated channel, MCP with bearer tokens); `allowed`: a principal without a
+  //! `public_key` may approve from the command line without signing.
+  UnsignedApprovals unsigned_approvals = UnsignedApprovals::refused;
+  SpecLocation unsigned_approvals_where;
+  const Principal* find_principal(std::string_view id) const;
 };
 
 //! A latency objective. Percentile keys are the distribution; `mean`, `max` and a bare
@@ -235,6 +266,9 @@ struct DeploymentSpec {
   RemoteFallback remote_fallback = RemoteFallback::disabled;
   Telemetry telemetry;
   std::vector<ModelSpec> models;
+  //! `allowed`: listeners beyond loopback may serve this deployment's private data (K018).
+  RemoteReaders remote_readers = RemoteReaders::refused;
+  SpecLocation remote_readers_where;
 };
 
 struct OverloadPolicy {
@@ -269,6 +303,12 @@ struct ServingSpec {
   std::string api_keys;  //!< key file, relative to the spec
   double grace_period_s = 30;
   double max_queue_wait_ms = 0;  //!< refuse requests predicted to wait longer (0: off)
+  // Client connections (serve/connection_limits.h).
+  int64_t max_connections = 4096;
+  int64_t max_connections_per_peer = 1024;  //!< 0: no per-peer cap
+  int64_t header_timeout_ms = 10000;
+  int64_t body_timeout_ms = 60000;
+  int64_t idle_timeout_ms = 75000;
 };
 
 struct Component {

@@ -197,6 +197,15 @@ class Reader {
     return v;
   }
 
+  std::optional<double> positive(const YAML::Node& node, const std::string& path) {
+    auto v = number(node, path);
+    if (v && *v <= 0) {
+      error(path, node, fmt::format("must be more than 0, got {}", *v));
+      return std::nullopt;
+    }
+    return v;
+  }
+
   std::optional<int64_t> integer(const YAML::Node& node, const std::string& path,
                                  int64_t min = 0) {
     auto v = number(node, path);
@@ -326,6 +335,16 @@ AuthoritySpec read_authority(Reader& r, const YAML::Node& node, int parent_line)
                principal.limits = limits;
              }
            }
+           if (auto k = pm.get("public_key"); k.IsDefined() && !k.IsNull()) {
+             if (auto v = r.string(k, p + ".public_key")) {
+               auto key = parse_public_key(*v);
+               if (key.ok()) {
+                 principal.public_key = *key;
+               } else {
+                 r.error(p + ".public_key", k, key.status().message());
+               }
+             }
+           }
            pm.finish();
            a.principals.push_back(std::move(principal));
          });
@@ -346,6 +365,17 @@ AuthoritySpec read_authority(Reader& r, const YAML::Node& node, int parent_line)
     }
     tool.roles = r.string_list(tm.get("roles"), p + ".roles");
     if (auto v = r.integer(tm.get("timeout_ms"), p + ".timeout_ms", 1)) tool.timeout_ms = *v;
+    tool.approval_remind_after_s =
+        r.positive(tm.get("approval_remind_after_s"), p + ".approval_remind_after_s");
+    tool.approval_expire_after_s =
+        r.positive(tm.get("approval_expire_after_s"), p + ".approval_expire_after_s");
+    if (auto ar = tm.get("approver_roles"); ar.IsDefined()) {
+      tool.approver_roles = r.string_list(ar, p + ".approver_roles");
+      if (ar.IsSequence() && ar.size() == 0) {
+        r.error(p + ".approver_roles", ar,
+                "must name at least one role (leave it out for the default, [approver])");
+      }
+    }
     tm.finish();
     a.tools.push_back(std::move(tool));
   });
@@ -376,6 +406,14 @@ AuthoritySpec read_authority(Reader& r, const YAML::Node& node, int parent_line)
   }
   if (auto s = m.get("system_of_record"); s.IsDefined() && !s.IsNull()) {
     if (auto v = r.identifier(s, "authority.system_of_record")) a.system_of_record = *v;
+  }
+  {
+    YAML::Node u = m.get("unsigned_approvals");
+    a.unsigned_approvals_where = {"authority.unsigned_approvals",
+                                  u.IsDefined() ? line_of(u) : m.line()};
+    if (auto v = r.enumeration<UnsignedApprovals>(u, "authority.unsigned_approvals")) {
+      a.unsigned_approvals = *v;
+    }
   }
   m.finish();
   return a;
@@ -477,6 +515,12 @@ DeploymentSpec read_deployment(Reader& r, const YAML::Node& node, int parent_lin
 
   if (auto v = r.enumeration<RemoteFallback>(m.get("remote_fallback"), "deployment.remote_fallback")) {
     d.remote_fallback = *v;
+  }
+  {
+    YAML::Node rr = m.get("remote_readers");
+    d.remote_readers_where = {"deployment.remote_readers", rr.IsDefined() ? line_of(rr) : m.line()};
+    if (auto v = r.enumeration<RemoteReaders>(rr, "deployment.remote_readers"))
+      d.remote_readers = *v;
   }
   if (auto t = m.get("telemetry"); t.IsDefined()) {
     auto tm = r.map(t, "deployment.telemetry", line_of(t));
@@ -620,6 +664,13 @@ ServingSpec read_serving(Reader& r, const YAML::Node& node) {
   if (auto v = r.string(m.get("api_keys"), "serving.api_keys")) s.api_keys = *v;
   if (auto v = r.non_negative(m.get("grace_period_s"), "serving.grace_period_s")) s.grace_period_s = *v;
   if (auto v = r.non_negative(m.get("max_queue_wait_ms"), "serving.max_queue_wait_ms")) s.max_queue_wait_ms = *v;
+  if (auto v = r.integer(m.get("max_connections"), "serving.max_connections", 1)) s.max_connections = *v;
+  if (auto v = r.integer(m.get("max_connections_per_peer"), "serving.max_connections_per_peer", 0)) {
+    s.max_connections_per_peer = *v;
+  }
+  if (auto v = r.integer(m.get("header_timeout_ms"), "serving.header_timeout_ms", 1)) s.header_timeout_ms = *v;
+  if (auto v = r.integer(m.get("body_timeout_ms"), "serving.body_timeout_ms", 1)) s.body_timeout_ms = *v;
+  if (auto v = r.integer(m.get("idle_timeout_ms"), "serving.idle_timeout_ms", 1)) s.idle_timeout_ms = *v;
   m.finish();
   return s;
 }

@@ -178,6 +178,124 @@ failure: {inject: [overload]}
   EXPECT_EQ(paths, (std::set<std::string>{"slo.ttft_ms", "slo.tpot_ms", "slo.workload"}));
 }
 
+// A durable-agent spec with one approval-requiring tool; `principals` and `extra` vary.
+std::string approval_spec(const std::string& principals, const std::string& extra = "",
+                          const std::string& tool_extra = "") {
+  return R"(keel: 1
+name: t
+scenario: durable-agent
+data: {classes: [confidential]}
+authority:
+  principals:
+)" + principals +
+         R"(
+  tools:
+    - {name: refund, effect: irreversible, idempotency: required, approval: always, roles: [clerk])" +
+         tool_extra + R"(}
+    - {name: lookup, effect: read, roles: [clerk]}
+  system_of_record: orders
+)" + extra +
+         R"(slo: {e2e_ms: {p95: 60000}, workload: {rps: 1}}
+deployment: {target: workflow, egress: none}
+failure: {inject: [worker-kill]}
+components: [{id: orders, kind: sqlite, path: orders.db}]
+)";
+}
+
+const std::string kSomeKey = "ed25519:" + std::string(64, 'b');
+
+TEST(Checks, K017RefusesAnApprovalNobodyMayGive) {
+  const std::string agent = "    - {id: agent, roles: [clerk]}\n";
+  const std::string keyed_boss =
+      "    - {id: boss, roles: [approver], public_key: \"" + kSomeKey + "\"}";
+  const std::string keyless_boss = "    - {id: boss, roles: [approver]}";
+  // Nobody holds the approver role.
+  auto none = run_checks(parse_ok(approval_spec("    - {id: agent, roles: [clerk]}")));
+  auto f = failures(none, "K017");
+  ASSERT_EQ(f.size(), 1u) << statuses(none);
+  EXPECT_EQ(f[0].spec_path, "authority.tools[0].approval");
+  EXPECT_NE(f[0].message.find("no principal holds one"), std::string::npos) << f[0].message;
+  // An approver, but without a key, and unsigned approvals are refused (the default).
+  auto keyless = run_checks(parse_ok(approval_spec(agent + keyless_boss)));
+  f = failures(keyless, "K017");
+  ASSERT_EQ(f.size(), 1u) << statuses(keyless);
+  EXPECT_EQ(f[0].spec_path, "authority.principals[1].public_key");
+  EXPECT_NE(f[0].message.find("keel agent keygen --principal boss"), std::string::npos)
+      << f[0].message;
+  // The tool's own approver roles count, not the default.
+  auto wrong_role =
+      run_checks(parse_ok(approval_spec(agent + keyed_boss, "", ", approver_roles: [finance]")));
+  f = failures(wrong_role, "K017");
+  ASSERT_EQ(f.size(), 1u) << statuses(wrong_role);
+  EXPECT_EQ(f[0].spec_path, "authority.tools[0].approver_roles");
+  EXPECT_NE(f[0].message.find("[finance]"), std::string::npos) << f[0].message;
+  // Accepted: an approver with a key, or an approver without one where the spec consents.
+  auto keyed = run_checks(parse_ok(approval_spec(agent + keyed_boss)));
+  EXPECT_TRUE(failures(keyed, "K017").empty()) << statuses(keyed);
+  auto consented =
+      run_checks(parse_ok(approval_spec(agent + keyless_boss, "  unsigned_approvals: allowed\n")));
+  EXPECT_TRUE(failures(consented, "K017").empty()) << statuses(consented);
+}
+
+// A service over confidential documents; `serving` and `deployment_extra` vary.
+std::string exposed_spec(const std::string& host, const std::string& deployment_extra = "",
+                         const std::string& classes = "[confidential]") {
+  return R"(keel: 1
+name: t
+scenario: llm-service
+data:
+  classes: )" +
+         classes + R"(
+  sources: [{id: docs, kind: folder, path: docs}]
+slo: {ttft_ms: {p95: 500}, workload: {rps: 1}}
+deployment:
+  target: cluster
+  egress: none
+)" + deployment_extra +
+         R"(serving: {host: ")" + host + R"(", port: 8080}
+failure: {inject: [overload]}
+)";
+}
+
+TEST(Checks, K018RefusesPrivateDataServedBeyondLoopback) {
+  auto open = run_checks(parse_ok(exposed_spec("0.0.0.0")));
+  auto f = failures(open, "K018");
+  ASSERT_EQ(f.size(), 1u) << statuses(open);
+  EXPECT_EQ(f[0].spec_path, "serving.host");
+  EXPECT_NE(f[0].message.find("deployment.remote_readers: allowed"), std::string::npos)
+      << f[0].message;
+  EXPECT_EQ(failures(run_checks(parse_ok(exposed_spec("10.1.2.3"))), "K018").size(), 1u);
+  for (const char* loopback : {"127.0.0.1", "127.8.8.8", "::1", "localhost"}) {
+    EXPECT_TRUE(failures(run_checks(parse_ok(exposed_spec(loopback))), "K018").empty()) << loopback;
+  }
+  EXPECT_TRUE(
+      failures(run_checks(parse_ok(exposed_spec("0.0.0.0", "  remote_readers: allowed\n"))), "K018")
+          .empty());
+  EXPECT_TRUE(
+      failures(run_checks(parse_ok(exposed_spec("0.0.0.0", "", "[internal]"))), "K018").empty());
+}
+
+TEST(Checks, K018AtStartUpJudgesTheAddressAListenerReallyUses) {
+  // The spec itself serves on loopback (accepted by `keel plan`); the command line asks for more.
+  Spec s = parse_ok(exposed_spec("127.0.0.1"));
+  EXPECT_FALSE(any_failed(run_checks(s))) << statuses(run_checks(s));
+  auto refused = check_listener_exposure(s, "keel mcp serve --http", "0.0.0.0");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->id, "K018");
+  EXPECT_EQ(refused->status, CheckStatus::fail);
+  EXPECT_EQ(refused->spec_path, "deployment.remote_readers");
+  EXPECT_NE(refused->message.find("keel mcp serve --http listens on 0.0.0.0"), std::string::npos)
+      << refused->message;
+  EXPECT_TRUE(check_listener_exposure(s, "keel mcp serve --http", "::"));
+  EXPECT_FALSE(check_listener_exposure(s, "keel mcp serve --http", "127.0.0.1"));
+  EXPECT_FALSE(check_listener_exposure(
+      parse_ok(exposed_spec("127.0.0.1", "  remote_readers: allowed\n")), "x", "0.0.0.0"));
+  // The example research assistant: confidential documents under egress: none.
+  auto research = load_spec(testing::source_dir() + "/examples/local-research.yaml");
+  ASSERT_TRUE(research.ok());
+  EXPECT_TRUE(check_listener_exposure(*research, "keel mcp serve --http", "0.0.0.0"));
+}
+
 TEST(Checks, ComponentDurability) {
   Component cache{{}, "c", ComponentKind::cache, "", "", true};
   EXPECT_FALSE(cache.is_durable());  // a cache stays a cache

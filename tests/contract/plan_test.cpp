@@ -105,7 +105,7 @@ TEST(Plan, EachScenarioMeasuresWhatDesignRequires) {
        {"keel_agent_cases_total", "keel_agent_case_seconds", "keel_agent_steps_total",
         "keel_agent_tool_retries_total", "keel_agent_duplicates_prevented_total",
         "keel_agent_approvals_total", "keel_agent_policy_denials_total",
-        "keel_agent_cost_usd_total", "keel_agent_replays_total"}},
+        "keel_agent_model_seconds_total", "keel_agent_replays_total"}},
       {"hybrid-field",
        {"keel_route_decisions_total", "keel_route_fallbacks_total", "keel_offline_success_ratio",
         "keel_sync_conflicts_total", "keel_sync_duplicates_prevented_total",

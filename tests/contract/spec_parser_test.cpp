@@ -139,6 +139,68 @@ TEST(SpecParser, EgressAllowListMatchesHostsPortsAndWildcards) {
   EXPECT_FALSE(none.allows("localhost"));
 }
 
+TEST(SpecParser, ApproverKeysRolesAndConsentsAreReadWithTheirPaths) {
+  const std::string key = "ed25519:" + std::string(64, 'a');
+  std::string yaml = std::string(kMinimal) + R"(authority:
+  principals:
+    - {id: boss, roles: [approver], public_key: ")" +
+                     key + R"("}
+    - {id: agent, roles: [clerk]}
+  tools:
+    - {name: refund, effect: read, approval: always, approver_roles: [finance, approver]}
+  unsigned_approvals: allowed
+)";
+  yaml.replace(yaml.find("  egress: none\n"), 15, "  egress: none\n  remote_readers: allowed\n");
+  ParsedSpec p = parse_spec_text(yaml);
+  ASSERT_TRUE(p.spec) << ::testing::PrintToString(error_strings(p));
+  const Spec& s = *p.spec;
+  ASSERT_TRUE(s.authority.principals[0].public_key);
+  EXPECT_EQ(format_public_key(*s.authority.principals[0].public_key), key);
+  EXPECT_FALSE(s.authority.principals[1].public_key);
+  EXPECT_EQ(s.authority.tools[0].approving_roles(),
+            (std::vector<std::string>{"finance", "approver"}));
+  EXPECT_EQ(s.authority.unsigned_approvals, UnsignedApprovals::allowed);
+  EXPECT_EQ(s.deployment.remote_readers, RemoteReaders::allowed);
+  // The defaults are the secure ones.
+  ParsedSpec minimal = parse_spec_text(kMinimal);
+  ASSERT_TRUE(minimal.spec);
+  EXPECT_EQ(minimal.spec->authority.unsigned_approvals, UnsignedApprovals::refused);
+  EXPECT_EQ(minimal.spec->deployment.remote_readers, RemoteReaders::refused);
+  Tool plain;
+  EXPECT_EQ(plain.approving_roles(), (std::vector<std::string>{"approver"}));
+}
+
+TEST(SpecParser, BadApproverKeysRolesAndConsentsNameTheirPath) {
+  std::string yaml = std::string(kMinimal) + R"(authority:
+  principals:
+    - {id: a, roles: [approver], public_key: "ed25519:abc"}
+    - {id: b, roles: [approver], public_key: "rsa:)" +
+                     std::string(64, 'a') + R"("}
+    - {id: c, roles: [approver], public_key: "ed25519:)" +
+                     std::string(64, 'A') + R"("}
+  tools:
+    - {name: refund, effect: read, approval: always, approver_roles: []}
+  unsigned_approvals: maybe
+)";
+  yaml.replace(yaml.find("  egress: none\n"), 15, "  egress: none\n  remote_readers: everyone\n");
+  ParsedSpec p = parse_spec_text(yaml);
+  EXPECT_FALSE(p.spec);
+  auto has_path = [&](const std::string& path, const std::string& words) {
+    for (const auto& e : p.errors) {
+      if (e.path == path && e.message.find(words) != std::string::npos) return true;
+    }
+    ADD_FAILURE() << path << ": '" << words << "' not among "
+                  << ::testing::PrintToString(error_strings(p));
+    return false;
+  };
+  has_path("authority.principals[0].public_key", "64 lower-case hex digits");
+  has_path("authority.principals[1].public_key", "ed25519:");
+  has_path("authority.principals[2].public_key", "64 lower-case hex digits");
+  has_path("authority.tools[0].approver_roles", "at least one role");
+  has_path("authority.unsigned_approvals", "expected one of refused|allowed, got 'maybe'");
+  has_path("deployment.remote_readers", "expected one of refused|allowed, got 'everyone'");
+}
+
 TEST(SpecParser, FileErrors) {
   ParsedSpec missing = parse_spec_file("/nonexistent/spec.yaml");
   ASSERT_EQ(missing.errors.size(), 1u);

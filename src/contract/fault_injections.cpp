@@ -1,0 +1,114 @@
+#include "contract/fault_injections.h"
+
+namespace keel::contract {
+
+namespace {
+
+using F = Fault;
+using S = ScenarioId;
+
+// The egress guard is the same seccomp filter for every runtime that installs it: profile
+// no_sockets for keel run, ask, eval and agent; inbound_only for keel serve --spec. Its tests
+// attack it from every thread of a guarded child process.
+constexpr std::string_view kEgressGuardTest =
+    "tests/contract/egress_guard_test.cpp EgressGuard.RefusesEverySocketFamilyInEveryThread";
+constexpr std::string_view kEgressGuardHow =
+    "socket() of every family, socketpair() and io_uring from every thread of a guarded process";
+constexpr std::string_view kEgressCutOffTest =
+    "tests/contract/egress_guard_test.cpp EgressGuard.NoSocketsCutsOffWhatTheProcessAlreadyHad";
+constexpr std::string_view kEgressCutOffHow = "sockets opened before the guard, then used after it";
+// Memory fit is engine::choose_model, which keel run and keel serve call before loading.
+constexpr std::string_view kMemoryFitTest =
+    "tests/engine/engine_test.cpp MemoryFit.RefusesWithNumbersAndFallsBack";
+constexpr std::string_view kMemoryFitHow =
+    "a memory budget below the model's estimate: refused with the numbers, or the fallback chosen";
+
+constexpr FaultInjection kInjections[] = {
+    // local-research
+    {F::egress_attempt, S::local_research, kEgressGuardTest, kEgressGuardHow},
+    {F::egress_attempt, S::local_research, kEgressCutOffTest, kEgressCutOffHow},
+    {F::model_unfit, S::local_research, kMemoryFitTest, kMemoryFitHow},
+    {F::storage_corrupt, S::local_research,
+     "tests/context/indexer_test.cpp Store.DamagedStoresAreRecognisedOnOpen",
+     "junk and overwritten bytes in the store file; opening it is data_loss"},
+    {F::stale_index, S::local_research,
+     "tests/context/indexer_test.cpp Indexer.IndexesIncrementallyAndReportsFreshness",
+     "documents changed, added, deleted and touched after indexing; freshness names each"},
+    {F::stale_index, S::local_research,
+     "tests/context/indexer_test.cpp Citations.ValidOnlyWhenRetrievedAndTheDocumentStillMatches",
+     "a cited document edited after indexing; its citation fails validation"},
+    {F::disk_full, S::local_research,
+     "tests/context/disk_full_test.cpp IndexerDiskFull.FailsNamingTheStoreAndLeavesItConsistent",
+     "the store on a small tmpfs full before a run, and filling between two documents (a real "
+     "ENOSPC)"},
+    {F::disk_full, S::local_research,
+     "tests/context/disk_full_test.cpp IndexerDiskFull.AVectorIndexCutShortIsNeverPutInPlace",
+     "the tmpfs fills just before the vector index is rewritten"},
+
+    // llm-service
+    {F::overload, S::llm_service,
+     "tests/apps/serve_test.cpp Serve.OverloadIsRefusedWithRetryAfterAndAdmittedRequestsComplete",
+     "ten times the load against a bounded queue"},
+    {F::overload, S::llm_service,
+     "tests/apps/serve_test.cpp Serve.OpenAIClientHonoursRetryAfterUnderOverload",
+     "the official openai client against a full queue"},
+    {F::kv_exhausted, S::llm_service,
+     "tests/serve/scheduler_test.cpp "
+     "SchedulerTest.AKvPoolTooSmallPreemptsAndRecomputesWithTheSameOutput",
+     "a KV pool of one context for four growing requests: preempted, recomputed, same output"},
+    {F::client_disconnect, S::llm_service,
+     "tests/apps/serve_test.cpp Serve.ClientDisconnectCancelsGeneration",
+     "the client closes its socket after the first streamed chunk"},
+    {F::egress_attempt, S::llm_service, kEgressGuardTest, kEgressGuardHow},
+    {F::egress_attempt, S::llm_service,
+     "tests/contract/egress_guard_test.cpp "
+     "EgressGuard.InboundOnlyServesAcceptedConnectionsButOpensNone",
+     "a guarded server's accepted connection keeps working while every new socket is refused"},
+    {F::model_unfit, S::llm_service, kMemoryFitTest, kMemoryFitHow},
+
+    // durable-agent
+    {F::worker_kill, S::durable_agent,
+     "tests/apps/agent_test.cpp "
+     "AgentCommand.AWorkerKilledAtAnyPointStillTakesEachActionExactlyOnce",
+     "SIGKILL of `keel agent run` before, during and after every step's effect"},
+    {F::tool_timeout, S::durable_agent,
+     "tests/agent/case_runner_test.cpp CaseRunnerTest.AnUnknownOutcomeIsCheckedNeverRetriedBlind",
+     "the order system commits a write, then reports a timeout"},
+    {F::model_restart, S::durable_agent,
+     "tests/apps/agent_test.cpp AgentCommand.AModelServerRestartPausesTheCaseAndItResumes",
+     "the model server (keel serve) killed mid-case and started again"},
+    {F::db_stop, S::durable_agent,
+     "tests/apps/agent_test.cpp AgentCommand.APostgresJournalRidesOutADatabaseStop",
+     "PostgreSQL stopped mid-case, then started"},
+    {F::db_stop, S::durable_agent,
+     "tests/agent/journal_test.cpp PostgresJournal.ADatabaseRestartIsUnavailableThenRecovers",
+     "PostgreSQL stopped under an open journal, then started"},
+    {F::storage_corrupt, S::durable_agent,
+     "tests/agent/journal_test.cpp SqliteJournal.ACorruptFileIsDataLoss",
+     "a journal file that is not a database"},
+    {F::disk_full, S::durable_agent,
+     "tests/agent/disk_full_test.cpp JournalDiskFull.ACaseOnAFullDiskPausesAndResumesExactlyOnce",
+     "the journal on a small tmpfs filled up (a real ENOSPC)"},
+    {F::approval_timeout, S::durable_agent,
+     "tests/agent/approval_deadline_test.cpp "
+     "ApprovalDeadline.APendingApprovalIsRemindedThenExpires",
+     "an injected clock moved past the tool's reminder and expiry times"},
+    {F::egress_attempt, S::durable_agent, kEgressGuardTest, kEgressGuardHow},
+    {F::egress_attempt, S::durable_agent, kEgressCutOffTest, kEgressCutOffHow},
+};
+
+}  // namespace
+
+std::span<const FaultInjection> fault_injections() {
+  return kInjections;
+}
+
+std::vector<const FaultInjection*> injections_for(Fault fault, ScenarioId scenario) {
+  std::vector<const FaultInjection*> out;
+  for (const auto& row : kInjections) {
+    if (row.fault == fault && row.scenario == scenario) out.push_back(&row);
+  }
+  return out;
+}
+
+}  // namespace keel::contract
