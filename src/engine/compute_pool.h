@@ -27,6 +27,8 @@ class ComputePool {
   ComputePool& operator=(const ComputePool&) = delete;
 
   int size() const { return n_threads_; }
+  //! Workers that stopped spinning and wait to be woken (for tests of the sleep path).
+  int sleeping_workers() const { return sleepers_.load(); }
 
   template <typename F>
   void run(F& job) {

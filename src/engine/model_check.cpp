@@ -3,12 +3,15 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <chrono>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
-#include <filesystem>
+#include <cstring>
 
 #include "core/hash.h"
-#include "core/version.h"
+#include "engine/gguf.h"
 #include "engine/context.h"
 #include "engine/generator.h"
 #include "engine/model.h"
@@ -41,6 +44,12 @@ std::string self_test(const Model& model, std::string* detail) {
       norm += static_cast<double>(v) * v;
     }
     if (std::fabs(norm - 1.0) > 1e-3) return fmt::format("the embedding's norm is {}", std::sqrt(norm));
+    float lowest = (*embedding)[0], highest = lowest;
+    for (float v : *embedding) {
+      lowest = std::min(lowest, v);
+      highest = std::max(highest, v);
+    }
+    if (highest - lowest <= 1e-6f) return "the embedding is degenerate: every dimension has the same value";
     *detail = fmt::format("embedding of {} dimensions", embedding->size());
     return {};
   }
@@ -54,8 +63,15 @@ std::string self_test(const Model& model, std::string* detail) {
   auto result = generate(**context, *seq, prompt, g);
   if (!result.ok()) return result.status().message();
   auto logits = (*context)->logits(0);
+  float lowest = logits.empty() ? 0 : logits[0], highest = lowest;
   for (float l : logits) {
     if (!std::isfinite(l)) return "the logits have non-finite values";
+    lowest = std::min(lowest, l);
+    highest = std::max(highest, l);
+  }
+  // Every token scoring the same (all-zero or constant weights) is not a model.
+  if (highest - lowest <= 1e-6f * std::max(1.0f, std::fabs(highest))) {
+    return fmt::format("the outputs are degenerate: every token scores {} (all-zero or constant weights?)", highest);
   }
   *detail = fmt::format("{} prompt tokens, greedy continuation {}", prompt.size(),
                         fmt::join(result->tokens, " "));
@@ -64,32 +80,36 @@ std::string self_test(const Model& model, std::string* detail) {
 
 }  // namespace
 
-Result<contract::ModelRecord> check_model(const std::string& path, bool write_record) {
-  KEEL_ASSIGN_OR_RETURN(auto digest, sha256_file(path));
-  KEEL_ASSIGN_OR_RETURN(auto stamp, contract::stat_file(path));
-  contract::ModelRecord record;
-  record.file = std::filesystem::path(path).filename().string();
-  record.file_size = stamp.size;
-  record.file_mtime_ns = stamp.mtime_ns;
-  record.sha256 = to_hex(digest);
-  record.engine_version = std::string(keel_version());
-  record.format = "gguf";
-  record.checked_at_unix_s = std::chrono::duration_cast<std::chrono::seconds>(
-                                 std::chrono::system_clock::now().time_since_epoch())
-                                 .count();
+Result<ModelCheck> check_model(const std::string& path, const CheckProgress& progress) {
+  // Mapping refuses anything but a regular file; the header is parsed (magic first) before any
+  // hashing, so a large file that is not a model costs nothing.
+  ModelCheck check;
   auto model = Model::load(path);
   if (!model.ok()) {
-    record.self_test_passed = false;
-    record.self_test_detail = model.status().message();
-  } else {
-    record.architecture = (*model)->config().arch_name;
-    std::string detail;
-    std::string failure = self_test(**model, &detail);
-    record.self_test_passed = failure.empty();
-    record.self_test_detail = failure.empty() ? detail : failure;
+    auto file = GgufFile::open(path);
+    if (!file.ok()) return file.status();  // not a regular file, or not a GGUF at all
   }
-  if (write_record) KEEL_RETURN_IF_ERROR(contract::write_model_record(path, record));
-  return record;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return Status::unavailable(fmt::format("cannot stat {}: {}", path, std::strerror(errno)));
+  }
+  check.file_size = static_cast<uint64_t>(st.st_size);
+  check.file_mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  KEEL_ASSIGN_OR_RETURN(auto digest, sha256_file(path, [&](uint64_t done, uint64_t total) {
+                          if (progress) progress("hashing", done, total);
+                        }));
+  check.sha256 = to_hex(digest);
+  if (!model.ok()) {
+    check.detail = model.status().message();
+    return check;
+  }
+  check.architecture = (*model)->config().arch_name;
+  if (progress) progress("self-test", 0, 1);
+  std::string detail;
+  std::string failure = self_test(**model, &detail);
+  check.passed = failure.empty();
+  check.detail = failure.empty() ? detail : failure;
+  return check;
 }
 
 }  // namespace keel::engine

@@ -2,7 +2,20 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 namespace keel::engine {
+
+namespace {
+
+// Epsilons, rope bases and scales divide or exponentiate: infinite, NaN or non-positive values
+// would poison every number the model computes.
+Status positive_finite(const std::string& path, const std::string& key, double value) {
+  if (std::isfinite(value) && value > 0) return Status();
+  return Status::invalid_argument(fmt::format("{}: {} is {}, not a positive finite number", path, key, value));
+}
+
+}  // namespace
 
 Result<ModelConfig> ModelConfig::from_gguf(const GgufFile& file) {
   ModelConfig c;
@@ -64,6 +77,7 @@ Result<ModelConfig> ModelConfig::from_gguf(const GgufFile& file) {
 
   if (c.arch == Architecture::bert) {
     KEEL_ASSIGN_OR_RETURN(double eps, file.get_float(a + "attention.layer_norm_epsilon"));
+    KEEL_RETURN_IF_ERROR(positive_finite(path, a + "attention.layer_norm_epsilon", eps));
     c.norm_eps = static_cast<float>(eps);
     KEEL_ASSIGN_OR_RETURN(uint64_t pooling, file.get_uint_or(a + "pooling_type", 1));
     if (pooling > 3) {
@@ -76,13 +90,15 @@ Result<ModelConfig> ModelConfig::from_gguf(const GgufFile& file) {
     c.n_token_types = static_cast<int64_t>(types);
   } else {
     KEEL_ASSIGN_OR_RETURN(double eps, file.get_float(a + "attention.layer_norm_rms_epsilon"));
+    KEEL_RETURN_IF_ERROR(positive_finite(path, a + "attention.layer_norm_rms_epsilon", eps));
     c.norm_eps = static_cast<float>(eps);
     KEEL_ASSIGN_OR_RETURN(double base, file.get_float_or(a + "rope.freq_base", 10000.0));
+    KEEL_RETURN_IF_ERROR(positive_finite(path, a + "rope.freq_base", base));
     c.rope_freq_base = static_cast<float>(base);
     KEEL_ASSIGN_OR_RETURN(std::string scaling, file.get_string_or(a + "rope.scaling.type", "none"));
     if (scaling == "linear") {
       KEEL_ASSIGN_OR_RETURN(double factor, file.get_float(a + "rope.scaling.factor"));
-      if (factor <= 0) {
+      if (!(factor > 0) || !std::isfinite(factor)) {
         return Status::invalid_argument(fmt::format("{}: rope scaling factor must be > 0", path));
       }
       c.rope_freq_scale = static_cast<float>(1.0 / factor);

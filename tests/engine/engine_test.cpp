@@ -9,7 +9,9 @@
 #include <set>
 #include <thread>
 
-#include "contract/model_record.h"
+#include <sys/stat.h>
+#include <limits>
+
 #include "engine/compute_pool.h"
 #include "engine/context.h"
 #include "engine/generator.h"
@@ -350,22 +352,49 @@ TEST(MemoryFit, RefusesWithNumbersAndFallsBack) {
   EXPECT_GT(read_memory_budget().mem_available_bytes, 0u);
 }
 
-TEST(CheckModel, WritesARecordThatNamesTheResult) {
+TEST(CheckModel, PassesAModelAndSaysWhyOthersFail) {
   TempDir dir;
   testing::write_tiny_model({}, dir.file("m.gguf"));
-  auto record = check_model(dir.file("m.gguf"));
-  ASSERT_TRUE(record.ok()) << record.status().to_string();
-  EXPECT_TRUE(record->self_test_passed) << record->self_test_detail;
-  auto stored = contract::read_model_record(dir.file("m.gguf"));
-  ASSERT_TRUE(stored.ok());
-  EXPECT_EQ(stored->sha256, record->sha256);
-  EXPECT_EQ(stored->architecture, "llama");
-  // A file that is not a model still gets a (failing) record.
+  std::vector<std::string> stages;
+  auto check = check_model(dir.file("m.gguf"), [&](const std::string& stage, uint64_t, uint64_t) { stages.push_back(stage); });
+  ASSERT_TRUE(check.ok()) << check.status().to_string();
+  EXPECT_TRUE(check->passed) << check->detail;
+  EXPECT_EQ(check->architecture, "llama");
+  EXPECT_EQ(check->sha256.size(), 64u);
+  EXPECT_EQ(stages.front(), "hashing");
+  EXPECT_EQ(stages.back(), "self-test");
+  // A file that is not a GGUF is refused before it is hashed (no result to record).
   keel::testing::write_file(dir.file("junk.gguf"), "not a model at all");
-  auto junk = check_model(dir.file("junk.gguf"));
-  ASSERT_TRUE(junk.ok());
-  EXPECT_FALSE(junk->self_test_passed);
-  EXPECT_NE(junk->self_test_detail.find("not a GGUF file"), std::string::npos);
+  auto junk = check_model(dir.file("junk.gguf"), [&](const std::string& stage, uint64_t, uint64_t) {
+    ADD_FAILURE() << "a file that is not a GGUF was " << stage;
+  });
+  EXPECT_EQ(junk.status().code(), StatusCode::invalid_argument);
+  EXPECT_NE(junk.status().message().find("not a GGUF file"), std::string::npos) << junk.status().to_string();
+  // Neither a FIFO (which would block) nor a device (which never ends) is read.
+  ASSERT_EQ(mkfifo(dir.file("fifo.gguf").c_str(), 0600), 0);
+  EXPECT_EQ(check_model(dir.file("fifo.gguf")).status().code(), StatusCode::invalid_argument);
+  EXPECT_EQ(check_model("/dev/zero").status().code(), StatusCode::invalid_argument);
+}
+
+TEST(CheckModel, FailsDegenerateWeightsAndNonFiniteHyperparameters) {
+  TempDir dir;
+  testing::TinyModelSpec zero;
+  zero.weight_scale = 0;
+  zero.output_scale = 0;  // every logit 0
+  testing::write_tiny_model(zero, dir.file("zero.gguf"));
+  auto zeros = check_model(dir.file("zero.gguf"));
+  ASSERT_TRUE(zeros.ok()) << zeros.status().to_string();
+  EXPECT_FALSE(zeros->passed);
+  EXPECT_NE(zeros->detail.find("degenerate"), std::string::npos) << zeros->detail;
+
+  testing::TinyModelSpec infinite;
+  infinite.rms_norm_eps = std::numeric_limits<float>::infinity();
+  testing::write_tiny_model(infinite, dir.file("inf.gguf"));
+  auto inf = check_model(dir.file("inf.gguf"));
+  ASSERT_TRUE(inf.ok()) << inf.status().to_string();
+  EXPECT_FALSE(inf->passed);
+  EXPECT_NE(inf->detail.find("layer_norm_rms_epsilon"), std::string::npos) << inf->detail;
+  EXPECT_EQ(Model::load(dir.file("inf.gguf")).status().code(), StatusCode::invalid_argument);
 }
 
 TEST(ComputePool, RunsEveryThreadEveryTimeAndSurvivesSleeping) {
@@ -377,7 +406,9 @@ TEST(ComputePool, RunsEveryThreadEveryTimeAndSurvivesSleeping) {
   };
   for (int k = 0; k < 2000; ++k) pool.run(job);
   EXPECT_EQ(total.load(), 2000 * 6);
-  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // workers go to sleep
+  // Idle workers spin a while, then park; the next job must wake them.
+  ASSERT_TRUE(keel::testing::poll_until([&] { return pool.sleeping_workers() == 2; }, 30000, 1))
+      << pool.sleeping_workers() << " of 2 workers parked";
   pool.run(job);
   EXPECT_EQ(total.load(), 2001 * 6);
   int64_t b, e;

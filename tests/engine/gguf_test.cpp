@@ -177,7 +177,7 @@ TEST(Gguf, OpenReadsFilesAndReportsMissingOnes) {
 
 TEST(Gguf, ReadsLlamaCppFiles) {
   auto fixtures = testing::fixtures_dir();
-  if (!fixtures) GTEST_SKIP() << "shared fixtures are not on this machine";
+  if (!fixtures) KEEL_SKIP_OUTSIDE_CI("shared fixtures (../shared/fixtures or $KEEL_FIXTURES) are not on this machine");
   for (const char* name : {"stories260K.gguf", "small-random-288x6-Q8_0.gguf",
                            "random-gqa-256x4-Q4_K_M.gguf", "random-qwen2-64x3-Q8_0.gguf",
                            "vocab/ggml-vocab-bert-bge.gguf"}) {

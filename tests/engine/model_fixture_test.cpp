@@ -21,7 +21,7 @@ std::string fixture(const std::string& name) {
 }
 
 #define REQUIRE_FIXTURES()                                                  \
-  if (!testing::fixtures_dir()) GTEST_SKIP() << "shared fixtures are not on this machine"
+  if (!testing::fixtures_dir()) KEEL_SKIP_OUTSIDE_CI("shared fixtures (../shared/fixtures or $KEEL_FIXTURES) are not on this machine")
 
 Json load_json(const std::string& path) {
   auto j = parse_json(testing::read_file(path));

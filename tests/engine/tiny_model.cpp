@@ -80,7 +80,7 @@ int64_t write_tiny_model(const TinyModelSpec& s, const std::string& path) {
     for (int i = 0; i < 5; ++i) types[i] = 3;
     w.set_i32s("tokenizer.ggml.token_type", types);
   } else {
-    w.set_f32(a + "attention.layer_norm_rms_epsilon", 1e-5f);
+    w.set_f32(a + "attention.layer_norm_rms_epsilon", s.rms_norm_eps);
     w.set_f32(a + "rope.freq_base", qwen2 ? 1000000.0f : 10000.0f);
     w.set_string("tokenizer.ggml.model", "llama");
     std::vector<float> scores(n_vocab, 0.0f);

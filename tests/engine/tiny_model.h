@@ -23,6 +23,7 @@ struct TinyModelSpec {
   float weight_scale = 0.08f;
   float output_scale = 1.0f;  //!< >1 gives confident (well-separated) next-token choices
   uint32_t seed = 1;
+  float rms_norm_eps = 1e-5f;  //!< llama/qwen2 (tests of hyperparameter checks set it to inf)
 };
 
 //! Writes the model to `path`; returns its vocabulary size. Aborts the test on failure.
