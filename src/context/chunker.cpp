@@ -66,4 +66,19 @@ std::vector<ChunkRange> chunk_text(std::string_view text, const ChunkOptions& o)
   return out;
 }
 
+std::vector<ChunkRange> chunk_pages(std::string_view text, const std::vector<PageRange>& pages,
+                                    const ChunkOptions& options) {
+  if (pages.empty()) return chunk_text(text, options);
+  std::vector<ChunkRange> out;
+  for (const PageRange& page : pages) {
+    const uint64_t start = std::min<uint64_t>(page.start, text.size());
+    const uint64_t end = std::min<uint64_t>(page.end, text.size());
+    if (start >= end) continue;
+    for (const ChunkRange& r : chunk_text(text.substr(start, end - start), options)) {
+      out.push_back({start + r.start, start + r.end});
+    }
+  }
+  return out;
+}
+
 }  // namespace keel::context

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "context/extract.h"
+
 namespace keel::context {
 
 struct ChunkRange {
@@ -24,5 +26,10 @@ struct ChunkOptions {
 };
 
 std::vector<ChunkRange> chunk_text(std::string_view text, const ChunkOptions& options = {});
+
+//! As chunk_text, but no chunk crosses from one page to the next (a citation names one page):
+//! each page range is chunked on its own. Without pages, the same as chunk_text.
+std::vector<ChunkRange> chunk_pages(std::string_view text, const std::vector<PageRange>& pages,
+                                    const ChunkOptions& options = {});
 
 }  // namespace keel::context

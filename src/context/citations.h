@@ -1,10 +1,14 @@
 // Citations: the [n] markers an answer uses, checked against what was actually retrieved and
 // against the document as it is now.
 //
-// Contract: a citation is valid only when (1) n names a chunk retrieved for this question and
-// (2) the SHA-256 of the document's extracted text at the chunk's byte range, re-read from the
-// file now, equals the hash stored at indexing. The quote of a valid citation is that text, the
-// document's own bytes. Invalid citations are kept aside with the reason and counted.
+// A citation names a retrieved chunk ([n]) and a byte range of the document's extracted text
+// inside it: the whole chunk when a model wrote [n], one sentence when the answer was extracted.
+//
+// Contract: a citation is valid only when (1) n names a chunk retrieved for this question,
+// (2) its range lies inside that chunk, and (3) the SHA-256 of the document's extracted text at
+// the chunk's byte range, re-read from the file now, equals the hash stored at indexing. The
+// quote of a valid citation is the document's own bytes at the cited range, and its sha256 is
+// the hash of that quote. Invalid citations are kept aside with the reason and counted.
 #pragma once
 
 #include <optional>
@@ -30,6 +34,12 @@ struct RejectedCitation {
   std::string reason;
 };
 
+//! What an answer cites: source n, and the document byte range [start, end) it points at.
+struct CitedSpan {
+  int source = 0;
+  uint64_t start = 0, end = 0;
+};
+
 struct CitationCheck {
   std::vector<Citation> valid;
   std::vector<RejectedCitation> rejected;
@@ -41,8 +51,12 @@ struct CitationCheck {
 //! Source numbers in citation markers ("[1]", "[2, 3]", "[1][4]"), in order of first use.
 std::vector<int> cited_sources(const std::string& answer);
 
-//! Checks each cited source; documents are re-read from docs_root.
-CitationCheck check_citations(const std::vector<int>& sources, const std::vector<RetrievedChunk>& retrieved,
+//! The whole retrieved chunk for each source number (a number out of range keeps an empty span,
+//! which check_citations rejects as not retrieved).
+std::vector<CitedSpan> whole_chunks(const std::vector<int>& sources, const std::vector<RetrievedChunk>& retrieved);
+
+//! Checks each cited span; documents are re-read from docs_root.
+CitationCheck check_citations(const std::vector<CitedSpan>& spans, const std::vector<RetrievedChunk>& retrieved,
                               const std::string& docs_root);
 
 //! The resource URI of a chunk (also what the MCP context provider serves).

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <set>
 
+#include "context/contained_path.h"
 #include "context/embedder.h"
 #include "context/vector_index.h"
 #include "core/clock.h"
@@ -39,7 +41,8 @@ struct FileId {
 };
 
 // Walks with stat (following links) and remembers every folder by device and inode, so a
-// symlink loop is noticed instead of followed forever.
+// symlink loop is noticed instead of followed forever. A link is followed only while it stays
+// inside the documents folder (contained_path.h).
 void walk(const std::string& root, const std::string& rel, std::set<FileId>& seen_dirs, FolderListing& out,
           int depth) {
   const std::string dir = rel.empty() ? root : root + "/" + rel;
@@ -64,6 +67,15 @@ void walk(const std::string& root, const std::string& rel, std::set<FileId>& see
     std::string child_rel = rel.empty() ? name : rel + "/" + name;
     std::string path = root + "/" + child_rel;
     struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+      auto inside = resolve_inside(root, child_rel);
+      if (!inside.ok()) {
+        out.refused.emplace_back(child_rel, inside.status().code() == StatusCode::permission_denied
+                                                ? "symbolic link that leads outside the documents folder"
+                                                : inside.status().message());
+        continue;
+      }
+    }
     if (::stat(path.c_str(), &st) != 0) {
       out.refused.emplace_back(child_rel, errno == ELOOP ? std::string("symlink loop")
                                                          : fmt::format("cannot stat: {}", std::strerror(errno)));
@@ -83,14 +95,42 @@ void walk(const std::string& root, const std::string& rel, std::set<FileId>& see
 
 Result<Sha256Digest> hash_bytes_of(const std::string& path) { return sha256_file(path); }
 
+// Whether the file system holding `path` has (almost) no byte left.
+bool disk_full_at(const std::string& path) {
+  struct statvfs fs {};
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  if (::statvfs(dir.empty() ? "." : dir.c_str(), &fs) != 0) return false;
+  return static_cast<uint64_t>(fs.f_bavail) * fs.f_frsize < (64u << 10);
+}
+
 // The vector index is rebuilt from the store whenever documents changed (or it is missing).
+// hnswlib writes through an unchecked stream, so a full disk leaves a short file that looks
+// saved: the new index is written beside the old one, read back, and only then put in place,
+// so the store's recorded index stays whole whatever happens.
 Status rebuild_vector_index(DocumentStore& store, int dims, int64_t n_vectors) {
   auto index = VectorIndex::create(dims, static_cast<size_t>(n_vectors));
   KEEL_RETURN_IF_ERROR(store.for_each_vector([&](int64_t id, std::span<const float> v) {
     return index->add(id, v);
   }));
-  KEEL_ASSIGN_OR_RETURN(std::string sha, index->save(VectorIndex::path_for_store(store.path())));
-  return store.set_meta("vector_index_sha256", sha);
+  const std::string path = VectorIndex::path_for_store(store.path()), next = path + ".next";
+  std::error_code ec;
+  auto saved = index->save(next);
+  auto verified =
+      saved.ok() ? VectorIndex::load(next, dims, index->size(), *saved).status() : saved.status();
+  if (!verified.ok()) {
+    std::filesystem::remove(next, ec);
+    std::filesystem::remove(next + ".tmp", ec);
+    if (disk_full_at(path)) {
+      return Status::resource_exhausted(
+          fmt::format("{}: disk full while writing the vector index", path));
+    }
+    return verified;
+  }
+  std::filesystem::rename(next, path, ec);
+  if (ec)
+    return Status::unavailable(fmt::format("cannot rename {} to {}: {}", next, path, ec.message()));
+  KEEL_RETURN_IF_ERROR(store.set_meta("vector_index_sha256", *saved));
+  return store.set_meta("vector_index_chunks", std::to_string(n_vectors));
 }
 
 }  // namespace
@@ -104,7 +144,10 @@ FolderListing list_documents(const std::string& dir) {
   return out;
 }
 
-Result<IndexReport> index_documents(const IndexOptions& o, const std::function<void(const FileEvent&)>& progress) {
+namespace {
+
+Result<IndexReport> index_into_store(const IndexOptions& o,
+                                     const std::function<void(const FileEvent&)>& progress) {
   const int64_t start_ns = monotonic_now_ns();
   std::error_code ec;
   if (!std::filesystem::is_directory(o.docs_dir, ec)) {
@@ -142,6 +185,14 @@ Result<IndexReport> index_documents(const IndexOptions& o, const std::function<v
   std::set<std::string> seen;
   size_t index = 0;
   bool changed = false;
+  // Before the first document changes, the recorded vector index stops counting as current:
+  // if the run dies before the index is rebuilt (a full disk), the next run rebuilds it.
+  bool vectors_marked_stale = false;
+  auto will_change = [&]() -> Status {
+    if (!embedder || vectors_marked_stale) return Status();
+    vectors_marked_stale = true;
+    return store->set_meta("vector_index_chunks", "stale");
+  };
   auto emit = [&](const std::string& path, FileOutcome outcome, std::string detail) {
     if (progress) progress({index, listing.files.size(), path, outcome, std::move(detail)});
   };
@@ -156,6 +207,12 @@ Result<IndexReport> index_documents(const IndexOptions& o, const std::function<v
       continue;
     }
     seen.insert(rel);
+    // Again right before reading: the file may have become a link since the walk.
+    if (auto inside = resolve_inside(o.docs_dir, rel); !inside.ok()) {
+      report.failed.emplace_back(rel, inside.status().message());
+      emit(rel, FileOutcome::failed, report.failed.back().second);
+      continue;
+    }
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) {
       report.failed.emplace_back(rel, std::strerror(errno));
@@ -198,6 +255,7 @@ Result<IndexReport> index_documents(const IndexOptions& o, const std::function<v
       (skip ? report.skipped : report.failed).emplace_back(rel, reason);
       emit(rel, skip ? FileOutcome::skipped : FileOutcome::failed, reason);
       if (existing) {
+        KEEL_RETURN_IF_ERROR(will_change());
         KEEL_RETURN_IF_ERROR(store->remove_document(rel));  // its old text no longer exists
         changed = true;
       }
@@ -215,7 +273,7 @@ Result<IndexReport> index_documents(const IndexOptions& o, const std::function<v
     std::vector<NewChunk> chunks;
     std::vector<std::string> texts;
     int ordinal = 0;
-    for (const ChunkRange& r : chunk_text(extracted->text, o.chunking)) {
+    for (const ChunkRange& r : chunk_pages(extracted->text, extracted->pages, o.chunking)) {
       NewChunk c;
       c.chunk.ordinal = ordinal++;
       c.chunk.start = r.start;
@@ -238,6 +296,7 @@ Result<IndexReport> index_documents(const IndexOptions& o, const std::function<v
       report.chunks_embedded += static_cast<int64_t>(chunks.size());
       report.embed_seconds += embedder->stats().seconds - before;
     }
+    KEEL_RETURN_IF_ERROR(will_change());
     KEEL_RETURN_IF_ERROR(store->replace_document(doc, chunks));
     changed = true;
     ++report.indexed;
@@ -250,6 +309,7 @@ Result<IndexReport> index_documents(const IndexOptions& o, const std::function<v
   KEEL_ASSIGN_OR_RETURN(auto documents, store->documents());
   for (const auto& d : documents) {
     if (seen.count(d.path)) continue;
+    KEEL_RETURN_IF_ERROR(will_change());
     KEEL_RETURN_IF_ERROR(store->remove_document(d.path));
     ++report.removed;
     changed = true;
@@ -262,7 +322,11 @@ Result<IndexReport> index_documents(const IndexOptions& o, const std::function<v
   if (embedder) {
     const std::string index_path = VectorIndex::path_for_store(o.store_path);
     KEEL_ASSIGN_OR_RETURN(auto recorded, store->meta("vector_index_sha256"));
+    // The index covers this many chunks: a rebuild that failed (a full disk) leaves the old
+    // count, so the next run rebuilds even though no document changes any more.
+    KEEL_ASSIGN_OR_RETURN(auto covered, store->meta("vector_index_chunks"));
     bool current = std::filesystem::exists(index_path, ec) && recorded &&
+                   covered == std::optional<std::string>(std::to_string(report.chunks_in_store)) &&
                    [&] {
                      auto digest = sha256_file(index_path);
                      return digest.ok() && to_hex(*digest) == *recorded;
@@ -273,6 +337,25 @@ Result<IndexReport> index_documents(const IndexOptions& o, const std::function<v
   }
   KEEL_RETURN_IF_ERROR(store->seal());
   report.seconds = (monotonic_now_ns() - start_ns) / 1e9;
+  return report;
+}
+
+}  // namespace
+
+Result<IndexReport> index_documents(const IndexOptions& o,
+                                    const std::function<void(const FileEvent&)>& progress) {
+  auto report = index_into_store(o, progress);
+  // SQLite says "database or disk is full" from whichever statement met ENOSPC (opening the
+  // store, a document's transaction, sealing it): say what it means for the store.
+  if (!report.ok() && report.status().code() == StatusCode::resource_exhausted &&
+      (report.status().message().find("disk is full") != std::string::npos ||
+       report.status().message().find("disk full") != std::string::npos)) {
+    return Status::resource_exhausted(
+        fmt::format("indexing into {} stopped: the disk is full. Documents indexed before are "
+                    "intact and none is half-written; "
+                    "free space and run `keel index` again ({})",
+                    o.store_path, report.status().message()));
+  }
   return report;
 }
 

@@ -10,6 +10,9 @@
 // - Memory stays bounded by one document (plus its chunks' vectors) whatever the corpus size;
 //   the nearest-neighbour index is rebuilt from the store at the end.
 // - Progress (one event per file) goes to the callback.
+// - A full disk (ENOSPC) stops the run with resource_exhausted naming the store; the
+//   document being written rolls back, the ones before stay, the vector index in place is
+//   never replaced by a short file, and a later run after freeing space continues.
 #pragma once
 
 #include <cstdint>

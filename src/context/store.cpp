@@ -218,6 +218,16 @@ Result<StoredChunk> DocumentStore::chunk(int64_t id) {
   return c;
 }
 
+Result<std::optional<StoredChunk>> DocumentStore::next_chunk(const StoredChunk& chunk) {
+  KEEL_ASSIGN_OR_RETURN(Statement s, db_->prepare("SELECT id FROM chunks WHERE doc_id = ? AND ordinal = ?"));
+  s.bind(1, chunk.doc_id);
+  s.bind(2, static_cast<int64_t>(chunk.ordinal) + 1);
+  KEEL_ASSIGN_OR_RETURN(bool row, s.step());
+  if (!row) return std::optional<StoredChunk>();
+  KEEL_ASSIGN_OR_RETURN(StoredChunk next, this->chunk(s.column_int(0)));
+  return std::optional<StoredChunk>(std::move(next));
+}
+
 std::vector<std::string> DocumentStore::query_terms(const std::string& text) {
   static const std::set<std::string> kStopwords = {
       "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "does", "for", "from", "how",
@@ -251,10 +261,30 @@ std::string DocumentStore::fts_query(const std::string& text) {
   return out;
 }
 
+Result<bool> DocumentStore::document_mentions(int64_t doc_id, const std::string& term) {
+  std::string fts = fts_query(term);
+  if (fts.empty()) return false;
+  KEEL_ASSIGN_OR_RETURN(Statement s, db_->prepare(
+      "SELECT 1 FROM chunks_fts JOIN chunks ON chunks.id = chunks_fts.rowid "
+      "WHERE chunks_fts MATCH ? AND chunks.doc_id = ? LIMIT 1"));
+  s.bind(1, fts);
+  s.bind(2, doc_id);
+  return s.step();
+}
+
 Result<std::vector<int64_t>> DocumentStore::term_chunk_counts(const std::vector<std::string>& terms) {
   KEEL_ASSIGN_OR_RETURN(Statement s, db_->prepare("SELECT doc FROM chunks_vocab WHERE term = ?"));
+  // The full-text tokenizer splits "q8_0" into "q8" and "0": such a term is counted as a phrase.
+  KEEL_ASSIGN_OR_RETURN(Statement phrase, db_->prepare("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?"));
   std::vector<int64_t> out;
   for (const auto& t : terms) {
+    if (t.find('_') != std::string::npos) {
+      phrase.bind(1, fts_query(t));
+      KEEL_ASSIGN_OR_RETURN(bool row, phrase.step());
+      out.push_back(row ? phrase.column_int(0) : 0);
+      phrase.reset();
+      continue;
+    }
     s.bind(1, t);
     KEEL_ASSIGN_OR_RETURN(bool row, s.step());
     out.push_back(row ? s.column_int(0) : 0);

@@ -75,6 +75,8 @@ class DocumentStore {
   [[nodiscard]] Status remove_document(const std::string& path);
 
   [[nodiscard]] Result<StoredChunk> chunk(int64_t id);
+  //! The chunk that comes right after `chunk` in its document; nullopt after the last one.
+  [[nodiscard]] Result<std::optional<StoredChunk>> next_chunk(const StoredChunk& chunk);
   //! BM25 over chunk text: (chunk id, score) best first; higher score is better.
   [[nodiscard]] Result<std::vector<std::pair<int64_t, double>>> search_bm25(const std::string& query, int limit);
   //! Streams every stored vector (chunk id, values), for building the nearest-neighbour index.
@@ -88,6 +90,8 @@ class DocumentStore {
   static std::string fts_query(const std::string& text);
   //! The distinct content words of a text (lower-case, stopwords dropped), in order.
   static std::vector<std::string> query_terms(const std::string& text);
+  //! Whether any chunk of the document holds the term (matched as the full-text index does).
+  [[nodiscard]] Result<bool> document_mentions(int64_t doc_id, const std::string& term);
   //! In how many chunks each term occurs (0 for unknown terms).
   [[nodiscard]] Result<std::vector<int64_t>> term_chunk_counts(const std::vector<std::string>& terms);
 

@@ -113,5 +113,18 @@ TEST(Chunker, NeverSplitsACharacterEvenInOneLongWord) {
   EXPECT_EQ(chunk_text("short", {}).size(), 1u);
 }
 
+TEST(Chunker, NoChunkCrossesAPage) {
+  // Two short pages would make one chunk by size; a citation must name one page, so they do not.
+  std::string text = "Page one says this.\nPage two says that.";
+  std::vector<PageRange> pages = {{0, 20, 1}, {20, text.size(), 2}};
+  auto chunks = chunk_pages(text, pages, {});
+  ASSERT_EQ(chunks.size(), 2u);
+  EXPECT_EQ(text.substr(chunks[0].start, chunks[0].end - chunks[0].start), "Page one says this.");
+  EXPECT_EQ(chunks[1].start, 20u);
+  EXPECT_EQ(chunks[1].end, text.size());
+  EXPECT_EQ(chunk_text(text, {}).size(), 1u) << "without pages it is one chunk";
+  EXPECT_EQ(chunk_pages(text, {}, {}).size(), 1u);
+}
+
 }  // namespace
 }  // namespace keel::context

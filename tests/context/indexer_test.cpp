@@ -6,12 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <thread>
 
 #include "context/citations.h"
+#include "core/hash.h"
 #include "context/retriever.h"
 #include "context/store.h"
 #include "context/vector_index.h"
@@ -53,12 +54,18 @@ TEST(Indexer, IndexesIncrementallyAndReportsFreshness) {
   EXPECT_EQ(again->indexed, 0u);
   EXPECT_EQ(again->unchanged, 3u);
 
-  // Change one, add one, delete one, touch one without changing it.
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  // Change one, add one, delete one, touch one without changing it. File timestamps are
+  // coarse (a write a moment after the indexer saw the file may keep its mtime), so the test
+  // moves the mtimes itself instead of waiting for the clock to tick.
+  auto later = [](const std::string& path) {
+    std::filesystem::last_write_time(
+        path, std::filesystem::last_write_time(path) + std::chrono::seconds(2));
+  };
   write_file(c.docs() + "/cats.md", "# Cats\n\nCats purr when content.\n");
+  later(c.docs() + "/cats.md");
   write_file(c.docs() + "/new.txt", "Octopuses have three hearts.\n");
   std::filesystem::remove(c.docs() + "/sub/dogs.txt");
-  std::filesystem::last_write_time(c.docs() + "/sub/page.html", std::filesystem::file_time_type::clock::now());
+  later(c.docs() + "/sub/page.html");
 
   auto store = DocumentStore::open(c.store(), true);
   ASSERT_TRUE(store.ok());
@@ -105,6 +112,42 @@ TEST(Indexer, BadFilesAreSkippedWithReasonsAndNothingHalfWritten) {
   EXPECT_TRUE(skipped.count("broken.pdf"));
   EXPECT_TRUE(r->failed.empty());
   EXPECT_EQ(r->documents_in_store, 3);
+}
+
+TEST(Indexer, LinksThatLeaveTheFolderAreRefusedAndOnesInsideFollowed) {
+  Corpus c;
+  TempDir outside;
+  write_file(outside.file("secret.txt"), "The root password is hunter2.\n");
+  write_file(outside.file("private/notes.md"), "Private notes about hunter2.\n");
+  std::filesystem::create_symlink(outside.file("secret.txt"), c.docs() + "/secret.txt");
+  std::filesystem::create_directory_symlink(outside.file("private"), c.docs() + "/private");
+  std::filesystem::create_symlink(c.docs() + "/cats.md", c.docs() + "/sub/cats-again.md");  // stays inside
+  auto r = index(c);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  std::map<std::string, std::string> skipped(r->skipped.begin(), r->skipped.end());
+  EXPECT_NE(skipped["secret.txt"].find("leads outside the documents folder"), std::string::npos);
+  EXPECT_NE(skipped["private"].find("leads outside the documents folder"), std::string::npos);
+  EXPECT_EQ(r->documents_in_store, 4) << "cats.md, sub/cats-again.md, sub/dogs.txt, sub/page.html";
+  auto store = DocumentStore::open(c.store(), true);
+  ASSERT_TRUE(store.ok());
+  EXPECT_TRUE((*store)->search_bm25("hunter2", 5)->empty()) << "no outside text reached the index";
+
+  // A document swapped for a link after indexing is not quoted in a citation.
+  Retriever retriever(**store, nullptr, nullptr);
+  auto retrieved = retriever.retrieve("Which animals were domesticated from wolves?", {});
+  ASSERT_TRUE(retrieved.ok() && !retrieved->empty());
+  ASSERT_EQ(retrieved->front().document.path, "sub/dogs.txt");
+  std::filesystem::remove(c.docs() + "/sub/dogs.txt");
+  write_file(outside.file("dogs.txt"), "Dogs were domesticated from wolves. Dogs love long walks.\n");
+  std::filesystem::create_symlink(outside.file("dogs.txt"), c.docs() + "/sub/dogs.txt");
+  auto check = check_citations(whole_chunks({1}, *retrieved), *retrieved, c.docs());
+  EXPECT_TRUE(check.valid.empty());
+  ASSERT_EQ(check.rejected.size(), 1u);
+  EXPECT_NE(check.rejected[0].reason.find("outside the documents folder"), std::string::npos) << check.rejected[0].reason;
+  // And the next index run drops it instead of reading through the link.
+  auto again = index(c);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->documents_in_store, 3);
 }
 
 TEST(Store, DamagedStoresAreRecognisedOnOpen) {
@@ -167,7 +210,7 @@ TEST(Citations, ValidOnlyWhenRetrievedAndTheDocumentStillMatches) {
   EXPECT_EQ(retrieved->front().bm25_rank, 1);
 
   EXPECT_EQ(cited_sources("Dogs [1]. Also [2, 3] and [1][4]; not [x] or []"), (std::vector<int>{1, 2, 3, 4}));
-  auto check = check_citations({1, 9}, *retrieved, c.docs());
+  auto check = check_citations(whole_chunks({1, 9}, *retrieved), *retrieved, c.docs());
   ASSERT_EQ(check.valid.size(), 1u);
   EXPECT_EQ(check.valid[0].doc, "sub/dogs.txt");
   EXPECT_EQ(check.valid[0].quote, "Dogs were domesticated from wolves. Dogs love long walks.");
@@ -176,14 +219,26 @@ TEST(Citations, ValidOnlyWhenRetrievedAndTheDocumentStillMatches) {
   EXPECT_NE(check.rejected[0].reason.find("not among"), std::string::npos);
   EXPECT_DOUBLE_EQ(check.validity(), 0.5);
 
+  // A sentence inside the chunk is cited with its own bytes and hash; a range that leaves the
+  // chunk is refused.
+  const uint64_t chunk_start = (*retrieved)[0].chunk.start;
+  auto sentence = check_citations({{1, chunk_start + 36, chunk_start + 57}}, *retrieved, c.docs());
+  ASSERT_EQ(sentence.valid.size(), 1u);
+  EXPECT_EQ(sentence.valid[0].quote, "Dogs love long walks.");
+  EXPECT_EQ(sentence.valid[0].sha256, sha256_hex("Dogs love long walks."));
+  auto outside = check_citations({{1, chunk_start, (*retrieved)[0].chunk.end + 1}}, *retrieved, c.docs());
+  ASSERT_EQ(outside.rejected.size(), 1u);
+  EXPECT_NE(outside.rejected[0].reason.find("not inside source [1]"), std::string::npos);
+
   // The document changes after indexing: the same citation no longer checks out.
   write_file(c.docs() + "/sub/dogs.txt", "Dogs were bred from foxes, they say. Dogs love long walks!!!\n");
-  auto after = check_citations({1}, *retrieved, c.docs());
+  auto after = check_citations(whole_chunks({1}, *retrieved), *retrieved, c.docs());
   EXPECT_TRUE(after.valid.empty());
   ASSERT_EQ(after.rejected.size(), 1u);
   EXPECT_NE(after.rejected[0].reason.find("changed since it was indexed"), std::string::npos);
   std::filesystem::remove(c.docs() + "/sub/dogs.txt");
-  EXPECT_NE(check_citations({1}, *retrieved, c.docs()).rejected[0].reason.find("cannot be read"), std::string::npos);
+  EXPECT_NE(check_citations(whole_chunks({1}, *retrieved), *retrieved, c.docs()).rejected[0].reason.find("cannot be read"),
+            std::string::npos);
 }
 
 TEST(Store, FtsQueriesAreSafeForAnyText) {
