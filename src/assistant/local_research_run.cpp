@@ -62,6 +62,21 @@ Result<LocalResearchRun> run_local_research(const contract::Spec& spec, const Lo
   if (spec.scenario != contract::ScenarioId::local_research) {
     return Status::invalid_argument("this runner is for scenario local-research");
   }
+  LocalResearchRun run;
+  std::optional<contract::OutboundMeter> meter;
+  if (spec.deployment.egress.none) {
+    KEEL_ASSIGN_OR_RETURN(contract::EgressIsolation isolation, contract::isolate_for_egress_none());
+    run.egress_guarded = true;
+    meter = isolation.meter;
+    run.outbound_note = isolation.private_namespace
+                            ? "kernel transmit counters of the run's private network namespace"
+                            : "not measured: no private network namespace (" + isolation.note + ")";
+    say(isolation.private_namespace
+            ? "egress: the run has a network namespace of its own (no interface up) and Internet sockets are refused"
+            : "egress guard installed: Internet sockets are refused (" + run.outbound_note + ")");
+  }
+  contract::restrict_egress_to({&spec});  // an allow-list binds every connection Keel opens
+  // The checks read the model files (K009 hashes them): after the guard, never before.
   auto checks = contract::run_checks(spec);
   std::vector<std::string> failed;
   for (const auto& c : checks) {
@@ -69,12 +84,6 @@ Result<LocalResearchRun> run_local_research(const contract::Spec& spec, const Lo
   }
   if (!failed.empty()) {
     return Status::failed_precondition(fmt::format("the spec is refused:\n  {}", fmt::join(failed, "\n  ")));
-  }
-  LocalResearchRun run;
-  if (spec.deployment.egress.none) {
-    KEEL_RETURN_IF_ERROR(contract::install_egress_guard());
-    run.egress_guarded = true;
-    say("egress guard installed: Internet sockets are refused for this process");
   }
 
   engine::ContextOptions fit_options;
@@ -128,9 +137,15 @@ Result<LocalResearchRun> run_local_research(const contract::Spec& spec, const Lo
   a.model_path = run.generate_model.chosen.path;
   if (run.embed_model) a.embed_model = run.embed_model->chosen.path;
   a.threads = o.threads;
+  a.answer_mode = o.answer_mode;
   KEEL_ASSIGN_OR_RETURN(auto assistant, ResearchAssistant::open(a));
+  run.answer_mode_reason = assistant->answer_mode_reason();
+  say("answer mode: " + run.answer_mode_reason);
   say(fmt::format("answering from the read-only store: {}", o.question));
   KEEL_ASSIGN_OR_RETURN(run.answer, assistant->ask(o.question, o.on_text));
+  if (meter) {
+    KEEL_ASSIGN_OR_RETURN(run.outbound, meter->sent());
+  }
   return run;
 }
 

@@ -1,13 +1,17 @@
 #include "assistant/research_assistant.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <set>
 
+#include "assistant/answer_quality.h"
+#include "assistant/extractive_answer.h"
 #include "context/indexer.h"
 #include "core/clock.h"
 #include "engine/chat_template.h"
@@ -44,6 +48,11 @@ constexpr const char* kSystemPrompt =
     "You answer questions using only the numbered sources. Cite the sources you use as [n]. If the "
     "sources do not contain the answer, say that you do not know.";
 
+// A name of the question is rare when it is in at most this share of the store's chunks.
+constexpr double kRareShare = 0.1;
+// Extract mode also reads the passage that follows each of this many best passages.
+constexpr size_t kPassagesReadOn = 2;
+
 }  // namespace
 
 ResearchAssistant::~ResearchAssistant() = default;
@@ -79,16 +88,19 @@ Result<std::unique_ptr<ResearchAssistant>> ResearchAssistant::open(const Assista
                                                                 index_sha.value_or("")));
   }
   a->retriever_ = std::make_unique<context::Retriever>(*a->store_, a->embedder_.get(), a->index_.get());
-  KEEL_ASSIGN_OR_RETURN(a->model_, engine::Model::load(options.model_path));
-  if (a->model_->config().arch == engine::Architecture::bert) {
-    return Status::invalid_argument(fmt::format("{} is an embedding model; answering needs a generative model",
-                                                options.model_path));
+  KEEL_RETURN_IF_ERROR(a->resolve_answer_mode());
+  if (a->options_.answer_mode == AnswerMode::generate) {
+    KEEL_ASSIGN_OR_RETURN(a->model_, engine::Model::load(options.model_path));
+    if (a->model_->config().arch == engine::Architecture::bert) {
+      return Status::invalid_argument(fmt::format("{} is an embedding model; answering needs a generative model",
+                                                  options.model_path));
+    }
+    engine::ContextOptions copts;
+    copts.n_ctx = options.n_ctx;
+    copts.n_batch = 256;
+    copts.n_threads = options.threads;
+    KEEL_ASSIGN_OR_RETURN(a->context_, engine::Context::create(*a->model_, copts));
   }
-  engine::ContextOptions copts;
-  copts.n_ctx = options.n_ctx;
-  copts.n_batch = 256;
-  copts.n_threads = options.threads;
-  KEEL_ASSIGN_OR_RETURN(a->context_, engine::Context::create(*a->model_, copts));
   auto freshness = context::check_freshness(*a->store_, a->options_.docs_dir);
   if (freshness.ok()) a->stale_docs_ = static_cast<int64_t>(freshness->stale.size() + freshness->missing.size());
   a->load_ms_ = (monotonic_now_ns() - start) / 1e6;
@@ -103,20 +115,57 @@ Result<std::vector<context::RetrievedChunk>> ResearchAssistant::retrieve(const s
   return retriever_->retrieve(question, r);
 }
 
-Result<double> ResearchAssistant::support(const std::string& question, const std::string& passage) {
-  auto terms = context::DocumentStore::query_terms(question);
-  if (terms.empty()) return 0.0;
-  KEEL_ASSIGN_OR_RETURN(auto counts, store_->term_chunk_counts(terms));
-  auto passage_terms = context::DocumentStore::query_terms(passage);
-  std::set<std::string> present(passage_terms.begin(), passage_terms.end());
-  double total = 0, found = 0;
-  for (size_t i = 0; i < terms.size(); ++i) {
-    // Rare terms say more about what the question is after; unknown terms count the most.
-    double idf = std::log(1.0 + static_cast<double>(chunk_count_ + 1) / (1.0 + counts[i]));
-    total += idf;
-    if (present.count(terms[i])) found += idf;
+Status ResearchAssistant::resolve_answer_mode() {
+  const std::string file = std::filesystem::path(options_.model_path).filename().string();
+  switch (options_.answer_mode) {
+    case AnswerMode::generate:
+      answer_mode_reason_ = fmt::format("{} answers in its own words (asked for)", file);
+      return Status();
+    case AnswerMode::extract:
+      answer_mode_reason_ = "answers quote the documents' sentences (asked for)";
+      return Status();
+    case AnswerMode::automatic: break;
   }
-  return total > 0 ? found / total : 0.0;
+  KEEL_ASSIGN_OR_RETURN(auto record, current_answer_quality(options_.model_path));
+  if (!record) {
+    options_.answer_mode = AnswerMode::generate;
+    answer_mode_reason_ = fmt::format("{} answers in its own words (no `keel eval --record` figure for it)", file);
+  } else if (record->answered_correctly < options_.quality_floor) {
+    options_.answer_mode = AnswerMode::extract;
+    answer_mode_reason_ = fmt::format(
+        "answers quote the documents' sentences: {} answered {:.0f}% of keel eval's answerable questions with a "
+        "correct citation, below the {:.0f}% floor (--answer generate uses it anyway)",
+        file, 100 * record->answered_correctly, 100 * options_.quality_floor);
+  } else {
+    options_.answer_mode = AnswerMode::generate;
+    answer_mode_reason_ = fmt::format(
+        "{} answers in its own words: it answered {:.0f}% of keel eval's answerable questions with a correct "
+        "citation (floor {:.0f}%)",
+        file, 100 * record->answered_correctly, 100 * options_.quality_floor);
+  }
+  return Status();
+}
+
+Result<std::vector<ResearchAssistant::QuestionTerm>> ResearchAssistant::question_terms(const std::string& question) {
+  auto terms = context::DocumentStore::query_terms(question);
+  std::vector<QuestionTerm> out;
+  if (terms.empty()) return out;
+  KEEL_ASSIGN_OR_RETURN(auto counts, store_->term_chunk_counts(terms));
+  for (size_t i = 0; i < terms.size(); ++i) {
+    std::string stem = stem_term(terms[i]);
+    auto same = std::find_if(out.begin(), out.end(), [&](const QuestionTerm& t) { return t.stem == stem; });
+    if (same != out.end()) {
+      same->chunks = std::min(same->chunks, counts[i]);
+      continue;
+    }
+    out.push_back({stem, counts[i]});
+  }
+  return out;
+}
+
+double ResearchAssistant::idf(int64_t chunks) const {
+  // Rare terms say more about what the question is after; unknown terms count the most.
+  return std::log(1.0 + static_cast<double>(chunk_count_ + 1) / (1.0 + static_cast<double>(chunks)));
 }
 
 std::string ResearchAssistant::build_prompt(const std::string& question,
@@ -144,37 +193,147 @@ Result<Answer> ResearchAssistant::ask(const std::string& question,
   KEEL_ASSIGN_OR_RETURN(answer.retrieved, retrieve(question, options_.mode, options_.k));
   answer.metrics.retrieval_ms = (monotonic_now_ns() - start) / 1e6;
 
-  double best_support = 0;
-  for (const auto& r : answer.retrieved) {
-    KEEL_ASSIGN_OR_RETURN(double s, support(question, r.chunk.text));
-    best_support = std::max(best_support, s);
-  }
-  answer.metrics.support = best_support;
   auto finish = [&]() -> Answer {
     answer.metrics.total_ms = (monotonic_now_ns() - start) / 1e6;
     answer.metrics.rss_peak_bytes = peak_rss_bytes();
     return std::move(answer);
   };
-  if (answer.retrieved.empty() || best_support < options_.min_support) {
+  auto decline = [&](std::string reason) {
     answer.declined = true;
-    answer.decline_reason = answer.retrieved.empty()
-                                ? "no indexed passage matches the question"
-                                : fmt::format("the best passage covers {:.0f}% of the question (needs {:.0f}%)",
-                                              100 * best_support, 100 * options_.min_support);
+    answer.decline_reason = std::move(reason);
     answer.text = "I cannot answer that from your documents: " + answer.decline_reason + ".";
     return finish();
+  };
+  if (answer.retrieved.empty()) return decline("no indexed passage matches the question");
+  KEEL_ASSIGN_OR_RETURN(auto terms, question_terms(question));
+  std::vector<WeightedTerm> weighted;
+  for (const auto& t : terms) weighted.push_back({t.stem, idf(t.chunks)});
+
+  // A rare name or code the question asks about (K008, Q5_K, Linux) must be in the document an
+  // answer comes from: a passage of a document that never mentions it is about something else.
+  std::vector<std::string> names;
+  {
+    auto identifiers = identifier_terms(question);
+    KEEL_ASSIGN_OR_RETURN(auto counts, store_->term_chunk_counts(identifiers));
+    for (size_t i = 0; i < identifiers.size(); ++i) {
+      if (static_cast<double>(counts[i]) <= kRareShare * static_cast<double>(chunk_count_)) names.push_back(identifiers[i]);
+    }
+  }
+  std::vector<bool> may_answer(answer.retrieved.size(), true);
+  std::map<int64_t, bool> document_names_all;
+  for (size_t p = 0; p < answer.retrieved.size(); ++p) {
+    const int64_t doc = answer.retrieved[p].document.id;
+    auto known = document_names_all.find(doc);
+    if (known == document_names_all.end()) {
+      bool all = true;
+      for (const auto& name : names) {
+        KEEL_ASSIGN_OR_RETURN(bool mentioned, store_->document_mentions(doc, name));
+        all = all && mentioned;
+      }
+      known = document_names_all.emplace(doc, all).first;
+    }
+    may_answer[p] = known->second;
+  }
+  if (!names.empty() && std::none_of(may_answer.begin(), may_answer.end(), [](bool b) { return b; })) {
+    return decline(fmt::format("no matching document mentions {}", fmt::join(names, " and ")));
   }
 
+  // The best window of the passages; extract mode may read on into the next passage of a
+  // document to finish a list.
+  FollowingPassage following;
+  if (options_.answer_mode == AnswerMode::extract) {
+    // An answer often sits right after the passage that matches the question best (a section's
+    // introduction matches; its list answers): the passages after the best ones are read too.
+    const size_t best = std::min(answer.retrieved.size(), kPassagesReadOn);
+    for (size_t p = 0; p < best; ++p) {
+      KEEL_ASSIGN_OR_RETURN(auto next, store_->next_chunk(answer.retrieved[p].chunk));
+      if (!next || std::any_of(answer.retrieved.begin(), answer.retrieved.end(),
+                               [&](const context::RetrievedChunk& r) { return r.chunk.id == next->id; })) {
+        continue;
+      }
+      context::RetrievedChunk continuation;
+      continuation.document = answer.retrieved[p].document;
+      continuation.chunk = std::move(*next);
+      continuation.rank = static_cast<int>(answer.retrieved.size() + 1);
+      answer.retrieved.push_back(std::move(continuation));
+      may_answer.push_back(may_answer[p]);
+    }
+    following = [&](int source) -> std::optional<int> {
+      const context::StoredChunk from = answer.retrieved[static_cast<size_t>(source - 1)].chunk;
+      auto next = store_->next_chunk(from);
+      if (!next.ok() || !*next) return std::nullopt;
+      for (size_t i = 0; i < answer.retrieved.size(); ++i) {
+        if (answer.retrieved[i].chunk.id == (*next)->id) return static_cast<int>(i + 1);
+      }
+      context::RetrievedChunk continuation;
+      continuation.document = answer.retrieved[static_cast<size_t>(source - 1)].document;
+      continuation.chunk = std::move(**next);
+      continuation.rank = static_cast<int>(answer.retrieved.size() + 1);
+      answer.retrieved.push_back(std::move(continuation));
+      return static_cast<int>(answer.retrieved.size());
+    };
+  }
+  ExtractOptions extract_options;
+  extract_options.needs_person = asks_for_person(question);
+  extract_options.question = question;
+  ExtractedAnswer extracted = extract_answer(weighted, answer.retrieved, may_answer, following, extract_options);
+  answer.metrics.support = extracted.coverage;
+  if (extracted.sentences.empty() && extract_options.needs_person) {
+    return decline("the question asks who, and no matching passage names a person");
+  }
+  if (extracted.sentences.empty() || extracted.coverage < options_.min_support) {
+    return decline(fmt::format("the best passage covers {:.0f}% of the question (needs {:.0f}%)",
+                               100 * extracted.coverage, 100 * options_.min_support));
+  }
+
+  KEEL_RETURN_IF_ERROR(options_.answer_mode == AnswerMode::extract ? answer_extractively(answer, extracted)
+                                                                    : answer_with_model(answer, on_text));
+  answer.metrics.citations_emitted = static_cast<int>(answer.citations.size() + answer.rejected.size());
+  answer.metrics.citations_dropped = static_cast<int>(answer.rejected.size());
+  answer.metrics.citation_validity =
+      answer.metrics.citations_emitted ? static_cast<double>(answer.citations.size()) / answer.metrics.citations_emitted
+                                       : 1.0;
+  if (answer.citations.empty() && !answer.declined) {
+    answer.declined = true;
+    answer.extracted = false;
+    answer.decline_reason = answer.rejected.empty() ? "the answer cites no source"
+                                                    : "none of the answer's citations checks out";
+    answer.text = "I cannot give a supported answer: " + answer.decline_reason + ".";
+  }
+  return finish();
+}
+
+Status ResearchAssistant::answer_extractively(Answer& answer, const ExtractedAnswer& extracted) {
+  std::vector<context::CitedSpan> spans;
+  for (const auto& s : extracted.sentences) spans.push_back({s.source, s.start, s.end});
+  context::CitationCheck check = context::check_citations(spans, answer.retrieved, options_.docs_dir);
+  // Only sentences whose citation checks out are shown.
+  std::vector<ExtractedSentence> shown;
+  for (const auto& c : check.valid) {
+    for (const auto& s : extracted.sentences) {
+      if (s.source == c.source && s.start == c.start) shown.push_back(s);
+    }
+  }
+  answer.citations = std::move(check.valid);
+  answer.rejected = std::move(check.rejected);
+  if (!shown.empty()) {
+    answer.extracted = true;
+    answer.text = format_extracted_answer(shown);
+  }
+  return Status();
+}
+
+Status ResearchAssistant::answer_with_model(Answer& answer, const std::function<void(std::string_view)>& on_text) {
   const auto& tokenizer = model_->tokenizer();
   auto template_kind = engine::chat_template_of(model_->file());
   engine::ChatTemplate t = template_kind.ok() ? *template_kind : engine::ChatTemplate::raw;
-  std::string prompt = build_prompt(question, answer.retrieved);
+  std::string prompt = build_prompt(answer.question, answer.retrieved);
   auto tokens = tokenizer.encode(prompt, true, /*parse_special=*/t != engine::ChatTemplate::raw);
   // Keep the prompt inside the context, leaving room for the answer: drop the last sources.
   auto sources = answer.retrieved;
   while (static_cast<int64_t>(tokens.size()) + options_.max_tokens > options_.n_ctx && sources.size() > 1) {
     sources.pop_back();
-    prompt = build_prompt(question, sources);
+    prompt = build_prompt(answer.question, sources);
     tokens = tokenizer.encode(prompt, true, t != engine::ChatTemplate::raw);
   }
   if (static_cast<int64_t>(tokens.size()) + options_.max_tokens > options_.n_ctx) {
@@ -200,27 +359,15 @@ Result<Answer> ResearchAssistant::ask(const std::string& question,
   answer.metrics.prompt_tokens = result->timings.prompt_tokens;
   answer.metrics.generated_tokens = result->timings.generated_tokens;
 
-  context::CitationCheck check =
-      context::check_citations(context::cited_sources(result->text), sources, options_.docs_dir);
+  context::CitationCheck check = context::check_citations(
+      context::whole_chunks(context::cited_sources(result->text), sources), sources, options_.docs_dir);
   answer.citations = std::move(check.valid);
   answer.rejected = std::move(check.rejected);
-  answer.metrics.citations_emitted = static_cast<int>(answer.citations.size() + answer.rejected.size());
-  answer.metrics.citations_dropped = static_cast<int>(answer.rejected.size());
-  answer.metrics.citation_validity =
-      answer.metrics.citations_emitted ? static_cast<double>(answer.citations.size()) / answer.metrics.citations_emitted
-                                       : 1.0;
   std::string text = result->text;
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.erase(0, 1);
-  if (answer.citations.empty()) {
-    answer.declined = true;
-    answer.decline_reason = answer.rejected.empty() ? "the model's answer cites no source"
-                                                    : "none of the answer's citations checks out";
-    answer.text = "I cannot give a supported answer: " + answer.decline_reason + ".";
-  } else {
-    answer.text = text;
-  }
-  return finish();
+  answer.text = text;
+  return Status();
 }
 
 }  // namespace keel::assistant
