@@ -10,14 +10,14 @@
 
 namespace keel::serve {
 
-void Gateway::Bucket::refill(std::chrono::steady_clock::time_point now) {
-  double seconds = std::chrono::duration<double>(now - updated).count();
+void Gateway::Bucket::refill(int64_t now_ns) {
+  double seconds = static_cast<double>(now_ns - updated_ns) / 1e9;
   tokens = std::min(capacity, tokens + seconds * per_second);
-  updated = now;
+  updated_ns = now_ns;
 }
 
-std::unique_ptr<Gateway> Gateway::open_access() {
-  auto g = std::unique_ptr<Gateway>(new Gateway());
+std::unique_ptr<Gateway> Gateway::open_access(const Clock& clock) {
+  auto g = std::unique_ptr<Gateway>(new Gateway(clock));
   g->open_ = true;
   g->tenants_["anonymous"] = TenantState{};
   return g;
@@ -25,7 +25,7 @@ std::unique_ptr<Gateway> Gateway::open_access() {
 
 void Gateway::add_tenant(const std::string& id, const std::vector<std::string>& key_hashes, const TenantLimits& limits) {
   std::lock_guard lock(mutex_);
-  auto now = std::chrono::steady_clock::now();
+  const int64_t now = clock_.now_ns();
   TenantState t;
   t.limits = limits;
   t.requests = {limits.requests_per_minute, limits.requests_per_minute, limits.requests_per_minute / 60.0, now};
@@ -43,8 +43,9 @@ void Gateway::set_limits(const std::string& tenant, const TenantLimits& limits) 
   add_tenant(tenant, keys, limits);
 }
 
-Result<std::unique_ptr<Gateway>> Gateway::from_key_file(const std::string& path) {
-  auto g = std::unique_ptr<Gateway>(new Gateway());
+Result<std::unique_ptr<Gateway>> Gateway::from_key_file(const std::string& path,
+                                                        const Clock& clock) {
+  auto g = std::unique_ptr<Gateway>(new Gateway(clock));
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -116,7 +117,7 @@ QuotaDecision Gateway::acquire(const std::string& tenant, int64_t tokens) {
   auto it = tenants_.find(tenant);
   if (it == tenants_.end()) return {false, 1, "unknown tenant"};
   TenantState& t = it->second;
-  auto now = std::chrono::steady_clock::now();
+  const int64_t now = clock_.now_ns();
   const TenantLimits& l = t.limits;
   if (l.max_concurrent > 0 && t.in_flight >= l.max_concurrent) {
     return {false, 1, fmt::format("tenant {} has {} requests in flight, its limit", tenant, t.in_flight)};

@@ -13,11 +13,11 @@
 //
 // Contract: authenticate() answers 401 for a missing or unknown key; allows() 403 for a model
 // the tenant may not use; acquire() never blocks: it admits and charges, or refuses with a
-// Retry-After (seconds until the bucket holds enough). Without a key file the gateway is open:
-// every request is tenant "anonymous" with no limits. Thread-safe.
+// Retry-After (seconds until the bucket holds enough). Buckets refill on the clock the gateway
+// was made with (the system clock unless a test passes a ManualClock). Without a key file the
+// gateway is open: every request is tenant "anonymous" with no limits. Thread-safe.
 #pragma once
 
-#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/result.h"
 
 namespace keel::serve {
@@ -45,8 +46,10 @@ struct QuotaDecision {
 
 class Gateway {
  public:
-  [[nodiscard]] static Result<std::unique_ptr<Gateway>> from_key_file(const std::string& path);
-  static std::unique_ptr<Gateway> open_access();
+  //! `clock` must outlive the gateway.
+  [[nodiscard]] static Result<std::unique_ptr<Gateway>> from_key_file(
+      const std::string& path, const Clock& clock = system_clock());
+  static std::unique_ptr<Gateway> open_access(const Clock& clock = system_clock());
 
   bool open() const { return open_; }
   //! The tenant of a request's "Authorization: Bearer <key>" header, or unauthenticated.
@@ -65,14 +68,16 @@ class Gateway {
  private:
   struct Bucket {
     double capacity = 0, tokens = 0, per_second = 0;
-    std::chrono::steady_clock::time_point updated;
-    void refill(std::chrono::steady_clock::time_point now);
+    int64_t updated_ns = 0;  //!< on the gateway's clock
+    void refill(int64_t now_ns);
   };
+  explicit Gateway(const Clock& clock) : clock_(clock) {}
   struct TenantState {
     TenantLimits limits;
     Bucket requests, tokens;
     int64_t in_flight = 0;
   };
+  const Clock& clock_;
   bool open_ = false;
   mutable std::mutex mutex_;
   std::map<std::string, std::string> key_to_tenant_;  // sha256 hex -> tenant

@@ -17,20 +17,22 @@ std::optional<std::string_view> HttpRequest::header(std::string_view lower_name)
 bool HttpRequest::keep_alive() const {
   auto c = header("connection");
   std::string value = c ? std::string(*c) : std::string();
-  std::transform(value.begin(), value.end(), value.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  std::transform(value.begin(), value.end(), value.begin(),
+                 [](unsigned char ch) { return std::tolower(ch); });
   if (version_minor == 0) return value.find("keep-alive") != std::string::npos;
   return value.find("close") == std::string::npos;
 }
 
 RequestParser::State RequestParser::fail(int status, std::string message) {
-  error_ = {status, std::move(message)};
+  error_ = {status, std::move(message), {}, {}};
   return State::error;
 }
 
 namespace {
 
 bool is_token_char(unsigned char c) {
-  return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+  return std::isalnum(c) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 std::string_view trim(std::string_view s) {
@@ -47,33 +49,43 @@ RequestParser::State RequestParser::feed(std::string_view bytes) {
 }
 
 RequestParser::State RequestParser::poll() {
+  // What was taken is dropped from the front in bulk, not request by request: with many
+  // pipelined requests buffered, erasing each one's bytes would move all the rest every time.
+  if (consumed_ > 0 && consumed_ * 2 >= buffer_.size()) {
+    buffer_.erase(0, consumed_);
+    consumed_ = 0;
+  }
+  std::string_view buf = std::string_view(buffer_).substr(consumed_);
   if (!headers_done_) {
-    size_t end = buffer_.find("\r\n\r\n");
-    if (end == std::string::npos) {
+    size_t end = buf.find("\r\n\r\n");
+    if (end == std::string_view::npos) {
       // Bound what an incomplete head may hold.
-      size_t line_end = buffer_.find("\r\n");
-      if (line_end == std::string::npos && buffer_.size() > limits_.max_request_line) {
+      size_t line_end = buf.find("\r\n");
+      if (line_end == std::string_view::npos && buf.size() > limits_.max_request_line) {
         return fail(414, "request line too long");
       }
-      if (buffer_.size() > limits_.max_request_line + limits_.max_header_bytes) {
+      if (buf.size() > limits_.max_request_line + limits_.max_header_bytes) {
         return fail(431, "request headers too large");
       }
       return State::need_more;
     }
-    std::string_view head(buffer_.data(), end);
+    std::string_view head = buf.substr(0, end);
     size_t line_end = head.find("\r\n");
     std::string_view line = head.substr(0, line_end);
     if (line.size() > limits_.max_request_line) return fail(414, "request line too long");
-    if (end - std::min(end, line.size()) > limits_.max_header_bytes) return fail(431, "request headers too large");
+    if (end - std::min(end, line.size()) > limits_.max_header_bytes)
+      return fail(431, "request headers too large");
     // METHOD SP TARGET SP HTTP/1.x
     size_t sp1 = line.find(' ');
     size_t sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-    if (sp1 == std::string_view::npos || sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos) {
+    if (sp1 == std::string_view::npos || sp2 == std::string_view::npos ||
+        line.find(' ', sp2 + 1) != std::string_view::npos) {
       return fail(400, "malformed request line");
     }
     std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1),
                      version = line.substr(sp2 + 1);
-    if (method.empty() || !std::all_of(method.begin(), method.end(), [](unsigned char c) { return std::isupper(c); })) {
+    if (method.empty() || !std::all_of(method.begin(), method.end(),
+                                       [](unsigned char c) { return std::isupper(c); })) {
       return fail(400, "malformed method");
     }
     if (target.empty() || target[0] != '/') return fail(400, "the target must be an absolute path");
@@ -94,25 +106,30 @@ RequestParser::State RequestParser::poll() {
     size_t pos = line_end == std::string_view::npos ? head.size() : line_end + 2;
     while (pos < head.size()) {
       size_t eol = head.find("\r\n", pos);
-      std::string_view h = head.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
+      std::string_view h =
+          head.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
       pos = eol == std::string_view::npos ? head.size() : eol + 2;
       if (h.empty()) continue;
       if (h[0] == ' ' || h[0] == '\t') return fail(400, "obsolete header folding is not accepted");
       size_t colon = h.find(':');
       if (colon == std::string_view::npos || colon == 0) return fail(400, "malformed header");
       std::string name(h.substr(0, colon));
-      if (!std::all_of(name.begin(), name.end(), [](unsigned char c) { return is_token_char(c); })) {
+      if (!std::all_of(name.begin(), name.end(),
+                       [](unsigned char c) { return is_token_char(c); })) {
         return fail(400, "malformed header name");
       }
-      std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
       std::string_view value = trim(h.substr(colon + 1));
       for (unsigned char c : value) {
-        if ((c < 0x20 && c != '\t') || c == 0x7f) return fail(400, "invalid character in a header value");
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+          return fail(400, "invalid character in a header value");
       }
       current_.headers.emplace_back(std::move(name), std::string(value));
       if (current_.headers.size() > limits_.max_headers) return fail(431, "too many headers");
     }
-    if (current_.header("transfer-encoding")) return fail(411, "chunked request bodies are not accepted; send Content-Length");
+    if (current_.header("transfer-encoding"))
+      return fail(411, "chunked request bodies are not accepted; send Content-Length");
     body_length_ = 0;
     int lengths = 0;
     for (const auto& [k, v] : current_.headers) {
@@ -120,19 +137,28 @@ RequestParser::State RequestParser::poll() {
       ++lengths;
       uint64_t n = 0;
       auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (ec != std::errc() || ptr != v.data() + v.size()) return fail(400, "malformed Content-Length");
+      if (ec != std::errc() || ptr != v.data() + v.size())
+        return fail(400, "malformed Content-Length");
       if (lengths > 1 && n != body_length_) return fail(400, "conflicting Content-Length headers");
       if (n > limits_.max_body_bytes) {
-        return fail(413, fmt::format("the body is {} bytes; the limit is {}", n, limits_.max_body_bytes));
+        return fail(
+            413, fmt::format("the body is {} bytes; the limit is {}", n, limits_.max_body_bytes));
       }
       body_length_ = static_cast<size_t>(n);
     }
-    buffer_.erase(0, end + 4);
+    consumed_ += end + 4;
+    buf.remove_prefix(end + 4);
     headers_done_ = true;
+    if (head_check_) {
+      if (std::optional<HttpError> refused = head_check_(current_)) {
+        error_ = std::move(*refused);
+        return State::error;
+      }
+    }
   }
-  if (buffer_.size() < body_length_) return State::need_more;
-  current_.body.assign(buffer_, 0, body_length_);
-  buffer_.erase(0, body_length_);
+  if (buf.size() < body_length_) return State::need_more;
+  current_.body.assign(buf.substr(0, body_length_));
+  consumed_ += body_length_;
   return State::request_ready;
 }
 
@@ -146,34 +172,55 @@ HttpRequest RequestParser::take() {
 
 std::string_view http_reason(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 406: return "Not Acceptable";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Payload Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 406:
+      return "Not Acceptable";
+    case 408:
+      return "Request Timeout";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Payload Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
   }
 }
 
 std::string http_response(int status, std::string_view content_type, std::string_view body,
                           const std::vector<std::string>& extra_headers, bool keep_alive) {
-  std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n", status,
-                                http_reason(status), content_type, body.size());
+  std::string out = fmt::format("HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
+                                status, http_reason(status), content_type, body.size());
   if (!keep_alive) out += "Connection: close\r\n";
   for (const auto& h : extra_headers) out += h + "\r\n";
   out += "\r\n";
@@ -181,10 +228,12 @@ std::string http_response(int status, std::string_view content_type, std::string
   return out;
 }
 
-std::string http_stream_head(int status, std::string_view content_type, const std::vector<std::string>& extra_headers) {
+std::string http_stream_head(int status, std::string_view content_type,
+                             const std::vector<std::string>& extra_headers) {
   std::string out = fmt::format(
-      "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nTransfer-Encoding: chunked\r\nCache-Control: no-cache\r\n", status,
-      http_reason(status), content_type);
+      "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nTransfer-Encoding: chunked\r\nCache-Control: "
+      "no-cache\r\n",
+      status, http_reason(status), content_type);
   for (const auto& h : extra_headers) out += h + "\r\n";
   out += "\r\n";
   return out;
@@ -195,6 +244,8 @@ std::string http_chunk(std::string_view payload) {
   return fmt::format("{:x}\r\n{}\r\n", payload.size(), payload);
 }
 
-std::string sse_event(std::string_view payload) { return fmt::format("data: {}\n\n", payload); }
+std::string sse_event(std::string_view payload) {
+  return fmt::format("data: {}\n\n", payload);
+}
 
 }  // namespace keel::serve

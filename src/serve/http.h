@@ -7,6 +7,8 @@
 //   body size) are enforced as bytes arrive, so a hostile client cannot make the server buffer
 //   more than the limits; a violation is a typed error with the HTTP status to answer (400,
 //   413, 414, 431, 501, 505).
+// - A head check (set_head_check) sees each request's head before any byte of its body is
+//   taken, and may refuse it there (the server checks API keys this way).
 // - Header names are matched case-insensitively; bodies need Content-Length (chunked request
 //   bodies are refused with 411).
 // - Responses use Content-Length, streams use chunked transfer encoding; SSE events are
@@ -14,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,11 +48,20 @@ struct HttpRequest {
 struct HttpError {
   int status = 400;
   std::string message;
+  std::string code;                  //!< stable machine code for the JSON error ("" when none)
+  std::vector<std::string> headers;  //!< extra response header lines (e.g. WWW-Authenticate)
 };
 
 class RequestParser {
  public:
   explicit RequestParser(HttpLimits limits = {}) : limits_(limits) {}
+
+  //! Called once per request when its head is complete, before any byte of its body is taken:
+  //! an error refuses the request there (the parser reports it as error()), so a request that
+  //! will be refused anyway (no valid API key, unknown path) never makes the server hold its
+  //! body. `head` has method, target, path, version and headers; its body is empty.
+  using HeadCheck = std::function<std::optional<HttpError>(const HttpRequest& head)>;
+  void set_head_check(HeadCheck check) { head_check_ = std::move(check); }
 
   enum class State { need_more, request_ready, error };
   //! Appends bytes and tries to complete a request.
@@ -59,23 +71,28 @@ class RequestParser {
   //! The completed request (valid when feed/poll returned request_ready); resets for the next.
   HttpRequest take();
   const HttpError& error() const { return error_; }
-  size_t buffered() const { return buffer_.size(); }
+  size_t buffered() const { return buffer_.size() - consumed_; }
+  //! True between the end of a request's head and the end of its body.
+  bool reading_body() const { return headers_done_; }
 
  private:
   State fail(int status, std::string message);
   HttpLimits limits_;
   std::string buffer_;
+  size_t consumed_ = 0;  //!< bytes at the front of buffer_ already taken
   HttpRequest current_;
   bool headers_done_ = false;
   size_t body_length_ = 0;
   HttpError error_;
+  HeadCheck head_check_;
 };
 
 std::string_view http_reason(int status);
 
 //! A complete response with Content-Length. `extra_headers` lines end without CRLF.
 std::string http_response(int status, std::string_view content_type, std::string_view body,
-                          const std::vector<std::string>& extra_headers = {}, bool keep_alive = true);
+                          const std::vector<std::string>& extra_headers = {},
+                          bool keep_alive = true);
 //! Head of a chunked response (for SSE and other streams).
 std::string http_stream_head(int status, std::string_view content_type,
                              const std::vector<std::string>& extra_headers = {});

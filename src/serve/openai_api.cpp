@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 
 namespace keel::serve {
 
@@ -22,163 +23,264 @@ ApiError bad(std::string param, std::string message, std::string code = "invalid
   return {400, "invalid_request_error", std::move(message), std::move(param), std::move(code)};
 }
 
-// Reads an optional number in [lo, hi].
-bool number(const Json& j, const char* key, double lo, double hi, double* out, ApiError* err) {
-  if (!j.contains(key) || j[key].is_null()) return true;
-  if (!j[key].is_number()) {
-    *err = bad(key, fmt::format("'{}' must be a number", key));
+// Reads the fields of one JSON object with their types checked. Every accessor returns false
+// after the first problem, which is kept as a 400 naming the field by its full path
+// ("messages[1].content[0].type"), so a caller reads fields one after another and stops at the
+// first false. Nothing here calls a nlohmann accessor that can throw: values are only taken
+// with get<>() after their type was checked.
+class Fields {
+ public:
+  Fields(const Json& object, std::string path, ApiError* error)
+      : j_(object), path_(std::move(path)), error_(error) {}
+
+  //! The value of `key`, nullptr when absent or null (absent and null mean the default).
+  const Json* find(const char* key) const {
+    auto it = j_.find(key);
+    if (it == j_.end() || it->is_null()) return nullptr;
+    return &*it;
+  }
+  std::string name(const char* key) const { return path_.empty() ? key : path_ + "." + key; }
+  bool fail(const char* key, std::string message, std::string code = "invalid_value") {
+    *error_ = bad(name(key), std::move(message), std::move(code));
     return false;
   }
-  double v = j[key].get<double>();
-  if (!std::isfinite(v) || v < lo || v > hi) {
-    *err = bad(key, fmt::format("'{}' must be between {} and {}, got {}", key, lo, hi, v));
+  bool fail_type(const char* key, const char* what) {
+    return fail(key, fmt::format("'{}' must be {}", name(key), what), "invalid_type");
+  }
+
+  bool string(const char* key, std::string* out, bool required = false) {
+    const Json* v = find(key);
+    if (!v)
+      return required ? fail(key, fmt::format("'{}' is required and must be a string", name(key)),
+                             "missing_field")
+                      : true;
+    if (!v->is_string()) return fail_type(key, "a string");
+    *out = v->get<std::string>();
+    return true;
+  }
+  bool boolean(const char* key, bool* out) {
+    const Json* v = find(key);
+    if (!v) return true;
+    if (!v->is_boolean()) return fail_type(key, "a boolean (true or false)");
+    *out = v->get<bool>();
+    return true;
+  }
+  //! An integer in [lo, hi]; a number with a fraction, or one out of int64 range, is refused.
+  bool integer(const char* key, int64_t lo, int64_t hi, std::optional<int64_t>* out) {
+    const Json* v = find(key);
+    if (!v) return true;
+    if (!v->is_number_integer()) return fail_type(key, "an integer");
+    if (v->is_number_unsigned() &&
+        v->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+      return fail(key, fmt::format("'{}' must be between {} and {}", name(key), lo, hi));
+    }
+    const int64_t x = v->get<int64_t>();
+    if (x < lo || x > hi)
+      return fail(key, fmt::format("'{}' must be between {} and {}, got {}", name(key), lo, hi, x));
+    *out = x;
+    return true;
+  }
+  //! A finite number in [lo, hi].
+  bool number(const char* key, double lo, double hi, std::optional<double>* out) {
+    const Json* v = find(key);
+    if (!v) return true;
+    if (!v->is_number()) return fail_type(key, "a number");
+    const double x = v->get<double>();
+    if (!std::isfinite(x) || x < lo || x > hi) {
+      return fail(key, fmt::format("'{}' must be between {} and {}, got {}", name(key), lo, hi, x));
+    }
+    *out = x;
+    return true;
+  }
+  bool number(const char* key, double lo, double hi, float* out) {
+    std::optional<double> v;
+    if (!number(key, lo, hi, &v)) return false;
+    if (v) *out = static_cast<float>(*v);
+    return true;
+  }
+  //! An object, or nullptr when absent/null; a value of another type is an error (*ok false).
+  const Json* object(const char* key, bool* ok) {
+    const Json* v = find(key);
+    *ok = true;
+    if (v && !v->is_object()) {
+      *ok = fail_type(key, "an object");
+      return nullptr;
+    }
+    return v;
+  }
+
+ private:
+  const Json& j_;
+  std::string path_;
+  ApiError* error_;
+};
+
+// Message content: a string, null, or an array of {"type": "text", "text": "..."} parts.
+bool content_text(const Json* c, std::string* out, ApiError* err, const std::string& param) {
+  out->clear();
+  if (!c) return true;
+  if (c->is_string()) {
+    *out = c->get<std::string>();
+    return true;
+  }
+  if (!c->is_array()) {
+    *err = bad(param, fmt::format("'{}' must be a string or an array of text parts", param),
+               "invalid_type");
     return false;
   }
-  *out = v;
+  for (size_t i = 0; i < c->size(); ++i) {
+    const Json& part = (*c)[i];
+    const std::string part_param = fmt::format("{}[{}]", param, i);
+    if (!part.is_object()) {
+      *err =
+          bad(part_param,
+              fmt::format("'{}' must be an object like {{\"type\": \"text\", \"text\": \"...\"}}",
+                          part_param),
+              "invalid_type");
+      return false;
+    }
+    Fields f(part, part_param, err);
+    std::string type, text;
+    if (!f.string("type", &type, true)) return false;
+    if (type != "text") {
+      *err = bad(part_param + ".type",
+                 fmt::format("content parts of type '{}' are not supported; only 'text'", type),
+                 "unsupported_content");
+      return false;
+    }
+    if (!f.string("text", &text, true)) return false;
+    *out += text;
+  }
   return true;
 }
 
-// Message content: a string, or an array of {"type": "text", "text": ...} parts.
-bool content_text(const Json& c, std::string* out, ApiError* err, const std::string& param) {
-  if (c.is_string()) {
-    *out = c.get<std::string>();
-    return true;
-  }
-  if (c.is_null()) {
-    out->clear();
-    return true;
-  }
-  if (c.is_array()) {
-    out->clear();
-    for (const auto& part : c) {
-      if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string()) {
-        *err = bad(param, "only text content parts are supported");
-        return false;
-      }
-      *out += part["text"].get<std::string>();
-    }
-    return true;
-  }
-  *err = bad(param, "content must be a string or an array of text parts");
-  return false;
-}
-
-}  // namespace
-
-ParsedCompletion parse_completion_request(std::string_view body, bool chat, const RequestLimits& limits) {
+ParsedCompletion parse_completion(const Json& j, bool chat, const RequestLimits& limits) {
   ParsedCompletion out;
-  auto parsed = parse_json(body);
-  if (!parsed.ok()) {
-    out.error = bad("", "the body is not valid JSON: " + parsed.status().message(), "invalid_json");
+  auto failed = [&] {
+    out.request.reset();
     return out;
-  }
-  const Json& j = *parsed;
+  };
   if (!j.is_object()) {
     out.error = bad("", "the body must be a JSON object", "invalid_json");
     return out;
   }
   CompletionRequest r;
   r.chat = chat;
-  ApiError err;
-  if (!j.contains("model") || !j["model"].is_string()) {
-    out.error = bad("model", "'model' is required and must be a string", "missing_model");
-    return out;
+  Fields f(j, "", &out.error);
+  if (!f.string("model", &r.model, true)) {
+    out.error.code = "missing_model";
+    return failed();
   }
-  r.model = j["model"].get<std::string>();
   if (chat) {
-    if (!j.contains("messages") || !j["messages"].is_array() || j["messages"].empty()) {
+    const Json* messages = f.find("messages");
+    if (!messages || !messages->is_array() || messages->empty()) {
       out.error = bad("messages", "'messages' must be a non-empty array");
-      return out;
+      return failed();
     }
-    if (j["messages"].size() > limits.max_messages) {
-      out.error = bad("messages", fmt::format("at most {} messages are accepted", limits.max_messages));
-      return out;
+    if (messages->size() > limits.max_messages) {
+      out.error =
+          bad("messages", fmt::format("at most {} messages are accepted", limits.max_messages));
+      return failed();
     }
-    for (size_t i = 0; i < j["messages"].size(); ++i) {
-      const Json& m = j["messages"][i];
+    for (size_t i = 0; i < messages->size(); ++i) {
+      const Json& m = (*messages)[i];
       std::string param = fmt::format("messages[{}]", i);
-      if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
-        out.error = bad(param, "each message needs a string 'role'");
-        return out;
+      if (!m.is_object()) {
+        out.error =
+            bad(param, "each message must be an object with a string 'role'", "invalid_type");
+        return failed();
       }
-      std::string role = m["role"].get<std::string>();
+      Fields mf(m, param, &out.error);
+      std::string role;
+      if (!mf.string("role", &role, true)) {
+        out.error.message = "each message needs a string 'role'";
+        out.error.param = param;
+        return failed();
+      }
       if (role == "developer") role = "system";
       if (role != "system" && role != "user" && role != "assistant") {
-        out.error = bad(param + ".role", fmt::format("role '{}' is not supported (system, user, assistant)", role));
-        return out;
+        out.error = bad(param + ".role",
+                        fmt::format("role '{}' is not supported (system, user, assistant)", role));
+        return failed();
       }
       std::string text;
-      if (!content_text(m.contains("content") ? m["content"] : Json(nullptr), &text, &err, param + ".content")) {
-        out.error = err;
-        return out;
-      }
+      if (!content_text(mf.find("content"), &text, &out.error, param + ".content")) return failed();
       r.messages.push_back({role, std::move(text)});
     }
   } else {
-    if (!j.contains("prompt")) {
+    const Json* p = f.find("prompt");
+    if (!p) {
       out.error = bad("prompt", "'prompt' is required");
-      return out;
+      return failed();
     }
-    const Json& p = j["prompt"];
-    if (p.is_string()) {
-      r.prompt = p.get<std::string>();
-    } else if (p.is_array() && p.size() == 1 && p[0].is_string()) {
-      r.prompt = p[0].get<std::string>();
+    if (p->is_string()) {
+      r.prompt = p->get<std::string>();
+    } else if (p->is_array() && p->size() == 1 && (*p)[0].is_string()) {
+      r.prompt = (*p)[0].get<std::string>();
     } else {
       out.error = bad("prompt", "'prompt' must be a string (one prompt per request)");
-      return out;
+      return failed();
     }
   }
   for (const char* key : {"max_tokens", "max_completion_tokens"}) {
-    if (!j.contains(key) || j[key].is_null()) continue;
-    if (!j[key].is_number_integer() || j[key].get<int64_t>() < 1) {
-      out.error = bad(key, fmt::format("'{}' must be a positive integer", key));
-      return out;
+    const Json* x = f.find(key);
+    if (!x) continue;
+    if (!x->is_number_integer() ||
+        (x->is_number_unsigned() ? x->get<uint64_t>() == 0 : x->get<int64_t>() < 1)) {
+      out.error = bad(key, fmt::format("'{}' must be a positive integer", key), "invalid_type");
+      return failed();
     }
-    int64_t v = j[key].get<int64_t>();
-    if (v > limits.max_tokens_limit) {
-      out.error = bad(key, fmt::format("'{}' is {}; this server allows at most {}", key, v, limits.max_tokens_limit),
-                      "max_tokens_too_large");
-      return out;
+    const uint64_t v =
+        x->is_number_unsigned() ? x->get<uint64_t>() : static_cast<uint64_t>(x->get<int64_t>());
+    if (v > static_cast<uint64_t>(limits.max_tokens_limit)) {
+      out.error = bad(
+          key,
+          fmt::format("'{}' is {}; this server allows at most {}", key, v, limits.max_tokens_limit),
+          "max_tokens_too_large");
+      return failed();
     }
-    r.max_tokens = v;
+    r.max_tokens = static_cast<int64_t>(v);
   }
-  double v = r.temperature;
-  if (!number(j, "temperature", 0, 2, &v, &err)) return {std::nullopt, err};
-  r.temperature = static_cast<float>(v);
-  v = r.top_p;
-  if (!number(j, "top_p", 0, 1, &v, &err)) return {std::nullopt, err};
-  r.top_p = static_cast<float>(v);
-  v = r.presence_penalty;
-  if (!number(j, "presence_penalty", -2, 2, &v, &err)) return {std::nullopt, err};
-  r.presence_penalty = static_cast<float>(v);
-  v = r.frequency_penalty;
-  if (!number(j, "frequency_penalty", -2, 2, &v, &err)) return {std::nullopt, err};
-  r.frequency_penalty = static_cast<float>(v);
-  v = 0;
-  if (!number(j, "top_k", 0, 1000, &v, &err)) return {std::nullopt, err};
-  r.top_k = static_cast<int>(v);
-  v = 0;
-  if (!number(j, "min_p", 0, 1, &v, &err)) return {std::nullopt, err};
-  r.min_p = static_cast<float>(v);
-  if (j.contains("seed") && !j["seed"].is_null()) {
-    if (!j["seed"].is_number_integer()) return {std::nullopt, bad("seed", "'seed' must be an integer")};
-    r.seed = static_cast<uint64_t>(j["seed"].get<int64_t>());
+  if (!f.number("temperature", 0, 2, &r.temperature) || !f.number("top_p", 0, 1, &r.top_p) ||
+      !f.number("presence_penalty", -2, 2, &r.presence_penalty) ||
+      !f.number("frequency_penalty", -2, 2, &r.frequency_penalty) ||
+      !f.number("min_p", 0, 1, &r.min_p)) {
+    return failed();
   }
-  if (j.contains("n") && !j["n"].is_null() && !(j["n"].is_number_integer() && j["n"].get<int64_t>() == 1)) {
-    return {std::nullopt, bad("n", "only n = 1 is supported")};
+  std::optional<int64_t> top_k, n;
+  if (!f.integer("top_k", 0, 1000, &top_k)) return failed();
+  if (top_k) r.top_k = static_cast<int>(*top_k);
+  // Any integer is a seed (OpenAI's are int64; a uint64 is taken bit for bit).
+  if (const Json* seed = f.find("seed")) {
+    if (!seed->is_number_integer()) {
+      f.fail_type("seed", "an integer");
+      return failed();
+    }
+    r.seed = seed->is_number_unsigned() ? seed->get<uint64_t>()
+                                        : static_cast<uint64_t>(seed->get<int64_t>());
   }
-  if (j.contains("stop") && !j["stop"].is_null()) {
-    const Json& s = j["stop"];
-    if (s.is_string()) {
-      r.stop.push_back(s.get<std::string>());
-    } else if (s.is_array()) {
-      for (const auto& x : s) {
-        if (!x.is_string()) return {std::nullopt, bad("stop", "'stop' must be a string or an array of strings")};
-        r.stop.push_back(x.get<std::string>());
+  if (!f.integer("n", std::numeric_limits<int64_t>::min() + 1, std::numeric_limits<int64_t>::max(),
+                 &n))
+    return failed();
+  if (n && *n != 1) return {std::nullopt, bad("n", "only n = 1 is supported")};
+  if (const Json* s = f.find("stop")) {
+    auto not_strings = [] {
+      return bad("stop", "'stop' must be a string or an array of strings", "invalid_type");
+    };
+    if (s->is_string()) {
+      r.stop.push_back(s->get<std::string>());
+    } else if (s->is_array()) {
+      for (size_t i = 0; i < s->size(); ++i) {
+        if (!(*s)[i].is_string()) {
+          out.error = not_strings();
+          out.error.param = fmt::format("stop[{}]", i);
+          return failed();
+        }
+        r.stop.push_back((*s)[i].get<std::string>());
       }
     } else {
-      return {std::nullopt, bad("stop", "'stop' must be a string or an array of strings")};
+      out.error = not_strings();
+      return failed();
     }
     if (r.stop.size() > limits.max_stop) {
       return {std::nullopt, bad("stop", fmt::format("at most {} stop sequences", limits.max_stop))};
@@ -187,64 +289,65 @@ ParsedCompletion parse_completion_request(std::string_view body, bool chat, cons
       if (x.empty()) return {std::nullopt, bad("stop", "stop sequences must not be empty")};
     }
   }
-  if (j.contains("stream") && !j["stream"].is_null()) {
-    if (!j["stream"].is_boolean()) return {std::nullopt, bad("stream", "'stream' must be a boolean")};
-    r.stream = j["stream"].get<bool>();
+  if (!f.boolean("stream", &r.stream)) return failed();
+  bool ok = true;
+  if (const Json* options = f.object("stream_options", &ok)) {
+    Fields of(*options, "stream_options", &out.error);
+    if (!of.boolean("include_usage", &r.include_usage)) return failed();
   }
-  if (j.contains("stream_options") && j["stream_options"].is_object()) {
-    r.include_usage = j["stream_options"].value("include_usage", false);
-  }
+  if (!ok) return failed();
+  std::optional<int64_t> top;
   if (chat) {
-    if (j.contains("logprobs") && j["logprobs"].is_boolean()) r.logprobs = j["logprobs"].get<bool>();
-    v = 0;
-    if (!number(j, "top_logprobs", 0, 20, &v, &err)) return {std::nullopt, err};
-    r.top_logprobs = static_cast<int>(v);
-  } else if (j.contains("logprobs") && !j["logprobs"].is_null()) {
-    v = 0;
-    if (!number(j, "logprobs", 0, 5, &v, &err)) return {std::nullopt, err};
-    r.logprobs = v > 0;
-    r.top_logprobs = static_cast<int>(v);
+    if (!f.boolean("logprobs", &r.logprobs) || !f.integer("top_logprobs", 0, 20, &top))
+      return failed();
+    if (top) r.top_logprobs = static_cast<int>(*top);
+  } else {
+    if (!f.integer("logprobs", 0, 5, &top)) return failed();
+    if (top) {
+      r.logprobs = *top > 0;
+      r.top_logprobs = static_cast<int>(*top);
+    }
   }
-  if (j.contains("user") && j["user"].is_string()) r.user = j["user"].get<std::string>();
+  if (!f.string("user", &r.user)) return failed();
   out.request = std::move(r);
   return out;
 }
 
-ParsedEmbedding parse_embedding_request(std::string_view body, const RequestLimits& limits) {
+ParsedEmbedding parse_embedding(const Json& j, const RequestLimits& limits) {
   ParsedEmbedding out;
-  auto parsed = parse_json(body);
-  if (!parsed.ok()) {
-    out.error = bad("", "the body is not valid JSON: " + parsed.status().message(), "invalid_json");
-    return out;
-  }
-  const Json& j = *parsed;
-  if (!j.is_object() || !j.contains("model") || !j["model"].is_string()) {
-    out.error = bad("model", "'model' is required and must be a string", "missing_model");
+  if (!j.is_object()) {
+    out.error = bad("", "the body must be a JSON object", "invalid_json");
     return out;
   }
   EmbeddingRequest r;
-  r.model = j["model"].get<std::string>();
-  if (!j.contains("input")) {
+  Fields f(j, "", &out.error);
+  if (!f.string("model", &r.model, true)) {
+    out.error.code = "missing_model";
+    return out;
+  }
+  const Json* in = f.find("input");
+  if (!in) {
     out.error = bad("input", "'input' is required");
     return out;
   }
-  const Json& in = j["input"];
-  if (in.is_string()) {
-    r.inputs.push_back(in.get<std::string>());
-  } else if (in.is_array() && !in.empty()) {
-    for (const auto& x : in) {
-      if (!x.is_string()) {
-        out.error = bad("input", "'input' must be a string or an array of strings");
+  if (in->is_string()) {
+    r.inputs.push_back(in->get<std::string>());
+  } else if (in->is_array() && !in->empty()) {
+    for (size_t i = 0; i < in->size(); ++i) {
+      if (!(*in)[i].is_string()) {
+        out.error = bad(fmt::format("input[{}]", i),
+                        "'input' must be a string or an array of strings", "invalid_type");
         return out;
       }
-      r.inputs.push_back(x.get<std::string>());
+      r.inputs.push_back((*in)[i].get<std::string>());
     }
   } else {
     out.error = bad("input", "'input' must be a string or a non-empty array of strings");
     return out;
   }
   if (r.inputs.size() > limits.max_embedding_inputs) {
-    out.error = bad("input", fmt::format("at most {} inputs per request", limits.max_embedding_inputs));
+    out.error =
+        bad("input", fmt::format("at most {} inputs per request", limits.max_embedding_inputs));
     return out;
   }
   for (const auto& s : r.inputs) {
@@ -253,16 +356,47 @@ ParsedEmbedding parse_embedding_request(std::string_view body, const RequestLimi
       return out;
     }
   }
-  if (j.contains("encoding_format") && j["encoding_format"].is_string()) {
-    std::string f = j["encoding_format"].get<std::string>();
-    if (f != "float" && f != "base64") {
-      out.error = bad("encoding_format", "encoding_format must be float or base64");
-      return out;
-    }
-    r.base64 = f == "base64";
+  std::string format = "float", user;
+  if (!f.string("encoding_format", &format) || !f.string("user", &user)) return out;
+  if (format != "float" && format != "base64") {
+    out.error = bad("encoding_format", "encoding_format must be float or base64");
+    return out;
   }
+  r.base64 = format == "base64";
   out.request = std::move(r);
   return out;
+}
+
+// Defence in depth: the readers above check every type before taking a value, but should a
+// nlohmann accessor still throw, the request is refused as a 400, never the process aborted.
+template <typename Parsed, typename F>
+Parsed parse_body(std::string_view body, F&& read) {
+  Parsed out;
+  auto parsed = parse_json(body);
+  if (!parsed.ok()) {
+    out.error = bad("", "the body is not valid JSON: " + parsed.status().message(), "invalid_json");
+    return out;
+  }
+  try {
+    return read(*parsed);
+  } catch (const std::exception& e) {
+    out.request.reset();
+    out.error = bad("", std::string("the body could not be read: ") + e.what(), "invalid_request");
+    return out;
+  }
+}
+
+}  // namespace
+
+ParsedCompletion parse_completion_request(std::string_view body, bool chat,
+                                          const RequestLimits& limits) {
+  return parse_body<ParsedCompletion>(
+      body, [&](const Json& j) { return parse_completion(j, chat, limits); });
+}
+
+ParsedEmbedding parse_embedding_request(std::string_view body, const RequestLimits& limits) {
+  return parse_body<ParsedEmbedding>(body,
+                                     [&](const Json& j) { return parse_embedding(j, limits); });
 }
 
 Json usage_json(const Usage& u) {
@@ -280,8 +414,10 @@ Json logprobs_json(const CompletionRequest& req, const std::vector<TokenLogprobJ
     Json content = Json::array();
     for (const auto& t : lps) {
       Json top = Json::array();
-      for (const auto& [tok, lp] : t.top) top.push_back({{"token", tok}, {"logprob", lp}, {"bytes", nullptr}});
-      content.push_back({{"token", t.token}, {"logprob", t.logprob}, {"bytes", nullptr}, {"top_logprobs", top}});
+      for (const auto& [tok, lp] : t.top)
+        top.push_back({{"token", tok}, {"logprob", lp}, {"bytes", nullptr}});
+      content.push_back(
+          {{"token", t.token}, {"logprob", t.logprob}, {"bytes", nullptr}, {"top_logprobs", top}});
     }
     return {{"content", content}};
   }
@@ -293,15 +429,20 @@ Json logprobs_json(const CompletionRequest& req, const std::vector<TokenLogprobJ
     for (const auto& [tok, lp] : t.top) top[tok] = lp;
     tops.push_back(top);
   }
-  return {{"tokens", tokens}, {"token_logprobs", values}, {"top_logprobs", tops}, {"text_offset", Json::array()}};
+  return {{"tokens", tokens},
+          {"token_logprobs", values},
+          {"top_logprobs", tops},
+          {"text_offset", Json::array()}};
 }
 
 }  // namespace
 
-std::string completion_response(const CompletionRequest& req, const std::string& id, int64_t created,
-                                 const std::string& model, const std::string& text, const std::string& finish_reason,
-                                 const Usage& usage, const std::vector<TokenLogprobJson>& logprobs) {
-  Json choice = {{"index", 0}, {"finish_reason", finish_reason}, {"logprobs", logprobs_json(req, logprobs)}};
+std::string completion_response(const CompletionRequest& req, const std::string& id,
+                                int64_t created, const std::string& model, const std::string& text,
+                                const std::string& finish_reason, const Usage& usage,
+                                const std::vector<TokenLogprobJson>& logprobs) {
+  Json choice = {
+      {"index", 0}, {"finish_reason", finish_reason}, {"logprobs", logprobs_json(req, logprobs)}};
   if (req.chat) {
     choice["message"] = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
   } else {
@@ -319,7 +460,8 @@ std::string completion_response(const CompletionRequest& req, const std::string&
 
 std::string completion_chunk(const CompletionRequest& req, const std::string& id, int64_t created,
                              const std::string& model, std::string_view delta, bool first,
-                             const std::string* finish_reason, const std::vector<TokenLogprobJson>& logprobs) {
+                             const std::string* finish_reason,
+                             const std::vector<TokenLogprobJson>& logprobs) {
   Json choice = {{"index", 0},
                  {"finish_reason", finish_reason ? Json(*finish_reason) : Json(nullptr)},
                  {"logprobs", logprobs.empty() ? Json(nullptr) : logprobs_json(req, logprobs)}};
@@ -342,8 +484,8 @@ std::string completion_chunk(const CompletionRequest& req, const std::string& id
   return dump_json(j);
 }
 
-std::string usage_chunk(const CompletionRequest& req, const std::string& id, int64_t created, const std::string& model,
-                        const Usage& usage) {
+std::string usage_chunk(const CompletionRequest& req, const std::string& id, int64_t created,
+                        const std::string& model, const Usage& usage) {
   Json j = {{"id", id},
             {"object", req.chat ? "chat.completion.chunk" : "text_completion"},
             {"created", created},
@@ -357,12 +499,14 @@ std::string usage_chunk(const CompletionRequest& req, const std::string& id, int
 namespace {
 
 std::string base64(const std::vector<float>& v) {
-  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   const auto* bytes = reinterpret_cast<const uint8_t*>(v.data());
   size_t n = v.size() * 4;
   std::string out;
   for (size_t i = 0; i < n; i += 3) {
-    uint32_t chunk = bytes[i] << 16 | (i + 1 < n ? bytes[i + 1] << 8 : 0) | (i + 2 < n ? bytes[i + 2] : 0);
+    uint32_t chunk =
+        bytes[i] << 16 | (i + 1 < n ? bytes[i + 1] << 8 : 0) | (i + 2 < n ? bytes[i + 2] : 0);
     out += kAlphabet[(chunk >> 18) & 63];
     out += kAlphabet[(chunk >> 12) & 63];
     out += i + 1 < n ? kAlphabet[(chunk >> 6) & 63] : '=';
@@ -374,7 +518,8 @@ std::string base64(const std::vector<float>& v) {
 }  // namespace
 
 std::string embedding_response(const EmbeddingRequest& req, const std::string& model,
-                               const std::vector<std::vector<float>>& vectors, int64_t prompt_tokens) {
+                               const std::vector<std::vector<float>>& vectors,
+                               int64_t prompt_tokens) {
   Json data = Json::array();
   for (size_t i = 0; i < vectors.size(); ++i) {
     data.push_back({{"object", "embedding"},

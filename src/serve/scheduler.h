@@ -6,10 +6,21 @@
 // - submit() is thread-safe and never blocks on the engine; requests are admitted to running
 //   in fair order across tenants (round robin), and prefill is chunked so one long prompt
 //   cannot stall everyone's decoding.
-// - Full KV blocks are shared through the prefix cache; a running request never waits for KV
-//   memory (the pool holds max_running full contexts; cached prefixes are evicted as needed).
+// - Full KV blocks are shared through the prefix cache. By default the pool holds max_running
+//   full contexts (plus extra_cache_blocks for prefixes), so running requests never run out of
+//   KV memory. With a smaller pool (kv_blocks), a waiting request is admitted only while the
+//   free and evictable blocks hold its tokens plus one new block for each running sequence
+//   about to cross a block boundary; when a step still needs more blocks than are free, the
+//   scheduler first evicts prefix blocks no sequence references, then preempts the newest
+//   running request (latest admitted first): its blocks are released (its full blocks are
+//   offered to the prefix cache), it goes back to the front of the queue, and when readmitted
+//   its prompt and the tokens it already generated are prefilled again before it continues.
+//   Its sampler and text stream are kept, so no streamed text is repeated or lost and greedy
+//   output is the same as without preemption. Preemptions are counted
+//   (keel_kv_preemptions_total).
 // - A cancelled request (its client left) is removed at the next step and its blocks freed.
-// - Sinks are called on the engine thread and must not block.
+// - Sinks are called on the engine thread and must not block; a request submitted once stop()
+//   or interrupt() began is finished (cancelled) at once, on the submitting thread.
 // - stop(drain=true) finishes everything admitted, then returns; drain=false cancels it.
 #pragma once
 
@@ -41,10 +52,15 @@ struct SchedulerOptions {
   int64_t token_budget = 256;    //!< tokens per forward step
   int64_t kv_block_size = 16;
   int64_t extra_cache_blocks = 0;  //!< KV blocks beyond max_running full contexts, for prefixes
+  //! KV blocks in the pool; 0: max_running full contexts plus extra_cache_blocks. Fewer lets
+  //! running requests outgrow the pool (they are preempted, see above); at least one full
+  //! context (n_ctx tokens) is required so a request alone always fits.
+  int64_t kv_blocks = 0;
   bool prefix_caching = true;
   int threads = 0;
   //! Fault injection: sleep this long before every forward step (a slower model or a
-  //! contended machine), to test overload, cancellation and drain with any model.
+  //! contended machine), to test overload, cancellation and drain with any model. Cut short
+  //! by stop(false) and interrupt().
   int64_t step_delay_ms = 0;
 };
 
@@ -84,6 +100,10 @@ class Scheduler {
 
   void submit(std::shared_ptr<SchedulerRequest> request);
   void stop(bool drain);
+  //! stop(false) without waiting: every request is cancelled at the next step (a fault-injection
+  //! step delay is cut short), then the engine thread ends; stop() or the destructor joins it.
+  //! Thread-safe; for a server interrupted while it warms up.
+  void interrupt();
 
   // For admission (thread-safe, approximate).
   int64_t waiting() const { return waiting_count_.load(); }
@@ -100,6 +120,8 @@ class Scheduler {
   //! Recent wall time of one forward step, seconds (0 before the first).
   double step_seconds() const { return step_seconds_.load(); }
   int64_t kv_blocks_total() const;
+  //! Requests preempted so far because the KV pool ran out of blocks.
+  int64_t preemptions() const { return preemptions_.load(); }
   const SchedulerOptions& options() const { return options_; }
   //! Runs one short request through the engine (readiness warm-up); call after start().
   [[nodiscard]] Status warm_up();
@@ -109,7 +131,20 @@ class Scheduler {
   void loop();
   bool step();
   void finish(Active& a, engine::FinishReason reason, const std::string& error = {});
-  std::shared_ptr<SchedulerRequest> next_waiting();
+  //! The waiting request whose turn it is (round robin over tenants), without taking it.
+  std::map<std::string, std::deque<std::shared_ptr<SchedulerRequest>>>::iterator next_tenant();
+  void admit_waiting();
+  //! Whether the pool can take a sequence of n_tokens now, next to the running ones.
+  bool kv_fits(int64_t n_tokens);
+  //! Fills batch_ for one step (decode tokens first, then prefill chunks) without changing any
+  //! request; the chunks to commit when the step runs go to chunks_.
+  void plan_batch();
+  void preempt(Active* victim);
+  void cancel_dropped();
+  // Gauges: every change of the running and waiting counts goes through these.
+  void add_running(int64_t delta);
+  void add_waiting(int64_t delta);
+  void publish_kv();
 
   const engine::Model& model_;
   SchedulerOptions options_;
@@ -126,10 +161,17 @@ class Scheduler {
   std::map<std::string, std::deque<std::shared_ptr<SchedulerRequest>>> waiting_by_tenant_;
   std::string last_tenant_;
   std::vector<std::unique_ptr<Active>> active_;
+  std::deque<std::unique_ptr<Active>> preempted_;  // readmitted before any waiting request
+  int64_t next_order_ = 0;                         // admission order: the newest is preempted first
+  struct Chunk {
+    Active* active;
+    int64_t tokens;
+  };
+  std::vector<Chunk> chunks_;
   std::vector<engine::BatchToken> batch_;
   std::vector<Active*> batch_owner_;  // per batch entry with logits: whose they are
 
-  std::atomic<int64_t> waiting_count_{0}, running_count_{0}, queued_tokens_{0};
+  std::atomic<int64_t> waiting_count_{0}, running_count_{0}, queued_tokens_{0}, preemptions_{0};
   std::atomic<double> drain_rate_{0};
   std::atomic<double> slot_release_rate_{0};
   int64_t rate_window_start_ns_ = 0, rate_window_tokens_ = 0, rate_window_finished_ = 0;

@@ -3,11 +3,16 @@
 #include <fmt/format.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <array>
 #include <asio.hpp>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "core/clock.h"
@@ -16,6 +21,7 @@
 #include "core/version.h"
 #include "engine/context.h"
 #include "engine/model.h"
+#include "serve/embedding_queue.h"
 
 namespace keel::serve {
 
@@ -33,10 +39,13 @@ std::string model_name_of(const std::string& path, const std::string& given) {
 std::string_view finish_reason_api(engine::FinishReason r) {
   switch (r) {
     case engine::FinishReason::stop:
-    case engine::FinishReason::end_of_generation: return "stop";
+    case engine::FinishReason::end_of_generation:
+      return "stop";
     case engine::FinishReason::length:
-    case engine::FinishReason::context_full: return "length";
-    case engine::FinishReason::cancelled: return "cancelled";
+    case engine::FinishReason::context_full:
+      return "length";
+    case engine::FinishReason::cancelled:
+      return "cancelled";
   }
   return "stop";
 }
@@ -49,6 +58,21 @@ void raise_fd_limit() {
   }
 }
 
+// The OpenAI error type for an HTTP status.
+std::string error_type_of(int status) {
+  if (status == 401) return "invalid_request_error";
+  if (status == 429 || status == 503) return "overloaded";
+  return status >= 500 ? "server_error" : "invalid_request_error";
+}
+
+bool is_body_endpoint(const std::string& path) {
+  return path == "/v1/chat/completions" || path == "/v1/completions" || path == "/v1/embeddings";
+}
+
+bool is_known_path(const std::string& path) {
+  return is_body_endpoint(path) || is_probe_path(path) || path == "/v1/models";
+}
+
 }  // namespace
 
 class Connection;
@@ -59,28 +83,47 @@ struct Server::Impl {
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   asio::signal_set signals{io};
-  asio::steady_timer drain_timer{io};
+  asio::steady_timer drain_timer{io}, accept_timer{io};
   MetricsRegistry registry;
   std::unique_ptr<ServeMetrics> metrics;
   std::unique_ptr<Gateway> gateway;
+  std::unique_ptr<ConnectionTable> connections;  // I/O thread only
+  int64_t accept_backoff_ms = 0;                 // I/O thread only; 0: accepting normally
+  std::unique_ptr<ThreadPool> tokenizers;  // prompts are tokenized here, not on the I/O thread
+
+  // Made by the loader thread and published by `ready` (release); the I/O thread reads them
+  // only after it saw ready (acquire), the main thread after joining the loader.
   std::unique_ptr<engine::Model> model, embed_model;
   std::unique_ptr<engine::Context> embed_context;
   std::unique_ptr<Scheduler> scheduler;
-  std::unique_ptr<ThreadPool> embed_worker;
+  std::unique_ptr<EmbeddingQueue> embeddings;
   engine::ChatTemplate chat_template = engine::ChatTemplate::raw;
+
+  // The load and its interruption (SIGTERM while loading).
+  std::mutex load_mutex;
+  std::condition_variable load_cv;
+  bool abort_load = false;                 // guarded by load_mutex
+  Scheduler* loading_scheduler = nullptr;  // guarded by load_mutex: the one warming up
   std::thread loader;
-  std::atomic<bool> started{false}, ready{false}, draining{false}, load_failed{false};
-  std::string load_error;
+
+  std::atomic<bool> ready{false}, draining{false}, load_failed{false};
+  std::string load_error;  // written before load_failed is set
   std::atomic<uint64_t> next_id{1};
   std::chrono::steady_clock::time_point drain_deadline;
   int64_t created_unix = 0;
 
   void accept();
+  void on_accepted(tcp::socket socket);
   void load_models();
+  void abort_loading();
   void begin_drain();
   void check_drain();
+  std::optional<HttpError> check_head(const HttpRequest& head, bool probes_only);
   void handle(const std::shared_ptr<Connection>& c, HttpRequest request);
-  void handle_completion(const std::shared_ptr<Connection>& c, const HttpRequest& request, bool chat);
+  void handle_completion(const std::shared_ptr<Connection>& c, const HttpRequest& request,
+                         bool chat);
+  struct PendingCompletion;
+  void submit_completion(const std::shared_ptr<Connection>& c, PendingCompletion& pending);
   void handle_embeddings(const std::shared_ptr<Connection>& c, const HttpRequest& request);
   void count(int status, const std::string& tenant) {
     metrics->requests.labels({std::to_string(status), tenant}).inc();
@@ -88,51 +131,139 @@ struct Server::Impl {
 };
 
 // One client connection: reads requests, answers one at a time (HTTP/1.1 without concurrent
-// pipelining), and keeps reading while a response streams so a disconnect is noticed at once.
+// pipelining), and keeps reading while a response is produced so a disconnect is noticed at
+// once. Lives on the I/O thread: every member function runs there.
+//
+// Deadlines: one timer, re-armed at each change of phase (waiting for a head, for a body, idle
+// between requests); none while a request is being answered.
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, Server::Impl& server)
-      : socket_(std::move(socket)), server_(server), parser_(server.options.http) {}
+  Connection(tcp::socket socket, Server::Impl& server, std::string peer,
+             ConnectionAdmission admission)
+      : socket_(std::move(socket)),
+        timer_(server.io),
+        server_(server),
+        parser_(server.options.http),
+        peer_(std::move(peer)),
+        admission_(admission) {
+    parser_.set_head_check([this](const HttpRequest& head) {
+      return server_.check_head(head, admission_ == ConnectionAdmission::probes_only);
+    });
+  }
 
-  void start() { read(); }
+  void start() {
+    arm(Phase::head);
+    read();
+  }
 
   void write(std::string data) {
     if (closed_) return;
+    response_started_ = true;
     out_.push_back(std::move(data));
     if (!writing_) flush();
   }
 
   //! The current request is answered: close or take the next one.
   void done(bool keep_alive) {
-    active_.reset();
+    abort_ = nullptr;
     busy_ = false;
-    if (!keep_alive) {
-      close_after_write_ = true;
-      if (!writing_) close();
+    response_started_ = false;
+    if (!keep_alive || admission_ == ConnectionAdmission::probes_only) {
+      close_after_write();
       return;
     }
-    process(parser_.poll());
+    // The next pipelined request is taken in a handler of its own: answering it here would
+    // nest one call per request (a client's buffer full of pipelined requests would exhaust
+    // the stack), and other connections get their turn in between.
+    auto self = shared_from_this();
+    asio::post(server_.io, [self] {
+      if (!self->closed_ && !self->busy_) self->process(self->parser_.poll());
+    });
   }
 
-  void set_active(std::shared_ptr<SchedulerRequest> r) { active_ = std::move(r); }
+  //! What to cancel when the client goes away while its request is worked on.
+  void set_abort(std::function<void()> abort) { abort_ = std::move(abort); }
   bool closed() const { return closed_; }
   Server::Impl& server() { return server_; }
 
  private:
+  enum class Phase { head, body, idle, busy, linger };
+  //! After an error answered before the request was read to its end: how long the rest of
+  //! what the client sends is read and discarded (so that the client reads the answer instead
+  //! of a reset), at most.
+  static constexpr int64_t kLingerMs = 2000;
+
+  void arm(Phase phase) {
+    phase_ = phase;
+    ++timer_generation_;
+    const auto& l = server_.options.connections;
+    const int64_t ms = phase == Phase::head     ? l.header_timeout_ms
+                       : phase == Phase::body   ? l.body_timeout_ms
+                       : phase == Phase::idle   ? l.idle_timeout_ms
+                       : phase == Phase::linger ? kLingerMs
+                                                : 0;
+    if (ms <= 0) {
+      timer_.cancel();
+      return;
+    }
+    timer_.expires_after(std::chrono::milliseconds(ms));
+    std::weak_ptr<Connection> weak = shared_from_this();
+    timer_.async_wait([weak, generation = timer_generation_](std::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->closed_ || generation != self->timer_generation_) return;
+      self->on_deadline();
+    });
+  }
+
+  void on_deadline() {
+    if (phase_ == Phase::linger) {
+      close();
+      return;
+    }
+    const char* phase = phase_ == Phase::head ? "header" : phase_ == Phase::body ? "body" : "idle";
+    server_.metrics->connection_timeouts.labels({phase}).inc();
+    // A request that has begun gets a 408 saying why; a silent connection is just closed.
+    if (phase_ == Phase::body || (phase_ == Phase::head && parser_.buffered() > 0)) {
+      busy_ = true;
+      ApiError e{408, "invalid_request_error",
+                 phase_ == Phase::body ? "the request body did not arrive in time"
+                                       : "the request head did not arrive in time",
+                 "", "request_timeout"};
+      write(http_response(408, "application/json", error_body(e), {}, false));
+      close_after_write();
+      return;
+    }
+    close();
+  }
+
   void read() {
+    if (closed_ || read_eof_) return;
     auto self = shared_from_this();
     socket_.async_read_some(asio::buffer(buffer_), [self](std::error_code ec, size_t n) {
+      if (self->closed_) return;
+      if (self->lingering_) {  // discarding what follows an error answer
+        if (!ec) return self->read();
+        self->read_eof_ = true;
+        if (!self->writing_) self->close();  // else the write's completion closes
+        return;
+      }
+      if (ec == asio::error::eof) {
+        self->on_eof();
+        return;
+      }
       if (ec) {
         self->on_closed();
         return;
       }
-      if (self->busy_) {
-        // Bytes of a next request while this one is answered: keep them, within bounds.
+      if (self->busy_ || !self->pending_.empty()) {
+        // Bytes of a next request while this one is answered (or before what was kept then
+        // is taken): keep them, in order, within bounds.
         self->pending_ += std::string_view(self->buffer_.data(), n);
         if (self->pending_.size() > self->server_.options.http.max_body_bytes) {
           self->on_closed();
           return;
         }
+        if (!self->busy_) self->process(RequestParser::State::need_more);
       } else {
         self->process(self->parser_.feed(std::string_view(self->buffer_.data(), n)));
       }
@@ -149,15 +280,53 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (busy_ || closed_) return;
     if (state == RequestParser::State::error) {
       const HttpError& e = parser_.error();
-      ApiError api{e.status, "invalid_request_error", e.message, "", "bad_request"};
+      ApiError api{e.status, error_type_of(e.status), e.message, "",
+                   e.code.empty() ? "bad_request" : e.code};
       busy_ = true;
-      write(http_response(e.status, "application/json", error_body(api), {}, false));
+      write(http_response(e.status, "application/json", error_body(api), e.headers, false));
+      lingering_ = true;  // the client may still be sending the body we refused: discard it
       done(false);
       return;
     }
-    if (state != RequestParser::State::request_ready) return;
+    if (state != RequestParser::State::request_ready) {
+      // Waiting for more: the deadline of what is missing.
+      if (read_eof_) {
+        close_after_write();  // the client will send nothing more, and what it sent is not a
+                              // request
+      } else if (parser_.reading_body()) {
+        if (phase_ != Phase::body) arm(Phase::body);
+      } else if (parser_.buffered() > 0) {
+        if (phase_ != Phase::head) arm(Phase::head);
+      } else if (phase_ != Phase::idle && phase_ != Phase::head) {
+        arm(Phase::idle);
+      }
+      return;
+    }
     busy_ = true;
-    server_.handle(shared_from_this(), parser_.take());
+    arm(Phase::busy);
+    const uint64_t request = ++requests_;
+    auto self = shared_from_this();
+    HttpRequest r = parser_.take();
+    version_minor_ = r.version_minor;
+    try {
+      server_.handle(self, std::move(r));
+    } catch (const std::exception& ex) {
+      // Defence in depth: a handler's exception answers this request, never ends the process.
+      log_error("serve: request on {} failed: {}", peer_, ex.what());
+      server_.count(500, "unknown");
+      if (busy_ && requests_ == request && !closed_) {
+        if (response_started_) {
+          close();
+        } else {
+          write(http_response(
+              500, "application/json",
+              error_body({500, "server_error", "internal error while handling the request", "",
+                          "internal_error"}),
+              {}, false));
+          done(false);
+        }
+      }
+    }
   }
 
   void flush() {
@@ -174,32 +343,80 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (!self->out_.empty()) {
         self->flush();
       } else if (self->close_after_write_) {
-        self->close();
+        self->end_after_write();
       }
     });
   }
 
-  void close() {
-    std::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-    closed_ = true;
+  void close_after_write() {
+    close_after_write_ = true;
+    if (!writing_) end_after_write();
   }
 
+  void end_after_write() {
+    if (!lingering_ || read_eof_) return close();
+    // Our side is done (FIN), the client's may not be: read and discard until it stops
+    // sending, for kLingerMs at most, then close. Closing at once would reset the connection
+    // and the client could lose the answer before reading it.
+    std::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    arm(Phase::linger);
+  }
+
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    std::error_code ignored;
+    timer_.cancel();
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    server_.connections->close(peer_, admission_);
+    server_.metrics->connections_open.dec();
+  }
+
+  //! The peer is gone (reset, or a write failed): cancel what it asked for.
   void on_closed() {
-    if (active_) active_->cancelled = true;  // the engine frees its sequence at the next step
-    active_.reset();
-    if (!closed_) close();
+    if (abort_) abort_();  // the engine frees its sequence at the next step
+    abort_ = nullptr;
+    close();
+  }
+
+  //! The peer sent FIN: it will send nothing more, but may still read (a half-close).
+  void on_eof() {
+    read_eof_ = true;
+    if (!busy_) {
+      process(RequestParser::State::need_more);  // closes: no request can complete now
+      return;
+    }
+    // A request is being answered. A client that only shut down its sending side still reads
+    // the response; one that closed its socket answers the next bytes it gets with a reset.
+    // Before the response starts, an interim "100 Continue" (which HTTP/1.1 clients skip) is
+    // what makes a closed client reset now rather than after the whole generation.
+    if (!response_started_ && version_minor_ >= 1) {  // never a 1xx to an HTTP/1.0 client
+      out_.push_back("HTTP/1.1 100 Continue\r\n\r\n");
+      if (!writing_) flush();
+    }
+    auto self = shared_from_this();
+    socket_.async_wait(tcp::socket::wait_error, [self](std::error_code ec) {
+      if (!ec && !self->closed_) self->on_closed();
+    });
   }
 
   tcp::socket socket_;
+  asio::steady_timer timer_;
   Server::Impl& server_;
   RequestParser parser_;
+  std::string peer_;
+  ConnectionAdmission admission_;
   std::array<char, 16384> buffer_{};
   std::string pending_;
   std::deque<std::string> out_;
   bool writing_ = false, busy_ = false, closed_ = false, close_after_write_ = false;
-  std::shared_ptr<SchedulerRequest> active_;
+  bool read_eof_ = false, response_started_ = false, lingering_ = false;
+  Phase phase_ = Phase::head;
+  uint64_t timer_generation_ = 0, requests_ = 0;
+  int version_minor_ = 1;  // of the request being answered
+  std::function<void()> abort_;
 };
 
 namespace {
@@ -207,10 +424,17 @@ namespace {
 // Delivers a generation to its connection: each piece is posted to the I/O thread.
 class CompletionSink : public RequestSink {
  public:
-  CompletionSink(std::shared_ptr<Connection> c, CompletionRequest req, std::string id, std::string model,
-                 int64_t created, std::string tenant, int64_t charged_tokens, bool keep_alive)
-      : conn_(std::move(c)), req_(std::move(req)), id_(std::move(id)), model_(std::move(model)),
-        created_(created), tenant_(std::move(tenant)), charged_(charged_tokens), keep_alive_(keep_alive) {}
+  CompletionSink(std::shared_ptr<Connection> c, CompletionRequest req, std::string id,
+                 std::string model, int64_t created, std::string tenant, int64_t charged_tokens,
+                 bool keep_alive)
+      : conn_(std::move(c)),
+        req_(std::move(req)),
+        id_(std::move(id)),
+        model_(std::move(model)),
+        created_(created),
+        tenant_(std::move(tenant)),
+        charged_(charged_tokens),
+        keep_alive_(keep_alive) {}
 
   void start_stream() {
     conn_->write(http_stream_head(200, "text/event-stream", {"X-Request-Id: " + id_}));
@@ -225,16 +449,19 @@ class CompletionSink : public RequestSink {
       return;
     }
     if (delta.empty() && lp.empty()) return;
-    std::string chunk = http_chunk(sse_event(completion_chunk(req_, id_, created_, model_, delta, first_, nullptr, lp)));
+    std::string chunk = http_chunk(
+        sse_event(completion_chunk(req_, id_, created_, model_, delta, first_, nullptr, lp)));
     first_ = false;
     auto c = conn_;
-    asio::post(c->server().io, [c, chunk = std::move(chunk)]() mutable { c->write(std::move(chunk)); });
+    asio::post(c->server().io,
+               [c, chunk = std::move(chunk)]() mutable { c->write(std::move(chunk)); });
   }
 
   void on_finish(const RequestOutcome& o) override {
     auto c = conn_;
     Server::Impl& s = c->server();
-    s.gateway->release(tenant_, std::max<int64_t>(0, charged_ - o.prompt_tokens - o.completion_tokens));
+    s.gateway->release(tenant_,
+                       std::max<int64_t>(0, charged_ - o.prompt_tokens - o.completion_tokens));
     Usage usage{o.prompt_tokens, o.completion_tokens, o.cached_tokens};
     std::string reason(finish_reason_api(o.reason));
     std::string out;
@@ -246,15 +473,18 @@ class CompletionSink : public RequestSink {
                         : http_response(500, "application/json", error_body(e), {}, keep_alive_);
     } else if (req_.stream) {
       if (o.reason != engine::FinishReason::cancelled) {
-        out += http_chunk(sse_event(completion_chunk(req_, id_, created_, model_, "", first_, &reason)));
-        if (req_.include_usage) out += http_chunk(sse_event(usage_chunk(req_, id_, created_, model_, usage)));
+        out += http_chunk(
+            sse_event(completion_chunk(req_, id_, created_, model_, "", first_, &reason)));
+        if (req_.include_usage)
+          out += http_chunk(sse_event(usage_chunk(req_, id_, created_, model_, usage)));
         out += http_chunk(sse_event("[DONE]"));
       }
       out += http_chunk("");
     } else {
-      out = http_response(200, "application/json",
-                          completion_response(req_, id_, created_, model_, text_, reason, usage, all_logprobs_),
-                          {"X-Request-Id: " + id_}, keep_alive_);
+      out = http_response(
+          200, "application/json",
+          completion_response(req_, id_, created_, model_, text_, reason, usage, all_logprobs_),
+          {"X-Request-Id: " + id_}, keep_alive_);
     }
     if (o.reason == engine::FinishReason::cancelled && o.error.empty()) status = 499;
     bool keep = keep_alive_;
@@ -271,7 +501,8 @@ class CompletionSink : public RequestSink {
   TokenLogprobJson convert(const std::vector<engine::TokenLogprob>& lp) {
     const auto& tok = conn_->server().model->tokenizer();
     TokenLogprobJson t{tok.token_to_piece(lp[0].token, true), lp[0].logprob, {}};
-    for (size_t i = 1; i < lp.size(); ++i) t.top.emplace_back(tok.token_to_piece(lp[i].token, true), lp[i].logprob);
+    for (size_t i = 1; i < lp.size(); ++i)
+      t.top.emplace_back(tok.token_to_piece(lp[i].token, true), lp[i].logprob);
     return t;
   }
 
@@ -293,17 +524,95 @@ void respond_error(const std::shared_ptr<Connection>& c, const ApiError& e, bool
   c->done(keep_alive);
 }
 
+// Errors that mean the process (or the system) is out of descriptors or memory for a socket:
+// accept() would fail again at once, since the connection stays in the backlog.
+bool is_resource_error(const std::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec.value() == ENFILE ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
+
 }  // namespace
 
 void Server::Impl::accept() {
   acceptor.async_accept([this](std::error_code ec, tcp::socket socket) {
-    if (!ec) {
-      std::error_code ignored;
-      socket.set_option(tcp::no_delay(true), ignored);
-      std::make_shared<Connection>(std::move(socket), *this)->start();
+    if (!acceptor.is_open() || ec == asio::error::operation_aborted) return;
+    if (ec) {
+      const bool fd_limit = is_resource_error(ec);
+      metrics->accept_errors.labels({fd_limit ? "fd_limit" : "other"}).inc();
+      // The failed connection stays in the listen backlog and the listening socket stays
+      // readable: accepting again at once would spin. Wait, doubling up to a second; open
+      // connections are served meanwhile and free descriptors as they close.
+      if (accept_backoff_ms == 0) {
+        log_warn("serve: accept failed ({}); backing off", ec.message());
+      }
+      accept_backoff_ms = std::clamp<int64_t>(accept_backoff_ms * 2, 10, 1000);
+      accept_timer.expires_after(std::chrono::milliseconds(accept_backoff_ms));
+      accept_timer.async_wait([this](std::error_code e) {
+        if (!e && acceptor.is_open()) accept();
+      });
+      return;
     }
-    if (acceptor.is_open()) accept();
+    accept_backoff_ms = 0;
+    on_accepted(std::move(socket));
+    accept();
   });
+}
+
+void Server::Impl::on_accepted(tcp::socket socket) {
+  std::error_code ec;
+  const tcp::endpoint remote = socket.remote_endpoint(ec);
+  if (ec) return;  // already gone
+  std::string peer = remote.address().to_string();
+  const ConnectionAdmission admission = connections->open(peer);
+  if (admission == ConnectionAdmission::refuse_per_peer ||
+      admission == ConnectionAdmission::refuse_total) {
+    const bool per_peer = admission == ConnectionAdmission::refuse_per_peer;
+    metrics->connections_refused.labels({per_peer ? "per_peer" : "max_connections"}).inc();
+    // Say why without keeping any state: a new socket's send buffer is empty, so a
+    // non-blocking write of a short answer completes at once (or is dropped).
+    ApiError e{503, "overloaded",
+               per_peer ? fmt::format("this client already has {} open connections, the limit",
+                                      options.connections.max_connections_per_peer)
+                        : "the server is at its connection limit",
+               "", "too_many_connections"};
+    std::string answer =
+        http_response(503, "application/json", error_body(e), {"Retry-After: 1"}, false);
+    socket.non_blocking(true, ec);
+    if (!ec) socket.write_some(asio::buffer(answer), ec);
+    socket.shutdown(tcp::socket::shutdown_both, ec);
+    socket.close(ec);
+    return;
+  }
+  socket.set_option(tcp::no_delay(true), ec);
+  metrics->connections_open.inc();
+  std::make_shared<Connection>(std::move(socket), *this, std::move(peer), admission)->start();
+}
+
+std::optional<HttpError> Server::Impl::check_head(const HttpRequest& head, bool probes_only) {
+  if (probes_only && !is_probe_path(head.path)) {
+    return HttpError{503,
+                     "the server is at its connection limit; only health probes are answered",
+                     "too_many_connections",
+                     {"Retry-After: 1"}};
+  }
+  if (head.path.rfind("/v1/", 0) == 0) {
+    auto tenant = gateway->authenticate(head.header("authorization"));
+    if (!tenant.ok()) {
+      count(401, "unknown");
+      return HttpError{401,
+                       tenant.status().message(),
+                       "invalid_api_key",
+                       {"WWW-Authenticate: Bearer realm=\"keel\""}};
+    }
+  }
+  // A body only where one is read: nobody makes the server hold bytes it would discard.
+  auto length = head.header("content-length");
+  if (length && *length != "0" && !is_body_endpoint(head.path)) {
+    if (!is_known_path(head.path))
+      return HttpError{404, "unknown path " + head.path, "not_found", {}};
+    return HttpError{405, head.path + " takes no request body", "method_not_allowed", {}};
+  }
+  return std::nullopt;
 }
 
 void Server::Impl::load_models() {
@@ -312,59 +621,131 @@ void Server::Impl::load_models() {
     load_failed = true;
     log_error("serve: {}", load_error);
   };
+  auto aborted = [&] {
+    std::lock_guard lock(load_mutex);
+    return abort_load;
+  };
   if (options.startup_delay_ms > 0) {
-    log_info("serve: delaying the model load by {} ms (--startup-delay-ms)", options.startup_delay_ms);
-    std::this_thread::sleep_for(std::chrono::milliseconds(options.startup_delay_ms));
+    log_info("serve: delaying the model load by {} ms (--startup-delay-ms)",
+             options.startup_delay_ms);
+    std::unique_lock lock(load_mutex);
+    load_cv.wait_for(lock, std::chrono::milliseconds(options.startup_delay_ms),
+                     [&] { return abort_load; });
   }
+  if (aborted()) return;
   log_info("serve: loading {}", options.model_path);
   auto m = engine::Model::load(options.model_path);
   if (!m.ok()) return fail(m.status());
-  model = std::move(*m);
-  if (model->config().arch == engine::Architecture::bert) {
-    return fail(Status::invalid_argument("--model must be a generative model; pass embedding models with --embed-model"));
+  std::unique_ptr<engine::Model> loaded_model = std::move(*m);
+  if (loaded_model->config().arch == engine::Architecture::bert) {
+    return fail(Status::invalid_argument(
+        "--model must be a generative model; pass embedding models with --embed-model"));
   }
+  engine::ChatTemplate loaded_template = engine::ChatTemplate::raw;
   if (options.chat_template) {
-    chat_template = *options.chat_template;
+    loaded_template = *options.chat_template;
   } else {
-    auto t = engine::chat_template_of(model->file());
+    auto t = engine::chat_template_of(loaded_model->file());
     if (!t.ok()) return fail(t.status());
-    chat_template = *t;
+    loaded_template = *t;
   }
+  std::unique_ptr<engine::Model> loaded_embed;
+  std::unique_ptr<engine::Context> loaded_embed_context;
   if (!options.embed_model_path.empty()) {
+    if (aborted()) return;
     auto e = engine::Model::load(options.embed_model_path);
     if (!e.ok()) return fail(e.status());
-    embed_model = std::move(*e);
+    loaded_embed = std::move(*e);
     engine::ContextOptions c;
     c.n_threads = options.scheduler.threads;
-    c.n_ctx = embed_model->config().n_ctx_train;
-    auto ctx = engine::Context::create(*embed_model, c);
+    c.n_ctx = loaded_embed->config().n_ctx_train;
+    auto ctx = engine::Context::create(*loaded_embed, c);
     if (!ctx.ok()) return fail(ctx.status());
-    embed_context = std::move(*ctx);
-    embed_worker = std::make_unique<ThreadPool>(1);
+    loaded_embed_context = std::move(*ctx);
   }
-  scheduler = std::make_unique<Scheduler>(*model, options.scheduler, metrics.get());
-  if (Status s = scheduler->start(); !s.ok()) return fail(s);
-  started = true;
-  if (Status s = scheduler->warm_up(); !s.ok()) return fail(s);
-  ready = true;
-  log_info("serve: ready ({} as '{}', {} running x {} tokens, {} KV blocks)", options.model_path, model_id,
-           options.scheduler.max_running, options.scheduler.n_ctx, scheduler->kv_blocks_total());
+  if (aborted()) return;
+  auto loaded_scheduler =
+      std::make_unique<Scheduler>(*loaded_model, options.scheduler, metrics.get());
+  if (Status s = loaded_scheduler->start(); !s.ok()) return fail(s);
+  {
+    std::lock_guard lock(load_mutex);
+    if (abort_load) return;
+    loading_scheduler = loaded_scheduler.get();  // abort_loading() interrupts its warm-up
+  }
+  log_info("serve: warming up");
+  Status warm = loaded_scheduler->warm_up();
+  {
+    std::lock_guard lock(load_mutex);
+    loading_scheduler = nullptr;
+    if (abort_load) return;  // the scheduler stops as it goes out of scope
+  }
+  if (!warm.ok()) return fail(warm);
+  std::unique_ptr<EmbeddingQueue> loaded_embeddings;
+  if (loaded_embed_context) {
+    engine::Context* ctx = loaded_embed_context.get();
+    const engine::Tokenizer* tok = &loaded_embed->tokenizer();
+    auto embed = [ctx, tok](std::span<const std::string> inputs,
+                            int64_t* tokens) -> Result<std::vector<std::vector<float>>> {
+      std::vector<std::vector<engine::TokenId>> ids;
+      const int64_t limit = ctx->options().n_ctx;
+      for (const auto& text : inputs) {
+        auto t = tok->encode(text, true, false);
+        if (static_cast<int64_t>(t.size()) > limit) {
+          return Status::invalid_argument(
+              fmt::format("an input has {} tokens; the embedding model takes {}", t.size(), limit));
+        }
+        *tokens += static_cast<int64_t>(t.size());
+        ids.push_back(std::move(t));
+      }
+      return ctx->embed_batch(ids);
+    };
+    EmbeddingQueue::Options eo;
+    eo.inputs_per_slice = options.embedding_inputs_per_slice;
+    eo.slice_delay_ms = options.scheduler.step_delay_ms;
+    loaded_embeddings = std::make_unique<EmbeddingQueue>(embed, eo, metrics.get());
+  }
+  log_info("serve: ready ({} as '{}', {} running x {} tokens, {} KV blocks)", options.model_path,
+           model_id, options.scheduler.max_running, options.scheduler.n_ctx,
+           loaded_scheduler->kv_blocks_total());
+  // Publish: everything above is visible to whoever sees ready == true.
+  model = std::move(loaded_model);
+  chat_template = loaded_template;
+  embed_model = std::move(loaded_embed);
+  embed_context = std::move(loaded_embed_context);
+  scheduler = std::move(loaded_scheduler);
+  embeddings = std::move(loaded_embeddings);
+  ready.store(true, std::memory_order_release);
+}
+
+void Server::Impl::abort_loading() {
+  std::lock_guard lock(load_mutex);
+  abort_load = true;
+  if (loading_scheduler) loading_scheduler->interrupt();
+  load_cv.notify_all();
 }
 
 void Server::Impl::begin_drain() {
   if (draining.exchange(true)) return;
   log_info("serve: draining (grace period {} s)", options.grace_period_s);
-  drain_deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                                          std::chrono::duration<double>(options.grace_period_s));
+  drain_deadline = std::chrono::steady_clock::now() +
+                   std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                       std::chrono::duration<double>(options.grace_period_s));
   check_drain();
 }
 
 void Server::Impl::check_drain() {
-  bool idle = !scheduler || (scheduler->running() == 0 && scheduler->waiting() == 0);
+  const bool loaded = ready.load(std::memory_order_acquire);
+  if (!loaded) abort_loading();  // nothing admitted yet: stop the load instead of waiting for it
+  const bool idle = !loaded || (scheduler->running() == 0 && scheduler->waiting() == 0 &&
+                                (!embeddings || embeddings->jobs() == 0));
   if (idle || std::chrono::steady_clock::now() >= drain_deadline) {
-    if (scheduler) scheduler->stop(/*drain=*/idle);
+    if (loaded) {
+      scheduler->stop(/*drain=*/idle);
+      if (embeddings) embeddings->stop();
+    }
     std::error_code ignored;
     acceptor.close(ignored);
+    accept_timer.cancel();
     signals.cancel(ignored);
     // Let the last responses go out, then stop.
     drain_timer.expires_after(std::chrono::milliseconds(100));
@@ -378,6 +759,7 @@ void Server::Impl::check_drain() {
 }
 
 void Server::Impl::handle(const std::shared_ptr<Connection>& c, HttpRequest r) {
+  if (options.on_request) options.on_request(r);
   const bool keep = r.keep_alive();
   auto simple = [&](int status, std::string_view type, std::string_view body) {
     c->write(http_response(status, type, body, {}, keep));
@@ -390,107 +772,203 @@ void Server::Impl::handle(const std::shared_ptr<Connection>& c, HttpRequest r) {
   }
   if (r.path == "/readyz") {
     if (draining) return simple(503, "text/plain", "draining\n");
-    return ready ? simple(200, "text/plain", "ready\n") : simple(503, "text/plain", load_failed ? "failed\n" : "loading\n");
+    return ready ? simple(200, "text/plain", "ready\n")
+                 : simple(503, "text/plain", load_failed ? "failed\n" : "loading\n");
   }
-  if (r.path == "/metrics") return simple(200, "text/plain; version=0.0.4; charset=utf-8", registry.render());
+  if (r.path == "/metrics")
+    return simple(200, "text/plain; version=0.0.4; charset=utf-8", registry.render());
   if (r.path.rfind("/v1/", 0) != 0) {
-    return respond_error(c, {404, "invalid_request_error", "unknown path " + r.path, "", "not_found"}, keep);
+    return respond_error(
+        c, {404, "invalid_request_error", "unknown path " + r.path, "", "not_found"}, keep);
   }
+  // The head check refused requests without a valid key before their body was read.
   auto tenant = gateway->authenticate(r.header("authorization"));
   if (!tenant.ok()) {
     count(401, "unknown");
-    return respond_error(c, {401, "invalid_request_error", tenant.status().message(), "", "invalid_api_key"}, keep,
-                         {"WWW-Authenticate: Bearer realm=\"keel\""});
+    return respond_error(
+        c, {401, "invalid_request_error", tenant.status().message(), "", "invalid_api_key"}, keep,
+        {"WWW-Authenticate: Bearer realm=\"keel\""});
   }
   if (r.path == "/v1/models") {
-    if (r.method != "GET") return respond_error(c, {405, "invalid_request_error", "use GET", "", "method_not_allowed"}, keep);
+    if (r.method != "GET")
+      return respond_error(c, {405, "invalid_request_error", "use GET", "", "method_not_allowed"},
+                           keep);
     std::vector<std::string> ids;
     if (gateway->allows(*tenant, model_id)) ids.push_back(model_id);
-    if (embed_model && gateway->allows(*tenant, embed_model_id)) ids.push_back(embed_model_id);
+    if (!embed_model_id.empty() && gateway->allows(*tenant, embed_model_id))
+      ids.push_back(embed_model_id);
     return simple(200, "application/json", models_response(ids, created_unix));
   }
-  if (r.method != "POST") return respond_error(c, {405, "invalid_request_error", "use POST", "", "method_not_allowed"}, keep);
+  if (r.method != "POST")
+    return respond_error(c, {405, "invalid_request_error", "use POST", "", "method_not_allowed"},
+                         keep);
   if (r.path == "/v1/chat/completions") return handle_completion(c, r, true);
   if (r.path == "/v1/completions") return handle_completion(c, r, false);
   if (r.path == "/v1/embeddings") return handle_embeddings(c, r);
   respond_error(c, {404, "invalid_request_error", "unknown path " + r.path, "", "not_found"}, keep);
 }
 
-void Server::Impl::handle_completion(const std::shared_ptr<Connection>& c, const HttpRequest& r, bool chat) {
+// A generation request between its parse (I/O thread) and its submission to the scheduler
+// (I/O thread again), while its prompt is tokenized on the tokenizer pool.
+struct Server::Impl::PendingCompletion {
+  CompletionRequest req;
+  std::string tenant;
+  bool keep = true;
+  bool chat = true;
+  std::vector<engine::TokenId> prompt;
+  std::string error;  // set when tokenizing threw
+};
+
+namespace {
+
+QueueState queue_state_of(const Scheduler& s, const SchedulerOptions& o, int64_t max_tokens) {
+  return QueueState{s.waiting(),
+                    s.running(),
+                    o.max_running,
+                    s.queued_tokens(),
+                    s.kv_blocks_total() * o.kv_block_size,
+                    s.drain_tokens_per_s(),
+                    s.slot_release_per_s(),
+                    s.slot_free_in_s(),
+                    static_cast<double>(max_tokens) * s.step_seconds()};
+}
+
+}  // namespace
+
+void Server::Impl::handle_completion(const std::shared_ptr<Connection>& c, const HttpRequest& r,
+                                     bool chat) {
   const bool keep = r.keep_alive();
   std::string tenant = *gateway->authenticate(r.header("authorization"));
   auto fail = [&](const ApiError& e, const std::vector<std::string>& headers = {}) {
     count(e.status, tenant);
     respond_error(c, e, keep, headers);
   };
-  if (draining) return fail({503, "overloaded", "the server is shutting down; retry on another replica", "", "draining"}, {"Retry-After: 1"});
-  if (!ready) return fail({503, "overloaded", load_failed ? "the model failed to load" : "the model is still loading", "", "loading"}, {"Retry-After: 5"});
+  if (draining)
+    return fail({503, "overloaded", "the server is shutting down; retry on another replica", "",
+                 "draining"},
+                {"Retry-After: 1"});
+  if (!ready.load(std::memory_order_acquire)) {
+    return fail(
+        {503, "overloaded", load_failed ? "the model failed to load" : "the model is still loading",
+         "", "loading"},
+        {"Retry-After: 5"});
+  }
   auto parsed = parse_completion_request(r.body, chat, options.request_limits);
   if (!parsed.request) return fail(parsed.error);
   CompletionRequest& req = *parsed.request;
-  if (req.model != model_id && !(embed_model && req.model == embed_model_id)) {
-    return fail({404, "invalid_request_error", fmt::format("model '{}' does not exist; this server has '{}'", req.model, model_id),
-                 "model", "model_not_found"});
+  if (req.model != model_id && !(!embed_model_id.empty() && req.model == embed_model_id)) {
+    return fail(
+        {404, "invalid_request_error",
+         fmt::format("model '{}' does not exist; this server has '{}'", req.model, model_id),
+         "model", "model_not_found"});
   }
   if (req.model != model_id) {
-    return fail({400, "invalid_request_error", fmt::format("model '{}' is an embedding model", req.model), "model", "wrong_model_kind"});
+    return fail({400, "invalid_request_error",
+                 fmt::format("model '{}' is an embedding model", req.model), "model",
+                 "wrong_model_kind"});
   }
   if (!gateway->allows(tenant, req.model)) {
-    return fail({403, "permission_error", fmt::format("tenant '{}' may not use model '{}'", tenant, req.model), "model", "model_not_allowed"});
+    return fail({403, "permission_error",
+                 fmt::format("tenant '{}' may not use model '{}'", tenant, req.model), "model",
+                 "model_not_allowed"});
   }
-  auto queue_state = [&](int64_t max_tokens) {
-    return QueueState{scheduler->waiting(), scheduler->running(), options.scheduler.max_running,
-                      scheduler->queued_tokens(), scheduler->kv_blocks_total() * options.scheduler.kv_block_size,
-                      scheduler->drain_tokens_per_s(), scheduler->slot_release_per_s(), scheduler->slot_free_in_s(),
-                      static_cast<double>(max_tokens) * scheduler->step_seconds()};
-  };
-  auto refuse = [&](const AdmissionDecision& d) {
-    metrics->rejections.labels({d.reason}).inc();
-    fail({429, "overloaded", d.message, "", d.reason}, {fmt::format("Retry-After: {}", d.retry_after_s)});
-  };
   // Under overload most requests are refused, and the I/O thread that refuses them also
   // delivers the admitted ones' tokens: refuse before tokenizing when the prompt cannot change
   // the answer (admission is monotone in the tokens, so a refusal with a zero-token prompt
   // stands for any prompt).
   if (req.max_tokens) {
-    AdmissionDecision early = admit(queue_state(*req.max_tokens), options.admission, *req.max_tokens);
-    if (!early.admitted) return refuse(early);
+    AdmissionDecision early = admit(queue_state_of(*scheduler, options.scheduler, *req.max_tokens),
+                                    options.admission, *req.max_tokens);
+    if (!early.admitted) {
+      metrics->rejections.labels({early.reason}).inc();
+      return fail({429, "overloaded", early.message, "", early.reason},
+                  {fmt::format("Retry-After: {}", early.retry_after_s)});
+    }
   }
-  // Prompt tokens.
-  std::vector<engine::TokenId> prompt;
-  const auto& tokenizer = model->tokenizer();
-  if (chat) {
-    std::string text = engine::format_chat(chat_template, req.messages, true);
-    prompt = tokenizer.encode(text, true, chat_template != engine::ChatTemplate::raw);
-    if (!engine::end_of_turn(chat_template).empty()) req.stop.push_back(std::string(engine::end_of_turn(chat_template)));
-  } else {
-    prompt = tokenizer.encode(req.prompt, true, false);
+  // The prompt is tokenized on the tokenizer pool: a 4 MB prompt takes seconds, and this
+  // thread answers probes and streams every client's tokens.
+  auto pending = std::make_shared<PendingCompletion>();
+  pending->req = std::move(req);
+  pending->tenant = tenant;
+  pending->keep = keep;
+  pending->chat = chat;
+  metrics->tokenizing.inc();
+  tokenizers->submit([this, c, pending] {
+    try {
+      const auto& tokenizer = model->tokenizer();
+      if (pending->chat) {
+        std::string text = engine::format_chat(chat_template, pending->req.messages, true);
+        pending->prompt = tokenizer.encode(text, true, chat_template != engine::ChatTemplate::raw);
+      } else {
+        pending->prompt = tokenizer.encode(pending->req.prompt, true, false);
+      }
+    } catch (const std::exception& e) {
+      pending->error = e.what();
+    }
+    metrics->tokenizing.dec();
+    asio::post(io, [this, c, pending] {
+      if (c->closed()) {
+        count(499, pending->tenant);
+        return;
+      }
+      submit_completion(c, *pending);
+    });
+  });
+}
+
+void Server::Impl::submit_completion(const std::shared_ptr<Connection>& c, PendingCompletion& p) {
+  CompletionRequest& req = p.req;
+  const bool keep = p.keep, chat = p.chat;
+  const std::string& tenant = p.tenant;
+  auto fail = [&](const ApiError& e, const std::vector<std::string>& headers = {}) {
+    count(e.status, tenant);
+    respond_error(c, e, keep, headers);
+  };
+  if (!p.error.empty()) {
+    log_error("serve: tokenizing a prompt failed: {}", p.error);
+    return fail({500, "server_error", "the prompt could not be tokenized", "", "internal_error"});
   }
+  if (draining)
+    return fail({503, "overloaded", "the server is shutting down; retry on another replica", "",
+                 "draining"},
+                {"Retry-After: 1"});
+  std::vector<engine::TokenId>& prompt = p.prompt;
+  if (chat && !engine::end_of_turn(chat_template).empty())
+    req.stop.push_back(std::string(engine::end_of_turn(chat_template)));
   const int64_t n_ctx = options.scheduler.n_ctx;
-  if (prompt.empty()) return fail({400, "invalid_request_error", "the prompt is empty", chat ? "messages" : "prompt", "empty_prompt"});
+  if (prompt.empty())
+    return fail({400, "invalid_request_error", "the prompt is empty", chat ? "messages" : "prompt",
+                 "empty_prompt"});
   if (static_cast<int64_t>(prompt.size()) >= n_ctx) {
     return fail({400, "invalid_request_error",
-                 fmt::format("the prompt has {} tokens; this model's context holds {}", prompt.size(), n_ctx),
+                 fmt::format("the prompt has {} tokens; this model's context holds {}",
+                             prompt.size(), n_ctx),
                  chat ? "messages" : "prompt", "context_length_exceeded"});
   }
-  int64_t max_tokens = req.max_tokens.value_or(std::min<int64_t>(options.request_limits.max_tokens_limit, n_ctx - static_cast<int64_t>(prompt.size())));
+  int64_t max_tokens = req.max_tokens.value_or(std::min<int64_t>(
+      options.request_limits.max_tokens_limit, n_ctx - static_cast<int64_t>(prompt.size())));
   if (static_cast<int64_t>(prompt.size()) + max_tokens > n_ctx) {
-    return fail({400, "invalid_request_error",
-                  fmt::format("the prompt ({} tokens) plus max_tokens ({}) exceeds the context of {} tokens", prompt.size(),
-                              max_tokens, n_ctx),
-                  "max_tokens", "context_length_exceeded"});
+    return fail(
+        {400, "invalid_request_error",
+         fmt::format("the prompt ({} tokens) plus max_tokens ({}) exceeds the context of {} tokens",
+                     prompt.size(), max_tokens, n_ctx),
+         "max_tokens", "context_length_exceeded"});
   }
   const int64_t request_tokens = static_cast<int64_t>(prompt.size()) + max_tokens;
   QuotaDecision quota = gateway->acquire(tenant, request_tokens);
   if (!quota.admitted) {
     metrics->rejections.labels({"tenant_quota"}).inc();
     int retry = std::max(1, static_cast<int>(std::ceil(quota.retry_after_s)));
-    return fail({429, "rate_limit_exceeded", quota.message, "", "rate_limit_exceeded"}, {fmt::format("Retry-After: {}", retry)});
+    return fail({429, "rate_limit_exceeded", quota.message, "", "rate_limit_exceeded"},
+                {fmt::format("Retry-After: {}", retry)});
   }
-  AdmissionDecision admission = admit(queue_state(max_tokens), options.admission, request_tokens);
+  AdmissionDecision admission = admit(queue_state_of(*scheduler, options.scheduler, max_tokens),
+                                      options.admission, request_tokens);
   if (!admission.admitted) {
     gateway->release(tenant, request_tokens);
-    return refuse(admission);
+    metrics->rejections.labels({admission.reason}).inc();
+    return fail({429, "overloaded", admission.message, "", admission.reason},
+                {fmt::format("Retry-After: {}", admission.retry_after_s)});
   }
   auto sr = std::make_shared<SchedulerRequest>();
   sr->tenant = tenant;
@@ -508,70 +986,90 @@ void Server::Impl::handle_completion(const std::shared_ptr<Connection>& c, const
   sr->arrival_ns = monotonic_now_ns();
   std::string id = fmt::format("{}-{:016x}", chat ? "chatcmpl" : "cmpl", next_id++);
   const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
-                              std::chrono::system_clock::now().time_since_epoch()).count();
-  auto sink = std::make_shared<CompletionSink>(c, req, id, model_id, created, tenant, request_tokens, keep);
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count();
+  auto sink =
+      std::make_shared<CompletionSink>(c, req, id, model_id, created, tenant, request_tokens, keep);
   if (req.stream) sink->start_stream();
   sr->sink = sink;
-  c->set_active(sr);
+  c->set_abort([sr] { sr->cancelled = true; });
   scheduler->submit(std::move(sr));
 }
 
 void Server::Impl::handle_embeddings(const std::shared_ptr<Connection>& c, const HttpRequest& r) {
   const bool keep = r.keep_alive();
   std::string tenant = *gateway->authenticate(r.header("authorization"));
-  auto fail = [&](const ApiError& e) {
+  auto fail = [&](const ApiError& e, const std::vector<std::string>& headers = {}) {
     count(e.status, tenant);
-    respond_error(c, e, keep);
+    respond_error(c, e, keep, headers);
   };
-  if (draining) return fail({503, "overloaded", "the server is shutting down", "", "draining"});
-  if (!ready) return fail({503, "overloaded", "the model is still loading", "", "loading"});
+  if (draining)
+    return fail({503, "overloaded", "the server is shutting down", "", "draining"},
+                {"Retry-After: 1"});
+  if (!ready.load(std::memory_order_acquire))
+    return fail({503, "overloaded", "the model is still loading", "", "loading"},
+                {"Retry-After: 5"});
   auto parsed = parse_embedding_request(r.body, options.request_limits);
   if (!parsed.request) return fail(parsed.error);
-  if (!embed_model) return fail({400, "invalid_request_error", "this server has no embedding model (start it with --embed-model)", "model", "no_embedding_model"});
+  if (!embeddings)
+    return fail({400, "invalid_request_error",
+                 "this server has no embedding model (start it with --embed-model)", "model",
+                 "no_embedding_model"});
   if (parsed.request->model != embed_model_id) {
-    return fail({404, "invalid_request_error", fmt::format("embedding model '{}' does not exist; this server has '{}'",
-                                                           parsed.request->model, embed_model_id), "model", "model_not_found"});
+    return fail({404, "invalid_request_error",
+                 fmt::format("embedding model '{}' does not exist; this server has '{}'",
+                             parsed.request->model, embed_model_id),
+                 "model", "model_not_found"});
   }
   if (!gateway->allows(tenant, embed_model_id)) {
-    return fail({403, "permission_error", fmt::format("tenant '{}' may not use model '{}'", tenant, embed_model_id), "model", "model_not_allowed"});
+    return fail({403, "permission_error",
+                 fmt::format("tenant '{}' may not use model '{}'", tenant, embed_model_id), "model",
+                 "model_not_allowed"});
   }
   auto request = std::make_shared<EmbeddingRequest>(std::move(*parsed.request));
-  embed_worker->submit([this, c, request, keep, tenant] {
-    const auto& tok = embed_model->tokenizer();
-    std::vector<std::vector<engine::TokenId>> tokens;
-    int64_t total = 0;
-    const int64_t limit = embed_context->options().n_ctx;
-    std::string error;
-    for (const auto& text : request->inputs) {
-      auto ids = tok.encode(text, true, false);
-      if (static_cast<int64_t>(ids.size()) > limit) {
-        error = fmt::format("an input has {} tokens; the embedding model takes {}", ids.size(), limit);
-        break;
-      }
-      total += static_cast<int64_t>(ids.size());
-      tokens.push_back(std::move(ids));
-    }
+  auto job = std::make_shared<EmbeddingJob>();
+  job->inputs = std::move(request->inputs);
+  // Runs on the embedding worker: the response is built there, then handed to the I/O thread.
+  job->on_done = [this, c, request, keep, tenant](EmbeddingJob& j) {
     std::string out;
     int status = 200;
-    if (error.empty()) {
-      auto vectors = embed_context->embed_batch(tokens);
-      if (vectors.ok()) {
-        out = http_response(200, "application/json", embedding_response(*request, embed_model_id, *vectors, total), {}, keep);
+    try {
+      if (j.cancelled.load()) {
+        status = 499;
+      } else if (!j.error.empty()) {
+        status = 400;
+        out = http_response(
+            400, "application/json",
+            error_body({400, "invalid_request_error", j.error, "input", "invalid_input"}), {},
+            keep);
       } else {
-        error = vectors.status().message();
+        out = http_response(200, "application/json",
+                            embedding_response(*request, embed_model_id, j.vectors, j.tokens), {},
+                            keep);
       }
-    }
-    if (!error.empty()) {
-      status = 400;
-      out = http_response(400, "application/json", error_body({400, "invalid_request_error", error, "input", "invalid_input"}), {}, keep);
+    } catch (const std::exception& e) {
+      log_error("serve: building an embedding response failed: {}", e.what());
+      status = 500;
+      out = http_response(500, "application/json",
+                          error_body({500, "server_error", "internal error", "", "internal_error"}),
+                          {}, false);
     }
     asio::post(io, [this, c, out = std::move(out), keep, status, tenant]() mutable {
       count(status, tenant);
-      if (c->closed()) return;
+      if (c->closed() || status == 499) return;
       c->write(std::move(out));
-      c->done(keep);
+      c->done(keep && status != 500);
     });
-  });
+  };
+  c->set_abort([job] { job->cancelled = true; });
+  AdmissionDecision d = embeddings->submit(job, options.admission);
+  if (!d.admitted) {
+    c->set_abort(nullptr);
+    job->on_done = nullptr;
+    metrics->rejections.labels({d.reason}).inc();
+    return fail({429, "overloaded", d.message, "", d.reason},
+                {fmt::format("Retry-After: {}", d.retry_after_s)});
+  }
 }
 
 Result<std::unique_ptr<Server>> Server::create(const ServerOptions& options) {
@@ -580,9 +1078,15 @@ Result<std::unique_ptr<Server>> Server::create(const ServerOptions& options) {
   Impl& i = *s->impl_;
   i.options = options;
   i.model_id = model_name_of(options.model_path, options.model_id);
-  i.embed_model_id = options.embed_model_path.empty() ? "" : model_name_of(options.embed_model_path, options.embed_model_id);
-  i.created_unix = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  i.embed_model_id = options.embed_model_path.empty()
+                         ? ""
+                         : model_name_of(options.embed_model_path, options.embed_model_id);
+  i.created_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
   i.metrics = std::make_unique<ServeMetrics>(i.registry, options.slo);
+  i.connections = std::make_unique<ConnectionTable>(options.connections);
+  i.tokenizers = std::make_unique<ThreadPool>(2);
   if (options.api_keys_path.empty()) {
     i.gateway = Gateway::open_access();
   } else {
@@ -597,17 +1101,38 @@ Result<std::unique_ptr<Server>> Server::create(const ServerOptions& options) {
   if (!ec) i.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) i.acceptor.bind(endpoint, ec);
   if (!ec) i.acceptor.listen(4096, ec);
-  if (ec) return Status::unavailable(fmt::format("cannot listen on {}:{}: {}", options.host, options.port, ec.message()));
+  if (ec)
+    return Status::unavailable(
+        fmt::format("cannot listen on {}:{}: {}", options.host, options.port, ec.message()));
   raise_fd_limit();
+  rlimit rl{};
+  const int64_t wanted =
+      options.connections.max_connections + options.connections.probe_connections;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      static_cast<int64_t>(rl.rlim_cur) < wanted + 64) {
+    log_warn(
+        "serve: the file descriptor limit ({}) is below max_connections + probe slots ({}) plus "
+        "room for the "
+        "model; past it, accept() fails and the server backs off",
+        static_cast<int64_t>(rl.rlim_cur), wanted);
+  }
   return s;
 }
 
 Server::~Server() {
-  if (impl_ && impl_->loader.joinable()) impl_->loader.join();
-  if (impl_ && impl_->scheduler) impl_->scheduler->stop(false);
+  if (!impl_) return;
+  impl_->tokenizers.reset();  // its tasks use the model: finish them first
+  if (impl_->loader.joinable()) {
+    impl_->abort_loading();
+    impl_->loader.join();
+  }
+  if (impl_->embeddings) impl_->embeddings->stop();
+  if (impl_->scheduler) impl_->scheduler->stop(false);
 }
 
-uint16_t Server::port() const { return impl_->acceptor.local_endpoint().port(); }
+uint16_t Server::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 void Server::shutdown() {
   asio::post(impl_->io, [impl = impl_.get()] { impl->begin_drain(); });
@@ -615,8 +1140,8 @@ void Server::shutdown() {
 
 Status Server::run() {
   Impl& i = *impl_;
-  log_info("serve: listening on {}:{} (keel {})", i.options.host, port(), keel_version());
-  std::fprintf(stderr, "keel serve: listening on http://%s:%u\n", i.options.host.c_str(), port());
+  // Signals first: a SIGTERM sent as soon as the server says it listens must drain it, not
+  // kill it.
   if (i.options.handle_signals) {
     i.signals.add(SIGTERM);
     i.signals.add(SIGINT);
@@ -624,10 +1149,23 @@ Status Server::run() {
       if (!ec) i.begin_drain();
     });
   }
+  log_info("serve: listening on {}:{} (keel {})", i.options.host, port(), keel_version());
+  std::fprintf(stderr, "keel serve: listening on http://%s:%u\n", i.options.host.c_str(), port());
   i.accept();
   i.loader = std::thread([&i] { i.load_models(); });
-  i.io.run();
+  // A handler's exception is logged and the loop goes on (the connections' handlers answer
+  // their own; this is the last line of defence).
+  for (;;) {
+    try {
+      i.io.run();
+      break;
+    } catch (const std::exception& e) {
+      log_error("serve: unexpected error on the I/O thread: {}", e.what());
+    }
+  }
   if (i.loader.joinable()) i.loader.join();
+  i.tokenizers.reset();  // finishes what is queued (its answers go nowhere now), then joins
+  if (i.embeddings) i.embeddings->stop();
   if (i.scheduler) i.scheduler->stop(false);
   if (i.load_failed) return Status::failed_precondition(i.load_error);
   return Status();

@@ -8,14 +8,35 @@
 //
 // Contract:
 // - The server listens before the model loads, so probes answer while it loads.
-// - Every request passes, in order: the gateway (401/403, 429 past a tenant's quota), the
-//   request limits (400/413 with a clear message), admission (429 + Retry-After past a bound).
-// - A client that disconnects cancels its generation at the next engine step.
+// - Connections are bounded (ConnectionLimits, see connection_limits.h): a total and a per-peer
+//   cap, a few probe-only slots past the total, and deadlines for a request's head, its body
+//   and an idle keep-alive connection. When accept() fails (out of file descriptors) the server
+//   backs off and retries instead of spinning; open connections keep being served.
+// - Every request passes, in order: its head is checked before its body is read (a /v1/ request
+//   without a valid API key is answered 401 and the connection closed, so an unauthenticated
+//   client cannot make the server hold a large body); the gateway (403, 429 past a tenant's
+//   quota); the request limits (400/413 with a clear message: every field of a JSON body is
+//   read with its type checked); admission (429 + Retry-After past a bound), for generation and
+//   embeddings alike.
+// - Prompts are tokenized and embeddings computed off the I/O thread, so a large request never
+//   delays probes or other clients' tokens.
+// - An exception thrown while handling a request is answered 500 on that request (and logged);
+//   it never ends the process.
+// - A client that disconnects cancels its generation at the next engine step and its embedding
+//   request before the next slice. A client that only half-closes (shutdown(SHUT_WR)) after a
+//   complete request still gets its response: the server then sends an interim
+//   "100 Continue" to learn whether the client is still there, and a reset cancels the work.
 // - SIGTERM (or shutdown()) stops admitting (503), finishes in-flight work within the grace
-//   period, then run() returns ok.
+//   period, then run() returns ok. During the model load or warm-up it interrupts them: run()
+//   returns ok without waiting for the load to finish (within one engine step or one stage of
+//   the load: reading the file, creating a context).
+// - Thread-safety: the model, scheduler and embedding queue are made by a loader thread and
+//   published to the I/O thread through `ready` (a release store); nothing reads them before
+//   it sees ready.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -24,6 +45,7 @@
 #include "core/result.h"
 #include "engine/chat_template.h"
 #include "serve/admission.h"
+#include "serve/connection_limits.h"
 #include "serve/gateway.h"
 #include "serve/http.h"
 #include "serve/openai_api.h"
@@ -44,14 +66,20 @@ struct ServerOptions {
   AdmissionLimits admission;
   RequestLimits request_limits;
   HttpLimits http;
+  ConnectionLimits connections;
+  //! Embedding inputs tokenized and embedded per turn of the embedding worker (round robin).
+  size_t embedding_inputs_per_slice = 8;
   SloThresholds slo;
-  std::string api_keys_path;  //!< empty: open access
+  std::string api_keys_path;                                  //!< empty: open access
   std::vector<std::pair<std::string, TenantLimits>> tenants;  //!< limits for tenants from a spec
   double grace_period_s = 30;
   bool handle_signals = true;  //!< SIGTERM/SIGINT start a drain
   //! Fault injection: wait this long before loading the model, to exercise probes and clients
   //! against a slow start (a cold cache or a large model).
   int64_t startup_delay_ms = 0;
+  //! Fault injection for tests: called on the I/O thread before each request is handled; an
+  //! exception it throws is handled as a handler's exception would be (500, the server goes on).
+  std::function<void(const HttpRequest&)> on_request;
 };
 
 class Server {

@@ -1,7 +1,8 @@
 // The gateway: key file parsing, authentication, model permissions, token buckets and
-// concurrency limits.
+// concurrency limits. Time is a ManualClock: buckets refill when the test advances it.
 #include <gtest/gtest.h>
 
+#include "core/clock.h"
 #include "core/hash.h"
 #include "serve/gateway.h"
 #include "support/test_support.h"
@@ -12,9 +13,10 @@ namespace {
 using keel::testing::TempDir;
 using keel::testing::write_file;
 
-std::unique_ptr<Gateway> load(const TempDir& dir, const std::string& yaml) {
+std::unique_ptr<Gateway> load(const TempDir& dir, const std::string& yaml,
+                              const Clock& clock = system_clock()) {
   write_file(dir.file("keys.yaml"), yaml);
-  auto g = Gateway::from_key_file(dir.file("keys.yaml"));
+  auto g = Gateway::from_key_file(dir.file("keys.yaml"), clock);
   EXPECT_TRUE(g.ok()) << g.status().to_string();
   return g.ok() ? std::move(*g) : nullptr;
 }
@@ -73,7 +75,8 @@ TEST(Gateway, ModelsRestrictWhatATenantMayUse) {
 
 TEST(Gateway, RequestBucketRefusesPastTheRateWithARetryAfter) {
   TempDir dir;
-  auto g = load(dir, "tenants:\n  - id: a\n    requests_per_minute: 60\n");
+  ManualClock clock;
+  auto g = load(dir, "tenants:\n  - id: a\n    requests_per_minute: 60\n", clock);
   ASSERT_TRUE(g);
   for (int i = 0; i < 60; ++i) {
     ASSERT_TRUE(g->acquire("a", 1).admitted) << i;
@@ -81,14 +84,44 @@ TEST(Gateway, RequestBucketRefusesPastTheRateWithARetryAfter) {
   }
   auto d = g->acquire("a", 1);
   EXPECT_FALSE(d.admitted);
-  EXPECT_GT(d.retry_after_s, 0);
-  EXPECT_LE(d.retry_after_s, 1.01);  // one request per second refills
+  EXPECT_DOUBLE_EQ(d.retry_after_s, 1.0);  // one request per second refills
   EXPECT_NE(d.message.find("60 requests per minute"), std::string::npos);
+  // Half a second later half a request has refilled: the wait is half as long.
+  clock.advance_ns(500'000'000);
+  d = g->acquire("a", 1);
+  EXPECT_FALSE(d.admitted);
+  EXPECT_DOUBLE_EQ(d.retry_after_s, 0.5);
+}
+
+TEST(Gateway, BucketsRefillWithTimeUpToTheirCapacity) {
+  TempDir dir;
+  ManualClock clock;
+  auto g = load(
+      dir, "tenants:\n  - id: a\n    requests_per_minute: 60\n    tokens_per_minute: 600\n", clock);
+  ASSERT_TRUE(g);
+  ASSERT_TRUE(g->acquire("a", 600).admitted);  // the whole token bucket
+  g->release("a", 0);
+  auto empty = g->acquire("a", 10);
+  EXPECT_FALSE(empty.admitted);
+  EXPECT_DOUBLE_EQ(empty.retry_after_s, 1.0);  // 10 tokens per second refill
+  clock.advance_ns(500'000'000);
+  auto half = g->acquire("a", 10);
+  EXPECT_FALSE(half.admitted);
+  EXPECT_DOUBLE_EQ(half.retry_after_s, 0.5);  // 5 of the 10 tokens are back
+  clock.advance_ns(600'000'000);
+  ASSERT_TRUE(g->acquire("a", 10).admitted) << "after 1.1 s 11 tokens are back";
+  g->release("a", 0);
+  // A long idle time refills no more than the capacity: 600 tokens, not 6000.
+  clock.advance_ns(600'000'000'000);
+  ASSERT_TRUE(g->acquire("a", 600).admitted);
+  g->release("a", 0);
+  EXPECT_FALSE(g->acquire("a", 1).admitted);
 }
 
 TEST(Gateway, TokenBucketChargesAndRefundsUnusedTokens) {
   TempDir dir;
-  auto g = load(dir, "tenants:\n  - id: a\n    tokens_per_minute: 1000\n");
+  ManualClock clock;  // no refill between the calls
+  auto g = load(dir, "tenants:\n  - id: a\n    tokens_per_minute: 1000\n", clock);
   ASSERT_TRUE(g);
   ASSERT_TRUE(g->acquire("a", 800).admitted);
   EXPECT_FALSE(g->acquire("a", 300).admitted);

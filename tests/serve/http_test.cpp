@@ -102,6 +102,35 @@ TEST(RequestParser, BuffersNoMoreThanTheLimitsAllow) {
   EXPECT_LE(p.buffered(), limits.max_request_line + limits.max_header_bytes + 64);
 }
 
+TEST(RequestParser, TheHeadCheckRefusesBeforeAnyBodyIsTaken) {
+  RequestParser p;
+  int checks = 0;
+  p.set_head_check([&](const HttpRequest& head) -> std::optional<HttpError> {
+    ++checks;
+    EXPECT_TRUE(head.body.empty());
+    if (!head.header("authorization")) return HttpError{401, "no key", "invalid_api_key", {"WWW-Authenticate: Bearer"}};
+    return std::nullopt;
+  });
+  // Authorized: the check passes and the body is read as usual.
+  State s = p.feed("POST /v1/x HTTP/1.1\r\nAuthorization: Bearer k\r\nContent-Length: 4\r\n\r\nab");
+  EXPECT_EQ(s, State::need_more);
+  EXPECT_TRUE(p.reading_body());
+  EXPECT_EQ(p.feed("cd"), State::request_ready);
+  EXPECT_EQ(p.take().body, "abcd");
+  EXPECT_FALSE(p.reading_body());
+  EXPECT_EQ(checks, 1);
+  // Not authorized: refused on the head, though 4 MiB are announced and none has arrived.
+  RequestParser q;
+  q.set_head_check([](const HttpRequest& head) -> std::optional<HttpError> {
+    if (!head.header("authorization")) return HttpError{401, "no key", "invalid_api_key", {"WWW-Authenticate: Bearer"}};
+    return std::nullopt;
+  });
+  EXPECT_EQ(q.feed("POST /v1/x HTTP/1.1\r\nContent-Length: 4194304\r\n\r\n"), State::error);
+  EXPECT_EQ(q.error().status, 401);
+  EXPECT_EQ(q.error().code, "invalid_api_key");
+  EXPECT_EQ(q.error().headers, std::vector<std::string>{"WWW-Authenticate: Bearer"});
+}
+
 TEST(HttpFraming, ResponsesChunksAndEvents) {
   std::string r = http_response(429, "application/json", "{}", {"Retry-After: 3"}, false);
   EXPECT_EQ(r.rfind("HTTP/1.1 429 Too Many Requests\r\n", 0), 0u) << r;

@@ -64,7 +64,7 @@ TEST(OpenAIApi, InvalidRequestsNameTheParameterAndTheFix) {
       {R"({"model":"m","messages":[]})", "messages", "non-empty array"},
       {R"({"model":"m","messages":[{"content":"x"}]})", "messages[0]", "'role'"},
       {R"({"model":"m","messages":[{"role":"wizard","content":"x"}]})", "messages[0].role", "not supported"},
-      {R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url"}]}]})", "messages[0].content", "text"},
+      {R"({"model":"m","messages":[{"role":"user","content":[{"type":"image_url"}]}]})", "messages[0].content[0].type", "text"},
       {R"({"model":"m",)" + msgs + R"(,"max_tokens":0})", "max_tokens", "positive integer"},
       {R"({"model":"m",)" + msgs + R"(,"max_tokens":1000})", "max_tokens", "at most 100"},
       {R"({"model":"m",)" + msgs + R"(,"temperature":3})", "temperature", ""},

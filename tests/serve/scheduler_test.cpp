@@ -246,5 +246,123 @@ TEST_F(SchedulerTest, TenantsTakeTurnsForFreeSlots) {
   EXPECT_LE(calm_at, 2) << "the calm tenant finished at position " << calm_at;
 }
 
+// Memory pressure: a KV pool of one context for four requests that each grow past a quarter
+// of it. The scheduler must evict cached prefixes, then preempt the newest request and
+// recompute it later, and every request must still produce exactly what it produces without
+// pressure (no streamed text repeated or lost), with or without the prefix cache.
+TEST_F(SchedulerTest, AKvPoolTooSmallPreemptsAndRecomputesWithTheSameOutput) {
+  const std::vector<std::string> prompts = {"Once upon a time", "The little dog",
+                                            "Lily and Ben went to the park", "Tom had a red ball"};
+  struct Run {
+    std::vector<std::string> texts;
+    std::vector<RequestOutcome> outcomes;
+    double preemptions_counted = 0;
+    int64_t preemptions = 0;
+  };
+  auto run = [&](int64_t kv_blocks, bool prefix_caching) {
+    MetricsRegistry registry;
+    ServeMetrics metrics(registry, {});
+    SchedulerOptions o;
+    o.max_running = 4;
+    o.n_ctx = 64;  // 4 blocks of 16
+    o.token_budget = 8;
+    o.threads = 2;
+    o.kv_blocks = kv_blocks;
+    o.prefix_caching = prefix_caching;
+    Scheduler s(*model_, o, &metrics);
+    EXPECT_TRUE(s.start().ok());
+    std::vector<std::shared_ptr<CollectingSink>> sinks;
+    for (const auto& p : prompts) {
+      sinks.push_back(std::make_shared<CollectingSink>());
+      s.submit(request(tokens(p), 48, sinks.back()));
+    }
+    Run r;
+    for (auto& sink : sinks) {
+      r.outcomes.push_back(sink->wait());
+      r.texts.push_back(sink->text());
+    }
+    s.stop(true);
+    r.preemptions = s.preemptions();
+    r.preemptions_counted = metrics.kv_preemptions.value();
+    // Nothing is left running or waiting, and only the prefix cache holds blocks.
+    EXPECT_EQ(metrics.running.value(), 0);
+    EXPECT_EQ(metrics.waiting.value(), 0);
+    EXPECT_EQ(metrics.kv_used_ratio.value(), metrics.kv_cached_ratio.value());
+    EXPECT_EQ(s.queued_tokens(), 0);
+    return r;
+  };
+  const Run roomy = run(0, true);
+  EXPECT_EQ(roomy.preemptions, 0);
+  for (bool prefix_caching : {true, false}) {
+    SCOPED_TRACE(prefix_caching ? "with the prefix cache" : "without the prefix cache");
+    const Run tight = run(4, prefix_caching);
+    EXPECT_GT(tight.preemptions, 0);
+    EXPECT_EQ(tight.preemptions_counted, static_cast<double>(tight.preemptions));
+    std::printf("KV pool of 4 blocks, %s: %lld preemptions\n",
+                prefix_caching ? "prefix cache" : "no prefix cache",
+                static_cast<long long>(tight.preemptions));
+    ASSERT_EQ(tight.texts.size(), prompts.size());
+    for (size_t i = 0; i < prompts.size(); ++i) {
+      EXPECT_TRUE(tight.outcomes[i].error.empty()) << tight.outcomes[i].error;
+      EXPECT_NE(tight.outcomes[i].reason, engine::FinishReason::cancelled);
+      EXPECT_EQ(tight.outcomes[i].completion_tokens, roomy.outcomes[i].completion_tokens)
+          << prompts[i];
+      EXPECT_EQ(tight.texts[i], roomy.texts[i]) << prompts[i];
+      EXPECT_EQ(tight.texts[i], alone(tokens(prompts[i]), 48)) << prompts[i];
+    }
+  }
+}
+
+TEST_F(SchedulerTest, AKvPoolSmallerThanOneContextIsRefused) {
+  SchedulerOptions o;
+  o.n_ctx = 64;
+  o.kv_blocks = 3;  // 64 tokens need 4 blocks of 16
+  Scheduler s(*model_, o, &metrics_);
+  Status started = s.start();
+  EXPECT_EQ(started.code(), StatusCode::invalid_argument) << started.to_string();
+}
+
+// The running and waiting gauges follow every way a request enters and leaves: queued,
+// admitted, finished, cancelled while running or waiting, and cancelled by a stop without drain.
+TEST_F(SchedulerTest, GaugesFollowEveryRequestToItsEnd) {
+  SchedulerOptions o;
+  o.max_running = 1;
+  o.n_ctx = 256;
+  o.threads = 2;
+  o.step_delay_ms = 5;  // long requests stay in flight while the gauges are read
+  Scheduler s(*model_, o, &metrics_);
+  ASSERT_TRUE(s.start().ok());
+  EXPECT_EQ(metrics_.running.value(), 0);
+  EXPECT_EQ(metrics_.waiting.value(), 0);
+  auto short_sink = std::make_shared<CollectingSink>();
+  s.submit(request(tokens("The dog"), 2, short_sink));
+  short_sink->wait();
+  auto first = std::make_shared<CollectingSink>(), second = std::make_shared<CollectingSink>(),
+       third = std::make_shared<CollectingSink>();
+  auto running = request(tokens("Once upon a time"), 200, first);
+  auto queued = request(tokens("The little dog"), 200, second);
+  s.submit(running);
+  first->wait_for_text();
+  s.submit(queued);
+  s.submit(request(tokens("Tom had a red ball"), 200, third));
+  EXPECT_EQ(metrics_.running.value(), 1);
+  EXPECT_EQ(metrics_.waiting.value(), 2);
+  EXPECT_GT(metrics_.kv_used_ratio.value(), metrics_.kv_cached_ratio.value());
+  queued->cancelled = true;  // leaves while waiting
+  EXPECT_EQ(second->wait().reason, engine::FinishReason::cancelled);
+  running->cancelled = true;  // leaves while running; the third takes the slot
+  EXPECT_EQ(first->wait().reason, engine::FinishReason::cancelled);
+  third->wait_for_text();
+  EXPECT_EQ(metrics_.running.value(), 1);
+  EXPECT_EQ(metrics_.waiting.value(), 0);
+  s.stop(false);  // the third is cancelled by the stop
+  EXPECT_EQ(third->wait().reason, engine::FinishReason::cancelled);
+  EXPECT_EQ(metrics_.running.value(), 0);
+  EXPECT_EQ(metrics_.waiting.value(), 0);
+  EXPECT_EQ(s.running(), 0);
+  EXPECT_EQ(s.waiting(), 0);
+  EXPECT_EQ(metrics_.kv_used_ratio.value(), metrics_.kv_cached_ratio.value());
+}
+
 }  // namespace
 }  // namespace keel::serve
