@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "agent/approval.h"
 #include "core/json.h"
 #include "core/metrics.h"
 
@@ -56,9 +57,22 @@ Json case_timeline(const CaseInfo& info, const std::vector<JournalRecord>& recor
       s["approval"] = {{"requested", true}, {"why", d.value("why", "")}, {"args_sha256", d.value("args_sha256", "")},
                        {"decision", "pending"}};
     } else if (r.kind == record::approval_granted || r.kind == record::approval_denied) {
-      s["approval"]["decision"] = r.kind == record::approval_granted ? "granted" : "denied";
-      s["approval"]["by"] = d.value("by", "");
-      s["approval"]["at"] = iso_time(r.at_ns);
+      Json& a = s["approval"];
+      a["decision"] = r.kind == record::approval_granted ? "granted" : "denied";
+      a["by"] = d.value("by", "");
+      a["at"] = iso_time(r.at_ns);
+      if (d.contains("decided_at_ns")) a["decided_at"] = iso_time(d.value("decided_at_ns", int64_t{0}));
+      a["args_sha256"] = d.value("args_sha256", a.value("args_sha256", ""));
+      a["authentication"] = d.value("authentication", "");
+      if (d.contains("channel")) a["channel"] = d["channel"];
+      if (d.contains("signature")) {
+        a["signature"] = d["signature"];
+        a["public_key"] = d.value("public_key", "");
+        a["signature_verified"] = verify_recorded_signature(d).ok();
+      }
+      if (d.contains("shown")) a["shown"] = d["shown"];
+      if (d.contains("note")) a["note"] = d["note"];
+      if (d.contains("reason")) a["reason"] = d["reason"];
     } else if (r.kind == record::intent) {
       s["kind"] = d.value("kind", "tool");
       s["tool"] = d.value("tool", "");
@@ -121,8 +135,16 @@ std::string render_timeline(const CaseInfo& info, const std::vector<JournalRecor
       what = fmt::format("{} {} needs approval ({}); args sha256 {}", d.value("tool", ""), short_json(d.value("args", Json()), 80),
                          d.value("why", ""), d.value("args_sha256", "").substr(0, 12));
     } else if (r.kind == record::approval_granted || r.kind == record::approval_denied) {
-      what = fmt::format("{} by {}{}", d.value("tool", ""), d.value("by", ""),
-                         d.contains("reason") && !d["reason"].get<std::string>().empty() ? ": " + d["reason"].get<std::string>() : "");
+      std::string how = d.value("authentication", "");
+      if (d.contains("signature")) {
+        how += fmt::format(" by {} ({})", d.value("public_key", "").substr(0, 20) + "...",
+                           verify_recorded_signature(d).ok() ? "verifies" : "DOES NOT VERIFY");
+      }
+      std::string text = d.value("reason", d.value("note", ""));
+      what = fmt::format("{} by {}{}; args sha256 {}{}{}", d.value("tool", ""), d.value("by", ""),
+                         how.empty() ? "" : " [" + how + "]", d.value("args_sha256", "").substr(0, 12),
+                         d.contains("shown") ? "; shown " + short_json(d["shown"].value("args", Json()), 80) : "",
+                         text.empty() ? "" : ": " + text);
     } else if (r.kind == record::intent) {
       what = d.value("kind", "") == "model" ? fmt::format("{} on {}", d.value("tool", ""), d.value("model", ""))
                                            : fmt::format("{} {}{}", d.value("tool", ""), short_json(d.value("args", Json()), 80),
@@ -199,6 +221,7 @@ Result<AgentStats> compute_stats(JournalStore& journal) {
     s.steps += static_cast<int64_t>(steps_seen.size());
   }
   if (s.completed + s.failed > 0) s.success_rate = static_cast<double>(s.completed) / static_cast<double>(s.completed + s.failed);
+  s.completed_case_seconds = durations;
   if (!durations.empty()) {
     double sum = 0;
     for (double d : durations) sum += d;
@@ -229,6 +252,9 @@ Json stats_json(const AgentStats& s) {
 
 std::string stats_prometheus(const AgentStats& s) {
   MetricsRegistry r;
+  r.counter("keel_agent_cases_total", "Cases started (every case in the journal).")
+      .get()
+      .inc(static_cast<double>(s.cases));
   auto& cases = r.gauge("keel_agent_cases", "Cases in the journal, by state.", {"state"});
   cases.labels({"running"}).set(static_cast<double>(s.running));
   cases.labels({"waiting_approval"}).set(static_cast<double>(s.waiting_approval));
@@ -236,6 +262,12 @@ std::string stats_prometheus(const AgentStats& s) {
   cases.labels({"failed"}).set(static_cast<double>(s.failed));
   r.gauge("keel_agent_success_ratio", "Completed cases over finished cases.").get().set(s.success_rate);
   r.gauge("keel_agent_case_seconds_mean", "Mean time from start to completion of completed cases.").get().set(s.mean_case_seconds);
+  // Cases run from seconds (no human in the loop) to days (waiting for an approval).
+  auto& case_seconds =
+      r.histogram("keel_agent_case_seconds", "Time from start to completion of completed cases.",
+                  {0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400, 604800})
+          .get();
+  for (double seconds : s.completed_case_seconds) case_seconds.observe(seconds);
   r.counter("keel_agent_steps_total", "Workflow steps journaled.").get().inc(static_cast<double>(s.steps));
   r.counter("keel_agent_tool_calls_total", "Tool calls started (intents).").get().inc(static_cast<double>(s.tool_calls));
   r.counter("keel_agent_model_calls_total", "Model calls started.").get().inc(static_cast<double>(s.model_calls));
@@ -247,7 +279,9 @@ std::string stats_prometheus(const AgentStats& s) {
   approvals.labels({"requested"}).inc(static_cast<double>(s.approvals_requested));
   approvals.labels({"granted"}).inc(static_cast<double>(s.approvals_granted));
   approvals.labels({"denied"}).inc(static_cast<double>(s.approvals_denied));
-  r.counter("keel_agent_policy_denies_total", "Calls the permission policy denied.").get().inc(static_cast<double>(s.policy_denies));
+  r.counter("keel_agent_policy_denials_total", "Calls the permission policy denied.")
+      .get()
+      .inc(static_cast<double>(s.policy_denies));
   auto& tokens = r.counter("keel_agent_model_tokens_total", "Model tokens used by cases.", {"kind"});
   tokens.labels({"prompt"}).inc(static_cast<double>(s.model_prompt_tokens));
   tokens.labels({"completion"}).inc(static_cast<double>(s.model_completion_tokens));

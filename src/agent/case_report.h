@@ -14,7 +14,10 @@
 namespace keel::agent {
 
 //! One entry per step: {step, kind (tool | model), tool, effect, args, idempotency_key,
-//! policy {allowed, rule, reason}, approval {requested, decision, by}, attempts_failed,
+//! policy {allowed, rule, reason}, approval {requested, why, args_sha256, decision, by, at,
+//! decided_at, authentication, channel, signature, public_key, signature_verified (the
+//! journaled statement re-checked under the journaled key), shown (what the reviewer was
+//! shown: tool, args, why, evidence), note | reason}, attempts_failed,
 //! outcome_checks, outcome {result | error, recovered_by_outcome_check}, tokens}, plus
 //! case-level events (started, resumed, completed, failed) in "events".
 nlohmann::json case_timeline(const CaseInfo& info, const std::vector<JournalRecord>& records);
@@ -27,6 +30,7 @@ struct AgentStats {
   double success_rate = 0;            //!< completed / (completed + failed)
   double mean_case_seconds = 0;       //!< created -> completed
   double p50_case_seconds = 0, p95_case_seconds = 0;
+  std::vector<double> completed_case_seconds;  //!< created -> completed, one per completed case
   int64_t steps = 0, tool_calls = 0, model_calls = 0;
   int64_t tool_retries = 0;           //!< failed attempts that were retried or paused
   int64_t outcome_checks = 0;

@@ -1,6 +1,7 @@
 #include "agent/case_runner.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -55,6 +56,7 @@ constexpr std::string_view kStepLimitPrefix = "paused: step limit";
 struct StepRecords {
   const JournalRecord* policy = nullptr;
   const JournalRecord* approval_request = nullptr;
+  const JournalRecord* approval_reminder = nullptr;
   const JournalRecord* approval_decision = nullptr;
   const JournalRecord* intent = nullptr;
   const JournalRecord* outcome = nullptr;
@@ -83,6 +85,8 @@ class CaseJournal {
     auto it = steps_.find(n);
     return it == steps_.end() ? nullptr : &it->second;
   }
+  //! The journal ran out of space during this run (ok otherwise): nothing more may happen.
+  const Status& write_failure() const { return write_failure_; }
 
   //! Appends one record durably (and the case state, when given).
   Status append(std::string_view kind, int64_t step, Json data, std::optional<CaseState> state = std::nullopt) {
@@ -91,7 +95,10 @@ class CaseJournal {
     r.step = step;
     r.data = std::move(data);
     r.at_ns = wall_now_ns();
-    KEEL_RETURN_IF_ERROR(store_.append(case_id_, last_seq(), {r}, state));
+    if (Status written = store_.append(case_id_, last_seq(), {r}, state); !written.ok()) {
+      if (written.code() == StatusCode::resource_exhausted) write_failure_ = written;
+      return written;
+    }
     r.seq = last_seq() + 1;
     records_.push_back(std::move(r));
     index(records_.back());
@@ -104,6 +111,8 @@ class CaseJournal {
     auto& s = steps_[r.step];
     if (r.kind == record::policy_decision) s.policy = &r;
     else if (r.kind == record::approval_requested) s.approval_request = &r;
+    else if (r.kind == record::approval_reminded)
+      s.approval_reminder = &r;
     else if (r.kind == record::approval_granted || r.kind == record::approval_denied) s.approval_decision = &r;
     else if (r.kind == record::intent) s.intent = &r;
     else if (r.kind == record::outcome) s.outcome = &r;
@@ -114,6 +123,7 @@ class CaseJournal {
   std::string case_id_;
   std::deque<JournalRecord> records_;
   std::map<int64_t, StepRecords> steps_;
+  Status write_failure_;
 };
 
 Status status_from_outcome(const Json& outcome) {
@@ -143,6 +153,9 @@ class JournaledContext : public WorkflowContext {
   int64_t pending_step() const { return pending_step_; }
 
   Result<Json> call_tool(const std::string& name, const Json& args, const StepEvidence& evidence) override {
+    // After a journal write failed for lack of space nothing else may happen in this run:
+    // every effect needs its intent record first.
+    if (!journal_.write_failure().ok()) return journal_.write_failure();
     const int64_t step = next_step_++;
     const StepRecords* done = journal_.step(step);
     Tool* tool = tools_.find(name);
@@ -202,9 +215,20 @@ class JournaledContext : public WorkflowContext {
       ApprovalNeed need = policy_.approval(info_.principal, name, args, state_);
       if (need.required) {
         Json ev = {{"reason", evidence.reason}, {"context", context_}};
-        KEEL_RETURN_IF_ERROR(journal_.append(record::approval_requested, step,
-                                             {{"tool", name}, {"args", args}, {"args_sha256", hash},
-                                              {"why", need.reason}, {"evidence", ev}},
+        Json request = {{"tool", name},
+                        {"args", args},
+                        {"args_sha256", hash},
+                        {"why", need.reason},
+                        {"evidence", ev}};
+        // Deadlines on the runner's clock (injectable), so sweep_approvals() can be tested
+        // without waiting.
+        const int64_t now = (options_.clock ? *options_.clock : system_clock()).unix_now_ns();
+        request["requested_at_ns"] = now;
+        if (need.remind_after_s)
+          request["remind_at_ns"] = now + static_cast<int64_t>(*need.remind_after_s * 1e9);
+        if (need.expire_after_s)
+          request["expires_at_ns"] = now + static_cast<int64_t>(*need.expire_after_s * 1e9);
+        KEEL_RETURN_IF_ERROR(journal_.append(record::approval_requested, step, request,
                                              CaseState::waiting_approval));
         pending_step_ = step;
         return suspended_status(step);
@@ -259,7 +283,8 @@ class JournaledContext : public WorkflowContext {
           return Status::unavailable(fmt::format("{} failed {} times (last: {}); the case pauses and resumes later", name,
                                                  attempt, e.message()));
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
+        // On the runner's clock, so tests with a ManualClock do not wait.
+        (options_.clock ? *options_.clock : system_clock()).sleep_ns(backoff * 1'000'000);
         backoff *= 2;
         continue;
       }
@@ -269,6 +294,7 @@ class JournaledContext : public WorkflowContext {
   }
 
   Result<ModelReply> call_model(const std::string& purpose, const ModelRequest& request) override {
+    if (!journal_.write_failure().ok()) return journal_.write_failure();
     const int64_t step = next_step_++;
     const StepRecords* done = journal_.step(step);
     const std::string prompt_hash = sha256_hex(request.system + "\x1f" + request.user);
@@ -495,6 +521,8 @@ Result<RunOutcome> CaseRunner::resume(const std::string& case_id) {
 }
 
 Result<int64_t> CaseRunner::work(int64_t max_cases) {
+  KEEL_ASSIGN_OR_RETURN(ApprovalSweep swept, sweep_approvals());
+  for (const auto& e : swept.events) log_info("agent: {}", e);
   int64_t n = 0;
   while (max_cases < 0 || n < max_cases) {
     KEEL_ASSIGN_OR_RETURN(auto id, journal_.claim(options_.worker_id, options_.lease_s));
@@ -523,6 +551,10 @@ Result<RunOutcome> CaseRunner::run_leased(const std::string& case_id) {
   }
   JournaledContext ctx(info, journal, tools_, policy_, model_, journal_, options_, kill_point_from_env());
   auto result = def->run(ctx);
+  // Out of space: fail the command with the journal's error (it names the file) and leave the
+  // case as it is; writing case_failed would need the space that is missing, and the case
+  // is not lost, only stopped.
+  if (!journal.write_failure().ok()) return journal.write_failure();
 
   RunOutcome out;
   out.new_steps = ctx.new_steps();
@@ -560,45 +592,109 @@ Result<RunOutcome> CaseRunner::run_leased(const std::string& case_id) {
   return out;
 }
 
-Status CaseRunner::decide(const std::string& case_id, int64_t step, const std::string& approver, bool approved,
-                          const std::optional<std::string>& shown_args_sha256, const std::string& note) {
+Status CaseRunner::decide(const ApprovalSubmission& submission) {
+  const ApprovalStatement& st = submission.statement;
+  const std::string& approver = st.principal;
   if (!policy_.knows_principal(approver)) {
     return Status::permission_denied(fmt::format("{} is not a principal of this deployment", approver));
   }
-  if (!policy_.may_approve(approver)) {
-    return Status::permission_denied(fmt::format("{} does not hold the approver role", approver));
-  }
-  KEEL_ASSIGN_OR_RETURN(CaseInfo info, journal_.get_case(case_id));
+  KEEL_ASSIGN_OR_RETURN(CaseInfo info, journal_.get_case(st.case_id));
   if (info.state != CaseState::waiting_approval) {
-    return Status::failed_precondition(fmt::format("case {} is {}, not waiting for an approval", case_id, case_state_name(info.state)));
+    return Status::failed_precondition(
+        fmt::format("case {} is {}, not waiting for an approval", st.case_id, case_state_name(info.state)));
   }
+  CaseJournal journal(journal_, st.case_id);
+  KEEL_RETURN_IF_ERROR(journal.load());
+  const StepRecords* s = journal.step(st.step);
+  if (!s || !s->approval_request) {
+    return Status::not_found(fmt::format("case {} has no approval request at step {}", st.case_id, st.step));
+  }
+  if (s->approval_decision) return Status::already_exists(fmt::format("case {} step {} is already decided", st.case_id, st.step));
+  const JournalRecord& request_record = *s->approval_request;
+  const Json& request = request_record.data;
+  const std::string tool = request.value("tool", "");
+  const std::string hash = request.value("args_sha256", "");
+  if (st.tool != tool) {
+    return Status::failed_precondition(
+        fmt::format("the decision names tool {}, but step {} of case {} asks about {}", st.tool, st.step, st.case_id, tool));
+  }
+  if (!policy_.may_approve(approver, tool)) {
+    const auto roles = policy_.approving_roles(tool);
+    return Status::permission_denied(fmt::format("{} does not hold a role that may approve {} ({})", approver, tool,
+                                                 fmt::join(roles, ", ")));
+  }
+  if (info.principal == approver) {
+    return Status::permission_denied(fmt::format("{} started case {} and may not approve its own actions", approver, st.case_id));
+  }
+  KEEL_RETURN_IF_ERROR(authenticate_approval(submission, policy_));
+
+  const int64_t now = clock().unix_now_ns();
+  int64_t decided_at = st.time_ns;
+  if (submission.authentication == ApproverAuthentication::signature) {
+    const int64_t requested = request.value("requested_at_ns", request_record.at_ns);
+    if (st.time_ns < requested - kApprovalClockSkewNs || st.time_ns > now + kApprovalClockSkewNs) {
+      return Status::permission_denied(fmt::format(
+          "the signed decision is dated {} s from now, outside the request's lifetime (requested {} s ago): an "
+          "old or post-dated signature cannot answer this request; sign again",
+          static_cast<double>(st.time_ns - now) / 1e9, static_cast<double>(now - requested) / 1e9));
+    }
+  } else if (decided_at == 0) {
+    decided_at = now;
+  }
+  if (st.approve && st.args_sha256.empty()) {
+    return Status::invalid_argument(fmt::format(
+        "an approval names the SHA-256 of the arguments you reviewed (`keel agent pending` shows it: {}...)",
+        hash.substr(0, 12)));
+  }
+  if (!st.args_sha256.empty() && st.args_sha256 != hash) {
+    return Status::failed_precondition(fmt::format(
+        "the arguments of step {} are not the ones you reviewed (request {}, yours {}); review them again", st.step,
+        hash.substr(0, 12), st.args_sha256.substr(0, 12)));
+  }
+
+  Json data = {{"tool", tool},
+               {"by", approver},
+               {"args_sha256", hash},
+               {"decided_at_ns", decided_at},
+               {"authentication", authentication_name(submission.authentication)},
+               {"channel", submission.channel},
+               // What the reviewer was shown: the request's arguments, why it needs a human and the
+               // evidence gathered before it (what `keel agent pending` prints).
+               {"shown",
+                {{"tool", tool},
+                 {"args", request.value("args", Json::object())},
+                 {"why", request.value("why", "")},
+                 {"evidence", request.value("evidence", Json::object())}}}};
+  if (submission.authentication == ApproverAuthentication::signature) {
+    data["statement"] = st.canonical();
+    data["signature"] = to_hex(*submission.signature);
+    data["public_key"] = contract::format_public_key(*policy_.public_key(approver));
+  }
+  data[st.approve ? "note" : "reason"] = st.note;
+  return journal.append(st.approve ? record::approval_granted : record::approval_denied, st.step, data,
+                        CaseState::running);
+}
+
+Result<PendingApproval> CaseRunner::pending_request(const std::string& case_id, int64_t step) {
   CaseJournal journal(journal_, case_id);
   KEEL_RETURN_IF_ERROR(journal.load());
   const StepRecords* s = journal.step(step);
-  if (!s || !s->approval_request) return Status::not_found(fmt::format("case {} has no approval request at step {}", case_id, step));
-  if (s->approval_decision) return Status::already_exists(fmt::format("case {} step {} is already decided", case_id, step));
-  const Json& request = s->approval_request->data;
-  const std::string hash = request.value("args_sha256", "");
-  if (shown_args_sha256 && *shown_args_sha256 != hash) {
-    return Status::failed_precondition(fmt::format(
-        "the arguments of step {} are not the ones you reviewed (request {}, yours {}); review them again",
-        step, hash.substr(0, 12), shown_args_sha256->substr(0, 12)));
+  if (!s || !s->approval_request || s->approval_decision) {
+    return Status::not_found(fmt::format("case {} has no pending approval at step {} (see `keel agent pending`)", case_id, step));
   }
-  if (info.principal == approver) {
-    return Status::permission_denied(fmt::format("{} started case {} and may not approve its own actions", approver, case_id));
-  }
-  Json data = {{"tool", request.value("tool", "")}, {"by", approver}, {"args_sha256", hash}};
-  data[approved ? "note" : "reason"] = note;
-  return journal.append(approved ? record::approval_granted : record::approval_denied, step, data, CaseState::running);
-}
-
-Status CaseRunner::approve(const std::string& case_id, int64_t step, const std::string& approver,
-                           const std::optional<std::string>& shown_args_sha256, const std::string& note) {
-  return decide(case_id, step, approver, true, shown_args_sha256, note);
-}
-
-Status CaseRunner::deny(const std::string& case_id, int64_t step, const std::string& approver, const std::string& reason) {
-  return decide(case_id, step, approver, false, std::nullopt, reason);
+  const JournalRecord& r = *s->approval_request;
+  PendingApproval p{case_id,
+                    step,
+                    r.data.value("tool", ""),
+                    r.data.value("args", Json::object()),
+                    r.data.value("args_sha256", ""),
+                    r.data.value("why", ""),
+                    r.data.value("evidence", Json::object()),
+                    r.at_ns};
+  p.remind_at_ns = r.data.value("remind_at_ns", int64_t{0});
+  p.expires_at_ns = r.data.value("expires_at_ns", int64_t{0});
+  p.reminded = s->approval_reminder != nullptr;
+  return p;
 }
 
 Result<std::vector<PendingApproval>> CaseRunner::pending() {
@@ -611,8 +707,69 @@ Result<std::vector<PendingApproval>> CaseRunner::pending() {
       if (r.kind != record::approval_requested) continue;
       const StepRecords* s = journal.step(r.step);
       if (s && s->approval_decision) continue;
-      out.push_back({c.id, r.step, r.data.value("tool", ""), r.data.value("args", Json::object()), r.data.value("args_sha256", ""),
-                     r.data.value("why", ""), r.data.value("evidence", Json::object()), r.at_ns});
+      PendingApproval p{c.id,
+                        r.step,
+                        r.data.value("tool", ""),
+                        r.data.value("args", Json::object()),
+                        r.data.value("args_sha256", ""),
+                        r.data.value("why", ""),
+                        r.data.value("evidence", Json::object()),
+                        r.at_ns};
+      p.remind_at_ns = r.data.value("remind_at_ns", int64_t{0});
+      p.expires_at_ns = r.data.value("expires_at_ns", int64_t{0});
+      p.reminded = s && s->approval_reminder;
+      out.push_back(std::move(p));
+    }
+  }
+  return out;
+}
+
+Result<ApprovalSweep> CaseRunner::sweep_approvals() {
+  ApprovalSweep out;
+  const int64_t now = clock().unix_now_ns();
+  KEEL_ASSIGN_OR_RETURN(auto cases, journal_.list_cases(CaseState::waiting_approval));
+  for (const auto& c : cases) {
+    CaseJournal journal(journal_, c.id);
+    KEEL_RETURN_IF_ERROR(journal.load());
+    std::vector<const JournalRecord*> requests;
+    for (const auto& r : journal.records()) {
+      if (r.kind == record::approval_requested) requests.push_back(&r);
+    }
+    for (const JournalRecord* r : requests) {
+      const StepRecords* s = journal.step(r->step);
+      if (!s || s->approval_decision) continue;
+      const std::string tool = r->data.value("tool", "");
+      const int64_t requested = r->data.value("requested_at_ns", int64_t{0});
+      const int64_t remind = r->data.value("remind_at_ns", int64_t{0});
+      const int64_t expires = r->data.value("expires_at_ns", int64_t{0});
+      const double waited_s = static_cast<double>(now - requested) / 1e9;
+      if (expires > 0 && now >= expires) {
+        Json denial = {{"tool", tool},
+                       {"by", "keel"},
+                       {"authentication", "deadline"},
+                       {"decided_at_ns", now},
+                       {"args_sha256", r->data.value("args_sha256", "")},
+                       {"reason", fmt::format("expired: no decision within {} s",
+                                              static_cast<double>(expires - requested) / 1e9)},
+                       {"expired", true}};
+        Status st = journal.append(record::approval_denied, r->step, denial, CaseState::running);
+        if (st.code() == StatusCode::aborted) continue;  // a reviewer decided meanwhile
+        KEEL_RETURN_IF_ERROR(st);
+        ++out.expired;
+        out.events.push_back(fmt::format(
+            "case {} step {}: the approval of {} expired after {} s; the action is denied", c.id,
+            r->step, tool, waited_s));
+      } else if (remind > 0 && now >= remind && !s->approval_reminder) {
+        Status st =
+            journal.append(record::approval_reminded, r->step,
+                           {{"tool", tool}, {"waited_s", waited_s}, {"expires_at_ns", expires}});
+        if (st.code() == StatusCode::aborted) continue;
+        KEEL_RETURN_IF_ERROR(st);
+        ++out.reminded;
+        out.events.push_back(
+            fmt::format("case {} step {}: the approval of {} has waited {} s; reviewers reminded",
+                        c.id, r->step, tool, waited_s));
+      }
     }
   }
   return out;

@@ -4,13 +4,23 @@
 //
 //   policy decision (journaled, forbid wins, default deny)
 //   -> approval gate (journaled request; the case suspends until approve/deny; an approval
-//      binds to the SHA-256 of the arguments shown and is refused if they differ)
+//      binds to the SHA-256 of the arguments shown and is refused if they differ; who decided
+//      is proven by a signature or an authenticated channel, see decide())
 //   -> input schema check (invalid arguments never reach the tool)
 //   -> intent record (durable before the side effect; carries the idempotency key)
 //   -> the call, retried for transient errors; an unknown outcome (timeout, or a crash after
 //      the intent) is resolved by the tool's authoritative outcome check first, and the write
 //      is only retried when the system of record says it did not happen
 //   -> output schema check -> outcome record.
+//
+// Approval deadlines: a request records when to remind reviewers and when it expires (the tool's
+// approval_remind_after_s / approval_expire_after_s, on the runner's clock). sweep_approvals()
+// journals a reminder once past the first and, past the second, denies the request as expired
+// (the case runs on and the action never executes); work() sweeps before claiming cases.
+//
+// Disk full: a journal write that fails for lack of space (resource_exhausted, naming the file)
+// stops the run with that error; the case is not marked failed, and a resume after space is
+// freed replays the journal and continues (an effect already made is found by its outcome check).
 //
 // Fault injection for tests: KEEL_AGENT_FAULT="kill:<point>:<step>" makes the process SIGKILL
 // itself at a point of a step (before-intent, after-intent, after-effect, after-outcome), so a
@@ -24,19 +34,26 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/approval.h"
 #include "agent/journal.h"
 #include "agent/model_client.h"
 #include "agent/policy.h"
 #include "agent/tool.h"
 #include "agent/workflow.h"
+#include "core/clock.h"
 #include "core/result.h"
 
 namespace keel::agent {
+
+//! How far a signed decision's time may lie before its request or after the runner's now.
+inline constexpr int64_t kApprovalClockSkewNs = 300'000'000'000;
 
 struct RunnerOptions {
   std::string worker_id;   //!< lease owner; default host:pid
   double lease_s = 60;
   int64_t max_new_steps = -1;  //!< pause after executing this many new steps (-1: no limit)
+  const Clock* clock =
+      nullptr;  //!< approval deadlines and retry backoff run on it; null: system_clock()
 };
 
 struct RunOutcome {
@@ -58,6 +75,16 @@ struct PendingApproval {
   std::string reason;      //!< why approval is needed
   nlohmann::json evidence; //!< {"reason": ..., "context": [...]}
   int64_t requested_ns = 0;
+  int64_t remind_at_ns = 0;   //!< runner clock, unix ns; 0: no reminder deadline
+  int64_t expires_at_ns = 0;  //!< runner clock, unix ns; 0: never expires
+  bool reminded = false;
+};
+
+//! What sweep_approvals() did.
+struct ApprovalSweep {
+  int64_t reminded = 0;
+  int64_t expired = 0;
+  std::vector<std::string> events;  //!< one line each: "case C step N: ..."
 };
 
 class CaseRunner {
@@ -73,17 +100,30 @@ class CaseRunner {
   //! Claims and runs runnable cases until none is left; returns how many were run.
   [[nodiscard]] Result<int64_t> work(int64_t max_cases = -1);
 
-  //! Journals an approval of a pending step. `shown_args_sha256`, when given, must match the
-  //! arguments the request holds (the reviewer approves what they saw).
-  [[nodiscard]] Status approve(const std::string& case_id, int64_t step, const std::string& approver,
-                               const std::optional<std::string>& shown_args_sha256, const std::string& note = "");
-  [[nodiscard]] Status deny(const std::string& case_id, int64_t step, const std::string& approver, const std::string& reason);
+  //! Journals a decision on a pending step once it is proven (agent/approval.h), and nothing
+  //! before that:
+  //! - the principal is declared and holds one of the tool's approving roles, and did not start
+  //!   the case (permission_denied otherwise: exit 2 on the command line);
+  //! - it authenticated as the submission says: a signature that verifies under its registered
+  //!   key, an authenticated channel, or unsigned where the spec allows it (permission_denied);
+  //! - the statement names this case, step and tool; an approval carries the SHA-256 of the
+  //!   arguments reviewed (invalid_argument when missing) and it must be the request's
+  //!   (failed_precondition: review again); a signed statement is dated between the request
+  //!   (less kApprovalClockSkewNs) and now (plus it) on the runner's clock, so an old signature
+  //!   cannot answer a new request.
+  //! The record holds who, when, how they were authenticated (with the signature and the
+  //! signed statement), the arguments' hash and the evidence the request showed.
+  [[nodiscard]] Status decide(const ApprovalSubmission& submission);
   [[nodiscard]] Result<std::vector<PendingApproval>> pending();
+  //! The undecided request of one step; not_found when there is none.
+  [[nodiscard]] Result<PendingApproval> pending_request(const std::string& case_id, int64_t step);
+  //! Reminds and expires pending approvals whose deadlines have passed on the runner's clock.
+  [[nodiscard]] Result<ApprovalSweep> sweep_approvals();
 
  private:
   [[nodiscard]] Result<RunOutcome> run_leased(const std::string& case_id);
-  [[nodiscard]] Status decide(const std::string& case_id, int64_t step, const std::string& approver, bool approved,
-                              const std::optional<std::string>& shown_args_sha256, const std::string& note);
+
+  const Clock& clock() const { return options_.clock ? *options_.clock : system_clock(); }
 
   JournalStore& journal_;
   const ToolRegistry& tools_;

@@ -28,12 +28,14 @@ int64_t wall_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-Result<std::unique_ptr<JournalStore>> open_journal(const std::string& location) {
+Result<std::unique_ptr<JournalStore>> open_journal(const std::string& location,
+                                                   const Clock& clock) {
   if (location.rfind("postgresql://", 0) == 0 || location.rfind("postgres://", 0) == 0) {
-    return open_postgres_journal(location);
+    return open_postgres_journal(location, clock);
   }
-  if (location.rfind("postgresql:", 0) == 0) return open_postgres_journal(location.substr(11));
-  return open_sqlite_journal(location);
+  if (location.rfind("postgresql:", 0) == 0)
+    return open_postgres_journal(location.substr(11), clock);
+  return open_sqlite_journal(location, clock);
 }
 
 }  // namespace keel::agent

@@ -11,6 +11,8 @@
 // - Leases: a worker holds a case while it runs it. claim() hands out a runnable case whose
 //   lease is free or expired (another worker died); acquire() takes a named case. A lease is
 //   a promise about time, so a worker renews it while it works and checks append() results.
+//   Lease expiry, updated_ns and record times are read from the clock the store was opened
+//   with (wall time of the system clock unless a test passes a ManualClock).
 // - A store that cannot be reached answers `unavailable`; the caller pauses and retries, and
 //   nothing acknowledged is lost.
 #pragma once
@@ -24,6 +26,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/clock.h"
 #include "core/result.h"
 
 namespace keel::agent {
@@ -50,6 +53,7 @@ namespace record {
 inline constexpr std::string_view case_started = "case_started";
 inline constexpr std::string_view policy_decision = "policy_decision";
 inline constexpr std::string_view approval_requested = "approval_requested";
+inline constexpr std::string_view approval_reminded = "approval_reminded";
 inline constexpr std::string_view approval_granted = "approval_granted";
 inline constexpr std::string_view approval_denied = "approval_denied";
 inline constexpr std::string_view intent = "intent";
@@ -100,7 +104,9 @@ class JournalStore {
 
 //! Opens a journal from a location: a SQLite file path, or a "postgresql://" / "postgres://"
 //! connection URI (or "host=... dbname=..." keyword string prefixed with "postgresql:").
-[[nodiscard]] Result<std::unique_ptr<JournalStore>> open_journal(const std::string& location);
+//! `clock` (its unix_now_ns()) times leases and records; it must outlive the store.
+[[nodiscard]] Result<std::unique_ptr<JournalStore>> open_journal(
+    const std::string& location, const Clock& clock = system_clock());
 
 //! Wall clock in ns since the epoch.
 int64_t wall_now_ns();

@@ -86,6 +86,8 @@ class OpenAIModel : public ModelClient {
     http.body = dump_json(body);
     auto response = http_fetch(http);
     if (!response.ok()) {
+      // The egress policy refusing the endpoint is not an outage: retrying cannot help.
+      if (response.status().code() == StatusCode::permission_denied) return response.status();
       // Nothing the model does has side effects: any failure to get an answer is a pause.
       return Status::unavailable(fmt::format("the model at {} did not answer: {}", base_url_, response.status().message()));
     }

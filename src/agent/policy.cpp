@@ -11,10 +11,17 @@ namespace keel::agent {
 
 Result<Policy> Policy::from_spec(const contract::Spec& spec) {
   Policy p;
-  for (const auto& principal : spec.authority.principals) p.principals_[principal.id] = principal.roles;
+  for (const auto& principal : spec.authority.principals) {
+    p.principals_[principal.id] = principal.roles;
+    if (principal.public_key) p.public_keys_[principal.id] = *principal.public_key;
+  }
+  p.unsigned_approvals_allowed_ = spec.authority.unsigned_approvals == contract::UnsignedApprovals::allowed;
   for (const auto& tool : spec.authority.tools) {
     ToolRules tr;
     tr.approval = tool.approval;
+    tr.remind_after_s = tool.approval_remind_after_s;
+    tr.expire_after_s = tool.approval_expire_after_s;
+    tr.approving_roles = tool.approving_roles();
     if (!tool.condition.empty()) {
       KEEL_ASSIGN_OR_RETURN(tr.condition, contract::Condition::parse(tool.condition));
     }
@@ -42,8 +49,31 @@ std::vector<std::string> Policy::roles_of(const std::string& principal) const {
 bool Policy::knows_principal(const std::string& principal) const { return principals_.count(principal) > 0; }
 
 bool Policy::may_approve(const std::string& principal) const {
-  auto roles = roles_of(principal);
-  return std::find(roles.begin(), roles.end(), "approver") != roles.end();
+  const auto roles = roles_of(principal);
+  if (std::find(roles.begin(), roles.end(), "approver") != roles.end()) return true;
+  for (const auto& [name, t] : tools_) {
+    if (t.approval != contract::Approval::none && may_approve(principal, name)) return true;
+  }
+  return false;
+}
+
+bool Policy::may_approve(const std::string& principal, const std::string& tool) const {
+  auto it = tools_.find(tool);
+  if (it == tools_.end() || !knows_principal(principal)) return false;
+  const auto roles = roles_of(principal);
+  return std::any_of(it->second.approving_roles.begin(), it->second.approving_roles.end(),
+                     [&](const std::string& r) { return std::find(roles.begin(), roles.end(), r) != roles.end(); });
+}
+
+std::vector<std::string> Policy::approving_roles(const std::string& tool) const {
+  auto it = tools_.find(tool);
+  return it == tools_.end() ? std::vector<std::string>{} : it->second.approving_roles;
+}
+
+std::optional<Ed25519PublicKey> Policy::public_key(const std::string& principal) const {
+  auto it = public_keys_.find(principal);
+  if (it == public_keys_.end()) return std::nullopt;
+  return it->second;
 }
 
 bool Policy::may_use(const std::string& principal, const std::string& tool) const {
@@ -112,15 +142,22 @@ ApprovalNeed Policy::approval(const std::string& principal, const std::string& t
                               const Json& case_state) const {
   auto it = tools_.find(tool);
   if (it == tools_.end()) return {};
-  switch (it->second.approval) {
+  const ToolRules& t = it->second;
+  auto need = [&](std::string reason) {
+    return ApprovalNeed{true, std::move(reason), t.remind_after_s, t.expire_after_s};
+  };
+  switch (t.approval) {
     case contract::Approval::none: return {};
-    case contract::Approval::always: return {true, "the spec requires approval for every call"};
+    case contract::Approval::always:
+      return need("the spec requires approval for every call");
     case contract::Approval::conditional: break;
   }
-  if (!it->second.condition) return {true, "conditional approval without a condition"};
-  auto v = it->second.condition->evaluate(variables(principal, args, case_state));
-  if (!v.ok()) return {true, fmt::format("the condition could not be evaluated ({}), so a human decides", v.status().message())};
-  if (*v) return {true, fmt::format("{} holds", it->second.condition->text())};
+  if (!t.condition) return need("conditional approval without a condition");
+  auto v = t.condition->evaluate(variables(principal, args, case_state));
+  if (!v.ok())
+    return need(fmt::format("the condition could not be evaluated ({}), so a human decides",
+                            v.status().message()));
+  if (*v) return need(fmt::format("{} holds", t.condition->text()));
   return {};
 }
 

@@ -10,7 +10,10 @@
 //   condition errs matches (deny), a permit rule whose condition errs does not.
 // - Undeclared tools are denied whatever the rules say.
 // - approval() says whether a call needs a human: always, or when the tool's condition holds
-//   (an erring condition asks for approval).
+//   (an erring condition asks for approval), with the tool's reminder and expiry deadlines.
+// - Who may give that approval: a principal holding one of the tool's approving roles; the
+//   principal's registered public key (if any) is what its approvals must be signed with
+//   (agent/approval.h).
 #pragma once
 
 #include <map>
@@ -23,6 +26,7 @@
 #include "contract/condition.h"
 #include "contract/spec.h"
 #include "core/result.h"
+#include "core/signature.h"
 
 namespace keel::agent {
 
@@ -35,6 +39,8 @@ struct PolicyDecision {
 struct ApprovalNeed {
   bool required = false;
   std::string reason;  //!< "always", "args.amount > 100 holds", ...
+  //! The tool's deadlines from the spec: remind reviewers after, expire (deny) after.
+  std::optional<double> remind_after_s, expire_after_s;
 };
 
 class Policy {
@@ -48,8 +54,18 @@ class Policy {
   //! Whether some permit rule lets `principal`'s roles call `tool` at all (conditions aside):
   //! what a tool listing shows; calls still go through decide().
   bool may_use(const std::string& principal, const std::string& tool) const;
-  //! Whether `principal` may approve or deny pending actions (holds the `approver` role).
+  //! Whether `principal` may approve or deny some tool's calls (holds one of the approving
+  //! roles of a tool that needs approval, or the `approver` role).
   bool may_approve(const std::string& principal) const;
+  //! Whether `principal` holds one of `tool`'s approving roles (the spec's approver_roles,
+  //! default [approver]); false for undeclared tools and principals.
+  bool may_approve(const std::string& principal, const std::string& tool) const;
+  //! The roles that may approve `tool`'s calls.
+  std::vector<std::string> approving_roles(const std::string& tool) const;
+  //! The key `principal`'s approvals must be signed with; nullopt when none is registered.
+  std::optional<Ed25519PublicKey> public_key(const std::string& principal) const;
+  //! authority.unsigned_approvals: allowed.
+  bool unsigned_approvals_allowed() const { return unsigned_approvals_allowed_; }
   bool knows_principal(const std::string& principal) const;
   std::vector<std::string> roles_of(const std::string& principal) const;
 
@@ -65,12 +81,16 @@ class Policy {
   struct ToolRules {
     contract::Approval approval = contract::Approval::none;
     std::optional<contract::Condition> condition;
+    std::optional<double> remind_after_s, expire_after_s;
+    std::vector<std::string> approving_roles;
   };
   nlohmann::json variables(const std::string& principal, const nlohmann::json& args, const nlohmann::json& case_state) const;
 
   std::vector<Rule> rules_;
   std::map<std::string, ToolRules> tools_;
   std::map<std::string, std::vector<std::string>> principals_;
+  std::map<std::string, Ed25519PublicKey> public_keys_;
+  bool unsigned_approvals_allowed_ = false;
 };
 
 }  // namespace keel::agent

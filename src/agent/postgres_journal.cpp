@@ -45,7 +45,8 @@ using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
 
 class PostgresJournal : public JournalStore {
  public:
-  explicit PostgresJournal(std::string conninfo) : conninfo_(std::move(conninfo)) {}
+  PostgresJournal(std::string conninfo, const Clock& clock)
+      : conninfo_(std::move(conninfo)), clock_(clock) {}
   ~PostgresJournal() override {
     if (conn_) PQfinish(conn_);
   }
@@ -154,15 +155,18 @@ class PostgresJournal : public JournalStore {
       Status s = insert_record(case_id, ++seq, r);
       if (!s.ok()) return rollback(s);
     }
-    auto update = new_state ? exec("UPDATE keel_cases SET updated_ns = $1, state = $2 WHERE id = $3",
-                                   {std::to_string(wall_now_ns()), std::string(case_state_name(*new_state)), case_id})
-                            : exec("UPDATE keel_cases SET updated_ns = $1 WHERE id = $2", {std::to_string(wall_now_ns()), case_id});
+    auto update = new_state
+                      ? exec("UPDATE keel_cases SET updated_ns = $1, state = $2 WHERE id = $3",
+                             {std::to_string(clock_.unix_now_ns()),
+                              std::string(case_state_name(*new_state)), case_id})
+                      : exec("UPDATE keel_cases SET updated_ns = $1 WHERE id = $2",
+                             {std::to_string(clock_.unix_now_ns()), case_id});
     if (!update.ok()) return rollback(update.status());
     return commit();
   }
 
   Result<std::optional<std::string>> claim(const std::string& owner, double lease_s) override {
-    const int64_t now = wall_now_ns();
+    const int64_t now = clock_.unix_now_ns();
     KEEL_ASSIGN_OR_RETURN(auto r, exec(
         "UPDATE keel_cases SET lease_owner = $1, lease_until_ns = $2 WHERE id = ("
         "  SELECT id FROM keel_cases WHERE state = 'running' AND (lease_owner = '' OR lease_until_ns < $3)"
@@ -173,7 +177,7 @@ class PostgresJournal : public JournalStore {
   }
 
   Status acquire(const std::string& case_id, const std::string& owner, double lease_s) override {
-    const int64_t now = wall_now_ns();
+    const int64_t now = clock_.unix_now_ns();
     KEEL_ASSIGN_OR_RETURN(auto r, exec(
         "UPDATE keel_cases SET lease_owner = $1, lease_until_ns = $2 WHERE id = $3 AND "
         "(lease_owner = '' OR lease_owner = $1 OR lease_until_ns < $4) RETURNING id",
@@ -185,15 +189,21 @@ class PostgresJournal : public JournalStore {
   }
 
   Status take_over(const std::string& case_id, const std::string& from_owner, const std::string& owner, double lease_s) override {
-    KEEL_ASSIGN_OR_RETURN(auto r, exec("UPDATE keel_cases SET lease_owner = $1, lease_until_ns = $2 WHERE id = $3 AND lease_owner = $4",
-                                       {owner, std::to_string(wall_now_ns() + static_cast<int64_t>(lease_s * 1e9)), case_id, from_owner}));
+    KEEL_ASSIGN_OR_RETURN(
+        auto r,
+        exec("UPDATE keel_cases SET lease_owner = $1, lease_until_ns = $2 WHERE id = $3 AND "
+             "lease_owner = $4",
+             {owner, std::to_string(clock_.unix_now_ns() + static_cast<int64_t>(lease_s * 1e9)),
+              case_id, from_owner}));
     if (std::atoi(PQcmdTuples(r.get())) == 0) return Status::aborted(fmt::format("case {}: {} no longer holds the lease", case_id, from_owner));
     return Status();
   }
 
   Status renew(const std::string& case_id, const std::string& owner, double lease_s) override {
-    KEEL_ASSIGN_OR_RETURN(auto r, exec("UPDATE keel_cases SET lease_until_ns = $1 WHERE id = $2 AND lease_owner = $3",
-                                       {std::to_string(wall_now_ns() + static_cast<int64_t>(lease_s * 1e9)), case_id, owner}));
+    KEEL_ASSIGN_OR_RETURN(
+        auto r, exec("UPDATE keel_cases SET lease_until_ns = $1 WHERE id = $2 AND lease_owner = $3",
+                     {std::to_string(clock_.unix_now_ns() + static_cast<int64_t>(lease_s * 1e9)),
+                      case_id, owner}));
     if (std::atoi(PQcmdTuples(r.get())) == 0) return Status::aborted(fmt::format("case {}: the lease was lost", case_id));
     return Status();
   }
@@ -254,9 +264,11 @@ class PostgresJournal : public JournalStore {
   }
 
   Status insert_record(const std::string& case_id, int64_t seq, const JournalRecord& r) {
-    auto res = exec("INSERT INTO keel_journal (case_id, seq, kind, step, data, at_ns) VALUES ($1,$2,$3,$4,$5,$6)",
-                    {case_id, std::to_string(seq), r.kind, std::to_string(r.step), canonical_json(r.data),
-                     std::to_string(r.at_ns ? r.at_ns : wall_now_ns())});
+    auto res = exec(
+        "INSERT INTO keel_journal (case_id, seq, kind, step, data, at_ns) VALUES "
+        "($1,$2,$3,$4,$5,$6)",
+        {case_id, std::to_string(seq), r.kind, std::to_string(r.step), canonical_json(r.data),
+         std::to_string(r.at_ns ? r.at_ns : clock_.unix_now_ns())});
     return res.ok() ? Status() : res.status();
   }
 
@@ -280,6 +292,7 @@ class PostgresJournal : public JournalStore {
   }
 
   std::string conninfo_;
+  const Clock& clock_;
   PGconn* conn_ = nullptr;
   bool schema_ready_ = false;
   bool in_transaction_ = false;
@@ -287,8 +300,9 @@ class PostgresJournal : public JournalStore {
 
 }  // namespace
 
-Result<std::unique_ptr<JournalStore>> open_postgres_journal(const std::string& conninfo) {
-  auto j = std::make_unique<PostgresJournal>(conninfo);
+Result<std::unique_ptr<JournalStore>> open_postgres_journal(const std::string& conninfo,
+                                                            const Clock& clock) {
+  auto j = std::make_unique<PostgresJournal>(conninfo, clock);
   KEEL_RETURN_IF_ERROR(j->connect());
   return std::unique_ptr<JournalStore>(std::move(j));
 }

@@ -14,7 +14,9 @@
 
 namespace keel::agent {
 
-//! `conninfo` is a libpq connection string or URI.
-[[nodiscard]] Result<std::unique_ptr<JournalStore>> open_postgres_journal(const std::string& conninfo);
+//! `conninfo` is a libpq connection string or URI. `clock` times leases and records (see
+//! open_journal); it must outlive the store.
+[[nodiscard]] Result<std::unique_ptr<JournalStore>> open_postgres_journal(
+    const std::string& conninfo, const Clock& clock = system_clock());
 
 }  // namespace keel::agent

@@ -57,7 +57,8 @@ Result<CaseInfo> case_from(const Statement& s) {
 
 class SqliteJournal : public JournalStore {
  public:
-  explicit SqliteJournal(std::unique_ptr<Database> db) : db_(std::move(db)) {}
+  SqliteJournal(std::unique_ptr<Database> db, const Clock& clock)
+      : db_(std::move(db)), clock_(clock) {}
 
   std::string describe() const override { return "sqlite:" + db_->path(); }
 
@@ -136,7 +137,7 @@ class SqliteJournal : public JournalStore {
     for (const auto& r : records) KEEL_RETURN_IF_ERROR(insert_record(case_id, ++seq, r));
     KEEL_ASSIGN_OR_RETURN(Statement update, db_->prepare(new_state ? "UPDATE cases SET updated_ns = ?, state = ? WHERE id = ?"
                                                                     : "UPDATE cases SET updated_ns = ? WHERE id = ?"));
-    update.bind(1, wall_now_ns());
+    update.bind(1, clock_.unix_now_ns());
     if (new_state) {
       update.bind(2, case_state_name(*new_state)).bind(3, case_id);
     } else {
@@ -148,7 +149,7 @@ class SqliteJournal : public JournalStore {
 
   Result<std::optional<std::string>> claim(const std::string& owner, double lease_s) override {
     KEEL_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
-    const int64_t now = wall_now_ns();
+    const int64_t now = clock_.unix_now_ns();
     KEEL_ASSIGN_OR_RETURN(Statement pick, db_->prepare(
         "SELECT id FROM cases WHERE state = 'running' AND (lease_owner = '' OR lease_until_ns < ?) "
         "ORDER BY updated_ns LIMIT 1"));
@@ -165,7 +166,7 @@ class SqliteJournal : public JournalStore {
   Status acquire(const std::string& case_id, const std::string& owner, double lease_s) override {
     KEEL_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db_));
     KEEL_ASSIGN_OR_RETURN(CaseInfo c, get_case(case_id));
-    const int64_t now = wall_now_ns();
+    const int64_t now = clock_.unix_now_ns();
     if (!c.lease_owner.empty() && c.lease_owner != owner && c.lease_until_ns >= now) {
       return Status::failed_precondition(fmt::format("case {} is being worked on by {} (lease for {:.0f} s more)", case_id,
                                                      c.lease_owner, (c.lease_until_ns - now) / 1e9));
@@ -176,7 +177,10 @@ class SqliteJournal : public JournalStore {
 
   Status take_over(const std::string& case_id, const std::string& from_owner, const std::string& owner, double lease_s) override {
     KEEL_ASSIGN_OR_RETURN(Statement s, db_->prepare("UPDATE cases SET lease_owner = ?, lease_until_ns = ? WHERE id = ? AND lease_owner = ?"));
-    s.bind(1, owner).bind(2, wall_now_ns() + static_cast<int64_t>(lease_s * 1e9)).bind(3, case_id).bind(4, from_owner);
+    s.bind(1, owner)
+        .bind(2, clock_.unix_now_ns() + static_cast<int64_t>(lease_s * 1e9))
+        .bind(3, case_id)
+        .bind(4, from_owner);
     KEEL_RETURN_IF_ERROR(s.run());
     if (db_->changes() == 0) return Status::aborted(fmt::format("case {}: {} no longer holds the lease", case_id, from_owner));
     return Status();
@@ -184,7 +188,9 @@ class SqliteJournal : public JournalStore {
 
   Status renew(const std::string& case_id, const std::string& owner, double lease_s) override {
     KEEL_ASSIGN_OR_RETURN(Statement s, db_->prepare("UPDATE cases SET lease_until_ns = ? WHERE id = ? AND lease_owner = ?"));
-    s.bind(1, wall_now_ns() + static_cast<int64_t>(lease_s * 1e9)).bind(2, case_id).bind(3, owner);
+    s.bind(1, clock_.unix_now_ns() + static_cast<int64_t>(lease_s * 1e9))
+        .bind(2, case_id)
+        .bind(3, owner);
     KEEL_RETURN_IF_ERROR(s.run());
     if (db_->changes() == 0) return Status::aborted(fmt::format("case {}: the lease was lost", case_id));
     return Status();
@@ -200,7 +206,7 @@ class SqliteJournal : public JournalStore {
   Status insert_record(const std::string& case_id, int64_t seq, const JournalRecord& r) {
     KEEL_ASSIGN_OR_RETURN(Statement s, db_->prepare("INSERT INTO journal (case_id, seq, kind, step, data, at_ns) VALUES (?,?,?,?,?,?)"));
     s.bind(1, case_id).bind(2, seq).bind(3, r.kind).bind(4, r.step).bind(5, canonical_json(r.data));
-    s.bind(6, r.at_ns ? r.at_ns : wall_now_ns());
+    s.bind(6, r.at_ns ? r.at_ns : clock_.unix_now_ns());
     return s.run();
   }
   Status set_lease(const std::string& id, const std::string& owner, int64_t until) {
@@ -210,11 +216,13 @@ class SqliteJournal : public JournalStore {
   }
 
   std::unique_ptr<Database> db_;
+  const Clock& clock_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<JournalStore>> open_sqlite_journal(const std::string& path) {
+Result<std::unique_ptr<JournalStore>> open_sqlite_journal(const std::string& path,
+                                                          const Clock& clock) {
   SqliteOptions o;
   o.wal = true;
   o.synchronous = "FULL";
@@ -222,7 +230,7 @@ Result<std::unique_ptr<JournalStore>> open_sqlite_journal(const std::string& pat
   o.busy_timeout_ms = 10000;
   KEEL_ASSIGN_OR_RETURN(auto db, Database::open(path, o));
   KEEL_RETURN_IF_ERROR(db->exec(kSchema));
-  return std::unique_ptr<JournalStore>(new SqliteJournal(std::move(db)));
+  return std::unique_ptr<JournalStore>(new SqliteJournal(std::move(db), clock));
 }
 
 }  // namespace keel::agent

@@ -10,6 +10,8 @@
 
 namespace keel::agent {
 
-[[nodiscard]] Result<std::unique_ptr<JournalStore>> open_sqlite_journal(const std::string& path);
+//! `clock` times leases and records (see open_journal); it must outlive the store.
+[[nodiscard]] Result<std::unique_ptr<JournalStore>> open_sqlite_journal(
+    const std::string& path, const Clock& clock = system_clock());
 
 }  // namespace keel::agent

@@ -9,8 +9,10 @@
 #include "agent/memory_store.h"
 #include "agent/sample_order_system.h"
 #include "contract/spec_parser.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/sqlite_db.h"
+#include "support/approvals.h"
 #include "support/test_support.h"
 
 namespace keel::agent {
@@ -137,12 +139,20 @@ TEST_F(CaseRunnerTest, ApprovalSuspendsTheCaseAndBindsToTheArguments) {
   auto still = r.resume("CASE-2");
   ASSERT_TRUE(still.ok());
   EXPECT_EQ(still->state, CaseState::waiting_approval);
-  // Only approvers, not the case's own principal, with the hash of what they saw.
-  EXPECT_EQ(r.approve("CASE-2", p.step, "agent", std::nullopt).code(), StatusCode::permission_denied);
-  EXPECT_EQ(r.approve("CASE-2", p.step, "supervisor", std::string(64, '0')).code(), StatusCode::failed_precondition);
-  EXPECT_EQ(r.approve("CASE-2", p.step + 1, "supervisor", std::nullopt).code(), StatusCode::not_found);
-  ASSERT_TRUE(r.approve("CASE-2", p.step, "supervisor", p.args_sha256, "ok").ok());
-  EXPECT_EQ(r.approve("CASE-2", p.step, "supervisor", p.args_sha256).code(), StatusCode::failed_precondition);
+  // Only approvers, not the case's own principal, signed, with the hash of what they saw.
+  const ApproverKey key = keel::testing::demo_supervisor_key();
+  ApprovalSubmission by_agent;
+  by_agent.statement = keel::testing::decision_on(p, "agent", true, wall_now_ns());
+  EXPECT_EQ(r.decide(by_agent).code(), StatusCode::permission_denied);
+  PendingApproval other_args = p;
+  other_args.args_sha256 = std::string(64, '0');
+  EXPECT_EQ(r.decide(keel::testing::signed_decision(other_args, true, wall_now_ns(), key)).code(),
+            StatusCode::failed_precondition);
+  PendingApproval next_step = p;
+  ++next_step.step;
+  EXPECT_EQ(r.decide(keel::testing::signed_decision(next_step, true, wall_now_ns(), key)).code(), StatusCode::not_found);
+  ASSERT_TRUE(r.decide(keel::testing::signed_decision(p, true, wall_now_ns(), key, "ok")).ok());
+  EXPECT_EQ(r.decide(keel::testing::signed_decision(p, true, wall_now_ns(), key)).code(), StatusCode::failed_precondition);
   auto done = r.resume("CASE-2");
   ASSERT_TRUE(done.ok());
   EXPECT_EQ(done->state, CaseState::completed) << done->message;
@@ -157,7 +167,11 @@ TEST_F(CaseRunnerTest, ADeniedActionNeverExecutes) {
   auto out = r.start("CASE-2", "case-resolution", {{"case_id", "CASE-2"}}, "agent");
   ASSERT_TRUE(out.ok());
   ASSERT_EQ(out->state, CaseState::waiting_approval);
-  ASSERT_TRUE(r.deny("CASE-2", out->pending_step, "supervisor", "needs a photo of the damage").ok());
+  auto p = r.pending_request("CASE-2", out->pending_step);
+  ASSERT_TRUE(p.ok()) << p.status().to_string();
+  ASSERT_TRUE(r.decide(keel::testing::signed_decision(*p, false, wall_now_ns(), keel::testing::demo_supervisor_key(),
+                                                      "needs a photo of the damage"))
+                  .ok());
   auto done = r.resume("CASE-2");
   ASSERT_TRUE(done.ok());
   EXPECT_EQ(done->state, CaseState::completed);
@@ -189,12 +203,15 @@ TEST_F(CaseRunnerTest, PolicyForbidsAndTheDenialIsJournaled) {
 
 TEST_F(CaseRunnerTest, TransientErrorsAreRetried) {
   ASSERT_TRUE(sor_->set_config("transient_failures", 2).ok());
-  auto r = runner();
+  ManualClock clock;  // the backoff sleeps on it: the test does not wait
+  auto r = runner({.clock = &clock});
   auto out = r.start("CASE-1", "case-resolution", {{"case_id", "CASE-1"}}, "agent");
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(out->state, CaseState::completed) << out->message;
   EXPECT_EQ(stats().tool_retries, 2);
   EXPECT_EQ(ledger("CASE-1").refunds, 1);
+  // The tool's backoff (50 ms) doubles after each failed attempt: 50 + 100 ms.
+  EXPECT_EQ(clock.slept_ns(), 150'000'000);
 }
 
 TEST_F(CaseRunnerTest, AnUnknownOutcomeIsCheckedNeverRetriedBlind) {
@@ -258,7 +275,9 @@ TEST_F(CaseRunnerTest, AnApprovalForDifferentArgumentsIsRefused) {
   auto out = r.start("ALT-1", "altering", Json::object(), "agent");
   ASSERT_TRUE(out.ok());
   ASSERT_EQ(out->state, CaseState::waiting_approval);
-  ASSERT_TRUE(r.approve("ALT-1", out->pending_step, "supervisor", std::nullopt).ok());
+  auto p = r.pending_request("ALT-1", out->pending_step);
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(r.decide(keel::testing::signed_decision(*p, true, wall_now_ns(), keel::testing::demo_supervisor_key())).ok());
   g_refund_amount = 200;
   auto done = r.resume("ALT-1");
   ASSERT_TRUE(done.ok());

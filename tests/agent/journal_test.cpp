@@ -1,6 +1,7 @@
 // One test suite for both journal stores: SQLite (a file) and PostgreSQL (a throwaway server
-// started by the test). Appends are atomic and ordered, leases are exclusive, and concurrent
-// workers never get the same case.
+// started by the test). Appends are atomic and ordered, leases are exclusive (and expire on the
+// store's clock, a ManualClock here, so nothing waits), and concurrent workers never get the
+// same case.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <thread>
 
 #include "agent/journal.h"
+#include "core/clock.h"
 #include "core/json.h"
 #include "support/test_support.h"
 
@@ -26,8 +28,8 @@ class JournalTest : public ::testing::TestWithParam<std::string> {
     }
     store_ = open();
   }
-  std::unique_ptr<JournalStore> open() {
-    auto j = open_journal(location_);
+  std::unique_ptr<JournalStore> open(const Clock& clock = system_clock()) {
+    auto j = open_journal(location_, clock);
     EXPECT_TRUE(j.ok()) << j.status().to_string();
     return j.ok() ? std::move(*j) : nullptr;
   }
@@ -102,21 +104,36 @@ TEST_P(JournalTest, AppendsAreOrderedAtomicAndRefuseAStaleWriter) {
 
 TEST_P(JournalTest, LeasesAreExclusiveUntilTheyExpire) {
   ASSERT_TRUE(store_);
-  ASSERT_TRUE(store_->create_case(info("c"), rec("case_started", -1)).ok());
-  ASSERT_TRUE(store_->acquire("c", "w1", 60).ok());
-  auto taken = store_->acquire("c", "w2", 60);
+  ManualClock clock(0, wall_now_ns());
+  auto store = open(clock);  // the same journal, its leases timed by the test's clock
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->create_case(info("c"), rec("case_started", -1)).ok());
+  ASSERT_TRUE(store->acquire("c", "w1", 60).ok());
+  auto taken = store->acquire("c", "w2", 60);
   EXPECT_EQ(taken.code(), StatusCode::failed_precondition);
   EXPECT_NE(taken.message().find("w1"), std::string::npos);
-  EXPECT_TRUE(store_->renew("c", "w1", 60).ok());
-  EXPECT_EQ(store_->renew("c", "w2", 60).code(), StatusCode::aborted);
-  ASSERT_TRUE(store_->release("c", "w1").ok());
-  EXPECT_TRUE(store_->acquire("c", "w2", 0.2).ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_TRUE(store_->acquire("c", "w3", 60).ok()) << "an expired lease is free";
+  EXPECT_TRUE(store->renew("c", "w1", 60).ok());
+  EXPECT_EQ(store->renew("c", "w2", 60).code(), StatusCode::aborted);
+  ASSERT_TRUE(store->release("c", "w1").ok());
+  EXPECT_TRUE(store->acquire("c", "w2", 0.2).ok());
+  clock.advance_ns(199'000'000);
+  EXPECT_EQ(store->acquire("c", "w3", 60).code(), StatusCode::failed_precondition)
+      << "0.2 s have not passed";
+  clock.advance_ns(2'000'000);
+  EXPECT_TRUE(store->acquire("c", "w3", 60).ok()) << "an expired lease is free";
   // A worker known to be dead loses its lease at once; a stale take-over is refused.
-  EXPECT_TRUE(store_->take_over("c", "w3", "w4", 60).ok());
-  EXPECT_EQ(store_->take_over("c", "w3", "w5", 60).code(), StatusCode::aborted);
-  EXPECT_EQ(store_->get_case("c")->lease_owner, "w4");
+  EXPECT_TRUE(store->take_over("c", "w3", "w4", 60).ok());
+  EXPECT_EQ(store->take_over("c", "w3", "w5", 60).code(), StatusCode::aborted);
+  EXPECT_EQ(store->get_case("c")->lease_owner, "w4");
+  // A worker that stops renewing loses the case to claim() once its lease runs out.
+  auto held = store->claim("w5", 60);
+  ASSERT_TRUE(held.ok()) << held.status().to_string();
+  EXPECT_FALSE(*held) << "w4's lease still holds";
+  clock.advance_ns(61'000'000'000);
+  auto expired = store->claim("w5", 60);
+  ASSERT_TRUE(expired.ok()) << expired.status().to_string();
+  EXPECT_EQ(expired->value_or(""), "c");
+  EXPECT_EQ(store->get_case("c")->lease_owner, "w5");
 }
 
 TEST_P(JournalTest, ClaimHandsOutRunnableCasesOnce) {
