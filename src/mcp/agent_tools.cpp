@@ -73,10 +73,17 @@ std::vector<Json> AgentTools::list(const std::string& principal) {
                      {"idempotentHint", !write || spec_tool.idempotency == contract::Idempotency::required},
                      {"openWorldHint", false}}}});
   }
+  for (auto& t : approval_tools(principal)) out.push_back(std::move(t));
   return out;
 }
 
 Result<ToolCallOutcome> AgentTools::call(const std::string& principal, const std::string& name, const Json& arguments) {
+  std::lock_guard lock(calls_);
+  return call_locked(principal, name, arguments);
+}
+
+Result<ToolCallOutcome> AgentTools::call_locked(const std::string& principal, const std::string& name, const Json& arguments) {
+  if (is_approval_tool(name)) return call_approval_tool(principal, name, arguments);
   const contract::Tool* spec_tool = declared(name);
   if (!spec_tool || !d_.tools().find(name)) return Status::not_found(fmt::format("no tool {}", name));
   if (!d_.policy().may_use(principal, name)) {
@@ -146,7 +153,8 @@ Result<ToolCallOutcome> AgentTools::call(const std::string& principal, const std
           approval["why"] = p.reason;
         }
       }
-      approval["approve_with"] = fmt::format("keel agent approve {} {} --by <approver>", case_id, outcome.pending_step);
+      approval["approve_with"] = fmt::format("keel agent approve {} {} --key <approver key file> --args-sha256 {}", case_id,
+                                             outcome.pending_step, approval.value("args_sha256", "<hash>"));
       std::string text = fmt::format("{} is pending approval ({}); nothing was executed. Approval id {}. Call again with the same "
                                      "idempotency_key once it is decided.",
                                      name, approval.value("why", "the spec requires it"), approval["id"].get<std::string>());

@@ -14,25 +14,46 @@
 //   {"status": "pending_approval", "approval": {...}}; content carries a text copy.
 // - Annotations come from the spec's effect class (readOnlyHint, destructiveHint,
 //   idempotentHint); they are hints for clients, the server itself enforces the contract.
+// - Threads: list() reads only what the deployment fixed when it opened (spec, registry,
+//   policy) and runs concurrently with anything; call() is serialized, since the journal,
+//   runner and system of record are single-threaded (and two calls with one key must not both
+//   start a case).
 #pragma once
 
 #include <memory>
+#include <mutex>
 
 #include "agent/agent_deployment.h"
 #include "mcp/mcp_server.h"
 
 namespace keel::mcp {
 
+//! Approvals over MCP (agent_approval_tools.cpp), offered only when `principals_authenticated`
+//! (HTTP with --tokens: each principal is proven by its bearer token; never over stdio or
+//! --as): list_pending_approvals, approve_pending_action and deny_pending_action, listed for and
+//! callable by principals holding a role that may approve (forbidden otherwise). A decision
+//! goes through CaseRunner::decide() as a bearer-token-authenticated one, so the tool's
+//! approving roles, self-approval, the arguments' hash and the journal record are as for a
+//! signed decision from the command line.
 class AgentTools : public ToolProvider {
  public:
-  AgentTools(agent::AgentDeployment& deployment, const contract::Spec& spec) : d_(deployment), spec_(spec) {}
+  AgentTools(agent::AgentDeployment& deployment, const contract::Spec& spec, bool principals_authenticated = false)
+      : d_(deployment), spec_(spec), approvals_(principals_authenticated) {}
   std::vector<nlohmann::json> list(const std::string& principal) override;
   Result<ToolCallOutcome> call(const std::string& principal, const std::string& name, const nlohmann::json& arguments) override;
 
  private:
   const contract::Tool* declared(const std::string& name) const;
+  Result<ToolCallOutcome> call_locked(const std::string& principal, const std::string& name, const nlohmann::json& arguments);
+  //! The approval tools `principal` sees (none unless approvals_ and it may approve).
+  std::vector<nlohmann::json> approval_tools(const std::string& principal) const;
+  bool is_approval_tool(const std::string& name) const;
+  Result<ToolCallOutcome> call_approval_tool(const std::string& principal, const std::string& name,
+                                             const nlohmann::json& arguments);
+  std::mutex calls_;
   agent::AgentDeployment& d_;
   const contract::Spec& spec_;
+  const bool approvals_;
 };
 
 }  // namespace keel::mcp

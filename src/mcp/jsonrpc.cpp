@@ -9,7 +9,10 @@ namespace keel::mcp {
 Parsed parse_message(std::string_view text) {
   Parsed out;
   if (text.size() > kMaxMessageBytes) {
-    out.error = {rpc_error::invalid_request, fmt::format("the message is {} bytes; the limit is {}", text.size(), kMaxMessageBytes), nullptr};
+    out.error = {
+        rpc_error::invalid_request,
+        fmt::format("the message is {} bytes; the limit is {}", text.size(), kMaxMessageBytes),
+        nullptr};
     return out;
   }
   auto j = parse_json(text, 64);
@@ -18,7 +21,8 @@ Parsed parse_message(std::string_view text) {
     return out;
   }
   if (j->is_array()) {
-    out.error = {rpc_error::invalid_request, "batches are not supported (MCP sends one message at a time)", nullptr};
+    out.error = {rpc_error::invalid_request,
+                 "batches are not supported (MCP sends one message at a time)", nullptr};
     return out;
   }
   if (!j->is_object()) {
@@ -33,14 +37,18 @@ Parsed parse_message(std::string_view text) {
     }
     id = *it;
   }
-  if (j->value("jsonrpc", "") != "2.0") {
+  // Every field is read with its type checked: Json::value() would throw on a "jsonrpc" of
+  // another type (2, null), and an exception here used to end the server.
+  auto version = j->find("jsonrpc");
+  if (version == j->end() || !version->is_string() ||
+      version->get_ref<const std::string&>() != "2.0") {
     out.error = {rpc_error::invalid_request, "\"jsonrpc\" must be \"2.0\"", id};
     return out;
   }
   Message m;
   m.id = id;
   if (auto method = j->find("method"); method != j->end()) {
-    if (!method->is_string() || method->get<std::string>().empty()) {
+    if (!method->is_string() || method->get_ref<const std::string&>().empty()) {
       out.error = {rpc_error::invalid_request, "\"method\" must be a non-empty string", id};
       return out;
     }
@@ -59,10 +67,11 @@ Parsed parse_message(std::string_view text) {
       return out;
     }
     m.kind = Message::Kind::response;
-    if (j->contains("result")) m.result = (*j)["result"];
-    if (j->contains("error")) m.error = (*j)["error"];
+    if (auto result = j->find("result"); result != j->end()) m.result = *result;
+    if (auto error = j->find("error"); error != j->end()) m.error = *error;
   } else {
-    out.error = {rpc_error::invalid_request, "a message needs a \"method\" (request) or a \"result\"/\"error\" (response)", id};
+    out.error = {rpc_error::invalid_request,
+                 "a message needs a \"method\" (request) or a \"result\"/\"error\" (response)", id};
     return out;
   }
   out.message = std::move(m);
@@ -80,7 +89,8 @@ std::string error_response(const Json& id, int code, std::string_view message, c
 }
 
 std::string request(const Json& id, std::string_view method, const Json& params) {
-  return dump_json(Json{{"jsonrpc", "2.0"}, {"id", id}, {"method", std::string(method)}, {"params", params}});
+  return dump_json(
+      Json{{"jsonrpc", "2.0"}, {"id", id}, {"method", std::string(method)}, {"params", params}});
 }
 
 std::string notification(std::string_view method, const Json& params) {

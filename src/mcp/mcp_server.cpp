@@ -11,31 +11,106 @@
 
 namespace keel::mcp {
 
-bool is_supported_protocol(std::string_view v) { return v == "2025-11-25" || v == "2025-06-18" || v == "2025-03-26"; }
+bool is_supported_protocol(std::string_view v) {
+  return v == "2025-11-25" || v == "2025-06-18" || v == "2025-03-26";
+}
 
 McpServer::McpServer(std::string name, std::string version, std::string instructions)
-    : name_(std::move(name)), version_(std::move(version)), instructions_(std::move(instructions)) {}
+    : name_(std::move(name)),
+      version_(std::move(version)),
+      instructions_(std::move(instructions)) {}
 
 namespace {
 
 int rpc_code(const Status& s) {
   switch (s.code()) {
-    case StatusCode::invalid_argument: return rpc_error::invalid_params;
-    case StatusCode::not_found: return rpc_error::invalid_params;
-    default: return rpc_error::internal_error;
+    case StatusCode::invalid_argument:
+      return rpc_error::invalid_params;
+    case StatusCode::not_found:
+      return rpc_error::invalid_params;
+    default:
+      return rpc_error::internal_error;
   }
+}
+
+// Typed reads of params fields. A field is absent, or present with the wanted type; anything
+// else is invalid_argument naming the field (and becomes -32602).
+enum class Want { string, object, id };
+
+bool has_type(const Json& v, Want want) {
+  switch (want) {
+    case Want::string:
+      return v.is_string();
+    case Want::object:
+      return v.is_object();
+    case Want::id:
+      return v.is_string() || v.is_number_integer();
+  }
+  return false;
+}
+
+std::string_view type_name(Want want) {
+  switch (want) {
+    case Want::string:
+      return "a string";
+    case Want::object:
+      return "an object";
+    case Want::id:
+      return "a string or an integer";
+  }
+  return "";
+}
+
+//! The field, or nullptr when it is absent (and not required).
+Result<const Json*> field(const Json& params, const std::string& key, Want want, bool required,
+                          std::string_view method) {
+  auto it = params.find(key);
+  if (it == params.end()) {
+    if (!required) return static_cast<const Json*>(nullptr);
+    return Status::invalid_argument(
+        fmt::format("{} needs \"{}\", {}", method, key, type_name(want)));
+  }
+  if (!has_type(*it, want))
+    return Status::invalid_argument(
+        fmt::format("{}: \"{}\" must be {}", method, key, type_name(want)));
+  return &*it;
+}
+
+//! A required string field's value.
+Result<std::string> string_field(const Json& params, const std::string& key,
+                                 std::string_view method) {
+  KEEL_ASSIGN_OR_RETURN(const Json* v, field(params, key, Want::string, true, method));
+  return v->get<std::string>();
+}
+
+//! An optional "arguments" object ({} when absent).
+Result<Json> arguments_field(const Json& params, std::string_view method) {
+  KEEL_ASSIGN_OR_RETURN(const Json* v, field(params, "arguments", Want::object, false, method));
+  return v ? *v : Json::object();
+}
+
+// Methods answered by providers: their work runs off the transport's I/O thread.
+bool is_provider_method(std::string_view method) {
+  return method == "tools/list" || method == "tools/call" || method == "resources/list" ||
+         method == "resources/read" || method == "prompts/list" || method == "prompts/get";
+}
+
+ServerReply error_reply(const Json& id, int code, std::string_view message, int http_status) {
+  return {error_response(id, code, message), http_status};
 }
 
 }  // namespace
 
-Json McpServer::page(std::vector<Json> items, const Json& params, const char* key, Status* error) const {
+Json McpServer::page(std::vector<Json> items, const Json& params, const char* key,
+                     Status* error) const {
   size_t start = 0;
-  if (params.contains("cursor") && !params["cursor"].is_null()) {
-    const Json& c = params["cursor"];
-    std::string text = c.is_string() ? c.get<std::string>() : "";
+  if (auto c = params.find("cursor"); c != params.end() && !c->is_null()) {
+    std::string text = c->is_string() ? c->get<std::string>() : "";
     auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), start);
-    if (!c.is_string() || ec != std::errc() || ptr != text.data() + text.size() || start > items.size()) {
-      *error = Status::invalid_argument("invalid cursor: pass back the nextCursor of the previous page");
+    if (!c->is_string() || ec != std::errc() || ptr != text.data() + text.size() ||
+        start > items.size()) {
+      *error =
+          Status::invalid_argument("invalid cursor: pass back the nextCursor of the previous page");
       return nullptr;
     }
   }
@@ -46,12 +121,12 @@ Json McpServer::page(std::vector<Json> items, const Json& params, const char* ke
   return out;
 }
 
-Result<Json> McpServer::dispatch(const std::string& method, const Json& params, Session& session, int* http_status) {
-  if (method == "ping") return Json::object();
+Result<Json> McpServer::dispatch(const std::string& method, const Json& params,
+                                 const std::string& principal, int* http_status) {
   if (method == "tools/list") {
     std::vector<Json> all;
     for (auto& p : tools_) {
-      for (auto& t : p->list(session.principal)) all.push_back(std::move(t));
+      for (auto& t : p->list(principal)) all.push_back(std::move(t));
     }
     Status error;
     Json out = page(std::move(all), params, "tools", &error);
@@ -59,12 +134,10 @@ Result<Json> McpServer::dispatch(const std::string& method, const Json& params, 
     return out;
   }
   if (method == "tools/call") {
-    if (!params.contains("name") || !params["name"].is_string()) return Status::invalid_argument("tools/call needs a string \"name\"");
-    Json arguments = params.value("arguments", Json::object());
-    if (!arguments.is_object()) return Status::invalid_argument("\"arguments\" must be an object");
-    const std::string name = params["name"].get<std::string>();
+    KEEL_ASSIGN_OR_RETURN(std::string name, string_field(params, "name", method));
+    KEEL_ASSIGN_OR_RETURN(Json arguments, arguments_field(params, method));
     for (auto& p : tools_) {
-      auto r = p->call(session.principal, name, arguments);
+      auto r = p->call(principal, name, arguments);
       if (!r.ok() && r.status().code() == StatusCode::not_found) continue;
       if (!r.ok()) return r.status();
       if (r->forbidden) {
@@ -86,16 +159,19 @@ Result<Json> McpServer::dispatch(const std::string& method, const Json& params, 
     if (!error.ok()) return error;
     return out;
   }
-  if (method == "resources/templates/list") return Json{{"resourceTemplates", Json::array()}};
   if (method == "resources/read") {
-    if (!params.contains("uri") || !params["uri"].is_string()) return Status::invalid_argument("resources/read needs a string \"uri\"");
-    const std::string uri = params["uri"].get<std::string>();
+    KEEL_ASSIGN_OR_RETURN(std::string uri, string_field(params, "uri", method));
+    // A provider's not_found may say why (e.g. the file left the documents folder).
+    Status missing(StatusCode::not_found, fmt::format("Resource not found: {}", uri));
     for (auto& p : resources_) {
       auto r = p->read(uri);
-      if (!r.ok() && r.status().code() == StatusCode::not_found) continue;
+      if (!r.ok() && r.status().code() == StatusCode::not_found) {
+        missing = r.status();
+        continue;
+      }
       return r;
     }
-    return Status(StatusCode::not_found, fmt::format("Resource not found: {}", uri));
+    return missing;
   }
   if (method == "prompts/list") {
     std::vector<Json> all;
@@ -108,10 +184,8 @@ Result<Json> McpServer::dispatch(const std::string& method, const Json& params, 
     return out;
   }
   if (method == "prompts/get") {
-    if (!params.contains("name") || !params["name"].is_string()) return Status::invalid_argument("prompts/get needs a string \"name\"");
-    const std::string name = params["name"].get<std::string>();
-    Json arguments = params.value("arguments", Json::object());
-    if (!arguments.is_object()) return Status::invalid_argument("\"arguments\" must be an object");
+    KEEL_ASSIGN_OR_RETURN(std::string name, string_field(params, "name", method));
+    KEEL_ASSIGN_OR_RETURN(Json arguments, arguments_field(params, method));
     for (auto& p : prompts_) {
       auto r = p->get(name, arguments);
       if (!r.ok() && r.status().code() == StatusCode::not_found) continue;
@@ -119,66 +193,147 @@ Result<Json> McpServer::dispatch(const std::string& method, const Json& params, 
     }
     return Status::invalid_argument(fmt::format("Unknown prompt: {}", name));
   }
-  if (method == "logging/setLevel") {
-    static const std::vector<std::string> levels = {"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"};
-    const Json& level = params.value("level", Json());
-    if (!level.is_string() || std::find(levels.begin(), levels.end(), level.get<std::string>()) == levels.end()) {
-      return Status::invalid_argument("level must be one of debug, info, notice, warning, error, critical, alert, emergency");
-    }
-    return Json::object();
-  }
   return Status::unimplemented(fmt::format("Method not found: {}", method));
 }
 
+ServerReply McpServer::answer(const Json& id, const std::string& method, const Json& params,
+                              const std::string& principal) {
+  // A provider may throw (a bug, a library that reports with exceptions): the client gets an
+  // internal error, the server goes on. The exception's text stays in the log.
+  try {
+    int http_status = 200;
+    auto r = dispatch(method, params, principal, &http_status);
+    if (r.ok()) return {response(id, *r), 200};
+    const Status& e = r.status();
+    if (e.code() == StatusCode::unimplemented)
+      return error_reply(id, rpc_error::method_not_found, e.message(), 200);
+    if (e.code() == StatusCode::not_found && method == "resources/read") {
+      return {error_response(id, rpc_error::resource_not_found, e.message(),
+                             {{"uri", params.value("uri", Json())}}),
+              200};
+    }
+    if (e.code() == StatusCode::permission_denied)
+      return error_reply(id, rpc_error::invalid_request, e.message(), http_status);
+    return error_reply(id, rpc_code(e), e.message(), 200);
+  } catch (const std::exception& e) {
+    log_error("mcp: {} failed with an exception: {}", method, e.what());
+  } catch (...) {
+    log_error("mcp: {} failed with an unknown exception", method);
+  }
+  return error_reply(id, rpc_error::internal_error,
+                     fmt::format("internal error while handling {}", method), 200);
+}
+
+PreparedMessage McpServer::prepare(std::string_view text, Session& session) {
+  return prepare(parse_message(text), session);
+}
+
+PreparedMessage McpServer::prepare(Parsed parsed, Session& session) {
+  auto answered = [](ServerReply r) {
+    PreparedMessage p;
+    p.reply = std::move(r);
+    return p;
+  };
+  if (!parsed.message)
+    return answered(error_reply(parsed.error.id, parsed.error.code, parsed.error.message, 400));
+  Message& m = *parsed.message;
+  const Json no_id = nullptr;
+  try {
+    if (m.kind == Message::Kind::response)
+      return answered({std::nullopt, 202, true});  // we send no requests
+    if (m.kind == Message::Kind::notification) {
+      // Nothing is answered over stdio; a malformed notification is a 400 over HTTP.
+      auto refuse = [&](const Status& s) {
+        return answered({error_response(no_id, rpc_error::invalid_params, s.message()), 400, true});
+      };
+      if (m.method == "notifications/initialized") session.ready = session.initialized;
+      if (m.method == "notifications/cancelled") {
+        auto request_id = field(m.params, "requestId", Want::id, false, m.method);
+        if (!request_id.ok()) return refuse(request_id.status());
+        auto reason = field(m.params, "reason", Want::string, false, m.method);
+        if (!reason.ok()) return refuse(reason.status());
+        // Requests already running finish; their responses are simply ignored by the client.
+        log_info("mcp: request {} cancelled by the client{}{}",
+                 *request_id ? dump_json(**request_id) : "(none)", *reason ? ": " : "",
+                 *reason ? (*reason)->get<std::string>() : "");
+      }
+      return answered({std::nullopt, 202, true});
+    }
+    if (m.method == "initialize") {
+      if (session.initialized)
+        return answered(error_reply(m.id, rpc_error::invalid_request,
+                                    "the session is already initialized", 400));
+      auto pv = field(m.params, "protocolVersion", Want::string, true, m.method);
+      if (!pv.ok())
+        return answered(error_reply(m.id, rpc_error::invalid_params, pv.status().message(), 400));
+      auto client_info = field(m.params, "clientInfo", Want::object, false, m.method);
+      if (!client_info.ok())
+        return answered(
+            error_reply(m.id, rpc_error::invalid_params, client_info.status().message(), 400));
+      auto client_capabilities = field(m.params, "capabilities", Want::object, false, m.method);
+      if (!client_capabilities.ok()) {
+        return answered(error_reply(m.id, rpc_error::invalid_params,
+                                    client_capabilities.status().message(), 400));
+      }
+      std::string requested = (*pv)->get<std::string>();
+      session.protocol_version =
+          is_supported_protocol(requested) ? requested : std::string(kLatestProtocol);
+      session.client_info = *client_info ? **client_info : Json::object();
+      session.initialized = true;
+      Json capabilities = Json::object();
+      if (!tools_.empty()) capabilities["tools"] = {{"listChanged", false}};
+      if (!resources_.empty())
+        capabilities["resources"] = {{"subscribe", false}, {"listChanged", false}};
+      if (!prompts_.empty()) capabilities["prompts"] = {{"listChanged", false}};
+      capabilities["logging"] = Json::object();
+      Json result = {{"protocolVersion", session.protocol_version},
+                     {"capabilities", capabilities},
+                     {"serverInfo", {{"name", name_}, {"title", "Keel"}, {"version", version_}}}};
+      if (!instructions_.empty()) result["instructions"] = instructions_;
+      return answered({response(m.id, result), 200});
+    }
+    if (m.method == "ping") return answered({response(m.id, Json::object()), 200});
+    if (!session.initialized) {
+      return answered(error_reply(m.id, rpc_error::invalid_request,
+                                  "the session is not initialized: send initialize first", 400));
+    }
+    if (m.method == "resources/templates/list")
+      return answered({response(m.id, Json{{"resourceTemplates", Json::array()}}), 200});
+    if (m.method == "logging/setLevel") {
+      static const std::vector<std::string> levels = {"debug", "info",     "notice", "warning",
+                                                      "error", "critical", "alert",  "emergency"};
+      auto level = field(m.params, "level", Want::string, true, m.method);
+      if (!level.ok() ||
+          std::find(levels.begin(), levels.end(), (*level)->get<std::string>()) == levels.end()) {
+        return answered(error_reply(
+            m.id, rpc_error::invalid_params,
+            "level must be one of debug, info, notice, warning, error, critical, alert, emergency",
+            200));
+      }
+      return answered({response(m.id, Json::object()), 200});
+    }
+    if (!is_provider_method(m.method)) {
+      return answered(error_reply(m.id, rpc_error::method_not_found,
+                                  fmt::format("Method not found: {}", m.method), 200));
+    }
+  } catch (const std::exception& e) {
+    log_error("mcp: {} failed with an exception: {}", m.method, e.what());
+    if (m.kind != Message::Kind::request) return answered({std::nullopt, 202, true});
+    return answered(error_reply(m.id, rpc_error::internal_error,
+                                fmt::format("internal error while handling {}", m.method), 200));
+  }
+  PreparedMessage p;
+  p.lane =
+      m.method == "tools/call" ? PreparedMessage::Lane::tool_call : PreparedMessage::Lane::quick;
+  p.work = [this, id = std::move(m.id), method = std::move(m.method), params = std::move(m.params),
+            principal = session.principal] { return answer(id, method, params, principal); };
+  return p;
+}
+
 ServerReply McpServer::handle(std::string_view text, Session& session) {
-  Parsed p = parse_message(text);
-  if (!p.message) return {error_response(p.error.id, p.error.code, p.error.message), 400};
-  const Message& m = *p.message;
-  if (m.kind == Message::Kind::response) return {std::nullopt, 202};  // we send no requests
-  if (m.kind == Message::Kind::notification) {
-    if (m.method == "notifications/initialized") session.ready = session.initialized;
-    if (m.method == "notifications/cancelled") {
-      // Requests are answered in order on this server; a cancelled one has either finished or
-      // not started, and its response (if any) is simply ignored by the client.
-      log_info("mcp: request {} cancelled by the client: {}", dump_json(m.params.value("requestId", Json())),
-               m.params.value("reason", ""));
-    }
-    return {std::nullopt, 202};
-  }
-  if (m.method == "initialize") {
-    if (session.initialized) {
-      return {error_response(m.id, rpc_error::invalid_request, "the session is already initialized"), 400};
-    }
-    const Json& pv = m.params.value("protocolVersion", Json());
-    if (!pv.is_string()) return {error_response(m.id, rpc_error::invalid_params, "initialize needs a \"protocolVersion\" string"), 200};
-    std::string requested = pv.get<std::string>();
-    session.protocol_version = is_supported_protocol(requested) ? requested : std::string(kLatestProtocol);
-    session.client_info = m.params.value("clientInfo", Json::object());
-    session.initialized = true;
-    Json capabilities = Json::object();
-    if (!tools_.empty()) capabilities["tools"] = {{"listChanged", false}};
-    if (!resources_.empty()) capabilities["resources"] = {{"subscribe", false}, {"listChanged", false}};
-    if (!prompts_.empty()) capabilities["prompts"] = {{"listChanged", false}};
-    capabilities["logging"] = Json::object();
-    Json result = {{"protocolVersion", session.protocol_version},
-                   {"capabilities", capabilities},
-                   {"serverInfo", {{"name", name_}, {"title", "Keel"}, {"version", version_}}}};
-    if (!instructions_.empty()) result["instructions"] = instructions_;
-    return {response(m.id, result), 200};
-  }
-  if (!session.initialized && m.method != "ping") {
-    return {error_response(m.id, rpc_error::invalid_request, "the session is not initialized: send initialize first"), 400};
-  }
-  int http_status = 200;
-  auto r = dispatch(m.method, m.params, session, &http_status);
-  if (r.ok()) return {response(m.id, *r), 200};
-  const Status& e = r.status();
-  if (e.code() == StatusCode::unimplemented) return {error_response(m.id, rpc_error::method_not_found, e.message()), 200};
-  if (e.code() == StatusCode::not_found && m.method == "resources/read") {
-    return {error_response(m.id, rpc_error::resource_not_found, e.message(), {{"uri", m.params.value("uri", "")}}), 200};
-  }
-  if (e.code() == StatusCode::permission_denied) return {error_response(m.id, rpc_error::invalid_request, e.message()), http_status};
-  return {error_response(m.id, rpc_code(e), e.message()), 200};
+  PreparedMessage p = prepare(text, session);
+  if (p.reply) return std::move(*p.reply);
+  return p.work();
 }
 
 }  // namespace keel::mcp

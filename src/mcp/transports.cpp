@@ -5,13 +5,13 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <asio.hpp>
-#include <deque>
+#include <mutex>
 #include <random>
 
 #include "core/hash.h"
 #include "core/log.h"
+#include "core/thread_pool.h"
 #include "mcp/jsonrpc.h"
 #include "serve/http.h"
 
@@ -21,10 +21,37 @@ using asio::ip::tcp;
 
 // ---- stdio -------------------------------------------------------------------------------------
 
-void serve_stdio(McpServer& server, const std::string& principal, std::istream& in, std::ostream& out) {
+namespace {
+
+//! Runs a request's work; never throws (a throw would end a worker thread, and the process).
+ServerReply run_work(const std::function<ServerReply()>& work) {
+  try {
+    return work();
+  } catch (const std::exception& e) {
+    log_error("mcp: a request failed with an exception: {}", e.what());
+  } catch (...) {
+    log_error("mcp: a request failed with an unknown exception");
+  }
+  return {error_response(nullptr, rpc_error::internal_error, "internal error"), 500};
+}
+
+}  // namespace
+
+void serve_stdio(McpServer& server, const std::string& principal, std::istream& in,
+                 std::ostream& out, const WorkerOptions& workers) {
   Session session;
   session.id = "stdio";
   session.principal = principal;
+  // Replies come from this thread and from workers: one line at a time.
+  std::mutex out_mutex;
+  auto write_line = [&out, &out_mutex](const std::string& line) {
+    std::lock_guard lock(out_mutex);
+    out << line << '\n';
+    out.flush();
+  };
+  // Destroyed before write_line: the pools finish every queued request first.
+  ThreadPool tool_calls(std::max<size_t>(1, workers.tool_call_threads));
+  ThreadPool quick(std::max<size_t>(1, workers.quick_threads));
   std::string line;
   for (;;) {
     line.clear();
@@ -42,14 +69,20 @@ void serve_stdio(McpServer& server, const std::string& principal, std::istream& 
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) continue;
     if (too_long) {
-      out << error_response(nullptr, rpc_error::invalid_request, fmt::format("the message exceeds {} bytes", kMaxMessageBytes)) << '\n';
-      out.flush();
+      write_line(error_response(nullptr, rpc_error::invalid_request,
+                                fmt::format("the message exceeds {} bytes", kMaxMessageBytes)));
       continue;
     }
-    ServerReply reply = server.handle(line, session);
-    if (reply.body) {
-      out << *reply.body << '\n';
-      out.flush();
+    PreparedMessage prepared = server.prepare(line, session);
+    if (prepared.reply) {
+      if (prepared.reply->body && !prepared.reply->to_notification)
+        write_line(*prepared.reply->body);
+    } else {
+      ThreadPool& pool = prepared.lane == PreparedMessage::Lane::tool_call ? tool_calls : quick;
+      (void)pool.submit([&write_line, work = std::move(prepared.work)] {
+        ServerReply reply = run_work(work);
+        if (reply.body && !reply.to_notification) write_line(*reply.body);
+      });
     }
     if (c == EOF) break;
   }
@@ -69,7 +102,10 @@ Result<TokenFile> TokenFile::load(const std::string& path) {
       for (auto h : p["tokens_sha256"].as<std::vector<std::string>>()) {
         for (auto& ch : h) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
         if (h.size() != 64 || h.find_first_not_of("0123456789abcdef") != std::string::npos) {
-          return Status::invalid_argument(fmt::format("{}: principal {}: tokens_sha256 entries are 64 hex digits (the hash, never the token)", path, id));
+          return Status::invalid_argument(
+              fmt::format("{}: principal {}: tokens_sha256 entries are 64 hex digits (the hash, "
+                          "never the token)",
+                          path, id));
         }
         t.by_hash_[h] = id;
       }
@@ -108,7 +144,9 @@ bool is_local_origin(std::string_view origin) {
     if (origin.substr(0, scheme.size()) != scheme) continue;
     std::string_view host = origin.substr(scheme.size());
     for (std::string_view local : {"localhost", "127.0.0.1", "[::1]"}) {
-      if (host == local || (host.substr(0, local.size()) == local && host.size() > local.size() && host[local.size()] == ':')) return true;
+      if (host == local || (host.substr(0, local.size()) == local && host.size() > local.size() &&
+                            host[local.size()] == ':'))
+        return true;
     }
   }
   return false;
@@ -124,39 +162,89 @@ std::string new_session_id() {
 }  // namespace
 
 struct HttpTransport::Impl {
+  //! What respond() makes of a request: a complete HTTP response, or work for a worker whose
+  //! ServerReply finish() turns into one.
+  struct Step {
+    std::string response;
+    std::function<ServerReply()> work;
+    PreparedMessage::Lane lane = PreparedMessage::Lane::quick;
+    std::vector<std::string> headers;  //!< for finish()
+  };
+
   McpServer& server;
   HttpOptions options;
+  const Clock& clock;
   std::optional<TokenFile> tokens;
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   asio::signal_set signals{io};
+  // Sessions are read and written on the I/O thread only; the workers get copies of what
+  // they need (the principal), never a Session.
   std::map<std::string, Session> sessions;
-  std::map<std::string, std::chrono::steady_clock::time_point> last_used;
-  // Sessions are bounded: idle ones expire, and past the cap the least recently used goes.
-  static constexpr size_t kMaxSessions = 1024;
-  static constexpr std::chrono::minutes kSessionIdle{60};
+  std::map<std::string, int64_t> last_used_ns;
+  // Declared last, destroyed first: queued work finishes (and posts its replies into a live
+  // io_context) before anything else goes.
+  ThreadPool tool_calls;
+  ThreadPool quick;
 
-  Impl(McpServer& s, HttpOptions o) : server(s), options(std::move(o)) {}
+  Impl(McpServer& s, HttpOptions o)
+      : server(s),
+        options(std::move(o)),
+        clock(options.clock ? *options.clock : system_clock()),
+        tool_calls(std::max<size_t>(1, options.workers.tool_call_threads)),
+        quick(std::max<size_t>(1, options.workers.quick_threads)) {}
 
+  ThreadPool& pool(PreparedMessage::Lane lane) {
+    return lane == PreparedMessage::Lane::tool_call ? tool_calls : quick;
+  }
+
+  // By value: callers pass the id held by the very session this destroys.
+  void end_session(std::string id) {
+    sessions.erase(id);
+    last_used_ns.erase(id);
+  }
   void expire_sessions() {
-    auto now = std::chrono::steady_clock::now();
-    for (auto it = last_used.begin(); it != last_used.end();) {
-      if (now - it->second > kSessionIdle) {
+    const int64_t now = clock.now_ns();
+    const int64_t idle_ns = options.session_idle_ms * 1'000'000;
+    for (auto it = last_used_ns.begin(); it != last_used_ns.end();) {
+      if (now - it->second > idle_ns) {
         sessions.erase(it->first);
-        it = last_used.erase(it);
+        it = last_used_ns.erase(it);
       } else {
         ++it;
       }
     }
   }
-  void drop_oldest_session() {
-    auto oldest = std::min_element(last_used.begin(), last_used.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
-    if (oldest == last_used.end()) return;
-    sessions.erase(oldest->first);
-    last_used.erase(oldest);
+  //! Makes room for one more session of `principal`: ends its own least recently used one when
+  //! it is at its cap (or when all sessions together are at theirs), never anyone else's.
+  Status admit_session(const std::string& principal) {
+    expire_sessions();
+    size_t own = 0;
+    const std::string* oldest = nullptr;
+    int64_t oldest_ns = 0;
+    for (const auto& [id, session] : sessions) {
+      if (session.principal != principal) continue;
+      ++own;
+      int64_t used = last_used_ns[id];
+      if (!oldest || used < oldest_ns) {
+        oldest = &id;
+        oldest_ns = used;
+      }
+    }
+    const bool principal_full = own >= std::max<size_t>(1, options.max_sessions_per_principal);
+    const bool all_full = sessions.size() >= options.max_sessions;
+    if (!principal_full && !all_full) return Status();
+    if (oldest) {
+      end_session(*oldest);
+      return Status();
+    }
+    return Status::resource_exhausted(fmt::format(
+        "the server holds its limit of {} sessions: end unused sessions (DELETE) or retry later",
+        options.max_sessions));
   }
 
-  std::string respond(const serve::HttpRequest& req);
+  Step respond(const serve::HttpRequest& req);
+  static std::string finish(const ServerReply& reply, const std::vector<std::string>& headers);
   void accept();
 };
 
@@ -164,7 +252,8 @@ namespace {
 
 class McpConnection : public std::enable_shared_from_this<McpConnection> {
  public:
-  McpConnection(tcp::socket socket, HttpTransport::Impl& impl) : socket_(std::move(socket)), impl_(impl) {
+  McpConnection(tcp::socket socket, HttpTransport::Impl& impl)
+      : socket_(std::move(socket)), impl_(impl) {
     serve::HttpLimits limits;
     limits.max_body_bytes = kMaxMessageBytes;
     parser_ = serve::RequestParser(limits);
@@ -180,34 +269,65 @@ class McpConnection : public std::enable_shared_from_this<McpConnection> {
       self->drain(state);
     });
   }
+  // On the I/O thread. Answers the complete requests in the buffer in order; a request with
+  // work goes to a worker, and this connection reads nothing more until its reply is back.
   void drain(serve::RequestParser::State state) {
-    std::string out;
-    bool keep_alive = true;
     while (state == serve::RequestParser::State::request_ready) {
       serve::HttpRequest req = parser_.take();
-      keep_alive = req.keep_alive();
-      out += impl_.respond(req);
+      keep_alive_ = req.keep_alive();
+      HttpTransport::Impl::Step step;
+      try {
+        step = impl_.respond(req);
+      } catch (const std::exception& e) {
+        log_error("mcp: a request failed with an exception: {}", e.what());
+        step.response = serve::http_response(
+            500, "application/json",
+            error_response(nullptr, rpc_error::internal_error, "internal error"));
+      }
+      if (step.work) {
+        run_on_worker(std::move(step));
+        return;
+      }
+      out_ += step.response;
       state = parser_.poll();
     }
     if (state == serve::RequestParser::State::error) {
       const auto& e = parser_.error();
-      out += serve::http_response(e.status, "application/json", error_response(nullptr, rpc_error::invalid_request, e.message), {}, false);
-      keep_alive = false;
+      out_ += serve::http_response(e.status, "application/json",
+                                   error_response(nullptr, rpc_error::invalid_request, e.message),
+                                   {}, false);
+      keep_alive_ = false;
     }
-    auto self = shared_from_this();
-    if (out.empty()) {
+    if (out_.empty()) {
       read();
       return;
     }
-    auto data = std::make_shared<std::string>(std::move(out));
-    asio::async_write(socket_, asio::buffer(*data), [self, data, keep_alive](std::error_code ec, size_t) {
-      if (ec) return;
-      if (keep_alive) {
-        self->read();
-      } else {
-        std::error_code ignored;
-        self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
-      }
+    auto self = shared_from_this();
+    auto data = std::make_shared<std::string>(std::move(out_));
+    out_.clear();
+    asio::async_write(socket_, asio::buffer(*data),
+                      [self, data, keep_alive = keep_alive_](std::error_code ec, size_t) {
+                        if (ec) return;
+                        if (keep_alive) {
+                          self->read();
+                        } else {
+                          std::error_code ignored;
+                          self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+                        }
+                      });
+  }
+  void run_on_worker(HttpTransport::Impl::Step step) {
+    ThreadPool& pool = impl_.pool(step.lane);
+    (void)pool.submit([self = shared_from_this(), work = std::move(step.work),
+                       headers = std::move(step.headers)]() mutable {
+      ServerReply reply = run_work(work);
+      asio::io_context& io = self->impl_.io;
+      // The worker keeps no reference: the connection is only ever destroyed on the I/O thread.
+      asio::post(io,
+                 [self = std::move(self), reply = std::move(reply), headers = std::move(headers)] {
+                   self->out_ += HttpTransport::Impl::finish(reply, headers);
+                   self->drain(self->parser_.poll());
+                 });
     });
   }
 
@@ -215,29 +335,51 @@ class McpConnection : public std::enable_shared_from_this<McpConnection> {
   HttpTransport::Impl& impl_;
   serve::RequestParser parser_;
   std::array<char, 16384> buffer_{};
+  std::string out_;  //!< responses not yet written, in request order
+  bool keep_alive_ = true;
 };
 
-std::string json_error(int http_status, int code, const std::string& message, std::vector<std::string> headers = {}) {
-  return serve::http_response(http_status, "application/json", error_response(nullptr, code, message), headers);
+std::string json_error(int http_status, int code, const std::string& message,
+                       std::vector<std::string> headers = {}) {
+  return serve::http_response(http_status, "application/json",
+                              error_response(nullptr, code, message), headers);
 }
 
 }  // namespace
 
-std::string HttpTransport::Impl::respond(const serve::HttpRequest& req) {
-  if (req.path != "/mcp") return json_error(404, rpc_error::invalid_request, "not found: the MCP endpoint is /mcp");
+std::string HttpTransport::Impl::finish(const ServerReply& reply,
+                                        const std::vector<std::string>& headers) {
+  if (!reply.body)
+    return serve::http_response(reply.http_status == 200 ? 202 : reply.http_status, "text/plain",
+                                "", headers);
+  return serve::http_response(reply.http_status, "application/json", *reply.body, headers);
+}
+
+HttpTransport::Impl::Step HttpTransport::Impl::respond(const serve::HttpRequest& req) {
+  auto done = [](std::string response) {
+    Step step;
+    step.response = std::move(response);
+    return step;
+  };
+  if (req.path != "/mcp")
+    return done(json_error(404, rpc_error::invalid_request, "not found: the MCP endpoint is /mcp"));
   // Browsers: only allowed origins, with CORS headers so their pages can read the answers.
   std::vector<std::string> cors;
   if (auto origin = req.header("origin")) {
     bool allowed = is_local_origin(*origin) ||
-                   std::find(options.allowed_origins.begin(), options.allowed_origins.end(), std::string(*origin)) !=
-                       options.allowed_origins.end();
-    if (!allowed) return json_error(403, rpc_error::invalid_request, fmt::format("origin {} is not allowed", *origin));
-    cors = {"Access-Control-Allow-Origin: " + std::string(*origin), "Vary: Origin", "Access-Control-Expose-Headers: Mcp-Session-Id"};
+                   std::find(options.allowed_origins.begin(), options.allowed_origins.end(),
+                             std::string(*origin)) != options.allowed_origins.end();
+    if (!allowed)
+      return done(json_error(403, rpc_error::invalid_request,
+                             fmt::format("origin {} is not allowed", *origin)));
+    cors = {"Access-Control-Allow-Origin: " + std::string(*origin), "Vary: Origin",
+            "Access-Control-Expose-Headers: Mcp-Session-Id"};
     if (req.method == "OPTIONS") {
       cors.insert(cors.end(), {"Access-Control-Allow-Methods: POST, DELETE, OPTIONS",
-                               "Access-Control-Allow-Headers: Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version",
+                               "Access-Control-Allow-Headers: Authorization, Content-Type, Accept, "
+                               "Mcp-Session-Id, MCP-Protocol-Version",
                                "Access-Control-Max-Age: 600"});
-      return serve::http_response(204, "text/plain", "", cors);
+      return done(serve::http_response(204, "text/plain", "", cors));
     }
   }
   auto with_cors = [&](std::vector<std::string> headers) {
@@ -248,13 +390,15 @@ std::string HttpTransport::Impl::respond(const serve::HttpRequest& req) {
   if (tokens) {
     auto auth = req.header("authorization");
     if (!auth) {
-      return json_error(401, rpc_error::invalid_request, "send 'Authorization: Bearer <token>'",
-                        with_cors({"WWW-Authenticate: Bearer realm=\"keel-mcp\""}));
+      return done(json_error(401, rpc_error::invalid_request,
+                             "send 'Authorization: Bearer <token>'",
+                             with_cors({"WWW-Authenticate: Bearer realm=\"keel-mcp\""})));
     }
     auto p = tokens->principal(*auth);
     if (!p.ok()) {
-      return json_error(401, rpc_error::invalid_request, p.status().message(),
-                        with_cors({"WWW-Authenticate: Bearer realm=\"keel-mcp\", error=\"invalid_token\""}));
+      return done(json_error(
+          401, rpc_error::invalid_request, p.status().message(),
+          with_cors({"WWW-Authenticate: Bearer realm=\"keel-mcp\", error=\"invalid_token\""})));
     }
     principal = *p;
   }
@@ -262,56 +406,79 @@ std::string HttpTransport::Impl::respond(const serve::HttpRequest& req) {
     std::string a(*accept);
     if (a.find("application/json") == std::string::npos && a.find("*/*") == std::string::npos &&
         a.find("application/*") == std::string::npos) {
-      return json_error(406, rpc_error::invalid_request, "this server answers with application/json: accept it", with_cors({}));
+      return done(json_error(406, rpc_error::invalid_request,
+                             "this server answers with application/json: accept it",
+                             with_cors({})));
     }
   }
   expire_sessions();
   if (req.method == "GET") {
-    return serve::http_response(405, "application/json",
-                                error_response(nullptr, rpc_error::invalid_request, "this server sends no server-initiated stream"),
-                                with_cors({"Allow: POST, DELETE"}));
+    return done(serve::http_response(405, "application/json",
+                                     error_response(nullptr, rpc_error::invalid_request,
+                                                    "this server sends no server-initiated stream"),
+                                     with_cors({"Allow: POST, DELETE"})));
   }
   auto session_header = req.header("mcp-session-id");
+  // A session belongs to the principal that opened it: to anyone else it does not exist.
+  auto own_session = [&]() -> Session* {
+    if (!session_header) return nullptr;
+    auto it = sessions.find(std::string(*session_header));
+    if (it == sessions.end() || it->second.principal != principal) return nullptr;
+    return &it->second;
+  };
   if (req.method == "DELETE") {
-    if (!session_header || !sessions.count(std::string(*session_header))) {
-      return json_error(404, rpc_error::invalid_request, "unknown session");
-    }
-    sessions.erase(std::string(*session_header));
-    last_used.erase(std::string(*session_header));
-    return serve::http_response(204, "text/plain", "", with_cors({}));
+    Session* session = own_session();
+    if (!session)
+      return done(json_error(404, rpc_error::invalid_request, "unknown session", with_cors({})));
+    end_session(session->id);
+    return done(serve::http_response(204, "text/plain", "", with_cors({})));
   }
-  if (req.method != "POST") return json_error(405, rpc_error::invalid_request, "use POST", {"Allow: POST, DELETE"});
+  if (req.method != "POST")
+    return done(json_error(405, rpc_error::invalid_request, "use POST", {"Allow: POST, DELETE"}));
   if (auto v = req.header("mcp-protocol-version"); v && !is_supported_protocol(*v)) {
-    return json_error(400, rpc_error::invalid_request, fmt::format("unsupported MCP-Protocol-Version {}", *v));
+    return done(json_error(400, rpc_error::invalid_request,
+                           fmt::format("unsupported MCP-Protocol-Version {}", *v)));
   }
-  auto parsed = parse_message(req.body);
-  bool initialize = parsed.message && parsed.message->method == "initialize";
-  Session* session = nullptr;
-  Session fresh;
-  std::vector<std::string> headers;
-  if (initialize) {
+  Parsed parsed = parse_message(req.body);
+  if (parsed.message && parsed.message->kind == Message::Kind::request &&
+      parsed.message->method == "initialize") {
+    Session fresh;
     fresh.id = new_session_id();
     fresh.principal = principal;
-    session = &fresh;
-  } else if (!session_header) {
-    if (!parsed.message) return json_error(400, parsed.error.code, parsed.error.message);
-    return json_error(400, rpc_error::invalid_request, "Mcp-Session-Id is missing: send initialize first");
-  } else {
-    auto it = sessions.find(std::string(*session_header));
-    // A session belongs to the principal that opened it.
-    if (it == sessions.end() || it->second.principal != principal) return json_error(404, rpc_error::invalid_request, "unknown session");
-    session = &it->second;
-    last_used[it->first] = std::chrono::steady_clock::now();
+    PreparedMessage prepared = server.prepare(std::move(parsed), fresh);
+    // initialize is answered by prepare() itself.
+    ServerReply reply = prepared.reply ? std::move(*prepared.reply) : run_work(prepared.work);
+    std::vector<std::string> headers;
+    if (fresh.initialized) {
+      Status room = admit_session(principal);
+      if (!room.ok()) {
+        log_warn("mcp: refused a session for {}: {}", principal.empty() ? "(anonymous)" : principal,
+                 room.message());
+        return done(json_error(503, rpc_error::server_busy, room.message(), with_cors({})));
+      }
+      headers.push_back("Mcp-Session-Id: " + fresh.id);
+      last_used_ns[fresh.id] = clock.now_ns();
+      sessions.emplace(fresh.id, std::move(fresh));
+    }
+    return done(finish(reply, with_cors(headers)));
   }
-  ServerReply reply = server.handle(req.body, *session);
-  if (initialize && reply.body && reply.body->find("\"result\"") != std::string::npos) {
-    headers.push_back("Mcp-Session-Id: " + fresh.id);
-    if (sessions.size() >= kMaxSessions) drop_oldest_session();
-    sessions[fresh.id] = fresh;
-    last_used[fresh.id] = std::chrono::steady_clock::now();
+  if (!session_header) {
+    if (!parsed.message)
+      return done(json_error(400, parsed.error.code, parsed.error.message, with_cors({})));
+    return done(json_error(400, rpc_error::invalid_request,
+                           "Mcp-Session-Id is missing: send initialize first", with_cors({})));
   }
-  if (!reply.body) return serve::http_response(202, "text/plain", "", with_cors(headers));
-  return serve::http_response(reply.http_status, "application/json", *reply.body, with_cors(headers));
+  Session* session = own_session();
+  if (!session)
+    return done(json_error(404, rpc_error::invalid_request, "unknown session", with_cors({})));
+  last_used_ns[session->id] = clock.now_ns();
+  PreparedMessage prepared = server.prepare(std::move(parsed), *session);
+  if (prepared.reply) return done(finish(*prepared.reply, with_cors({})));
+  Step step;
+  step.work = std::move(prepared.work);
+  step.lane = prepared.lane;
+  step.headers = with_cors({});
+  return step;
 }
 
 void HttpTransport::Impl::accept() {
@@ -321,7 +488,8 @@ void HttpTransport::Impl::accept() {
   });
 }
 
-Result<std::unique_ptr<HttpTransport>> HttpTransport::create(McpServer& server, const HttpOptions& options) {
+Result<std::unique_ptr<HttpTransport>> HttpTransport::create(McpServer& server,
+                                                             const HttpOptions& options) {
   auto t = std::unique_ptr<HttpTransport>(new HttpTransport());
   t->impl_ = std::make_unique<Impl>(server, options);
   Impl& i = *t->impl_;
@@ -331,23 +499,30 @@ Result<std::unique_ptr<HttpTransport>> HttpTransport::create(McpServer& server, 
   }
   std::error_code ec;
   auto address = asio::ip::make_address(options.host, ec);
-  if (ec) return Status::invalid_argument(fmt::format("--http: '{}' is not an IP address", options.host));
+  if (ec)
+    return Status::invalid_argument(fmt::format("--http: '{}' is not an IP address", options.host));
   if (!address.is_loopback() && !i.tokens) {
-    return Status::failed_precondition(fmt::format(
-        "refusing to serve MCP on {} without --tokens: anyone who can reach it could call the tools", options.host));
+    return Status::failed_precondition(
+        fmt::format("refusing to serve MCP on {} without --tokens: anyone who can reach it could "
+                    "call the tools",
+                    options.host));
   }
   tcp::endpoint endpoint(address, options.port);
   i.acceptor.open(endpoint.protocol(), ec);
   if (!ec) i.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
   if (!ec) i.acceptor.bind(endpoint, ec);
   if (!ec) i.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return Status::unavailable(fmt::format("cannot listen on {}:{}: {}", options.host, options.port, ec.message()));
+  if (ec)
+    return Status::unavailable(
+        fmt::format("cannot listen on {}:{}: {}", options.host, options.port, ec.message()));
   return t;
 }
 
 HttpTransport::~HttpTransport() = default;
 
-uint16_t HttpTransport::port() const { return impl_->acceptor.local_endpoint().port(); }
+uint16_t HttpTransport::port() const {
+  return impl_->acceptor.local_endpoint().port();
+}
 
 void HttpTransport::run() {
   Impl& i = *impl_;

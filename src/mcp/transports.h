@@ -3,6 +3,18 @@
 // Mcp-Session-Id; the MCP-Protocol-Version header checked; Origin validated against an
 // allow-list so a web page cannot drive a local server; bearer tokens mapped to principals,
 // stored hashed; loopback by default; GET answers 405: this server starts no streams).
+//
+// Threads: one thread reads, parses and writes messages (and runs the sessions' lifecycle);
+// requests that reach a provider run on worker pools, tool calls on their own pool so lists
+// and reads never queue behind a slow tool. Over HTTP a connection handles one request at a
+// time (its responses stay in order) while other connections go on; over stdio requests
+// overlap and their responses come back as they finish (matched by id), each line whole.
+//
+// Sessions (HTTP) belong to the principal that opened them: a request or DELETE naming
+// another principal's session is 404. Each principal holds at most max_sessions_per_principal
+// sessions (its least recently used one ends to make room for a new one); all together hold
+// at most max_sessions, and past that an initialize is refused (503) rather than ending
+// anyone else's session. Idle sessions expire.
 #pragma once
 
 #include <cstdint>
@@ -13,13 +25,22 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/result.h"
 #include "mcp/mcp_server.h"
 
 namespace keel::mcp {
 
-//! Serves `server` on the streams until the input ends. `principal` is who the client acts as.
-void serve_stdio(McpServer& server, const std::string& principal, std::istream& in, std::ostream& out);
+//! Worker threads for the work of requests (both at least 1).
+struct WorkerOptions {
+  size_t tool_call_threads = 4;  //!< tools/call
+  size_t quick_threads = 2;      //!< lists, reads, prompts
+};
+
+//! Serves `server` on the streams until the input ends, then returns once every request read
+//! has been answered. `principal` is who the client acts as.
+void serve_stdio(McpServer& server, const std::string& principal, std::istream& in,
+                 std::ostream& out, const WorkerOptions& workers = {});
 
 //! Bearer tokens (by SHA-256) -> principals. File format (YAML):
 //!   principals:
@@ -40,15 +61,21 @@ class TokenFile {
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
-  uint16_t port = 0;  //!< 0: any free port
-  std::string tokens_path;  //!< empty: no authentication (then only loopback may be used)
+  uint16_t port = 0;              //!< 0: any free port
+  std::string tokens_path;        //!< empty: no authentication (then only loopback may be used)
   std::string default_principal;  //!< the principal of unauthenticated clients (no token file)
   std::vector<std::string> allowed_origins;  //!< besides http(s)://localhost|127.0.0.1|[::1][:port]
+  size_t max_sessions = 4096;                //!< all principals together
+  size_t max_sessions_per_principal = 128;
+  int64_t session_idle_ms = 60 * 60 * 1000;  //!< a session unused this long ends
+  const Clock* clock = nullptr;              //!< for session idleness; nullptr: the system clock
+  WorkerOptions workers;
 };
 
 class HttpTransport {
  public:
-  [[nodiscard]] static Result<std::unique_ptr<HttpTransport>> create(McpServer& server, const HttpOptions& options);
+  [[nodiscard]] static Result<std::unique_ptr<HttpTransport>> create(McpServer& server,
+                                                                     const HttpOptions& options);
   ~HttpTransport();
   uint16_t port() const;
   //! Serves until SIGINT/SIGTERM or stop().

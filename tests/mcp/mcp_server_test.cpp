@@ -3,12 +3,15 @@
 // approvals, policy refusals and annotations.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "agent/agent_deployment.h"
 #include "contract/spec_parser.h"
 #include "core/json.h"
 #include "mcp/agent_tools.h"
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp_server.h"
+#include "support/approvals.h"
 #include "support/test_support.h"
 
 namespace keel::mcp {
@@ -97,6 +100,110 @@ TEST(McpServer, LifecycleErrorsAndPagination) {
   EXPECT_EQ(status, 202);
 }
 
+TEST(McpServer, MalformedInitializeIsRefusedAndLeavesTheSessionNew) {
+  McpServer s("keel", "1", "");
+  s.add_tools(std::make_shared<CountingTools>());
+  Session session;
+  for (const Json& params :
+       {Json::object(), Json{{"protocolVersion", 2025}}, Json{{"protocolVersion", nullptr}},
+        Json{{"protocolVersion", "2025-11-25"}, {"clientInfo", "me"}},
+        Json{{"protocolVersion", "2025-11-25"}, {"capabilities", 5}}}) {
+    SCOPED_TRACE(params.dump());
+    int status = 0;
+    EXPECT_EQ(send(s, session, req(1, "initialize", params), &status)["error"]["code"],
+              rpc_error::invalid_params);
+    EXPECT_EQ(status, 400);
+    EXPECT_FALSE(session.initialized);
+  }
+  EXPECT_TRUE(send(s, session, req(2, "initialize", {{"protocolVersion", "2025-11-25"}}))["result"]
+                  .is_object());
+  EXPECT_TRUE(session.initialized);
+}
+
+// Every provider method that throws: the client gets -32603, the server goes on.
+class ThrowingTools : public ToolProvider {
+ public:
+  std::vector<Json> list(const std::string&) override {
+    throw std::runtime_error("tools/list bug");
+  }
+  Result<ToolCallOutcome> call(const std::string&, const std::string&, const Json&) override {
+    throw std::logic_error("call bug");
+  }
+};
+
+class ThrowingResources : public ResourceProvider {
+ public:
+  Result<std::vector<Json>> list() override { throw std::out_of_range("resources/list bug"); }
+  Result<Json> read(const std::string&) override {
+    return Json::object().at("missing");
+  }  // nlohmann throws
+};
+
+class ThrowingPrompts : public PromptProvider {
+ public:
+  explicit ThrowingPrompts(bool in_list) : in_list_(in_list) {}
+  std::vector<Json> list() override {
+    if (in_list_) throw std::bad_alloc();
+    return {};
+  }
+  Result<Json> get(const std::string&, const Json&) override { throw 42; }
+
+ private:
+  bool in_list_;
+};
+
+TEST(McpServer, AHandlerThatThrowsIsAnInternalErrorAndTheServerGoesOn) {
+  McpServer s("keel", "1", "");
+  s.add_tools(std::make_shared<ThrowingTools>());
+  s.add_resources(std::make_shared<ThrowingResources>());
+  s.add_prompts(std::make_shared<ThrowingPrompts>(false));
+  s.add_prompts(std::make_shared<ThrowingPrompts>(true));
+  Session session;
+  ASSERT_TRUE(send(s, session, req(1, "initialize", {{"protocolVersion", "2025-11-25"}}))["result"]
+                  .is_object());
+  int id = 10;
+  for (const auto& [method, params] :
+       std::vector<std::pair<std::string, Json>>{{"tools/list", Json::object()},
+                                                 {"tools/call", {{"name", "x"}}},
+                                                 {"resources/list", Json::object()},
+                                                 {"resources/read", {{"uri", "x:y"}}},
+                                                 {"prompts/list", Json::object()},
+                                                 {"prompts/get", {{"name", "p"}}}}) {
+    SCOPED_TRACE(method);
+    Json r = send(s, session, req(++id, method, params));
+    EXPECT_EQ(r["error"]["code"], rpc_error::internal_error) << r.dump();
+    EXPECT_EQ(r["id"], id);
+    EXPECT_TRUE(send(s, session, req(99, "ping"))["result"].is_object());
+  }
+}
+
+TEST(McpServer, WorkTouchesNoSessionAndKeepsThePrincipalItWasPreparedFor) {
+  McpServer s("keel", "1", "");
+  s.add_tools(std::make_shared<CountingTools>());
+  auto session = std::make_unique<Session>();
+  session->principal = "agent";
+  ASSERT_TRUE(send(s, *session, req(1, "initialize", {{"protocolVersion", "2025-11-25"}}))["result"]
+                  .is_object());
+  // Lifecycle and cheap methods are answered at once; provider methods come back as work.
+  EXPECT_TRUE(s.prepare(req(2, "ping"), *session).reply.has_value());
+  EXPECT_TRUE(s.prepare(req(3, "nope/nope"), *session).reply.has_value());
+  EXPECT_TRUE(s.prepare(req(4, "tools/call", {{"name", 5}}), *session).work !=
+              nullptr);  // checked by the work
+  PreparedMessage list = s.prepare(req(5, "tools/list"), *session);
+  ASSERT_TRUE(list.work);
+  EXPECT_EQ(list.lane, PreparedMessage::Lane::quick);
+  PreparedMessage call = s.prepare(req(6, "tools/call", {{"name", "t1"}}), *session);
+  ASSERT_TRUE(call.work);
+  EXPECT_EQ(call.lane, PreparedMessage::Lane::tool_call);
+  // The session may change or end before the work runs (a DELETE, another message).
+  session->principal = "someone-else";
+  session.reset();
+  auto j = parse_json(*call.work().body);
+  ASSERT_TRUE(j.ok());
+  EXPECT_EQ((*j)["result"]["content"][0]["text"], "agent:{}");
+  EXPECT_EQ(parse_json(*list.work().body).value_or(Json())["result"]["tools"].size(), 7u);
+}
+
 class AgentToolsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -117,6 +224,14 @@ class AgentToolsTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status().to_string();
     EXPECT_FALSE(r->forbidden);
     return r.ok() ? r->result : Json();
+  }
+
+  //! The supervisor's signed decision on the pending approval an MCP result names.
+  Status decide(const Json& approval, bool approve) {
+    auto p = deployment_->runner().pending_request(approval["case"], approval["step"]);
+    if (!p.ok()) return p.status();
+    return deployment_->runner().decide(
+        keel::testing::signed_decision(*p, approve, agent::wall_now_ns(), keel::testing::demo_supervisor_key()));
   }
 
   keel::testing::TempDir dir_;
@@ -173,7 +288,7 @@ TEST_F(AgentToolsTest, APendingApprovalNeverExecutesEarly) {
   EXPECT_EQ(deployment_->order_system()->ledger_for_case("CASE-2")->refunds, 0);
   // Asking again changes nothing until someone decides.
   EXPECT_EQ(call("agent", "issue_refund", args)["structuredContent"]["status"], "pending_approval");
-  ASSERT_TRUE(deployment_->runner().approve(approval["case"], approval["step"], "supervisor", approval["args_sha256"].get<std::string>()).ok());
+  ASSERT_TRUE(decide(approval, true).ok());
   Json done = call("agent", "issue_refund", args);
   ASSERT_EQ(done["structuredContent"]["status"], "done") << done.dump();
   EXPECT_EQ(done["structuredContent"]["result"]["status"], "issued");
@@ -187,11 +302,74 @@ TEST_F(AgentToolsTest, APendingApprovalNeverExecutesEarly) {
   Json deny_args = {{"case_id", "CASE-5"}, {"order_id", "ORD-1005"}, {"amount", 150}, {"reason", "x"}, {"idempotency_key", "refund-0003"}};
   Json p2 = call("agent", "issue_refund", deny_args);
   ASSERT_EQ(p2["structuredContent"]["status"], "pending_approval");
-  ASSERT_TRUE(deployment_->runner().deny(p2["structuredContent"]["approval"]["case"], p2["structuredContent"]["approval"]["step"],
-                                         "supervisor", "no").ok());
+  ASSERT_TRUE(decide(p2["structuredContent"]["approval"], false).ok());
   Json denied = call("agent", "issue_refund", deny_args);
   EXPECT_TRUE(denied.value("isError", false));
   EXPECT_EQ(deployment_->order_system()->ledger_for_case("CASE-5")->refunds, 0);
+}
+
+TEST_F(AgentToolsTest, ApprovalsOverMcpNeedABearerTokenAndAnApprovingRole) {
+  const std::vector<std::string> approval_tools = {"list_pending_approvals", "approve_pending_action", "deny_pending_action"};
+  auto names = [](const std::vector<Json>& tools) {
+    std::set<std::string> out;
+    for (const auto& t : tools) out.insert(t["name"].get<std::string>());
+    return out;
+  };
+  // Over stdio or --as (principals not authenticated): no approval tools for anyone.
+  for (const auto& n : approval_tools) {
+    EXPECT_FALSE(names(tools_->list("supervisor")).count(n)) << n;
+    EXPECT_EQ(tools_->call("supervisor", n, Json::object()).status().code(), StatusCode::not_found) << n;
+  }
+  // With bearer tokens: listed for the supervisor (an approver), not for the agent.
+  AgentTools authenticated(*deployment_, spec_, true);
+  for (const auto& n : approval_tools) {
+    EXPECT_TRUE(names(authenticated.list("supervisor")).count(n)) << n;
+    EXPECT_FALSE(names(authenticated.list("agent")).count(n)) << n;
+  }
+  Json args = {{"case_id", "CASE-2"}, {"order_id", "ORD-1002"}, {"amount", 240}, {"reason", "broken"}, {"idempotency_key", "refund-mcp-01"}};
+  auto pending = authenticated.call("agent", "issue_refund", args);
+  ASSERT_TRUE(pending.ok());
+  const Json approval = pending->result["structuredContent"]["approval"];
+  ASSERT_TRUE(approval.contains("args_sha256")) << pending->result.dump();
+  EXPECT_NE(approval["approve_with"].get<std::string>().find("--key"), std::string::npos) << approval.dump();
+  const Json decision = {{"case", approval["case"]}, {"step", approval["step"]}, {"args_sha256", approval["args_sha256"]}};
+  // The agent holds no approving role: forbidden (HTTP 403), and nothing is decided.
+  auto by_agent = authenticated.call("agent", "approve_pending_action", decision);
+  ASSERT_TRUE(by_agent.ok());
+  EXPECT_TRUE(by_agent->forbidden);
+  // The supervisor sees the request with its hash; the wrong hash is refused.
+  auto listed = authenticated.call("supervisor", "list_pending_approvals", Json::object());
+  ASSERT_TRUE(listed.ok());
+  const Json items = listed->result["structuredContent"]["pending"];
+  ASSERT_EQ(items.size(), 1u) << listed->result.dump();
+  EXPECT_EQ(items[0]["args_sha256"], approval["args_sha256"]);
+  EXPECT_EQ(items[0]["args"]["amount"], 240);
+  Json wrong = decision;
+  wrong["args_sha256"] = std::string(64, '0');
+  auto refused = authenticated.call("supervisor", "approve_pending_action", wrong);
+  ASSERT_TRUE(refused.ok());
+  EXPECT_TRUE(refused->result.value("isError", false)) << refused->result.dump();
+  EXPECT_EQ(authenticated.call("agent", "issue_refund", args)->result["structuredContent"]["status"], "pending_approval");
+  EXPECT_EQ(deployment_->order_system()->ledger_for_case("CASE-2")->refunds, 0);
+  // The supervisor's decision, authenticated by its token, is journaled as such.
+  auto approved = authenticated.call("supervisor", "approve_pending_action", decision);
+  ASSERT_TRUE(approved.ok());
+  ASSERT_FALSE(approved->forbidden) << approved->forbidden_reason;
+  EXPECT_EQ(approved->result["structuredContent"]["decision"], "granted") << approved->result.dump();
+  auto records = deployment_->journal().read(approval["case"].get<std::string>());
+  ASSERT_TRUE(records.ok());
+  bool recorded = false;
+  for (const auto& r : *records) {
+    if (r.kind != agent::record::approval_granted) continue;
+    recorded = true;
+    EXPECT_EQ(r.data["by"], "supervisor");
+    EXPECT_EQ(r.data["authentication"], "bearer-token");
+    EXPECT_EQ(r.data["channel"], "mcp");
+  }
+  EXPECT_TRUE(recorded);
+  Json done = authenticated.call("agent", "issue_refund", args)->result;
+  EXPECT_EQ(done["structuredContent"]["status"], "done") << done.dump();
+  EXPECT_EQ(deployment_->order_system()->ledger_for_case("CASE-2")->refunds, 1);
 }
 
 }  // namespace
