@@ -17,6 +17,7 @@ namespace keel {
 namespace {
 
 std::string example_spec() { return testing::source_dir() + "/examples/durable-agent.yaml"; }
+std::string demo_key() { return testing::source_dir() + "/examples/durable-agent/supervisor.demo.key"; }
 
 testing::CommandResult agent(std::vector<std::string> args, const std::string& state_dir,
                              const std::map<std::string, std::string>& env = {}) {
@@ -59,9 +60,10 @@ TEST(AgentCommand, TheExampleCaseRunsWithARealModelAndAHumanApproval) {
   EXPECT_EQ(pending[0]["args"]["amount"], 240.0);
   EXPECT_FALSE(pending[0]["evidence"]["reason"].get<std::string>().empty());
   const std::string step = std::to_string(pending[0]["step"].get<int>());
-  auto self = agent({"approve", "CASE-2", step, "--by", "agent", "--spec", example_spec()}, dir.path());
+  auto self = agent({"approve", "CASE-2", step, "--by", "agent", "--args-sha256", pending[0]["args_sha256"], "--spec", example_spec()},
+                    dir.path());
   EXPECT_EQ(self.exit_code, 2) << "the agent may not approve";
-  auto ok = agent({"approve", "CASE-2", step, "--by", "supervisor", "--args-sha256", pending[0]["args_sha256"], "--spec", example_spec()},
+  auto ok = agent({"approve", "CASE-2", step, "--key", demo_key(), "--args-sha256", pending[0]["args_sha256"], "--spec", example_spec()},
                   dir.path());
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   auto resumed = agent({"resume", "CASE-2", "--spec", example_spec(), "--json"}, dir.path());
@@ -81,6 +83,11 @@ TEST(AgentCommand, TheExampleCaseRunsWithARealModelAndAHumanApproval) {
       saw_refund = true;
       EXPECT_EQ(s["approval"]["decision"], "granted");
       EXPECT_EQ(s["approval"]["by"], "supervisor");
+      EXPECT_EQ(s["approval"]["authentication"], "ed25519-signature");
+      EXPECT_TRUE(s["approval"]["signature_verified"].get<bool>());
+      EXPECT_EQ(s["approval"]["args_sha256"], pending[0]["args_sha256"]);
+      EXPECT_EQ(s["approval"]["shown"]["args"], pending[0]["args"]) << "the record keeps what the reviewer saw";
+      EXPECT_EQ(s["approval"]["shown"]["evidence"], pending[0]["evidence"]);
       EXPECT_EQ(s["idempotency_key"].get<std::string>().rfind("keel-", 0), 0u);
       EXPECT_EQ(s["outcome"]["result"]["status"], "issued");
     }
@@ -93,6 +100,9 @@ TEST(AgentCommand, TheExampleCaseRunsWithARealModelAndAHumanApproval) {
   EXPECT_TRUE(saw_model);
   auto text = agent({"replay", "CASE-2", "--spec", example_spec()}, dir.path());
   EXPECT_NE(text.out.find("approval_granted"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("issue_refund by supervisor [ed25519-signature by ed25519:ffe746a36d66... (verifies)]"),
+            std::string::npos)
+      << text.out;
   auto stats = json_of(agent({"stats", "--spec", example_spec(), "--json"}, dir.path()));
   EXPECT_EQ(stats["cases"]["completed"], 1);
   EXPECT_EQ(stats["approvals"]["granted"], 1);
@@ -106,6 +116,77 @@ TEST(AgentCommand, TheExampleCaseRunsWithARealModelAndAHumanApproval) {
   auto again = agent({"run", example_spec(), "--case", "CASE-2"}, dir.path());
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_NE(again.err.find("keel agent resume CASE-2"), std::string::npos) << again.err;
+}
+
+// Every way of approving without proof is refused (exit 2, or 1 for a hash that is not the
+// request's), leaves the action pending and executes nothing; the signed approval then goes through.
+TEST(AgentCommand, OnlyAProvenApproverMayApprove) {
+  testing::TempDir dir;
+  ASSERT_EQ(agent({"run", example_spec(), "--case", "CASE-2", "--json"}, dir.path()).exit_code, 0);
+  auto pending = json_of(agent({"pending", "--spec", example_spec(), "--json"}, dir.path()));
+  ASSERT_EQ(pending.size(), 1u) << pending.dump();
+  const std::string step = std::to_string(pending[0]["step"].get<int>());
+  const std::string hash = pending[0]["args_sha256"];
+  auto still_pending = [&] {
+    auto p = json_of(agent({"pending", "--spec", example_spec(), "--json"}, dir.path()));
+    EXPECT_EQ(p.size(), 1u) << "a refused approval changed the pending list: " << p.dump();
+    EXPECT_EQ(ledger(dir.path(), "CASE-2").refunds, 0);
+  };
+  auto approve = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"approve", "CASE-2", step, "--spec", example_spec()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return agent(args, dir.path());
+  };
+  // A name alone: the supervisor has a registered key.
+  auto unsigned_one = approve({"--by", "supervisor", "--args-sha256", hash});
+  EXPECT_EQ(unsigned_one.exit_code, 2) << unsigned_one.err;
+  EXPECT_NE(unsigned_one.err.find("must be signed"), std::string::npos) << unsigned_one.err;
+  still_pending();
+  // A fresh key that claims to be the supervisor's.
+  auto keygen = testing::run_keel({"agent", "keygen", "--principal", "supervisor", "--out", dir.file("rogue.key"), "--json"});
+  ASSERT_EQ(keygen.exit_code, 0) << keygen.err;
+  Json made = json_of(keygen);
+  EXPECT_NE(made["spec_entry"].get<std::string>().find(made["public_key"].get<std::string>()), std::string::npos) << made.dump();
+  EXPECT_EQ(made["public_key"].get<std::string>().rfind("ed25519:", 0), 0u);
+  auto rogue = approve({"--key", dir.file("rogue.key"), "--args-sha256", hash});
+  EXPECT_EQ(rogue.exit_code, 2) << rogue.err;
+  EXPECT_NE(rogue.err.find("does not verify"), std::string::npos) << rogue.err;
+  still_pending();
+  // The same key file edited to name another principal.
+  std::string edited = testing::read_file(demo_key());
+  edited.replace(edited.find("\"supervisor\""), 12, "\"agent\"");
+  testing::write_file(dir.file("edited.key"), edited);
+  auto as_agent = approve({"--key", dir.file("edited.key"), "--args-sha256", hash});
+  EXPECT_EQ(as_agent.exit_code, 2) << as_agent.err;
+  EXPECT_NE(as_agent.err.find("does not hold a role that may approve issue_refund"), std::string::npos) << as_agent.err;
+  still_pending();
+  // The agent itself, with no role that may approve.
+  auto self = approve({"--by", "agent", "--args-sha256", hash});
+  EXPECT_EQ(self.exit_code, 2) << self.err;
+  still_pending();
+  // A key that is not the named principal's.
+  auto mismatch = approve({"--key", demo_key(), "--by", "agent", "--args-sha256", hash});
+  EXPECT_EQ(mismatch.exit_code, 2) << mismatch.err;
+  still_pending();
+  // No hash, or the hash of other arguments.
+  auto no_hash = approve({"--key", demo_key()});
+  EXPECT_NE(no_hash.exit_code, 0);
+  EXPECT_NE(no_hash.err.find("--args-sha256"), std::string::npos) << no_hash.err;
+  auto other_hash = approve({"--key", demo_key(), "--args-sha256", std::string(64, '0')});
+  EXPECT_EQ(other_hash.exit_code, 1) << other_hash.err;
+  EXPECT_NE(other_hash.err.find("not the ones you reviewed"), std::string::npos) << other_hash.err;
+  still_pending();
+  // The supervisor's signed approval.
+  auto ok = approve({"--key", demo_key(), "--args-sha256", hash, "--reason", "receipt checked", "--json"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(json_of(ok)["authentication"], "ed25519-signature");
+  EXPECT_NE(ok.err.find("demo key"), std::string::npos) << "using the committed demo key is called out: " << ok.err;
+  ASSERT_EQ(agent({"resume", "CASE-2", "--spec", example_spec()}, dir.path()).exit_code, 0);
+  EXPECT_EQ(ledger(dir.path(), "CASE-2").refunds, 1);
+  // keygen never overwrites a key.
+  auto again = testing::run_keel({"agent", "keygen", "--principal", "supervisor", "--out", dir.file("rogue.key")});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("never overwritten"), std::string::npos) << again.err;
 }
 
 // Kills the worker at `point` of `step`, then resumes until the case completes.

@@ -24,7 +24,7 @@ Json json_of(const testing::CommandResult& r) {
 
 TEST(GenerateCommand, JsonHasIdsTextAndMetrics) {
   auto model = fixture("stories260K.gguf");
-  if (!model) GTEST_SKIP() << "shared fixtures are not on this machine";
+  if (!model) KEEL_SKIP_OUTSIDE_CI("shared fixtures (../shared/fixtures or $KEEL_FIXTURES) are not on this machine");
   auto r = testing::run_keel({"generate", "--model", *model, "--prompt", "Once upon a time", "-n",
                               "16", "--temp", "0", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -57,7 +57,7 @@ TEST(GenerateCommand, BadModelsAreClearErrors) {
 
 TEST(TokenizeCommand, WorksOnVocabularyOnlyFiles) {
   auto vocab = fixture("vocab/llama3-bpe.gguf");
-  if (!vocab) GTEST_SKIP() << "shared fixtures are not on this machine";
+  if (!vocab) KEEL_SKIP_OUTSIDE_CI("shared fixtures (../shared/fixtures or $KEEL_FIXTURES) are not on this machine");
   auto r = testing::run_keel({"tokenize", "--model", *vocab, "--json", "Hello world"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json_of(r)["tokens"], Json::parse("[128000, 9906, 1917]"));
@@ -73,7 +73,7 @@ TEST(TokenizeCommand, WorksOnVocabularyOnlyFiles) {
 
 TEST(QuantizeAndCheckModel, ProduceLoadableFilesAndRecords) {
   auto model = fixture("stories260K.gguf");
-  if (!model) GTEST_SKIP() << "shared fixtures are not on this machine";
+  if (!model) KEEL_SKIP_OUTSIDE_CI("shared fixtures (../shared/fixtures or $KEEL_FIXTURES) are not on this machine");
   testing::TempDir dir;
   auto r = testing::run_keel({"quantize", *model, dir.file("q8.gguf"), "Q8_0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -91,20 +91,27 @@ TEST(QuantizeAndCheckModel, ProduceLoadableFilesAndRecords) {
 
 TEST(BenchCommand, ReportsSpeedsAndTheBandwidthBound) {
   auto model = fixture("stories260K.gguf");
-  if (!model) GTEST_SKIP() << "shared fixtures are not on this machine";
+  if (!model) KEEL_SKIP_OUTSIDE_CI("shared fixtures (../shared/fixtures or $KEEL_FIXTURES) are not on this machine");
   auto r = testing::run_keel({"bench", "-m", *model, "-p", "16", "-n", "8", "--reps", "2", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Json j = json_of(r);
   EXPECT_GT(j["pp_tokens_per_s"]["median"].get<double>(), 0);
   EXPECT_GT(j["tg_tokens_per_s"]["median"].get<double>(), 0);
-  EXPECT_GT(j["bandwidth_gb_per_s"].get<double>(), 0.5);
+  // Speeds are figures, not pass marks (bench/ compares them): here only their relations. The
+  // bound is the measured bandwidth over the bytes each token reads.
+  const double bandwidth = j["bandwidth_gb_per_s"].get<double>();
+  EXPECT_GT(bandwidth, 0);
+  EXPECT_GT(j["bytes_per_token"].get<double>(), 0);
+  EXPECT_NEAR(j["tg_bound_tokens_per_s"].get<double>(),
+              bandwidth * 1e9 / j["bytes_per_token"].get<double>(),
+              1e-6 * j["tg_bound_tokens_per_s"].get<double>());
   EXPECT_GT(j["tg_fraction_of_bound"].get<double>(), 0);
   EXPECT_NE(r.err.find("rep 2/2"), std::string::npos);  // progress on stderr
 }
 
 TEST(EmbedCommand, RefusesGenerativeModels) {
   auto model = fixture("stories260K.gguf");
-  if (!model) GTEST_SKIP() << "shared fixtures are not on this machine";
+  if (!model) KEEL_SKIP_OUTSIDE_CI("shared fixtures (../shared/fixtures or $KEEL_FIXTURES) are not on this machine");
   auto r = testing::run_keel({"embed", "-m", *model, "hello"});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("BERT-family"), std::string::npos) << r.err;

@@ -69,11 +69,14 @@ TEST_F(LocalResearch, AnswersWithCitationsThatAreTheDocumentsOwnBytes) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Json j = json_of(r);
   for (const char* key : {"answer", "citations", "retrieved", "metrics"}) EXPECT_TRUE(j.contains(key)) << key;
-  for (const char* key : {"load_ms", "ttft_ms", "tpot_ms", "rss_peak_bytes", "citation_validity", "stale_docs", "outbound_bytes"}) {
+  for (const char* key : {"load_ms", "ttft_ms", "tpot_ms", "rss_peak_bytes", "citation_validity", "stale_docs"}) {
     EXPECT_TRUE(j["metrics"].contains(key)) << key;
   }
-  EXPECT_EQ(j["metrics"]["outbound_bytes"], 0);
   EXPECT_EQ(j["metrics"]["stale_docs"], 0);
+  // The bundled chat model is below the quality floor its record states: the answer is quoted.
+  EXPECT_TRUE(j["extracted"].get<bool>()) << j["answer"];
+  EXPECT_NE(j["answer_mode"].get<std::string>().find("below the 50% floor"), std::string::npos) << j["answer_mode"];
+  EXPECT_NE(j["answer"].get<std::string>().find("valid only when"), std::string::npos) << j["answer"];
   ASSERT_FALSE(j["retrieved"].empty());
   for (const auto& r2 : j["retrieved"]) {
     EXPECT_TRUE(r2.contains("doc") && r2.contains("rank") && r2.contains("scores"));
@@ -111,14 +114,16 @@ TEST_F(LocalResearch, StraceSeesNoInternetSocket) {
                                  "--store", store(), "--model", repo(kChat), "--embed-model", repo(kEmbed), "--json",
                                  "How are citations validated?"});
   if (r.exit_code != 0 && r.err.find("PTRACE") != std::string::npos) {
-    GTEST_SKIP() << "ptrace is not permitted in this sandbox: " << r.err;
+    KEEL_SKIP_OUTSIDE_CI("ptrace is not permitted in this sandbox: " + r.err);
   }
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string text = testing::read_file(trace);
-  // Any socket(AF_INET...) must have failed; none may have returned a descriptor.
-  std::regex inet_socket(R"(socket\(AF_INET6?,[^)]*\)\s*=\s*(\d+))");
-  EXPECT_FALSE(std::regex_search(text, inet_socket)) << text.substr(0, 2000);
-  EXPECT_EQ(text.find("connect("), std::string::npos) << text.substr(0, 2000);
+  // Any socket() of any family must have failed; none may have returned a descriptor, and no
+  // connect or send may have gone through.
+  std::regex any_socket(R"(socket(pair)?\([^)]*\)\s*=\s*\d+)");
+  EXPECT_FALSE(std::regex_search(text, any_socket)) << text.substr(0, 2000);
+  std::regex sent(R"((connect|sendto|sendmsg|sendmmsg)\([^\n]*\)\s*=\s*\d+)");
+  EXPECT_FALSE(std::regex_search(text, sent)) << text.substr(0, 2000);
 }
 
 TEST_F(LocalResearch, RunFollowsTheSpec) {
@@ -129,23 +134,61 @@ TEST_F(LocalResearch, RunFollowsTheSpec) {
   Json j = json_of(r);
   EXPECT_TRUE(j["egress_guarded"].get<bool>());
   EXPECT_EQ(j["model"]["id"], "main");
-  EXPECT_NE(r.err.find("egress guard installed"), std::string::npos);
+  EXPECT_NE(r.err.find("Internet sockets are refused"), std::string::npos);
+  // Outbound bytes come from the kernel: the run's own network namespace sent nothing.
+  if (j["outbound"]["bytes"].is_null()) KEEL_SKIP_OUTSIDE_CI("no private network namespace: " + j["outbound"]["measured_by"].dump());
+  EXPECT_EQ(j["outbound"]["bytes"], 0);
+  EXPECT_NE(j["outbound"]["measured_by"].get<std::string>().find("private network namespace"), std::string::npos);
+  // The run's metrics, as the plan names them, in a local file.
+  std::string metrics = testing::read_file(j["metrics_file"].get<std::string>());
+  for (const char* name : {"keel_outbound_bytes_total 0", "keel_index_documents 24", "keel_citation_validity_ratio 1",
+                           "keel_answers_total{outcome=\"answered\",mode=\"extract\"} 1"}) {
+    EXPECT_NE(metrics.find(name), std::string::npos) << name << "\n" << metrics;
+  }
   // A refused spec runs nothing.
   auto refused = testing::run_keel({"run", repo("examples/mistakes/K008-remote-fallback-without-egress.yaml"), "--question", "x"});
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_NE(refused.err.find("K008"), std::string::npos);
 }
 
-TEST_F(LocalResearch, EvaluationReportsRecallValidityAndDeclines) {
+TEST_F(LocalResearch, EvaluationAnswersDeclinesAndCitesAgainstGoldSpans) {
   auto r = testing::run_keel({"eval", "local-research", "--spec", repo("examples/local-research.yaml"), "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Json j = json_of(r);
   EXPECT_EQ(j["questions"].get<int>(), j["answerable"].get<int>() + j["unanswerable"].get<int>());
   EXPECT_GT(j["unanswerable"].get<int>(), 5);
-  EXPECT_DOUBLE_EQ(j["presented_citation_validity"].get<double>(), 1.0);
+  // The default answers (quoted, as the tiny generator is below the floor): the bar of the
+  // trust issue, judged against the gold spans of questions.json.
+  EXPECT_EQ(j["answer_mode"], "extract");
+  EXPECT_GE(j["answered_correctly"].get<double>(), 0.8);
+  EXPECT_GE(j["unanswerable_declined"].get<double>(), 0.9);
+  EXPECT_DOUBLE_EQ(j["citation_grounded"].get<double>(), 1.0);
+  EXPECT_GT(j["citation_correct"].get<double>(), 0.0);
   EXPECT_GE(j["recall_at_k"]["bm25"].get<double>(), 0.7);
   EXPECT_GE(j["recall_at_k"]["hybrid"].get<double>(), 0.7);
-  EXPECT_GE(j["unanswerable_declined"].get<double>(), 0.5);
+  // The figures come from the rows.
+  int answered = 0, answerable = 0;
+  for (const auto& row : j["rows"]) {
+    if (!row["answerable"].get<bool>()) continue;
+    ++answerable;
+    answered += row["answered_correctly"].get<bool>();
+    if (row["answered_correctly"].get<bool>()) {
+      EXPECT_GT(row["citations_correct"].get<int>(), 0) << row["id"];
+    }
+  }
+  EXPECT_DOUBLE_EQ(j["answered_correctly"].get<double>(), static_cast<double>(answered) / answerable);
+}
+
+TEST_F(LocalResearch, GeneratorRecordIsReproduced) {
+  // The committed record that sends the tiny model to extractive answers is measured again here.
+  Json record = *parse_json(testing::read_file(repo(kChat + ".keel-eval.json")));
+  auto r = testing::run_keel({"eval", "local-research", "--spec", repo("examples/local-research.yaml"), "--answer",
+                              "generate", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json j = json_of(r);
+  EXPECT_EQ(j["answer_mode"], "generate");
+  EXPECT_NEAR(j["answered_correctly"].get<double>(), record["answered_correctly"].get<double>(), 1.0 / 32 + 1e-9);
+  EXPECT_LT(j["answered_correctly"].get<double>(), 0.5) << "the floor that makes the demo quote";
 }
 
 }  // namespace

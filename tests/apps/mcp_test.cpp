@@ -79,7 +79,17 @@ TEST(Mcp, RefusesUnknownPrincipalsAndOpenNetworkServers) {
                                  "--state-dir", f.dir.file("stdio-state")});
   EXPECT_EQ(typo.exit_code, 1);
   EXPECT_NE(typo.err.find("agnet"), std::string::npos) << typo.err;
-  auto open = testing::run_keel({"mcp", "serve", "--spec", repo("examples/durable-agent.yaml"), "--http", "0.0.0.0:0",
+  // The example's confidential data may not be served beyond loopback at all (K018; see
+  // exposure_test.cpp); with remote readers allowed, the transport still asks for tokens there.
+  auto exposed = testing::run_keel({"mcp", "serve", "--spec", repo("examples/durable-agent.yaml"), "--http", "0.0.0.0:0",
+                                    "--state-dir", f.dir.file("stdio-state")});
+  EXPECT_EQ(exposed.exit_code, 2);
+  EXPECT_NE(exposed.err.find("K018"), std::string::npos) << exposed.err;
+  std::string spec = testing::read_file(repo("examples/durable-agent.yaml"));
+  spec.insert(spec.find("  remote_fallback: disabled\n"), "  remote_readers: allowed\n");
+  spec.replace(spec.find("../models/"), 10, testing::source_dir() + "/models/");
+  testing::write_file(f.dir.file("remote-readers.yaml"), spec);
+  auto open = testing::run_keel({"mcp", "serve", "--spec", f.dir.file("remote-readers.yaml"), "--http", "0.0.0.0:0",
                                  "--state-dir", f.dir.file("stdio-state")});
   EXPECT_EQ(open.exit_code, 1);
   EXPECT_NE(open.err.find("without --tokens"), std::string::npos) << open.err;

@@ -76,6 +76,13 @@ std::optional<YAML::Node> first_write_tool(YAML::Node& spec) {
   return std::nullopt;
 }
 
+bool needs_approval(const YAML::Node& spec) {
+  for (const auto& tool : spec["authority"]["tools"]) {
+    if (tool["approval"] && tool["approval"].as<std::string>() != "none") return true;
+  }
+  return false;
+}
+
 std::vector<Mutation> mutations() {
   return {
       {"K001", "write tool granted to a role nobody holds",
@@ -185,6 +192,38 @@ std::vector<Mutation> mutations() {
       {"K010", "workload removed",
        [](YAML::Node& s) {
          s["slo"].remove("workload");
+         return true;
+       }},
+      {"K017", "the approver role taken from every principal",
+       [](YAML::Node& s) {
+         if (!needs_approval(s)) return false;
+         for (auto p : s["authority"]["principals"]) {
+           std::vector<std::string> roles;
+           for (const auto& r : p["roles"]) {
+             if (r.as<std::string>() != "approver") roles.push_back(r.as<std::string>());
+           }
+           p["roles"] = roles;
+         }
+         return true;
+       }},
+      {"K017", "approvers' keys removed (unsigned approvals refused)",
+       [](YAML::Node& s) {
+         if (!needs_approval(s)) return false;
+         for (auto p : s["authority"]["principals"]) p.remove("public_key");
+         return true;
+       }},
+      {"K018", "private data served on every interface",
+       [](YAML::Node& s) {
+         bool sensitive = false;
+         for (const auto& c : s["data"]["classes"]) {
+           sensitive |=
+               c.as<std::string>() == "confidential" || c.as<std::string>() == "restricted";
+         }
+         if (!sensitive || !s["deployment"]["egress"].IsScalar() || !s["data"]["sources"] ||
+             s["data"]["sources"].size() == 0) {
+           return false;
+         }
+         s["serving"]["host"] = "0.0.0.0";
          return true;
        }},
       {"K011", "fail-open route for confidential data",

@@ -1,5 +1,8 @@
 // keel serve end to end, with real clients: the official openai npm package, promtool on
 // /metrics, plain HTTP for probes, limits, quotas, fairness, cancellation, overload and drain.
+// These tests check behaviour, not speed: a test that needs the server in some state (a request
+// running, a flood queued) polls /metrics for it, never sleeps a fixed time; latency and memory
+// under overload and between tenants are figures of bench/serve_fairness_bench.py.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -7,7 +10,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
-#include <chrono>
+#include <atomic>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -25,6 +28,13 @@ std::string repo(const std::string& rel) { return testing::source_dir() + "/" + 
 const std::string kChat = "models/keel-tiny-chat.gguf";
 const std::string kEmbed = "models/keel-tiny-embed.gguf";
 
+// The value of one series of a Prometheus text (name and labels exactly), -1 when absent.
+double metric(const std::string& text, const std::string& line_prefix) {
+  size_t at = text.find("\n" + line_prefix + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + line_prefix.size() + 2));
+}
+
 struct Server {
   std::unique_ptr<BackgroundProcess> process;
   std::string url;
@@ -37,13 +47,10 @@ struct Server {
     url = testing::listening_url(process->output());
   }
   bool wait_ready(int timeout_ms = 30000) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (testing::http_request(url, "GET", "/readyz").status == 200) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+    return testing::poll_until(
+        [&] { return testing::http_request(url, "GET", "/readyz").status == 200; }, timeout_ms);
   }
+  std::string metrics() { return testing::http_request(url, "GET", "/metrics").body; }
   testing::HttpResult post(const std::string& path, const Json& body, const std::vector<std::string>& headers = {}) {
     std::vector<std::string> h = headers;
     h.push_back("Content-Type: application/json");
@@ -109,19 +116,27 @@ TEST(Serve, ProbesFollowLoadingReadinessAndDrain) {
   EXPECT_EQ(s.post("/v1/completions", completion(2)).status, 503);  // still loading
   ASSERT_TRUE(s.wait_ready());
   EXPECT_EQ(testing::http_request(s.url, "GET", "/startupz").status, 200);
-  // A long request in flight, then SIGTERM: readiness drops, the request still finishes.
+  // A long request in flight (the server says it runs), then SIGTERM: readiness drops, the
+  // request still finishes, every token of it.
   testing::HttpResult long_result;
-  std::thread client([&] { long_result = s.post("/v1/completions", completion(300)); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::atomic<bool> long_done{false};
+  std::thread client([&] {
+    long_result = s.post("/v1/completions", completion(100));
+    long_done = true;
+  });
+  EXPECT_TRUE(testing::poll_until([&] {
+    return metric(s.metrics(), "keel_requests_running") == 1;
+  })) << s.metrics();
+  EXPECT_FALSE(long_done) << "100 tokens at 30 ms each were still running";
   s.process->signal(SIGTERM);
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  EXPECT_EQ(testing::http_request(s.url, "GET", "/readyz").status, 503);
+  EXPECT_TRUE(testing::poll_until(
+      [&] { return testing::http_request(s.url, "GET", "/readyz").status == 503; }));
   EXPECT_EQ(s.post("/v1/completions", completion(2)).status, 503);
   client.join();
   EXPECT_EQ(long_result.status, 200);
   auto j = parse_json(long_result.body);
   ASSERT_TRUE(j.ok());
-  EXPECT_GT((*j)["usage"]["completion_tokens"].get<int>(), 0);
+  EXPECT_EQ((*j)["usage"]["completion_tokens"].get<int>(), 100) << long_result.body;
   EXPECT_EQ(s.process->wait(30000), 0) << s.process->output();
 }
 
@@ -247,25 +262,18 @@ void disconnect_after_first_chunk(const std::string& url, const std::string& bod
   EXPECT_NE(got.find("data: "), std::string::npos) << got;
 }
 
-double metric(const std::string& text, const std::string& line_prefix) {
-  size_t at = text.find("\n" + line_prefix + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + line_prefix.size() + 2));
-}
-
 TEST(Serve, ClientDisconnectCancelsGeneration) {
   Server s({"--slow-step-ms", "20"});  // 1000 tokens would take 20 s
   ASSERT_TRUE(s.wait_ready());
   disconnect_after_first_chunk(s.url, dump_json(completion(1000, true)));
-  // Within a moment the request is gone from the engine and its KV blocks are free.
+  // Soon the request is gone from the engine and its KV blocks are free.
   double running = -1, cancelled = -1;
-  for (int i = 0; i < 100; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    auto m = testing::http_request(s.url, "GET", "/metrics").body;
+  testing::poll_until([&] {
+    auto m = s.metrics();
     running = metric(m, "keel_requests_running");
     cancelled = metric(m, "keel_requests_total{status=\"499\",tenant=\"anonymous\"}");
-    if (running == 0 && cancelled == 1) break;
-  }
+    return running == 0 && cancelled == 1;
+  });
   EXPECT_EQ(running, 0);
   EXPECT_EQ(cancelled, 1);
   auto m = testing::http_request(s.url, "GET", "/metrics").body;
@@ -287,47 +295,82 @@ TEST(Serve, HoldsAThousandOpenStreams) {
   EXPECT_GE((*j)["max_concurrent_streams"].get<int>(), 1000) << r.out;
 }
 
-TEST(Serve, OverloadIsRefusedWithFlatMemoryAndQuickAdmittedLatency) {
+// Ten times the load the server admits (4 running, 8 waiting, 80 clients): the excess is
+// refused at once with 429 and a Retry-After instead of queueing without bound, every admitted
+// request completes, the refusals are counted on /metrics, and the server is idle afterwards.
+// How quick admitted requests stay and how flat memory stays are speed and memory figures:
+// bench/serve_fairness_bench.py prints them as ratios against normal load in one run.
+TEST(Serve, OverloadIsRefusedWithRetryAfterAndAdmittedRequestsComplete) {
   Server s({"--max-running", "4", "--max-waiting", "8"});
   ASSERT_TRUE(s.wait_ready());
-  auto run = [&](int concurrency, int requests) {
-    auto r = testing::run_keel({"loadgen", "--url", s.url, "-c", std::to_string(concurrency), "-n", std::to_string(requests),
-                                "--prompt-tokens", "32", "--max-tokens", "16", "--json"});
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return parse_json(r.out).value_or(Json());
-  };
-  Json normal = run(8, 32);
-  int64_t rss_normal = s.process->rss_bytes();
-  Json overload = run(80, 400);  // ten times the load
-  int64_t rss_overload = s.process->rss_bytes();
-  EXPECT_GT(overload["statuses"].value("429", 0), 0) << overload.dump();
-  EXPECT_LT(rss_overload, rss_normal + rss_normal / 5 + (16 << 20)) << "RSS grew from " << rss_normal << " to " << rss_overload;
-  for (int v : overload["retry_after_s"].get<std::vector<int>>()) EXPECT_GE(v, 1);
-  // Admitted requests' TTFT p99 stays within a small multiple of the normal load's.
-  EXPECT_LT(overload["ttft_ms"]["p99"].get<double>(), 3 * normal["ttft_ms"]["p99"].get<double>() + 200) << overload.dump();
+  auto r = testing::run_keel({"loadgen", "--url", s.url, "-c", "80", "-n", "400", "--prompt-tokens",
+                              "32", "--max-tokens", "16", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto overload = parse_json(r.out);
+  ASSERT_TRUE(overload.ok()) << r.out;
+  const int admitted = (*overload)["statuses"].value("200", 0),
+            refused = (*overload)["statuses"].value("429", 0);
+  EXPECT_GT(refused, 0) << overload->dump();
+  EXPECT_GT(admitted, 0) << overload->dump();
+  EXPECT_EQ(admitted + refused, 400)
+      << "each request is admitted or refused, none fails: " << overload->dump();
+  EXPECT_EQ((*overload)["completed"].get<int>(), admitted);
+  auto retry_after = (*overload)["retry_after_s"].get<std::vector<int>>();
+  EXPECT_EQ(static_cast<int>(retry_after.size()), refused) << "every 429 carries a Retry-After";
+  for (int v : retry_after) EXPECT_GE(v, 1);
+  // What the clients saw is what the operator sees, and the queue drains.
+  std::string m;
+  EXPECT_TRUE(testing::poll_until([&] {
+    m = s.metrics();
+    return metric(m, "keel_requests_running") == 0 && metric(m, "keel_requests_waiting") == 0;
+  })) << m;
+  double rejections = 0;
+  std::istringstream lines(m);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("keel_admission_rejections_total{", 0) == 0)
+      rejections += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  EXPECT_EQ(rejections, refused) << m;
 }
 
+// One tenant floods the server (40 requests at once, 2 slots); another sends 4 requests, one
+// after another. Tenants take turns for free slots, so the calm tenant is served between the
+// flood's requests and finishes while more flood requests are unfinished than there are slots
+// (first come, first served would have run the whole queued flood first). The order is read
+// from the server's own counters; how long each tenant waited is a speed figure that
+// bench/serve_fairness_bench.py prints as a ratio.
 TEST(Serve, OneTenantsFloodDoesNotStarveAnother) {
   testing::TempDir dir;
-  testing::write_file(dir.file("keys.yaml"), "tenants:\n  - id: flood\n    keys_sha256: [" + sha256_hex("k-flood") +
-                                                 "]\n  - id: calm\n    keys_sha256: [" + sha256_hex("k-calm") + "]\n");
-  Server s({"--api-keys", dir.file("keys.yaml"), "--max-running", "2", "--max-waiting", "500", "--max-queued-tokens", "1000000"});
+  testing::write_file(dir.file("keys.yaml"),
+                      "tenants:\n  - id: flood\n    keys_sha256: [" + sha256_hex("k-flood") +
+                          "]\n  - id: calm\n    keys_sha256: [" + sha256_hex("k-calm") + "]\n");
+  Server s({"--api-keys", dir.file("keys.yaml"), "--max-running", "2", "--max-waiting", "500",
+            "--max-queued-tokens", "1000000"});
   ASSERT_TRUE(s.wait_ready());
   testing::CommandResult flood;
   std::thread flooder([&] {
-    flood = testing::run_keel({"loadgen", "--url", s.url, "--api-key", "k-flood", "-c", "40", "-n", "40",
-                               "--prompt-tokens", "16", "--max-tokens", "48", "--json"});
+    flood = testing::run_keel({"loadgen", "--url", s.url, "--api-key", "k-flood", "-c", "40", "-n",
+                               "40", "--prompt-tokens", "16", "--max-tokens", "48", "--json"});
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the flood is queued
-  auto calm = testing::run_keel({"loadgen", "--url", s.url, "--api-key", "k-calm", "-c", "1", "-n", "4",
-                                 "--prompt-tokens", "16", "--max-tokens", "8", "--json"});
+  // The flood is queued: at least half of it waits for a slot.
+  const bool queued = testing::poll_until(
+      [&] { return metric(s.metrics(), "keel_requests_waiting") >= 20; }, 30000, 2);
+  auto calm = testing::run_keel({"loadgen", "--url", s.url, "--api-key", "k-calm", "-c", "1", "-n",
+                                 "4", "--prompt-tokens", "16", "--max-tokens", "8", "--json"});
+  const std::string at_calm_done = s.metrics();
   flooder.join();
+  ASSERT_TRUE(queued) << "the flood never queued 20 requests\n" << flood.out << flood.err;
   auto c = parse_json(calm.out), f = parse_json(flood.out);
   ASSERT_TRUE(c.ok() && f.ok()) << calm.err << flood.err;
   EXPECT_EQ((*c)["completed"], 4);
-  // Round robin between tenants: the calm tenant waits for one slot, not for the whole flood.
-  EXPECT_LT((*c)["ttft_ms"]["p95"].get<double>(), (*f)["ttft_ms"]["p50"].get<double>())
-      << "calm " << c->dump() << "\nflood " << f->dump();
+  EXPECT_EQ((*f)["completed"], 40);
+  const double flood_finished =
+      std::max(0.0, metric(at_calm_done, "keel_requests_total{status=\"200\",tenant=\"flood\"}"));
+  EXPECT_EQ(metric(at_calm_done, "keel_requests_total{status=\"200\",tenant=\"calm\"}"), 4)
+      << at_calm_done;
+  EXPECT_GT(40 - flood_finished, 2) << "the calm tenant finished after the queued flood: only "
+                                    << 40 - flood_finished << " flood requests were left\n"
+                                    << at_calm_done;
 }
 
 TEST(Serve, SharedPrefixIsReusedFromTheCache) {

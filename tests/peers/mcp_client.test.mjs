@@ -44,6 +44,8 @@ function env(name) {
 const PROTOCOL = '2025-11-25';
 const run = randomUUID().slice(0, 8);  // keeps idempotency keys unique to this run
 const spec = (name) => path.join(env('KEEL_REPO'), 'examples', name);
+// The supervisor's demo signing key, registered in examples/durable-agent.yaml (demo only).
+const DEMO_KEY = () => path.join(env('KEEL_REPO'), 'examples', 'durable-agent', 'supervisor.demo.key');
 const READ_TOOLS = ['get_case', 'lookup_order', 'check_refund_policy', 'read_memory_notes'];
 const WRITE_TOOLS = ['issue_refund', 'set_case_status', 'add_case_note', 'write_memory_note'];
 
@@ -275,7 +277,7 @@ test('http: a refund over 100 waits for approval, then executes once', async () 
     assert.equal(still.structuredContent.approval.id, approval.id);
 
     execFileSync(env('KEEL_BIN'), [
-      'agent', 'approve', approval.case, String(approval.step), '--by', 'supervisor', '--args-sha256', approval.args_sha256,
+      'agent', 'approve', approval.case, String(approval.step), '--key', DEMO_KEY(), '--args-sha256', approval.args_sha256,
       '--spec', spec('durable-agent.yaml'), '--state-dir', env('KEEL_HTTP_STATE_DIR'),
     ], { cwd: env('KEEL_REPO'), stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -302,13 +304,54 @@ test('http: a denied refund is an error result and executes nothing', async () =
     assert.equal(pending.structuredContent.status, 'pending_approval', JSON.stringify(pending));
     const { case: caseId, step } = pending.structuredContent.approval;
     execFileSync(env('KEEL_BIN'), [
-      'agent', 'deny', caseId, String(step), '--by', 'supervisor', '--reason', 'peer test',
+      'agent', 'deny', caseId, String(step), '--key', DEMO_KEY(), '--reason', 'peer test',
       '--spec', spec('durable-agent.yaml'), '--state-dir', env('KEEL_HTTP_STATE_DIR'),
     ], { cwd: env('KEEL_REPO'), stdio: ['ignore', 'pipe', 'pipe'] });
     const denied = await client.callTool({ name: 'issue_refund', arguments: args });
     assert.equal(denied.isError, true, JSON.stringify(denied));
     assert.match(denied.content[0].text, /denied/);
     assert.equal(await refunded(), before);
+  });
+});
+
+test('http: the supervisor approves over MCP with its token; the agent may not', async () => {
+  let approval;
+  const args = { case_id: 'CASE-4', order_id: 'ORD-1004', amount: 150, reason: 'dead pixels, partial refund', idempotency_key: `mcp-approve-${run}` };
+  await withHttp(env('KEEL_MCP_TOKEN_AGENT'), async (client) => {
+    const { tools } = await client.listTools();
+    assert.ok(!tools.some((t) => t.name === 'approve_pending_action'), 'the agent is offered no approval tool');
+    const pending = await client.callTool({ name: 'issue_refund', arguments: args });
+    assert.equal(pending.structuredContent.status, 'pending_approval', JSON.stringify(pending));
+    approval = pending.structuredContent.approval;
+    await assert.rejects(
+      client.callTool({ name: 'approve_pending_action', arguments: { case: approval.case, step: approval.step, args_sha256: approval.args_sha256 } }),
+      (e) => {
+        assert.ok(e.code === 403 || /\b403\b|Forbidden|no role/i.test(String(e.message)), `${e.code}: ${e.message}`);
+        return true;
+      },
+    );
+  });
+  await withHttp(env('KEEL_MCP_TOKEN_SUPERVISOR'), async (client) => {
+    const { tools } = await client.listTools();
+    for (const name of ['list_pending_approvals', 'approve_pending_action', 'deny_pending_action']) {
+      assert.ok(tools.some((t) => t.name === name), `${name} is offered to the supervisor`);
+    }
+    const listed = await client.callTool({ name: 'list_pending_approvals', arguments: {} });
+    const item = listed.structuredContent.pending.find((p) => p.case === approval.case);
+    assert.ok(item, JSON.stringify(listed.structuredContent));
+    assert.equal(item.args_sha256, approval.args_sha256);
+    assert.equal(item.args.amount, 150);
+    const wrong = await client.callTool({ name: 'approve_pending_action', arguments: { case: approval.case, step: approval.step, args_sha256: '0'.repeat(64) } });
+    assert.equal(wrong.isError, true, 'an approval for other arguments is refused');
+    const ok = await client.callTool({ name: 'approve_pending_action', arguments: { case: approval.case, step: approval.step, args_sha256: approval.args_sha256, note: 'peer test' } });
+    assert.ok(!ok.isError, JSON.stringify(ok));
+    assert.equal(ok.structuredContent.decision, 'granted');
+    assert.equal(ok.structuredContent.by, 'supervisor');
+  });
+  await withHttp(env('KEEL_MCP_TOKEN_AGENT'), async (client) => {
+    const done = await client.callTool({ name: 'issue_refund', arguments: args });
+    assert.equal(done.structuredContent?.status, 'done', JSON.stringify(done));
+    assert.equal(done.structuredContent.result.amount, 150);
   });
 });
 

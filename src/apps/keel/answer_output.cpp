@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "core/text_table.h"
 
 namespace keel::app {
@@ -35,6 +37,7 @@ Json answer_json(const assistant::Answer& a) {
   return {{"question", a.question},
           {"answer", a.text},
           {"declined", a.declined},
+          {"extracted", a.extracted},
           {"decline_reason", a.declined ? Json(a.decline_reason) : Json(nullptr)},
           {"model_answer", a.model_text},
           {"citations", citations},
@@ -53,8 +56,11 @@ Json answer_json(const assistant::Answer& a) {
             {"citations_emitted", m.citations_emitted},
             {"citations_dropped", m.citations_dropped},
             {"stale_docs", m.stale_docs},
-            {"outbound_bytes", m.outbound_bytes},
             {"support", m.support}}}};
+}
+
+std::string answer_unstreamed_text(const assistant::Answer& a) {
+  return a.declined || a.extracted ? a.text : std::string();
 }
 
 std::string answer_footer(const assistant::Answer& a) {
@@ -84,18 +90,45 @@ std::string answer_footer(const assistant::Answer& a) {
   const auto& m = a.metrics;
   out += fmt::format(
       "\nMetrics: load {:.0f} ms, retrieval {:.1f} ms, ttft {:.1f} ms, tpot {:.1f} ms, peak RSS {:.1f} MiB, "
-      "citation validity {:.0f}% ({} of {}), stale documents {}, outbound bytes {}\n",
+      "citation validity {:.0f}% ({} of {}), stale documents {}\n",
       m.load_ms, m.retrieval_ms, m.ttft_ms, m.tpot_ms, m.rss_peak_bytes / 1048576.0, 100 * m.citation_validity,
-      m.citations_emitted - m.citations_dropped, m.citations_emitted, m.stale_docs, m.outbound_bytes);
+      m.citations_emitted - m.citations_dropped, m.citations_emitted, m.stale_docs);
   return out;
 }
 
-std::string tiny_model_notice() {
+bool is_bundled_tiny_model(const std::string& model_path) {
+  return std::filesystem::path(model_path).filename().string().rfind("keel-tiny", 0) == 0;
+}
+
+std::string tiny_model_notice(bool extracted) {
+  if (extracted) {
+    return "Note: Keel's bundled tiny demo model cannot answer in its own words (keel eval measured it below the "
+           "quality floor), so the answer quotes the sentences of your documents that best answer the question. "
+           "For answers a model writes, pass a real GGUF, e.g. --model qwen2.5-1.5b-instruct-q4_k_m.gguf (or edit "
+           "deployment.models in the spec); `keel eval local-research --record` measures it.\n";
+  }
   return "Note: this answer comes from Keel's bundled tiny demo models (a few million parameters, "
          "trained for minutes on the sample corpus): they show the pipeline, not answer quality. "
          "For real answers pass a real GGUF, e.g. --model qwen2.5-1.5b-instruct-q4_k_m.gguf "
          "--embed-model bge-small-en-v1.5-q8_0.gguf (or edit deployment.models in the spec), and "
          "index again with that embedding model.\n";
+}
+
+Json outbound_json(const contract::EgressIsolation& isolation) {
+  if (!isolation.meter) {
+    return {{"bytes", nullptr}, {"packets", nullptr}, {"measured_by", "not measured: " + isolation.note}};
+  }
+  auto sent = isolation.meter->sent();
+  if (!sent.ok()) return {{"bytes", nullptr}, {"packets", nullptr}, {"measured_by", sent.status().message()}};
+  return {{"bytes", sent->bytes},
+          {"packets", sent->packets},
+          {"measured_by", "kernel transmit counters of the process's private network namespace"}};
+}
+
+assistant::AnswerMode parse_answer_mode(const std::string& name) {
+  if (name == "generate") return assistant::AnswerMode::generate;
+  if (name == "extract") return assistant::AnswerMode::extract;
+  return assistant::AnswerMode::automatic;
 }
 
 }  // namespace keel::app

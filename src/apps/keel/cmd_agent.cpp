@@ -2,7 +2,9 @@
 // keel agent resume CASE [--spec SPEC]             continue a case from its journal
 // keel agent work [--spec SPEC] [--max-cases N]    claim and run runnable cases (a worker)
 // keel agent pending [--spec SPEC]                 actions waiting for a human
-// keel agent approve|deny CASE STEP --by PRINCIPAL [--args-sha256 H] [--reason TEXT]
+// keel agent approve CASE STEP --key FILE --args-sha256 H [--reason TEXT]   signed; see agent/approval.h
+// keel agent deny CASE STEP --key FILE [--args-sha256 H] [--reason TEXT]
+// keel agent keygen --principal ID --out FILE      an approver key pair (cmd_agent_keygen.cpp)
 // keel agent status CASE                           the case's state
 // keel agent replay CASE                           the whole timeline, executing nothing
 // keel agent stats [--prometheus]                  metrics over all cases
@@ -22,6 +24,7 @@
 #include <sstream>
 
 #include "agent/agent_deployment.h"
+#include "agent/approval.h"
 #include "agent/case_report.h"
 #include "apps/keel/commands.h"
 #include "contract/checks.h"
@@ -81,8 +84,19 @@ class Session {
       if (!o_.deployment.model_url.empty()) {
         return fail("the spec says egress: none, so no model endpoint may be called; allow its host in deployment.egress", 2);
       }
-      Status guard = contract::install_egress_guard();
+      // A PostgreSQL journal is reached over its Unix socket; nothing else may be.
+      Status guard = contract::install_egress_guard(contract::guard_profile_for_store(o_.deployment.journal));
       if (!guard.ok()) return fail(guard.message());
+    } else {
+      if (!o_.deployment.model_url.empty() && !spec->deployment.egress.allows(o_.deployment.model_url)) {
+        return fail(fmt::format("--model-url {} is outside the spec's egress allow-list; add its host to "
+                                "deployment.egress.allow",
+                                o_.deployment.model_url),
+                    2);
+      }
+      // Every connection this process opens (the model endpoint, outside MCP servers) is held to
+      // the spec's allow-list.
+      contract::restrict_egress_to({&*spec});
     }
     spec_ = std::move(*spec);
     auto remote = mcp::connect_mcp_tools(spec_);
@@ -108,8 +122,8 @@ class Session {
                   static_cast<long long>(out.replayed_steps));
       if (out.state == agent::CaseState::completed) std::printf("result: %s\n", dump_json(out.result, 2).c_str());
       if (out.state == agent::CaseState::waiting_approval) {
-        std::printf("see it with `keel agent pending`, then `keel agent approve %s %lld --by <approver>` (or deny) and "
-                    "`keel agent resume %s`\n",
+        std::printf("see it with `keel agent pending`, then `keel agent approve %s %lld --key <approver key> --args-sha256 "
+                    "<hash>` (or deny) and `keel agent resume %s`\n",
                     case_id.c_str(), static_cast<long long>(out.pending_step), case_id.c_str());
       }
     }
@@ -148,7 +162,7 @@ void print_pending(const std::vector<agent::PendingApproval>& pending, bool json
       std::printf("  evidence    step %lld %s (%s): %s\n", static_cast<long long>(c.value("step", 0)), c.value("tool", "").c_str(),
                   c.value("source", "").c_str(), dump_json(c.value("result", Json())).substr(0, 160).c_str());
     }
-    std::printf("  approve:    keel agent approve %s %lld --by <approver> --args-sha256 %s\n", p.case_id.c_str(),
+    std::printf("  approve:    keel agent approve %s %lld --key <approver key file> --args-sha256 %s\n", p.case_id.c_str(),
                 static_cast<long long>(p.step), p.args_sha256.c_str());
   }
 }
@@ -158,6 +172,7 @@ void print_pending(const std::vector<agent::PendingApproval>& pending, bool json
 void add_agent_command(CLI::App& root, int& exit_code) {
   CLI::App* agent = root.add_subcommand("agent", "Durable case-resolution agent: run, resume, approve and audit cases");
   agent->require_subcommand(1);
+  add_agent_keygen_command(*agent, exit_code);
 
   {
     struct O : AgentOptions {
@@ -252,32 +267,80 @@ void add_agent_command(CLI::App& root, int& exit_code) {
   }
   for (bool approve : {true, false}) {
     struct O : AgentOptions {
-      std::string case_id, by, args_sha256, reason;
+      std::string case_id, by, key, args_sha256, reason;
       int64_t step = -1;
     };
     auto o = std::make_shared<O>();
-    auto* cmd = agent->add_subcommand(approve ? "approve" : "deny",
-                                      approve ? "Approve a pending action (binds to its arguments' hash)" : "Deny a pending action");
+    auto* cmd = agent->add_subcommand(
+        approve ? "approve" : "deny",
+        approve ? "Approve a pending action: signed with your key, bound to the arguments' hash you reviewed"
+                : "Deny a pending action (signed with your key)");
     cmd->add_option("case", o->case_id, "case id")->required();
     cmd->add_option("step", o->step, "step number (see `keel agent pending`)")->required();
-    cmd->add_option("--by", o->by, "the approving principal (needs the approver role)")->required();
-    if (approve) cmd->add_option("--args-sha256", o->args_sha256, "hash of the arguments you reviewed (refused if they differ)");
-    cmd->add_option("--reason", o->reason, approve ? "a note for the record" : "why (recorded, shown in the case)");
+    cmd->add_option("--key", o->key, "your approver key file (`keel agent keygen`); signs the decision");
+    cmd->add_option("--by", o->by, "the deciding principal (default: the key file's); needs a role that may approve the tool");
+    auto* hash = cmd->add_option("--args-sha256", o->args_sha256,
+                                 approve ? "SHA-256 of the arguments you reviewed (`keel agent pending` shows it); refused if they differ"
+                                         : "SHA-256 of the arguments you reviewed (optional for a denial)");
+    if (approve) hash->required();
+    cmd->add_option("--reason", o->reason, approve ? "a note for the record (signed)" : "why (signed, recorded, shown in the case)");
     add_common(cmd, *o);
     cmd->callback([o, approve, &exit_code] {
-      Session s(approve ? "approve" : "deny", *o, exit_code);
+      const std::string verb = approve ? "approve" : "deny";
+      Session s(verb, *o, exit_code);
+      std::optional<agent::ApproverKey> key;
+      if (!o->key.empty()) {
+        auto k = agent::read_approver_key(o->key);
+        if (!k.ok()) return (void)s.fail(k.status().message());
+        key = std::move(*k);
+        if (o->by.empty()) o->by = key->principal;
+        if (o->by != key->principal) {
+          return (void)s.fail(fmt::format("{} is {}'s key, not {}'s", o->key, key->principal, o->by), 2);
+        }
+        if (key->demo_only) {
+          std::fprintf(stderr, "keel agent %s: warning: %s is a demo key committed with an example; anyone can sign with it\n",
+                       verb.c_str(), o->key.c_str());
+        }
+      }
+      if (o->by.empty()) return (void)s.fail("say who decides: --key FILE (your approver key), or --by PRINCIPAL");
       if (!s.open()) return;
-      std::optional<std::string> shown;
-      if (!o->args_sha256.empty()) shown = o->args_sha256;
-      Status st = approve ? s.d().runner().approve(o->case_id, o->step, o->by, shown, o->reason)
-                          : s.d().runner().deny(o->case_id, o->step, o->by, o->reason);
-      if (!st.ok()) return (void)s.fail(st);
-      if (o->json) {
-        std::printf("%s\n", dump_json(Json{{"case", o->case_id}, {"step", o->step}, {"decision", approve ? "granted" : "denied"},
-                                           {"by", o->by}}).c_str());
+      auto request = s.d().runner().pending_request(o->case_id, o->step);
+      if (!request.ok()) return (void)s.fail(request.status());
+      agent::ApprovalStatement st;
+      st.case_id = o->case_id;
+      st.step = o->step;
+      st.tool = request->tool;
+      st.args_sha256 = o->args_sha256;
+      st.approve = approve;
+      st.principal = o->by;
+      st.time_ns = agent::wall_now_ns();
+      st.note = o->reason;
+      agent::ApprovalSubmission submission;
+      if (key) {
+        submission = agent::sign_approval(std::move(st), key->keys.secret_key, "keel agent " + verb);
       } else {
-        std::printf("step %lld of case %s %s by %s; continue with `keel agent resume %s`\n", static_cast<long long>(o->step),
-                    o->case_id.c_str(), approve ? "approved" : "denied", o->by.c_str(), o->case_id.c_str());
+        submission.statement = std::move(st);
+        submission.channel = "keel agent " + verb;
+      }
+      Status decided = s.d().runner().decide(submission);
+      if (!decided.ok()) return (void)s.fail(decided);
+      const std::string how = key ? "signed with " + contract::format_public_key(key->keys.public_key).substr(0, 20) + "..."
+                                  : std::string("unsigned (the spec allows unsigned approvals)");
+      if (o->json) {
+        std::printf("%s\n", dump_json(Json{{"case", o->case_id},
+                                           {"step", o->step},
+                                           {"tool", request->tool},
+                                           {"args", request->args},
+                                           {"args_sha256", request->args_sha256},
+                                           {"decision", approve ? "granted" : "denied"},
+                                           {"by", o->by},
+                                           {"authentication", agent::authentication_name(submission.authentication)}},
+                                      2)
+                                .c_str());
+      } else {
+        std::printf("step %lld of case %s (%s %s) %s by %s, %s; continue with `keel agent resume %s`\n",
+                    static_cast<long long>(o->step), o->case_id.c_str(), request->tool.c_str(), dump_json(request->args).c_str(),
+                    approve ? "approved" : "denied", o->by.c_str(), how.c_str(), o->case_id.c_str());
       }
       exit_code = 0;
     });

@@ -1,16 +1,22 @@
-// keel eval local-research [--spec SPEC] [--questions FILE] [--k 5] [--json]
-// Retrieval recall@k (BM25 and hybrid), citation validity and declining over a question set.
+// keel eval local-research [--spec SPEC] [--questions FILE] [--k 5] [--answer MODE] [--record] [--json]
+// Retrieval recall@k (BM25 and hybrid), answers with correct citations (judged against the gold
+// spans), grounded citations and declining over a question set. --record measures the spec's
+// generator in its own words and writes the figures beside it (answer_quality.h).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 
+#include "apps/keel/answer_output.h"
 #include "apps/keel/commands.h"
+#include "apps/keel/eval_faults.h"
+#include "assistant/answer_quality.h"
 #include "assistant/evaluation.h"
 #include "assistant/local_research_run.h"
 #include "contract/checks.h"
-#include "contract/egress_guard.h"
+#include "contract/network_namespace.h"
 #include "contract/spec_parser.h"
 #include "context/indexer.h"
 #include "core/json.h"
@@ -22,20 +28,43 @@ namespace keel::app {
 
 void add_eval_command(CLI::App& root, int& exit_code) {
   struct Options {
-    std::string scenario, spec = "examples/local-research.yaml", questions, store;
+    std::string scenario, spec = "examples/local-research.yaml", questions, store, answer = "auto";
     int k = 5, threads = 0;
-    bool json = false;
+    double quality_floor = 0.5;
+    bool json = false, record = false;
+    bool faults = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = root.add_subcommand("eval", "Evaluate a scenario on its question set");
-  cmd->add_option("scenario", o->scenario, "scenario id (local-research)")->required()->check(CLI::IsMember({"local-research"}));
+  cmd->add_option("scenario", o->scenario, "scenario id (local-research; durable-agent with --faults)")->required()->check(CLI::IsMember({"local-research", "durable-agent"}));
   cmd->add_option("--spec", o->spec, "scenario spec (default examples/local-research.yaml)");
   cmd->add_option("--questions", o->questions, "question set (default: questions.json beside the spec's documents)");
   cmd->add_option("--store", o->store, "index location (default: a fresh temporary store)");
   cmd->add_option("--k", o->k, "passages retrieved per question")->check(CLI::Range(1, 20));
   cmd->add_option("--threads,-t", o->threads, "compute threads (0: all cores)");
+  cmd->add_option("--answer", o->answer, "how answers are made: auto, generate (the model) or extract (quotes)")
+      ->check(CLI::IsMember(answer_mode_names()))
+      ->capture_default_str();
+  cmd->add_option("--quality-floor", o->quality_floor,
+                  "auto: the model answers only if its recorded share of correctly cited answers reaches this")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_flag("--record", o->record,
+                "evaluate the spec's generator in its own words and record the figures beside the model "
+                "(<model>.keel-eval.json), for --answer auto");
   cmd->add_flag("--json", o->json, "print the report as JSON");
-  cmd->callback([o, &exit_code] {
+  cmd->add_flag("--faults", o->faults, "inject the scenario's faults into its real components and report the recovery");
+  cmd->callback([o, &exit_code, cmd] {
+    if (o->faults) {
+      exit_code = run_fault_eval(o->scenario, cmd->get_option("--spec")->count() ? o->spec : "", o->json);
+      return;
+    }
+    if (o->scenario != "local-research") {
+      std::fprintf(stderr, "keel eval: %s has no question set; `keel eval %s --faults` runs its fault injections\n",
+                   o->scenario.c_str(), o->scenario.c_str());
+      exit_code = 1;
+      return;
+    }
     auto fail = [&](const std::string& message) {
       std::fprintf(stderr, "keel eval: %s\n", message.c_str());
       exit_code = 1;
@@ -43,8 +72,8 @@ void add_eval_command(CLI::App& root, int& exit_code) {
     auto spec = contract::load_spec(o->spec);
     if (!spec.ok()) return fail(spec.status().message() + " (pass --spec)");
     if (spec->deployment.egress.none) {
-      Status guard = contract::install_egress_guard();
-      if (!guard.ok()) return fail(guard.message());
+      auto isolation = contract::isolate_for_egress_none();
+      if (!isolation.ok()) return fail(isolation.status().message());
     }
     const contract::DataSource* folder = nullptr;
     for (const auto& s : spec->data.sources) {
@@ -55,7 +84,7 @@ void add_eval_command(CLI::App& root, int& exit_code) {
     std::string questions = o->questions.empty()
                                 ? (std::filesystem::path(docs).parent_path() / "questions.json").string()
                                 : o->questions;
-    auto qs = assistant::load_questions(questions);
+    auto qs = assistant::load_questions(questions, docs);
     if (!qs.ok()) return fail(qs.status().message());
     std::string model, embed;
     for (const auto& m : spec->deployment.models) {
@@ -82,35 +111,60 @@ void add_eval_command(CLI::App& root, int& exit_code) {
     if (!embed.empty()) a.embed_model = embed;
     a.threads = o->threads;
     a.k = o->k;
+    a.answer_mode = parse_answer_mode(o->answer);
+    a.quality_floor = o->quality_floor;
+    if (o->record) {
+      if (a.answer_mode == assistant::AnswerMode::extract) return fail("--record measures the model: not with --answer extract");
+      a.answer_mode = assistant::AnswerMode::generate;
+    }
     auto assistant = assistant::ResearchAssistant::open(a);
     if (!assistant.ok()) return fail(assistant.status().message());
+    std::fprintf(stderr, "keel eval: answer mode: %s\n", (*assistant)->answer_mode_reason().c_str());
     auto result = assistant::evaluate(**assistant, *qs, o->k, [&](const assistant::EvalRow& row, size_t i, size_t n) {
-      std::fprintf(stderr, "[%zu/%zu] %s %s%s\n", i, n, row.id.c_str(),
-                   row.declined ? "declined" : fmt::format("answered ({} valid citations)", row.citations_valid).c_str(),
+      std::string outcome = row.declined ? std::string("declined")
+                                         : fmt::format("answered ({} citations, {} inside a gold span)",
+                                                       row.citations_shown, row.citations_correct);
+      std::fprintf(stderr, "[%zu/%zu] %s %s%s\n", i, n, row.id.c_str(), outcome.c_str(),
                    row.answerable ? "" : " (unanswerable)");
     });
     if (!result.ok()) return fail(result.status().message());
     const auto& r = *result;
+    if (o->record) {
+      assistant::AnswerQualityRecord record;
+      record.questions = r.answerable + r.unanswerable;
+      record.answerable = r.answerable;
+      record.answered_correctly = r.answered_correctly;
+      record.unanswerable_declined = r.unanswerable_declined;
+      record.measured_at_unix_s = static_cast<int64_t>(std::time(nullptr));
+      Status written = assistant::write_answer_quality(model, record);
+      if (!written.ok()) return fail(written.message());
+      std::fprintf(stderr, "keel eval: recorded in %s\n", assistant::answer_quality_path(model).c_str());
+    }
     if (o->json) {
       Json rows = Json::array();
       for (const auto& row : r.rows) {
         rows.push_back({{"id", row.id}, {"answerable", row.answerable}, {"bm25_hit", row.bm25_hit},
-                        {"hybrid_hit", row.hybrid_hit}, {"declined", row.declined},
-                        {"citations_valid", row.citations_valid}, {"citations_emitted", row.citations_emitted},
-                        {"keywords_found", row.keywords_found}, {"support", row.support}, {"answer", row.answer}});
+                        {"hybrid_hit", row.hybrid_hit}, {"declined", row.declined}, {"extracted", row.extracted},
+                        {"answered_correctly", row.answered_correctly}, {"citations_shown", row.citations_shown},
+                        {"citations_grounded", row.citations_grounded}, {"citations_correct", row.citations_correct},
+                        {"citations_emitted", row.citations_emitted}, {"keywords_found", row.keywords_found},
+                        {"support", row.support}, {"answer", row.answer}});
       }
       Json j = {{"scenario", "local-research"},
+                {"answer_mode", r.answer_mode},
                 {"questions", r.answerable + r.unanswerable},
                 {"answerable", r.answerable},
                 {"unanswerable", r.unanswerable},
                 {"k", r.k},
                 {"recall_at_k", {{"bm25", r.recall_bm25}, {"hybrid", r.hybrid_available ? Json(r.recall_hybrid) : Json(nullptr)}}},
-                {"citation_validity", r.citation_validity},
-                {"presented_citation_validity", r.presented_citation_validity},
-                {"citations_emitted", r.citations_emitted},
-                {"unanswerable_declined", r.unanswerable_declined},
+                {"answered_correctly", r.answered_correctly},
                 {"answerable_declined", r.answerable_declined},
-                {"answered_with_citation", r.answered_with_citation},
+                {"unanswerable_declined", r.unanswerable_declined},
+                {"citation_validity", r.citation_validity},
+                {"citations_emitted", r.citations_emitted},
+                {"citations_shown", r.citations_shown},
+                {"citation_grounded", r.citation_grounded},
+                {"citation_correct", r.citation_correct},
                 {"keyword_hit_rate", r.keyword_hit_rate},
                 {"latency_ms", {{"p50", r.latency_p50_ms}, {"p95", r.latency_p95_ms}}},
                 {"rows", rows}};
@@ -121,17 +175,20 @@ void add_eval_command(CLI::App& root, int& exit_code) {
       auto pct = [](double v) { return fmt::format("{:.1f}%", 100 * v); };
       t.add_row({fmt::format("recall@{} BM25", r.k), pct(r.recall_bm25)});
       t.add_row({fmt::format("recall@{} hybrid", r.k), r.hybrid_available ? pct(r.recall_hybrid) : "n/a (no embedding model)"});
-      t.add_row({"citation validity (valid / emitted)", fmt::format("{} ({} emitted)", pct(r.citation_validity), r.citations_emitted)});
-      t.add_row({"presented citations re-checked", fmt::format("{} ({} shown)", pct(r.presented_citation_validity), r.citations_presented)});
-      t.add_row({"unanswerable questions declined", pct(r.unanswerable_declined)});
+      t.add_row({"answerable answered correctly (gold citation and keyword)", pct(r.answered_correctly)});
       t.add_row({"answerable questions declined", pct(r.answerable_declined)});
-      t.add_row({"answerable answered with a valid citation", pct(r.answered_with_citation)});
+      t.add_row({"unanswerable questions declined", pct(r.unanswerable_declined)});
+      t.add_row({"citations kept by the checker (of emitted)", fmt::format("{} ({} emitted)", pct(r.citation_validity), r.citations_emitted)});
+      t.add_row({"shown citations quoting the document's bytes", fmt::format("{} ({} shown)", pct(r.citation_grounded), r.citations_shown)});
+      t.add_row({"shown citations inside a gold span", pct(r.citation_correct)});
       t.add_row({"answers containing an expected keyword", pct(r.keyword_hit_rate)});
       t.add_row({"latency p50 / p95", fmt::format("{:.0f} / {:.0f} ms", r.latency_p50_ms, r.latency_p95_ms)});
-      std::printf("local-research evaluation: %d questions (%d answerable, %d unanswerable)\n%s", r.answerable + r.unanswerable,
-                  r.answerable, r.unanswerable, t.render().c_str());
+      std::printf("local-research evaluation (%s): %d questions (%d answerable, %d unanswerable)\n%s",
+                  r.answer_mode == "extract" ? "answers quoted from the documents" : "answers written by the model",
+                  r.answerable + r.unanswerable, r.answerable, r.unanswerable, t.render().c_str());
     }
-    exit_code = r.presented_citation_validity == 1.0 ? 0 : 2;
+    // A shown citation whose quote is not the document's text is a defect, whatever the model.
+    exit_code = r.citation_grounded == 1.0 ? 0 : 2;
   });
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "apps/keel/commands.h"
+#include "contract/network_namespace.h"
 #include "context/indexer.h"
 #include "core/json.h"
 
@@ -75,6 +76,13 @@ void add_index_command(CLI::App& root, int& exit_code) {
     if (status->parsed()) return;
     if (o->docs.empty() || o->store.empty()) {
       std::fprintf(stderr, "keel index: --docs and --store are required (or use `keel index status`)\n");
+      exit_code = 1;
+      return;
+    }
+    // Private documents are parsed here (PDF, HTML): nothing in this process may reach the network.
+    auto isolation = contract::isolate_for_egress_none();
+    if (!isolation.ok()) {
+      std::fprintf(stderr, "keel index: %s\n", isolation.status().to_string().c_str());
       exit_code = 1;
       return;
     }

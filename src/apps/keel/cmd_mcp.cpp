@@ -71,6 +71,11 @@ void add_mcp_command(CLI::App& root, int& exit_code) {
       specs.push_back(std::move(*spec));
       const contract::Spec& s = specs.back();
       egress_none = egress_none && s.deployment.egress.none;
+      // Connections this process opens (outside MCP servers, model endpoints) are held to the
+      // allow-lists of the specs loaded so far.
+      std::vector<const contract::Spec*> loaded;
+      for (const auto& each : specs) loaded.push_back(&each);
+      contract::restrict_egress_to(loaded);
       if (s.scenario == contract::ScenarioId::durable_agent) {
         agent::AgentDeploymentOptions d;
         auto remote = mcp::connect_mcp_tools(s);
@@ -81,7 +86,8 @@ void add_mcp_command(CLI::App& root, int& exit_code) {
         auto deployment = agent::AgentDeployment::open(s, d);
         if (!deployment.ok()) return fail(deployment.status().to_string());
         if (default_principal.empty()) default_principal = (*deployment)->default_principal();
-        server.add_tools(std::make_shared<mcp::AgentTools>(**deployment, s));
+        // Approval tools only where every principal is proven by a bearer token.
+        server.add_tools(std::make_shared<mcp::AgentTools>(**deployment, s, !o->stdio && !o->tokens.empty()));
         agents.push_back(std::move(*deployment));
       } else if (s.scenario == contract::ScenarioId::local_research) {
         const contract::DataSource* folder = nullptr;
@@ -118,7 +124,9 @@ void add_mcp_command(CLI::App& root, int& exit_code) {
     }
     if (o->stdio) {
       if (egress_none) {
-        Status guard = contract::install_egress_guard();
+        // Standard input and output stay (they may be the client's socket pair); a PostgreSQL
+        // journal's Unix socket too.
+        Status guard = contract::install_egress_guard(contract::guard_profile_for_store(o->journal));
         if (!guard.ok()) return fail(guard.to_string());
       }
       mcp::serve_stdio(server, default_principal, std::cin, std::cout);
@@ -139,6 +147,12 @@ void add_mcp_command(CLI::App& root, int& exit_code) {
     } catch (const std::exception&) {
       return fail(fmt::format("--http {}: expected [HOST:]PORT", o->http));
     }
+    // K018: a listener beyond loopback must not serve private data the spec keeps on this machine.
+    for (const auto& s : specs) {
+      if (auto exposed = contract::check_listener_exposure(s, "keel mcp serve --http", h.host)) {
+        return fail(fmt::format("{} is refused: {} {}", s.file, exposed->id, exposed->message), 2);
+      }
+    }
     h.tokens_path = o->tokens;
     h.default_principal = default_principal;
     h.allowed_origins = o->origins;
@@ -146,7 +160,7 @@ void add_mcp_command(CLI::App& root, int& exit_code) {
     if (!transport.ok()) return fail(transport.status().message());
     if (egress_none) {
       // Listening is done; accepted connections need no socket() call.
-      Status guard = contract::install_egress_guard();
+      Status guard = contract::install_egress_guard(contract::EgressGuardProfile::inbound_only);
       if (!guard.ok()) return fail(guard.to_string());
     }
     std::fprintf(stderr, "keel mcp: listening on http://%s:%u/mcp\n", h.host.find(':') != std::string::npos ? ("[" + h.host + "]").c_str() : h.host.c_str(),

@@ -3,19 +3,22 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "apps/keel/answer_output.h"
 #include "apps/keel/commands.h"
 #include "assistant/local_research_run.h"
+#include "assistant/run_metrics.h"
 #include "contract/spec_parser.h"
+#include "core/file_io.h"
 #include "core/json.h"
 
 namespace keel::app {
 
 void add_run_command(CLI::App& root, int& exit_code) {
   struct Options {
-    std::string spec, question, store;
+    std::string spec, question, store, answer = "auto", metrics;
     int threads = 0;
     bool json = false;
   };
@@ -25,6 +28,14 @@ void add_run_command(CLI::App& root, int& exit_code) {
   cmd->add_option("--question,-q", o->question, "local-research: the question to answer");
   cmd->add_option("--store", o->store, "local-research: where to keep the index (default: ~/.cache/keel/<name>)");
   cmd->add_option("--threads,-t", o->threads, "compute threads (0: all cores)");
+  cmd->add_option("--answer", o->answer,
+                  "local-research: auto (the model answers unless keel eval measured it below the quality floor, "
+                  "then sentences are quoted), generate or extract")
+      ->check(CLI::IsMember(answer_mode_names()))
+      ->capture_default_str();
+  cmd->add_option("--metrics", o->metrics,
+                  "local-research: write the run's metrics (Prometheus text) here (default with telemetry sink "
+                  "local: metrics.prom beside the index)");
   cmd->add_flag("--json", o->json, "print the outcome as JSON");
   cmd->callback([o, &exit_code] {
     auto spec = contract::load_spec(o->spec);
@@ -56,6 +67,7 @@ void add_run_command(CLI::App& root, int& exit_code) {
     options.question = o->question;
     options.store_path = o->store;
     options.threads = o->threads;
+    options.answer_mode = parse_answer_mode(o->answer);
     options.progress = [](const std::string& line) { std::fprintf(stderr, "keel run: %s\n", line.c_str()); };
     bool streamed = false;
     options.on_text = [&](std::string_view piece) {
@@ -72,11 +84,29 @@ void add_run_command(CLI::App& root, int& exit_code) {
       return;
     }
     const auto& a = run->answer;
+    std::string metrics_path = o->metrics;
+    if (metrics_path.empty() && spec->deployment.telemetry.sink == contract::TelemetrySink::local) {
+      metrics_path = (std::filesystem::path(run->store_path).parent_path() / "metrics.prom").string();
+    }
+    if (!metrics_path.empty()) {
+      Status written = write_file_atomically(metrics_path, assistant::render_run_metrics(*run));
+      if (!written.ok()) {
+        std::fprintf(stderr, "keel run: %s\n", written.to_string().c_str());
+        exit_code = 1;
+        return;
+      }
+    }
+    Json outbound = {{"bytes", run->outbound ? Json(run->outbound->bytes) : Json(nullptr)},
+                     {"packets", run->outbound ? Json(run->outbound->packets) : Json(nullptr)},
+                     {"measured_by", run->outbound_note}};
     if (o->json) {
       Json j = answer_json(a);
       j["spec"] = o->spec;
       j["store"] = run->store_path;
       j["egress_guarded"] = run->egress_guarded;
+      j["answer_mode"] = run->answer_mode_reason;
+      j["outbound"] = outbound;
+      j["metrics_file"] = metrics_path.empty() ? Json(nullptr) : Json(metrics_path);
       j["model"] = {{"id", run->generate_model.chosen.id}, {"path", run->generate_model.chosen.path},
                     {"fell_back", run->generate_model.fell_back}};
       if (run->embed_model) {
@@ -85,10 +115,21 @@ void add_run_command(CLI::App& root, int& exit_code) {
       std::printf("%s\n", dump_json(j, 2).c_str());
     } else {
       if (!streamed) std::printf("\nQ: %s\nA: ", o->question.c_str());
-      if (a.declined) std::printf("%s%s", streamed ? "\n\n" : "", a.text.c_str());
+      std::string text = answer_unstreamed_text(a);
+      if (!text.empty()) std::printf("%s%s", streamed ? "\n\n" : "", text.c_str());
       std::printf("\n%s", answer_footer(a).c_str());
+      std::printf("Answer mode: %s\n", run->answer_mode_reason.c_str());
       std::printf("Egress guard: %s\n", run->egress_guarded ? "installed (no Internet socket can be opened)" : "not required by the spec");
-      std::printf("\n%s", tiny_model_notice().c_str());
+      if (run->outbound) {
+        std::printf("Outbound: %llu bytes in %llu packets (%s)\n", static_cast<unsigned long long>(run->outbound->bytes),
+                    static_cast<unsigned long long>(run->outbound->packets), run->outbound_note.c_str());
+      } else if (!run->outbound_note.empty()) {
+        std::printf("Outbound: %s\n", run->outbound_note.c_str());
+      }
+      if (!metrics_path.empty()) std::printf("Metrics: %s\n", metrics_path.c_str());
+      if (is_bundled_tiny_model(run->generate_model.chosen.path)) {
+        std::printf("\n%s", tiny_model_notice(a.extracted).c_str());
+      }
     }
     exit_code = 0;
   });

@@ -1,5 +1,6 @@
 // keel serve --model M [--host 127.0.0.1] [--port 8080] [--max-running N] [--max-waiting N]
-//            [--max-queued-tokens N] [--api-keys FILE] [--spec SPEC] [...]
+//            [--max-queued-tokens N] [--api-keys FILE] [--max-connections N]
+//            [--max-connections-per-peer N] [--header-timeout-ms MS] [--spec SPEC] [...]
 // The OpenAI-compatible server. With --spec, model, SLOs (for goodput), admission bounds and
 // tenants come from the spec; flags given on the command line override it.
 #include <CLI/CLI.hpp>
@@ -53,7 +54,28 @@ void add_serve_command(CLI::App& root, int& exit_code) {
       ->check(CLI::Range(0, 3600000));
   cmd->add_option("--slow-step-ms", o->server.scheduler.step_delay_ms, "fault injection: delay every forward step")
       ->check(CLI::Range(0, 60000));
+  cmd->add_option("--kv-blocks", o->server.scheduler.kv_blocks,
+                  "fault injection: KV blocks of 16 tokens in the pool (0: max-running full "
+                  "contexts plus prefix room); fewer preempts and recomputes the newest request "
+                  "when the pool runs out")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   cmd->add_flag("--no-prefix-cache", o->no_prefix_cache, "do not reuse KV blocks of shared prompt prefixes");
+  auto& conn = o->server.connections;
+  auto* max_conn = cmd->add_option("--max-connections", conn.max_connections,
+                                   "open client connections; past it only health probes (a few more), then 503")
+                       ->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
+  auto* per_peer = cmd->add_option("--max-connections-per-peer", conn.max_connections_per_peer,
+                                   "open connections per client IP address (0: no cap)")
+                       ->check(CLI::Range(int64_t{0}, int64_t{1} << 24));
+  auto* header_timeout = cmd->add_option("--header-timeout-ms", conn.header_timeout_ms,
+                                         "a request head must arrive within this of its first byte (408)")
+                             ->check(CLI::Range(int64_t{1}, int64_t{3600000}));
+  auto* body_timeout = cmd->add_option("--body-timeout-ms", conn.body_timeout_ms,
+                                       "a request body must arrive within this of the end of its head (408)")
+                           ->check(CLI::Range(int64_t{1}, int64_t{3600000}));
+  auto* idle_timeout = cmd->add_option("--idle-timeout-ms", conn.idle_timeout_ms,
+                                       "close a keep-alive connection idle this long")
+                           ->check(CLI::Range(int64_t{1}, int64_t{3600000}));
   cmd->callback([=, &exit_code] {
     auto fail = [&](const std::string& message, int code = 1) {
       std::fprintf(stderr, "keel serve: %s\n", message.c_str());
@@ -67,6 +89,7 @@ void add_serve_command(CLI::App& root, int& exit_code) {
       }
       const auto& s = *spec;
       o->deny_egress = s.deployment.egress.none;
+      contract::restrict_egress_to({&s});  // an allow-list binds every connection the server opens
       for (const auto& m : s.deployment.models) {
         if (m.runs != contract::ModelPlacement::local) continue;
         if (m.role == contract::ModelRole::generate && model->count() == 0 && o->server.model_path.empty()) {
@@ -88,11 +111,20 @@ void add_serve_command(CLI::App& root, int& exit_code) {
         if (!limit->count()) o->max_tokens_limit = s.serving.max_tokens_limit;
         if (!grace->count()) o->server.grace_period_s = s.serving.grace_period_s;
         if (!queue_wait->count()) o->max_queue_wait_ms = s.serving.max_queue_wait_ms;
+        if (!max_conn->count()) o->server.connections.max_connections = s.serving.max_connections;
+        if (!per_peer->count()) o->server.connections.max_connections_per_peer = s.serving.max_connections_per_peer;
+        if (!header_timeout->count()) o->server.connections.header_timeout_ms = s.serving.header_timeout_ms;
+        if (!body_timeout->count()) o->server.connections.body_timeout_ms = s.serving.body_timeout_ms;
+        if (!idle_timeout->count()) o->server.connections.idle_timeout_ms = s.serving.idle_timeout_ms;
         o->budget = s.serving.step_token_budget;
         o->no_prefix_cache = o->no_prefix_cache || !s.serving.prefix_caching;
         if (!keys->count() && !s.serving.api_keys.empty()) {
           o->server.api_keys_path = contract::resolve_spec_path(s, s.serving.api_keys);
         }
+      }
+      // K018 for the address actually used (the spec's serving.host, or --host).
+      if (auto exposed = contract::check_listener_exposure(s, "keel serve", o->server.host)) {
+        return fail("the spec is refused: " + exposed->id + " " + exposed->message, 2);
       }
       if (s.slo.ttft_ms && s.slo.ttft_ms->strictest() && !ttft->count()) o->ttft_ms = *s.slo.ttft_ms->strictest();
       if (s.slo.tpot_ms && s.slo.tpot_ms->strictest() && !tpot->count()) o->tpot_ms = *s.slo.tpot_ms->strictest();
@@ -131,7 +163,7 @@ void add_serve_command(CLI::App& root, int& exit_code) {
     if (o->deny_egress) {
       // The listener is bound; accepted connections need no socket() call, so from here on the
       // process can serve but never open a connection of its own (egress: none).
-      Status guard = contract::install_egress_guard();
+      Status guard = contract::install_egress_guard(contract::EgressGuardProfile::inbound_only);
       if (!guard.ok()) return fail("cannot enforce egress: none: " + guard.to_string());
       std::fprintf(stderr, "keel serve: outbound connections denied (spec egress: none)\n");
     }

@@ -27,6 +27,8 @@ void add_serve_command(CLI::App& root, int& exit_code);
 void add_keygen_command(CLI::App& root, int& exit_code);
 void add_loadgen_command(CLI::App& root, int& exit_code);
 void add_agent_command(CLI::App& root, int& exit_code);
+//! `keel agent keygen`, registered on the `agent` subcommand.
+void add_agent_keygen_command(CLI::App& agent, int& exit_code);
 void add_mcp_command(CLI::App& root, int& exit_code);
 void add_checks_command(CLI::App& root, int& exit_code);
 void add_version_command(CLI::App& root, int& exit_code);
