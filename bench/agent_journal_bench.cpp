@@ -30,11 +30,11 @@
 
 using namespace keel;
 using namespace keel::agent;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+double ms_since(SteadyClock::time_point t) { return std::chrono::duration<double, std::milli>(SteadyClock::now() - t).count(); }
 
 double pct(std::vector<double> v, double q) {
   if (v.empty()) return 0;
@@ -55,9 +55,9 @@ Latency fsync_rate(const std::string& dir, int n) {
   if (fd < 0) return {};
   std::vector<char> block(4096, 'k');
   std::vector<double> lat;
-  auto start = Clock::now();
+  auto start = SteadyClock::now();
   for (int i = 0; i < n; ++i) {
-    auto t = Clock::now();
+    auto t = SteadyClock::now();
     if (pwrite(fd, block.data(), block.size(), static_cast<off_t>(i % 64) * 4096) < 0) break;
     fdatasync(fd);
     lat.push_back(ms_since(t));
@@ -77,13 +77,13 @@ Latency append_rate(JournalStore& j, const std::string& case_id, int n) {
   first.kind = "case_started";
   if (!j.create_case(info, first).ok()) return {};
   std::vector<double> lat;
-  auto start = Clock::now();
+  auto start = SteadyClock::now();
   for (int i = 0; i < n; ++i) {
     JournalRecord r;
     r.kind = i % 2 ? "outcome" : "intent";
     r.step = i / 2;
     r.data = {{"tool", "bench"}, {"args", {{"i", i}}}, {"idempotency_key", fmt::format("keel-bench-{}", i)}};
-    auto t = Clock::now();
+    auto t = SteadyClock::now();
     Status s = j.append(case_id, i + 1, {r}, std::nullopt);
     if (!s.ok()) {
       std::fprintf(stderr, "append failed: %s\n", s.to_string().c_str());
@@ -167,7 +167,7 @@ struct Fixture {
 double cases_per_second(const std::string& location, int workers, int cases, const std::string& prefix) {
   Fixture f;
   std::atomic<int> next{0}, failed{0};
-  auto start = Clock::now();
+  auto start = SteadyClock::now();
   std::vector<std::thread> threads;
   for (int w = 0; w < workers; ++w) {
     threads.emplace_back([&, w] {
