@@ -22,7 +22,7 @@ if [ "${KEEL_SKIP_SANITIZERS:-0}" != "1" ]; then
       -DKEEL_SANITIZE=address,undefined -DKEEL_BUILD_BENCH=OFF \
       -DCMAKE_CXX_FLAGS="-O1" >/dev/null
   fi
-  cmake --build build-asan -j "${KEEL_JOBS:-$(nproc)}"
+  cmake --build build-asan -j "${KEEL_JOBS:-$(nproc)}" --target keel_unit_tests
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --test-dir build-asan --output-on-failure -L unit -j "${KEEL_JOBS:-$(nproc)}"
 

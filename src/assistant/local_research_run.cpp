@@ -9,6 +9,7 @@
 
 #include "contract/checks.h"
 #include "contract/egress_guard.h"
+#include "core/file_io.h"
 
 namespace keel::assistant {
 
@@ -38,6 +39,27 @@ std::vector<engine::ModelCandidate> candidates_for(const contract::Spec& spec, c
 }
 
 }  // namespace
+
+Result<std::string> documents_folder(const contract::Spec& spec) {
+  for (const auto& s : spec.data.sources) {
+    if (s.kind == contract::SourceKind::folder) return contract::resolve_spec_path(spec, s.path);
+  }
+  return Status::invalid_argument("the spec has no data source of kind folder");
+}
+
+Result<std::string> sample_question(const contract::Spec& spec) {
+  KEEL_ASSIGN_OR_RETURN(std::string docs, documents_folder(spec));
+  std::string file = (std::filesystem::path(docs).parent_path() / "sample_question.txt").string();
+  auto text = read_file(file);
+  if (!text.ok()) {
+    return Status::not_found(fmt::format("no question given and no sample question at {} ({})", file,
+                                         text.status().message()));
+  }
+  std::string question = text->substr(0, text->find('\n'));
+  while (!question.empty() && (question.back() == '\r' || question.back() == ' ')) question.pop_back();
+  if (question.empty()) return Status::not_found(fmt::format("{} is empty", file));
+  return question;
+}
 
 std::string default_store_path(const std::string& spec_name) {
   std::string base;
@@ -101,16 +123,8 @@ Result<LocalResearchRun> run_local_research(const contract::Spec& spec, const Lo
     say(fmt::format("embedding model {}: {}", run.embed_model->chosen.id, run.embed_model->estimate.describe()));
   }
 
-  const contract::DataSource* folder = nullptr;
-  for (const auto& s : spec.data.sources) {
-    if (s.kind == contract::SourceKind::folder) {
-      folder = &s;
-      break;
-    }
-  }
-  if (!folder) return Status::invalid_argument("the spec has no data source of kind folder to index");
   context::IndexOptions index;
-  index.docs_dir = contract::resolve_spec_path(spec, folder->path);
+  KEEL_ASSIGN_OR_RETURN(index.docs_dir, documents_folder(spec));
   index.store_path = o.store_path.empty() ? default_store_path(spec.name) : o.store_path;
   if (run.embed_model) index.embed_model = run.embed_model->chosen.path;
   index.threads = o.threads;

@@ -75,25 +75,37 @@ constexpr CheckInfo kCatalog[] = {
      "readers"},
 };
 
+// Collects results; each points at the line of the key its path names (the nearest written
+// ancestor when the file leaves that key to its default).
 class Collector {
  public:
-  explicit Collector(std::vector<CheckResult>* out) : out_(out) {}
+  Collector(const Spec& spec, std::vector<CheckResult>* out) : spec_(spec), out_(out) {}
 
   void fail(std::string_view id, const SpecLocation& where, std::string message) {
-    out_->push_back({std::string(id), CheckStatus::fail, std::move(message), where.path, where.line});
+    add(id, CheckStatus::fail, where, std::move(message));
   }
   void warn(std::string_view id, const SpecLocation& where, std::string message) {
-    out_->push_back({std::string(id), CheckStatus::warn, std::move(message), where.path, where.line});
+    add(id, CheckStatus::warn, where, std::move(message));
   }
   //! Adds a pass entry for `id` unless it already reported something.
   void pass_unless_reported(std::string_view id, const SpecLocation& where, std::string message) {
     for (const auto& r : *out_) {
       if (r.id == id) return;
     }
-    out_->push_back({std::string(id), CheckStatus::pass, std::move(message), where.path, where.line});
+    add(id, CheckStatus::pass, where, std::move(message));
   }
 
  private:
+  void add(std::string_view id, CheckStatus status, const SpecLocation& where, std::string message) {
+    // The key itself when the file writes it; otherwise the more specific of the caller's line
+    // (a list item's) and the nearest written ancestor's.
+    auto exact = spec_.key_lines.find(where.path);
+    int line = exact != spec_.key_lines.end() ? exact->second
+                                              : std::max(where.line, spec_.locate(where.path).line);
+    out_->push_back({std::string(id), status, std::move(message), where.path, line});
+  }
+
+  const Spec& spec_;
   std::vector<CheckResult>* out_;
 };
 
@@ -285,7 +297,7 @@ void check_k009(const Spec& spec, Collector& c) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(file, ec)) {
       c.fail("K009", where,
-             fmt::format("model '{}': file {} does not exist", model.id, model.path));
+             fmt::format("model '{}': file {} does not exist", model.id, file));
       continue;
     }
     auto stamp = stat_file(file);
@@ -302,10 +314,10 @@ void check_k009(const Spec& spec, Collector& c) {
       c.warn("K009", where,
              record.status().code() == StatusCode::not_found
                  ? fmt::format("model '{}' has no compatibility record; run `keel check-model {}`",
-                               model.id, model.path)
+                               model.id, file)
                  : fmt::format("model '{}': unreadable compatibility record ({}); run `keel "
                                "check-model {}` again",
-                               model.id, record.status().message(), model.path));
+                               model.id, record.status().message(), file));
       continue;
     }
     bool current = stamp.ok() && stamp->size == record->file_size;
@@ -318,7 +330,7 @@ void check_k009(const Spec& spec, Collector& c) {
       c.warn("K009", where,
              fmt::format("model '{}' changed since its compatibility record; run `keel "
                          "check-model {}` again",
-                         model.id, model.path));
+                         model.id, file));
     } else if (!record->self_test_passed) {
       c.fail("K009", where,
              fmt::format("model '{}' failed the engine's self-test: {}", model.id,
@@ -608,7 +620,7 @@ std::string resolve_spec_path(const Spec& spec, const std::string& path) {
 
 std::vector<CheckResult> run_checks(const Spec& spec) {
   std::vector<CheckResult> out;
-  Collector c(&out);
+  Collector c(spec, &out);
   check_k001(spec, c);
   check_k002(spec, c);
   check_k003(spec, c);

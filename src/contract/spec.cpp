@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "core/egress_policy.h"
 #include "core/hash.h"
@@ -163,6 +164,28 @@ const ModelSpec* Spec::find_model(std::string_view id) const {
     if (m.id == id) return &m;
   }
   return nullptr;
+}
+
+Status replace_model_file(Spec& spec, ModelRole role, const std::string& file) {
+  for (auto& m : spec.deployment.models) {
+    if (m.role != role || m.runs != ModelPlacement::local) continue;
+    std::error_code ec;
+    auto absolute = std::filesystem::absolute(file, ec);
+    m.path = ec ? file : absolute.lexically_normal().string();
+    m.sha256.clear();
+    return Status::ok_status();
+  }
+  return Status::not_found(fmt::format("the spec names no local model with role {}", enum_name(role)));
+}
+
+SpecLocation Spec::locate(std::string_view path, int fallback_line) const {
+  std::string_view at = path;
+  while (!at.empty()) {
+    if (auto it = key_lines.find(at); it != key_lines.end()) return {std::string(path), it->second};
+    size_t cut = at.find_last_of(".[");
+    at = at.substr(0, cut == std::string_view::npos ? 0 : cut);
+  }
+  return {std::string(path), fallback_line};
 }
 
 }  // namespace keel::contract

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -336,10 +337,22 @@ struct Spec {
   FailureSpec failure;
   ServingSpec serving;
   std::vector<Component> components;
+  //! The line of every key the parser read, by YAML path ("authority.tools",
+  //! "authority.tools[1].roles"): where checks and plans point.
+  std::map<std::string, int, std::less<>> key_lines;
 
   const Component* find_component(std::string_view id) const;
   const ModelSpec* find_model(std::string_view id) const;
+  //! `path` at the line of its key; a key the file does not write points at its nearest written
+  //! ancestor ("deployment.remote_fallback" left to its default points at `deployment:`), and
+  //! at `fallback_line` when none is written.
+  SpecLocation locate(std::string_view path, int fallback_line = 0) const;
 };
+
+//! Points the spec's first local model with `role` at `file` (made absolute), as a command's
+//! `--model` flag does: the model's sha256 pin is dropped (it named the other file) and its
+//! fallbacks kept. not_found when the spec has no local model with that role.
+[[nodiscard]] Status replace_model_file(Spec& spec, ModelRole role, const std::string& file);
 
 // Stable spellings, as written in specs and in plans ("local-research", "fail-closed").
 template <typename E>

@@ -10,9 +10,11 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
+#include "core/closest_match.h"
 #include "core/utf8.h"
 
 namespace keel::contract {
@@ -27,21 +29,6 @@ std::string SpecError::to_string() const {
 
 namespace {
 
-size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 int line_of(const YAML::Node& node) {
   YAML::Mark mark = node.Mark();
   return mark.is_null() ? 0 : mark.line + 1;
@@ -51,6 +38,7 @@ int line_of(const YAML::Node& node) {
 class Reader {
  public:
   std::vector<SpecError> errors;
+  std::map<std::string, int, std::less<>> key_lines;  //!< every key read, by path
 
   void error(const std::string& path, const YAML::Node& node, std::string message) {
     errors.push_back({path, line_of(node), std::move(message)});
@@ -86,7 +74,10 @@ class Reader {
       known_.insert(key);
       if (!valid()) return YAML::Node(YAML::NodeType::Undefined);
       for (auto it = node_.begin(); it != node_.end(); ++it) {
-        if (it->first.IsScalar() && it->first.Scalar() == key) return it->second;
+        if (it->first.IsScalar() && it->first.Scalar() == key) {
+          reader_->key_lines[child_path(key)] = line_of(it->first);
+          return it->second;
+        }
       }
       return YAML::Node(YAML::NodeType::Undefined);
     }
@@ -109,15 +100,7 @@ class Reader {
         }
         const std::string& key = it->first.Scalar();
         if (known_.count(key)) continue;
-        std::string best;
-        size_t best_distance = std::max<size_t>(2, key.size() / 3);  // suggest only close keys
-        for (const auto& k : known_) {
-          size_t d = edit_distance(key, k);
-          if (d < best_distance) {
-            best_distance = d;
-            best = k;
-          }
-        }
+        std::string best = closest_match(key, {known_.begin(), known_.end()});
         std::string message = "unknown key";
         if (!best.empty()) message += fmt::format("; did you mean '{}'?", best);
         std::string allowed;
@@ -771,6 +754,7 @@ ParsedSpec parse_spec_text(std::string_view yaml, std::string base_dir, std::str
     check_unique(r, spec.deployment.models, id, "model id");
     check_unique(r, spec.components, id, "component id");
 
+    spec.key_lines = std::move(r.key_lines);
     if (r.errors.empty()) out.spec = std::move(spec);
   } catch (const YAML::Exception& e) {
     // yaml-cpp throws on a few malformed shapes (e.g. aliases to odd nodes); never crash.

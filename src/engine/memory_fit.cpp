@@ -90,13 +90,17 @@ Result<FitDecision> choose_model(const std::vector<ModelCandidate>& candidates,
                                  const ContextOptions& options) {
   if (candidates.empty()) return Status::invalid_argument("no model to choose from");
   FitDecision d;
+  Status first_unreadable;  // ok until a candidate cannot be read
+  bool any_read = false;
   for (size_t i = 0; i < candidates.size(); ++i) {
     const ModelCandidate& c = candidates[i];
     auto estimate = estimate_model_memory(c.path, options);
     if (!estimate.ok()) {
+      if (first_unreadable.ok()) first_unreadable = estimate.status();
       d.log.push_back(fmt::format("{} ({}): {}", c.id, c.path, estimate.status().message()));
       continue;
     }
+    any_read = true;
     MemoryBudget budget = read_memory_budget(c.max_ram_mb);
     bool fits = estimate->total() <= budget.usable_bytes();
     d.log.push_back(fmt::format("{} ({}): needs {}; {}: {}", c.id, c.path, estimate->describe(),
@@ -108,6 +112,16 @@ Result<FitDecision> choose_model(const std::vector<ModelCandidate>& candidates,
       d.fell_back = i > 0;
       return d;
     }
+  }
+  if (!any_read) {
+    // Not a question of memory: say what is wrong with the file, with its own status code.
+    if (candidates.size() == 1) {
+      return Status(first_unreadable.code(),
+                    fmt::format("cannot use model {}: {}", candidates[0].id, first_unreadable.message()));
+    }
+    std::string message = "none of the models can be read:";
+    for (const auto& line : d.log) message += "\n  " + line;
+    return Status(first_unreadable.code(), message);
   }
   std::string message = "no model fits the memory budget:";
   for (const auto& line : d.log) message += "\n  " + line;

@@ -3,7 +3,8 @@
 //
 // Contract: estimate_model_memory() reads only the GGUF header (the mapping is not touched, so
 // no weight is paged in). choose_model() walks candidates in order of preference and returns
-// the first that fits, or resource_exhausted with every candidate's numbers.
+// the first that fits, or resource_exhausted with every candidate's numbers; when no candidate
+// can be read at all (missing file, not a GGUF) the reading error's own code and message.
 #pragma once
 
 #include <cstdint>

@@ -78,6 +78,13 @@ TEST(QuantizeAndCheckModel, ProduceLoadableFilesAndRecords) {
   auto r = testing::run_keel({"quantize", *model, dir.file("q8.gguf"), "Q8_0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("token_embd.weight"), std::string::npos);  // progress per tensor
+  r = testing::run_keel({"quantize", *model, dir.file("q4.gguf"), "Q4_0", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json q = json_of(r);
+  EXPECT_EQ(q["output"], dir.file("q4.gguf"));
+  EXPECT_EQ(q["bytes_out"].get<uint64_t>(), std::filesystem::file_size(dir.file("q4.gguf")));
+  EXPECT_LT(q["bytes_out"].get<uint64_t>(), q["bytes_in"].get<uint64_t>());
+  EXPECT_GT(q["quantized"].get<int>(), 0);
   r = testing::run_keel({"check-model", dir.file("q8.gguf"), "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   Json j = json_of(r);

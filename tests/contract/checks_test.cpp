@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "contract/model_record.h"
@@ -72,6 +73,46 @@ failure: {inject: [overload]}
   std::set<std::string> reported;
   for (const auto& r : results) reported.insert(r.id);
   EXPECT_EQ(reported.size(), check_catalog().size());
+}
+
+// Every result points at the line that holds the key its path names (or, for a key left to its
+// default, the nearest key the file writes), passing results included.
+TEST(Checks, ResultsPointAtTheLineOfTheirKey) {
+  Spec s = parse_ok(R"(keel: 1
+name: lines
+scenario: local-research
+data:
+  classes: [confidential]
+  sources:
+    - {id: docs, kind: folder, path: docs, access: read-only}
+authority:
+  principals:
+    - {id: owner, roles: [reader]}
+  tools:
+    - {name: search_documents, effect: read, roles: [reader]}
+deployment:
+  target: desktop
+  egress: none
+  telemetry: {sink: local}
+  models:
+    - {id: main, path: m.gguf, role: generate}
+failure:
+  on_route_unavailable: fail-closed
+  inject: [egress-attempt]
+)");
+  std::map<std::string, std::pair<std::string, int>> at;
+  for (const auto& r : run_checks(s)) at[r.id] = {r.spec_path, r.line};
+  EXPECT_EQ(at["K001"], std::make_pair(std::string("authority.tools"), 11));
+  EXPECT_EQ(at["K004"], std::make_pair(std::string("deployment.telemetry"), 16));
+  EXPECT_EQ(at["K006"], std::make_pair(std::string("failure.inject"), 21));
+  EXPECT_EQ(at["K011"], std::make_pair(std::string("failure.on_route_unavailable"), 20));
+  EXPECT_EQ(at["K013"].second, 17);  // deployment.models
+  // remote_fallback is left to its default: the nearest written key is `deployment:`, but the
+  // section's own line is more specific than nothing; never a line before the section.
+  EXPECT_GE(at["K008"].second, 13);
+  EXPECT_LE(at["K008"].second, 14);
+  EXPECT_EQ(s.locate("authority.tools[0].roles").line, 11);
+  EXPECT_EQ(s.locate("nowhere.at.all", 7).line, 7);
 }
 
 // Each refused spec in examples/mistakes is named after the check it must trip.

@@ -350,6 +350,14 @@ TEST(MemoryFit, RefusesWithNumbersAndFallsBack) {
   EXPECT_EQ(none.status().code(), StatusCode::resource_exhausted);
   EXPECT_NE(none.status().message().find("MiB"), std::string::npos);
   EXPECT_GT(read_memory_budget().mem_available_bytes, 0u);
+  // A file that cannot be read is not a memory problem.
+  auto missing = choose_model({{"main", dir.file("absent.gguf"), std::nullopt}}, options);
+  EXPECT_EQ(missing.status().code(), StatusCode::not_found) << missing.status().to_string();
+  EXPECT_EQ(missing.status().message().find("memory budget"), std::string::npos);
+  EXPECT_NE(missing.status().message().find("absent.gguf"), std::string::npos);
+  // One readable candidate that does not fit: the budget is the reason again.
+  auto mixed = choose_model({{"gone", dir.file("absent.gguf"), 0}, {"main", dir.file("big.gguf"), 0}}, options);
+  EXPECT_EQ(mixed.status().code(), StatusCode::resource_exhausted);
 }
 
 TEST(CheckModel, PassesAModelAndSaysWhyOthersFail) {

@@ -19,6 +19,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -43,14 +44,38 @@ struct AgentOptions {
   bool json = false;
 };
 
-void add_common(CLI::App* cmd, AgentOptions& o) {
-  cmd->add_option("--spec", o.spec, "durable-agent spec (default $KEEL_AGENT_SPEC or examples/durable-agent.yaml)");
+// Whether a verb runs case steps (and so calls the model and holds leases) or only reads and
+// decides; the second kind does not offer the first kind's flags.
+enum class Verb { runs_cases, reads };
+
+void add_common(CLI::App* cmd, AgentOptions& o, Verb verb) {
+  cmd->add_option("--spec", o.spec,
+                  "durable-agent spec (default: $KEEL_AGENT_SPEC, else examples/durable-agent.yaml here or "
+                  "beside the build)");
   cmd->add_option("--state-dir", o.deployment.state_dir, "keep SQLite components (journal, memory, order system) here");
   cmd->add_option("--journal", o.deployment.journal, "journal location: a SQLite file or a postgresql:// URI");
-  cmd->add_option("--model-url", o.deployment.model_url, "OpenAI-compatible endpoint (…/v1) instead of the spec's model");
-  cmd->add_option("--model-name", o.deployment.model_name, "model name at --model-url");
-  cmd->add_option("--lease-s", o.deployment.runner.lease_s, "seconds a worker holds a case between renewals")->check(CLI::Range(1.0, 86400.0));
+  if (verb == Verb::runs_cases) {
+    cmd->add_option("--model-url", o.deployment.model_url, "OpenAI-compatible endpoint (…/v1) instead of the spec's model");
+    cmd->add_option("--model-name", o.deployment.model_name, "model name at --model-url");
+    cmd->add_option("--lease-s", o.deployment.runner.lease_s, "seconds a worker holds a case between renewals")
+        ->check(CLI::Range(1.0, 86400.0));
+  }
   cmd->add_flag("--json", o.json, "print JSON");
+}
+
+// The spec when --spec is not given: $KEEL_AGENT_SPEC, else the bundled example, looked for in
+// the working folder and then beside the build (`<repo>/build/keel` finds `<repo>/examples/...`).
+std::string default_agent_spec() {
+  if (const char* env = std::getenv("KEEL_AGENT_SPEC"); env && *env) return env;
+  const std::string bundled = "examples/durable-agent.yaml";
+  std::error_code ec;
+  if (std::filesystem::exists(bundled, ec)) return bundled;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    auto beside_build = exe.parent_path().parent_path() / bundled;
+    if (std::filesystem::exists(beside_build, ec)) return beside_build.string();
+  }
+  return bundled;
 }
 
 class Session {
@@ -67,12 +92,19 @@ class Session {
     return fail(s.message(), code);
   }
 
+  // The flags that name this deployment, for the commands a hint tells the user to run next
+  // (" --spec S --state-dir D --journal J", each only when it is not the default).
+  std::string deployment_flags() const {
+    std::string out;
+    if (spec_path_ != "examples/durable-agent.yaml" && !std::getenv("KEEL_AGENT_SPEC")) out += " --spec " + spec_path_;
+    if (!o_.deployment.state_dir.empty()) out += " --state-dir " + o_.deployment.state_dir;
+    if (!o_.deployment.journal.empty()) out += " --journal " + o_.deployment.journal;
+    return out;
+  }
+
   bool open() {
-    std::string path = o_.spec;
-    if (path.empty()) {
-      const char* env = std::getenv("KEEL_AGENT_SPEC");
-      path = env ? env : "examples/durable-agent.yaml";
-    }
+    std::string path = o_.spec.empty() ? default_agent_spec() : o_.spec;
+    spec_path_ = path;
     auto spec = contract::load_spec(path);
     if (!spec.ok()) return fail(spec.status().message() + " (pass --spec)");
     std::vector<std::string> failed;
@@ -122,9 +154,11 @@ class Session {
                   static_cast<long long>(out.replayed_steps));
       if (out.state == agent::CaseState::completed) std::printf("result: %s\n", dump_json(out.result, 2).c_str());
       if (out.state == agent::CaseState::waiting_approval) {
-        std::printf("see it with `keel agent pending`, then `keel agent approve %s %lld --key <approver key> --args-sha256 "
-                    "<hash>` (or deny) and `keel agent resume %s`\n",
-                    case_id.c_str(), static_cast<long long>(out.pending_step), case_id.c_str());
+        const std::string flags = deployment_flags();
+        std::printf("see it with `keel agent pending%s`, then `keel agent approve %s %lld --key <approver key> "
+                    "--args-sha256 <hash>%s` (or deny) and `keel agent resume %s%s`\n",
+                    flags.c_str(), case_id.c_str(), static_cast<long long>(out.pending_step), flags.c_str(),
+                    case_id.c_str(), flags.c_str());
       }
     }
     exit_code_ = out.paused ? 3 : out.state == agent::CaseState::failed ? 1 : 0;
@@ -134,11 +168,12 @@ class Session {
   std::string command_;
   AgentOptions& o_;
   int& exit_code_;
+  std::string spec_path_;
   contract::Spec spec_;
   std::unique_ptr<agent::AgentDeployment> deployment_;
 };
 
-void print_pending(const std::vector<agent::PendingApproval>& pending, bool json) {
+void print_pending(const std::vector<agent::PendingApproval>& pending, bool json, const std::string& flags) {
   if (json) {
     Json out = Json::array();
     for (const auto& p : pending) {
@@ -162,8 +197,8 @@ void print_pending(const std::vector<agent::PendingApproval>& pending, bool json
       std::printf("  evidence    step %lld %s (%s): %s\n", static_cast<long long>(c.value("step", 0)), c.value("tool", "").c_str(),
                   c.value("source", "").c_str(), dump_json(c.value("result", Json())).substr(0, 160).c_str());
     }
-    std::printf("  approve:    keel agent approve %s %lld --key <approver key file> --args-sha256 %s\n", p.case_id.c_str(),
-                static_cast<long long>(p.step), p.args_sha256.c_str());
+    std::printf("  approve:    keel agent approve %s %lld --key <approver key file> --args-sha256 %s%s\n", p.case_id.c_str(),
+                static_cast<long long>(p.step), p.args_sha256.c_str(), flags.c_str());
   }
 }
 
@@ -186,7 +221,7 @@ void add_agent_command(CLI::App& root, int& exit_code) {
     cmd->add_option("--input", o->input, "JSON file with the case input (default: {\"case_id\": ID})");
     cmd->add_option("--as", o->as, "principal the case acts for (default: the first non-approver)");
     cmd->add_option("--max-steps", o->max_steps, "pause after this many new steps (to inspect or inject faults)");
-    add_common(cmd, *o);
+    add_common(cmd, *o, Verb::runs_cases);
     cmd->callback([o, &exit_code] {
       Session s("run", *o, exit_code);
       o->deployment.runner.max_new_steps = o->max_steps;
@@ -205,7 +240,8 @@ void add_agent_command(CLI::App& root, int& exit_code) {
       auto out = s.d().runner().start(o->case_id, s.d().default_workflow(), input, principal);
       if (!out.ok()) {
         if (out.status().code() == StatusCode::already_exists) {
-          return (void)s.fail(out.status().message() + "; continue it with `keel agent resume " + o->case_id + "`");
+          return (void)s.fail(out.status().message() + "; continue it with `keel agent resume " + o->case_id +
+                              s.deployment_flags() + "`");
         }
         return (void)s.fail(out.status());
       }
@@ -221,7 +257,7 @@ void add_agent_command(CLI::App& root, int& exit_code) {
     auto* cmd = agent->add_subcommand("resume", "Continue a case from its journal");
     cmd->add_option("case", o->case_id, "case id")->required();
     cmd->add_option("--max-steps", o->max_steps, "pause after this many new steps");
-    add_common(cmd, *o);
+    add_common(cmd, *o, Verb::runs_cases);
     cmd->callback([o, &exit_code] {
       Session s("resume", *o, exit_code);
       o->deployment.runner.max_new_steps = o->max_steps;
@@ -238,7 +274,7 @@ void add_agent_command(CLI::App& root, int& exit_code) {
     auto o = std::make_shared<O>();
     auto* cmd = agent->add_subcommand("work", "Claim runnable cases (free or expired lease) and run them");
     cmd->add_option("--max-cases", o->max_cases, "stop after this many cases");
-    add_common(cmd, *o);
+    add_common(cmd, *o, Verb::runs_cases);
     cmd->callback([o, &exit_code] {
       Session s("work", *o, exit_code);
       if (!s.open()) return;
@@ -255,13 +291,13 @@ void add_agent_command(CLI::App& root, int& exit_code) {
   {
     auto o = std::make_shared<AgentOptions>();
     auto* cmd = agent->add_subcommand("pending", "Actions waiting for a human, with their arguments and evidence");
-    add_common(cmd, *o);
+    add_common(cmd, *o, Verb::reads);
     cmd->callback([o, &exit_code] {
       Session s("pending", *o, exit_code);
       if (!s.open()) return;
       auto p = s.d().runner().pending();
       if (!p.ok()) return (void)s.fail(p.status());
-      print_pending(*p, o->json);
+      print_pending(*p, o->json, s.deployment_flags());
       exit_code = 0;
     });
   }
@@ -284,7 +320,7 @@ void add_agent_command(CLI::App& root, int& exit_code) {
                                          : "SHA-256 of the arguments you reviewed (optional for a denial)");
     if (approve) hash->required();
     cmd->add_option("--reason", o->reason, approve ? "a note for the record (signed)" : "why (signed, recorded, shown in the case)");
-    add_common(cmd, *o);
+    add_common(cmd, *o, Verb::reads);
     cmd->callback([o, approve, &exit_code] {
       const std::string verb = approve ? "approve" : "deny";
       Session s(verb, *o, exit_code);
@@ -338,9 +374,10 @@ void add_agent_command(CLI::App& root, int& exit_code) {
                                       2)
                                 .c_str());
       } else {
-        std::printf("step %lld of case %s (%s %s) %s by %s, %s; continue with `keel agent resume %s`\n",
+        std::printf("step %lld of case %s (%s %s) %s by %s, %s; continue with `keel agent resume %s%s`\n",
                     static_cast<long long>(o->step), o->case_id.c_str(), request->tool.c_str(), dump_json(request->args).c_str(),
-                    approve ? "approved" : "denied", o->by.c_str(), how.c_str(), o->case_id.c_str());
+                    approve ? "approved" : "denied", o->by.c_str(), how.c_str(), o->case_id.c_str(),
+                    s.deployment_flags().c_str());
       }
       exit_code = 0;
     });
@@ -354,7 +391,7 @@ void add_agent_command(CLI::App& root, int& exit_code) {
                                       replay ? "Reprint a case's whole timeline from its journal, executing nothing"
                                              : "A case's state and where it stands");
     cmd->add_option("case", o->case_id, "case id")->required();
-    add_common(cmd, *o);
+    add_common(cmd, *o, Verb::reads);
     cmd->callback([o, replay, &exit_code] {
       Session s(replay ? "replay" : "status", *o, exit_code);
       if (!s.open()) return;
@@ -404,7 +441,7 @@ void add_agent_command(CLI::App& root, int& exit_code) {
     auto o = std::make_shared<O>();
     auto* cmd = agent->add_subcommand("stats", "Task success and time, steps, retries, outcome checks, approvals, tokens");
     cmd->add_flag("--prometheus", o->prometheus, "print Prometheus text");
-    add_common(cmd, *o);
+    add_common(cmd, *o, Verb::reads);
     cmd->callback([o, &exit_code] {
       Session s("stats", *o, exit_code);
       if (!s.open()) return;

@@ -75,12 +75,9 @@ void add_eval_command(CLI::App& root, int& exit_code) {
       auto isolation = contract::isolate_for_egress_none();
       if (!isolation.ok()) return fail(isolation.status().message());
     }
-    const contract::DataSource* folder = nullptr;
-    for (const auto& s : spec->data.sources) {
-      if (s.kind == contract::SourceKind::folder) folder = &s;
-    }
-    if (!folder) return fail("the spec has no folder to evaluate on");
-    std::string docs = contract::resolve_spec_path(*spec, folder->path);
+    auto folder = assistant::documents_folder(*spec);
+    if (!folder.ok()) return fail(folder.status().message());
+    const std::string& docs = *folder;
     std::string questions = o->questions.empty()
                                 ? (std::filesystem::path(docs).parent_path() / "questions.json").string()
                                 : o->questions;

@@ -1,4 +1,5 @@
-// keel quantize IN.gguf OUT.gguf TYPE: convert a model's weights (Q8_0, Q4_0, Q4_K_M, ...).
+// keel quantize IN.gguf OUT.gguf TYPE [--json]: convert a model's weights (Q8_0, Q4_0, Q4_K_M,
+// ...). Progress goes to stderr, the summary (or its JSON) to stdout.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -6,6 +7,7 @@
 #include <thread>
 
 #include "apps/keel/commands.h"
+#include "core/json.h"
 #include "engine/quantizer.h"
 
 namespace keel::app {
@@ -14,6 +16,7 @@ void add_quantize_command(CLI::App& root, int& exit_code) {
   struct Options {
     std::string input, output, type;
     int threads = 0;
+    bool json = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = root.add_subcommand("quantize", "Write a copy of a GGUF model with quantized weights");
@@ -21,6 +24,7 @@ void add_quantize_command(CLI::App& root, int& exit_code) {
   cmd->add_option("output", o->output, "GGUF file to write")->required();
   cmd->add_option("type", o->type, "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q6_K or Q4_K_M")->required();
   cmd->add_option("--threads,-t", o->threads, "threads (0: all cores)");
+  cmd->add_flag("--json", o->json, "print the summary as JSON");
   cmd->callback([o, &exit_code] {
     int threads = o->threads > 0 ? o->threads : static_cast<int>(std::thread::hardware_concurrency());
     auto report = engine::quantize_model(
@@ -33,6 +37,15 @@ void add_quantize_command(CLI::App& root, int& exit_code) {
     if (!report.ok()) {
       std::fprintf(stderr, "keel quantize: %s\n", report.status().to_string().c_str());
       exit_code = 1;
+      return;
+    }
+    if (o->json) {
+      Json j = {{"input", o->input},          {"output", o->output},
+                {"type", o->type},            {"bytes_in", report->bytes_in},
+                {"bytes_out", report->bytes_out}, {"tensors", report->tensors},
+                {"quantized", report->quantized}, {"seconds", report->seconds}};
+      std::printf("%s\n", dump_json(j, 2).c_str());
+      exit_code = 0;
       return;
     }
     std::printf("%s: %.1f MiB -> %.1f MiB, %zu of %zu tensors converted in %.1f s\n",

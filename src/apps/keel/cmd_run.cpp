@@ -1,10 +1,12 @@
-// keel run SPEC [--question Q] [--store PATH] [--json]: run a deployment as its plan says.
-// local-research: guard, fit models, index the spec's folder, answer with verified citations.
+// keel run SPEC [--question Q] [--model M] [--embed-model E] [--store PATH] [--json]: run a
+// deployment as its plan says. local-research: guard, fit models, index the spec's folder, answer
+// with verified citations (the folder's sample question when none is given).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <tuple>
 
 #include "apps/keel/answer_output.h"
 #include "apps/keel/commands.h"
@@ -18,14 +20,21 @@ namespace keel::app {
 
 void add_run_command(CLI::App& root, int& exit_code) {
   struct Options {
-    std::string spec, question, store, answer = "auto", metrics;
+    std::string spec, question, model, embed_model, store, answer = "auto", metrics;
     int threads = 0;
     bool json = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = root.add_subcommand("run", "Run a deployment from its scenario spec, enforcing its plan");
   cmd->add_option("spec", o->spec, "scenario spec (YAML)")->required();
-  cmd->add_option("--question,-q", o->question, "local-research: the question to answer");
+  cmd->add_option("--question,-q", o->question,
+                  "local-research: the question to answer (default: sample_question.txt beside the documents)");
+  cmd->add_option("--model", o->model, "use this GGUF instead of the spec's generate model")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--embed-model", o->embed_model,
+                  "use this GGUF instead of the spec's embed model (default store: one of its own, since a "
+                  "store keeps one embedding model's vectors)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--store", o->store, "local-research: where to keep the index (default: ~/.cache/keel/<name>)");
   cmd->add_option("--threads,-t", o->threads, "compute threads (0: all cores)");
   cmd->add_option("--answer", o->answer,
@@ -58,14 +67,33 @@ void add_run_command(CLI::App& root, int& exit_code) {
       exit_code = 1;
       return;
     }
+    for (auto [flag, file, role] : {std::tuple{"--model", &o->model, contract::ModelRole::generate},
+                                    std::tuple{"--embed-model", &o->embed_model, contract::ModelRole::embed}}) {
+      if (file->empty()) continue;
+      Status replaced = contract::replace_model_file(*spec, role, *file);
+      if (!replaced.ok()) {
+        std::fprintf(stderr, "keel run: %s: %s\n", flag, replaced.message().c_str());
+        exit_code = 1;
+        return;
+      }
+    }
     if (o->question.empty()) {
-      std::fprintf(stderr, "keel run: local-research needs --question\n");
-      exit_code = 1;
-      return;
+      auto sample = assistant::sample_question(*spec);
+      if (!sample.ok()) {
+        std::fprintf(stderr, "keel run: %s; pass --question\n", sample.status().message().c_str());
+        exit_code = 1;
+        return;
+      }
+      o->question = *sample;
+      std::fprintf(stderr, "keel run: no --question given: asking the sample question\n");
     }
     assistant::LocalResearchRunOptions options;
     options.question = o->question;
     options.store_path = o->store;
+    if (options.store_path.empty() && !o->embed_model.empty()) {
+      std::filesystem::path beside = std::filesystem::path(assistant::default_store_path(spec->name)).parent_path();
+      options.store_path = (beside / ("store-" + std::filesystem::path(o->embed_model).stem().string() + ".db")).string();
+    }
     options.threads = o->threads;
     options.answer_mode = parse_answer_mode(o->answer);
     options.progress = [](const std::string& line) { std::fprintf(stderr, "keel run: %s\n", line.c_str()); };
