@@ -4,20 +4,24 @@
 // runner over them.
 //
 // Components, by the spec: the journal is the component with id `journal`; memory is
-// authority.memory.store; the system of record is authority.system_of_record (a SQLite
-// component is served by the bundled sample order system). Paths resolve against the spec's
-// folder, or against `state_dir` when given (tests and demos keep state out of the checkout).
+// authority.memory.store; the system of record is authority.system_of_record, served by the
+// provider its component names (`provider:`, looked up in the catalog) or, for kind mcp-server,
+// by the tools that server offers (passed in as extra_tools). Cases run the workflow the spec
+// names (authority.workflow), from the catalog; "single-call" is always there. A SQLite system of
+// record without a provider is refused: Keel does not guess a schema, and seeds nothing. Paths
+// resolve against the spec's folder, or against `state_dir` when given (tests and demos keep
+// state out of the checkout).
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "agent/case_runner.h"
+#include "agent/catalog.h"
 #include "agent/journal.h"
 #include "agent/memory_store.h"
 #include "agent/model_client.h"
 #include "agent/policy.h"
-#include "agent/sample_order_system.h"
 #include "agent/tool.h"
 #include "agent/workflow.h"
 #include "contract/spec.h"
@@ -33,6 +37,8 @@ struct AgentDeploymentOptions {
   RunnerOptions runner;
   //! Tools from elsewhere (e.g. outside MCP servers), registered before the spec check.
   std::vector<std::shared_ptr<Tool>> extra_tools;
+  //! The workflows and system-of-record providers the spec may name; null: none but single-call.
+  const Catalog* catalog = nullptr;
 };
 
 class AgentDeployment {
@@ -42,26 +48,28 @@ class AgentDeployment {
 
   CaseRunner& runner() { return *runner_; }
   JournalStore& journal() { return *journal_; }
-  SampleOrderSystem* order_system() { return order_system_.get(); }
+  //! The system of record a provider opened; null when its tools come from elsewhere (MCP).
+  SystemOfRecord* system_of_record() { return system_of_record_.get(); }
   const Policy& policy() const { return policy_; }
   const ToolRegistry& tools() const { return tools_; }
   const WorkflowRegistry& workflows() const { return workflows_; }
   //! The principal cases act for by default: the first one that is not an approver.
   const std::string& default_principal() const { return default_principal_; }
+  //! The workflow the spec names (authority.workflow); "" when it names none.
   const std::string& default_workflow() const { return default_workflow_; }
 
  private:
   AgentDeployment() = default;
   std::unique_ptr<JournalStore> journal_;
   std::shared_ptr<MemoryStore> memory_;
-  std::shared_ptr<SampleOrderSystem> order_system_;
+  std::shared_ptr<SystemOfRecord> system_of_record_;
   ToolRegistry tools_;
   Policy policy_;
   WorkflowRegistry workflows_;
   std::unique_ptr<ModelClient> model_;
   std::unique_ptr<CaseRunner> runner_;
   std::string default_principal_;
-  std::string default_workflow_ = "case-resolution";
+  std::string default_workflow_;
 };
 
 }  // namespace keel::agent

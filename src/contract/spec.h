@@ -18,6 +18,7 @@
 
 #include "core/result.h"
 #include "core/signature.h"
+#include "core/serving_defaults.h"
 
 namespace keel::contract {
 
@@ -190,6 +191,9 @@ struct AuthoritySpec {
   std::vector<PolicyRule> policy;
   MemorySpec memory;
   std::optional<std::string> system_of_record;  //!< component id
+  //! The workflow cases run (durable-agent), by the name an application registered it under
+  //! (agent/catalog.h); "" when the spec names none.
+  std::string workflow;
   //! `refused` (the default): an approver must sign with a registered key (or arrive over an
   //! authenticated channel, MCP with bearer tokens); `allowed`: a principal without a
   //! `public_key` may approve from the command line without signing.
@@ -292,24 +296,24 @@ struct FailureSpec {
 struct ServingSpec {
   SpecLocation where;
   bool present = false;
-  std::string host = "127.0.0.1";
-  int64_t port = 8080;
-  int64_t max_running = 8;
-  int64_t max_waiting = 64;
-  int64_t max_queued_tokens = 0;  //!< 0: the KV cache's capacity
-  int64_t context_tokens = 2048;
-  int64_t max_tokens_limit = 1024;
-  int64_t step_token_budget = 256;
+  std::string host = serving_defaults::kHost;
+  int64_t port = serving_defaults::kPort;
+  int64_t max_running = serving_defaults::kMaxRunning;
+  int64_t max_waiting = serving_defaults::kMaxWaiting;
+  int64_t max_queued_tokens = serving_defaults::kMaxQueuedTokens;  //!< 0: the KV cache's capacity
+  int64_t context_tokens = serving_defaults::kContextTokens;
+  int64_t max_tokens_limit = serving_defaults::kMaxTokensLimit;
+  int64_t step_token_budget = serving_defaults::kStepTokenBudget;
   bool prefix_caching = true;
   std::string api_keys;  //!< key file, relative to the spec
-  double grace_period_s = 30;
-  double max_queue_wait_ms = 0;  //!< refuse requests predicted to wait longer (0: off)
+  double grace_period_s = serving_defaults::kGracePeriodS;
+  double max_queue_wait_ms = serving_defaults::kMaxQueueWaitMs;  //!< refuse requests predicted to wait longer (0: off)
   // Client connections (serve/connection_limits.h).
-  int64_t max_connections = 4096;
-  int64_t max_connections_per_peer = 1024;  //!< 0: no per-peer cap
-  int64_t header_timeout_ms = 10000;
-  int64_t body_timeout_ms = 60000;
-  int64_t idle_timeout_ms = 75000;
+  int64_t max_connections = serving_defaults::kMaxConnections;
+  int64_t max_connections_per_peer = serving_defaults::kMaxConnectionsPerPeer;  //!< 0: no per-peer cap
+  int64_t header_timeout_ms = serving_defaults::kHeaderTimeoutMs;
+  int64_t body_timeout_ms = serving_defaults::kBodyTimeoutMs;
+  int64_t idle_timeout_ms = serving_defaults::kIdleTimeoutMs;
 };
 
 struct Component {
@@ -319,6 +323,9 @@ struct Component {
   std::string path;
   std::string url;
   std::optional<bool> durable;  //!< `durable: false` marks a normally durable kind as not
+  //! The implementation that serves this component, by the name an application registered it
+  //! under (a system of record: agent/catalog.h); "" when none is named.
+  std::string provider;
   //! Never for kinds cache/ephemeral (whatever `durable:` says); otherwise unless `durable: false`.
   bool is_durable() const;
 };

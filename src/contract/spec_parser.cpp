@@ -387,6 +387,9 @@ AuthoritySpec read_authority(Reader& r, const YAML::Node& node, int parent_line)
     }
     mm.finish();
   }
+  if (auto w = m.get("workflow"); w.IsDefined() && !w.IsNull()) {
+    if (auto v = r.identifier(w, "authority.workflow")) a.workflow = *v;
+  }
   if (auto s = m.get("system_of_record"); s.IsDefined() && !s.IsNull()) {
     if (auto v = r.identifier(s, "authority.system_of_record")) a.system_of_record = *v;
   }
@@ -669,6 +672,7 @@ std::vector<Component> read_components(Reader& r, const YAML::Node& node) {
     if (auto v = r.enumeration<ComponentKind>(cm.require("kind"), p + ".kind")) c.kind = *v;
     if (auto v = r.string(cm.get("path"), p + ".path")) c.path = *v;
     if (auto v = r.string(cm.get("url"), p + ".url")) c.url = *v;
+    if (auto v = r.identifier(cm.get("provider"), p + ".provider")) c.provider = *v;
     c.durable = r.boolean(cm.get("durable"), p + ".durable");
     cm.finish();
     out.push_back(std::move(c));

@@ -4,10 +4,10 @@
 // real; the model is scripted and time is a ManualClock (no sleeping).
 #include <gtest/gtest.h>
 
-#include "agent/case_resolution.h"
+#include "samples/case_resolution.h"
 #include "agent/case_runner.h"
 #include "agent/memory_store.h"
-#include "agent/sample_order_system.h"
+#include "samples/order_system.h"
 #include "contract/spec_parser.h"
 #include "core/clock.h"
 #include "core/json.h"
@@ -42,7 +42,7 @@ class ApprovalDeadline : public ::testing::Test {
     auto j = open_journal(dir_.file("journal.db"));
     ASSERT_TRUE(j.ok());
     journal_ = std::move(*j);
-    auto sor = SampleOrderSystem::open(dir_.file("orders.db"));
+    auto sor = samples::OrderSystem::open(dir_.file("orders.db"));
     ASSERT_TRUE(sor.ok());
     sor_ = *sor;
     auto mem = MemoryStore::open(dir_.file("memory.db"));
@@ -53,7 +53,7 @@ class ApprovalDeadline : public ::testing::Test {
     auto p = Policy::from_spec(spec_);
     ASSERT_TRUE(p.ok());
     policy_ = std::move(*p);
-    workflows_.add(case_resolution_workflow());
+    workflows_.add(samples::case_resolution_workflow());
   }
 
   CaseRunner runner() {
@@ -73,7 +73,7 @@ class ApprovalDeadline : public ::testing::Test {
   ManualClock clock_;
   contract::Spec spec_;
   std::unique_ptr<JournalStore> journal_;
-  std::shared_ptr<SampleOrderSystem> sor_;
+  std::shared_ptr<samples::OrderSystem> sor_;
   std::shared_ptr<MemoryStore> memory_;
   ToolRegistry tools_;
   Policy policy_;

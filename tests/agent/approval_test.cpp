@@ -8,10 +8,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "agent/case_resolution.h"
+#include "samples/case_resolution.h"
 #include "agent/case_runner.h"
 #include "agent/memory_store.h"
-#include "agent/sample_order_system.h"
+#include "samples/order_system.h"
 #include "contract/spec_parser.h"
 #include "core/clock.h"
 #include "core/hash.h"
@@ -66,7 +66,7 @@ class Approvals : public ::testing::Test {
       auto j = open_journal(dir_.file("journal.db"));
       ASSERT_TRUE(j.ok());
       journal_ = std::move(*j);
-      auto sor = SampleOrderSystem::open(dir_.file("orders.db"));
+      auto sor = samples::OrderSystem::open(dir_.file("orders.db"));
       ASSERT_TRUE(sor.ok());
       sor_ = *sor;
       auto mem = MemoryStore::open(dir_.file("memory.db"));
@@ -74,7 +74,7 @@ class Approvals : public ::testing::Test {
       memory_ = *mem;
       for (auto& t : sor_->tools()) ASSERT_TRUE(tools_.add(t).ok());
       for (auto& t : memory_->tools()) ASSERT_TRUE(tools_.add(t).ok());
-      workflows_.add(case_resolution_workflow());
+      workflows_.add(samples::case_resolution_workflow());
     }
     runner_ = std::make_unique<CaseRunner>(*journal_, tools_, policy_, workflows_, &model_,
                                            RunnerOptions{.worker_id = "w", .clock = &clock_});
@@ -111,7 +111,7 @@ class Approvals : public ::testing::Test {
   ApproverKey manager_ = key_for("manager", 7);
   contract::Spec spec_;
   std::unique_ptr<JournalStore> journal_;
-  std::shared_ptr<SampleOrderSystem> sor_;
+  std::shared_ptr<samples::OrderSystem> sor_;
   std::shared_ptr<MemoryStore> memory_;
   ToolRegistry tools_;
   Policy policy_;

@@ -4,10 +4,10 @@
 #include <gtest/gtest.h>
 
 #include "agent/case_report.h"
-#include "agent/case_resolution.h"
+#include "samples/case_resolution.h"
 #include "agent/case_runner.h"
 #include "agent/memory_store.h"
-#include "agent/sample_order_system.h"
+#include "samples/order_system.h"
 #include "contract/spec_parser.h"
 #include "core/clock.h"
 #include "core/json.h"
@@ -39,7 +39,7 @@ class CaseRunnerTest : public ::testing::Test {
     auto j = open_journal(dir_.file("journal.db"));
     ASSERT_TRUE(j.ok());
     journal_ = std::move(*j);
-    auto sor = SampleOrderSystem::open(dir_.file("orders.db"));
+    auto sor = samples::OrderSystem::open(dir_.file("orders.db"));
     ASSERT_TRUE(sor.ok()) << sor.status().to_string();
     sor_ = *sor;
     auto mem = MemoryStore::open(dir_.file("memory.db"));
@@ -51,17 +51,17 @@ class CaseRunnerTest : public ::testing::Test {
     auto p = Policy::from_spec(spec_);
     ASSERT_TRUE(p.ok());
     policy_ = std::move(*p);
-    workflows_.add(case_resolution_workflow());
+    workflows_.add(samples::case_resolution_workflow());
   }
 
   CaseRunner runner(RunnerOptions o = {}) {
     if (o.worker_id.empty()) o.worker_id = "test-worker";
     return CaseRunner(*journal_, tools_, policy_, workflows_, &model_, o);
   }
-  SampleOrderSystem::LedgerCounts ledger(const std::string& id) {
+  samples::OrderSystem::LedgerCounts ledger(const std::string& id) {
     auto c = sor_->ledger_for_case(id);
     EXPECT_TRUE(c.ok());
-    return c.ok() ? *c : SampleOrderSystem::LedgerCounts{};
+    return c.ok() ? *c : samples::OrderSystem::LedgerCounts{};
   }
   AgentStats stats() {
     auto s = compute_stats(*journal_);
@@ -81,7 +81,7 @@ class CaseRunnerTest : public ::testing::Test {
   keel::testing::TempDir dir_;
   contract::Spec spec_;
   std::unique_ptr<JournalStore> journal_;
-  std::shared_ptr<SampleOrderSystem> sor_;
+  std::shared_ptr<samples::OrderSystem> sor_;
   std::shared_ptr<MemoryStore> memory_;
   ToolRegistry tools_;
   Policy policy_;
@@ -251,7 +251,7 @@ TEST_F(CaseRunnerTest, CasesStayPinnedToTheirWorkflowVersion) {
   auto r = runner({.max_new_steps = 2});
   ASSERT_TRUE(r.start("CASE-1", "case-resolution", {{"case_id", "CASE-1"}}, "agent").ok());
   WorkflowRegistry only_v2;
-  WorkflowDefinition v2 = case_resolution_workflow();
+  WorkflowDefinition v2 = samples::case_resolution_workflow();
   v2.version = 2;
   only_v2.add(v2);
   CaseRunner other(*journal_, tools_, policy_, only_v2, &model_, {.worker_id = "w2"});

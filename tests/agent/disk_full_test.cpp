@@ -6,10 +6,10 @@
 // effect exactly once (the order system here does not deduplicate: the outcome check does).
 #include <gtest/gtest.h>
 
-#include "agent/case_resolution.h"
+#include "samples/case_resolution.h"
 #include "agent/case_runner.h"
 #include "agent/memory_store.h"
-#include "agent/sample_order_system.h"
+#include "samples/order_system.h"
 #include "contract/spec_parser.h"
 #include "core/json.h"
 #include "core/sqlite_db.h"
@@ -62,7 +62,7 @@ TEST(JournalDiskFull, ACaseOnAFullDiskPausesAndResumesExactlyOnce) {
   const std::string journal_path = fs.file("journal.db");
   auto journal = open_journal(journal_path);
   ASSERT_TRUE(journal.ok()) << journal.status().to_string();
-  auto sor = SampleOrderSystem::open(dir.file("orders.db"));
+  auto sor = samples::OrderSystem::open(dir.file("orders.db"));
   ASSERT_TRUE(sor.ok());
   ASSERT_TRUE((*sor)->set_config("dedupe_by_idempotency_key", 0).ok());
   auto memory = MemoryStore::open(dir.file("memory.db"));
@@ -81,7 +81,7 @@ TEST(JournalDiskFull, ACaseOnAFullDiskPausesAndResumesExactlyOnce) {
   auto policy = Policy::from_spec(*spec);
   ASSERT_TRUE(policy.ok());
   WorkflowRegistry workflows;
-  workflows.add(case_resolution_workflow());
+  workflows.add(samples::case_resolution_workflow());
   ScriptedModel model;
   CaseRunner runner(**journal, tools, *policy, workflows, &model, {.worker_id = "w"});
 

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "agent/memory_store.h"
-#include "agent/sample_order_system.h"
+#include "samples/order_system.h"
 #include "core/json.h"
 #include "support/test_support.h"
 
@@ -33,8 +33,8 @@ Json json_of(const testing::CommandResult& r) {
   return j.ok() ? *j : Json();
 }
 
-agent::SampleOrderSystem::LedgerCounts ledger(const std::string& dir, const std::string& case_id) {
-  auto sor = agent::SampleOrderSystem::open(dir + "/orders.db");
+samples::OrderSystem::LedgerCounts ledger(const std::string& dir, const std::string& case_id) {
+  auto sor = samples::OrderSystem::open(dir + "/orders.db");
   EXPECT_TRUE(sor.ok());
   auto counts = (*sor)->ledger_for_case(case_id);
   EXPECT_TRUE(counts.ok());
@@ -214,7 +214,7 @@ TEST(AgentCommand, AWorkerKilledAtAnyPointStillTakesEachActionExactlyOnce) {
   for (bool dedupe : {true, false}) {
     testing::TempDir template_dir;
     {
-      auto sor = agent::SampleOrderSystem::open(template_dir.file("orders.db"));
+      auto sor = samples::OrderSystem::open(template_dir.file("orders.db"));
       ASSERT_TRUE(sor.ok());
       ASSERT_TRUE((*sor)->set_config("dedupe_by_idempotency_key", dedupe ? 1 : 0).ok());
     }

@@ -20,7 +20,7 @@ std::string agent_spec(const testing::TempDir& dir, const std::string& egress, c
   spec.replace(spec.find("egress: none"), std::string("egress: none").size(), "egress: " + egress);
   spec.replace(spec.find("../models/"), 10, testing::source_dir() + "/models/");
   if (!mcp_url.empty()) {
-    const std::string sqlite = "  - {id: order-system, kind: sqlite, path: durable-agent/orders.db}";
+    const std::string sqlite = "  - {id: order-system, kind: sqlite, path: durable-agent/orders.db, provider: sample-order-system}";
     spec.replace(spec.find(sqlite), sqlite.size(), "  - {id: order-system, kind: mcp-server, url: \"" + mcp_url + "\"}");
   }
   const std::string path = dir.file("agent-" + std::to_string(std::hash<std::string>()(egress + mcp_url)) + ".yaml");

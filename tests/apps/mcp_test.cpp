@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "agent/sample_order_system.h"
+#include "samples/order_system.h"
 #include "core/hash.h"
 #include "core/json.h"
 #include "support/test_support.h"
@@ -104,9 +104,9 @@ TEST(Mcp, AnAgentUsesAnOutsideMcpServersToolsUnderItsOwnPolicy) {
   std::string spec = testing::read_file(repo("examples/durable-agent.yaml"));
   std::string remote = "stdio:" + testing::keel_binary() + " mcp serve --spec " + repo("examples/durable-agent.yaml") +
                        " --stdio --as agent --state-dir " + dir.file("remote");
-  size_t at = spec.find("  - {id: order-system, kind: sqlite, path: durable-agent/orders.db}");
+  size_t at = spec.find("  - {id: order-system, kind: sqlite, path: durable-agent/orders.db, provider: sample-order-system}");
   ASSERT_NE(at, std::string::npos);
-  spec.replace(at, std::string("  - {id: order-system, kind: sqlite, path: durable-agent/orders.db}").size(),
+  spec.replace(at, std::string("  - {id: order-system, kind: sqlite, path: durable-agent/orders.db, provider: sample-order-system}").size(),
                "  - {id: order-system, kind: mcp-server, url: \"" + remote + "\"}");
   spec.replace(spec.find("../models/"), 10, testing::source_dir() + "/models/");
   testing::write_file(dir.file("agent.yaml"), spec);
@@ -119,7 +119,7 @@ TEST(Mcp, AnAgentUsesAnOutsideMcpServersToolsUnderItsOwnPolicy) {
   EXPECT_EQ((*out)["state"], "completed") << run.out;
   EXPECT_EQ((*out)["result"]["decision"], "refunded");
   // The effects happened in the remote system of record, once each.
-  auto sor = agent::SampleOrderSystem::open(dir.file("remote") + "/orders.db");
+  auto sor = samples::OrderSystem::open(dir.file("remote") + "/orders.db");
   ASSERT_TRUE(sor.ok());
   auto l = (*sor)->ledger_for_case("CASE-1");
   ASSERT_TRUE(l.ok());

@@ -11,16 +11,24 @@
 #include "contract/spec_parser.h"
 #include "core/json.h"
 #include "mcp/agent_tools.h"
+#include "samples/order_system.h"
+#include "samples/samples.h"
 #include "support/test_support.h"
 
 namespace keel::mcp {
 namespace {
+
+// The sample order system behind a deployment (the example's system of record).
+samples::OrderSystem* orders(agent::AgentDeployment& d) {
+  return dynamic_cast<samples::OrderSystem*>(d.system_of_record());
+}
 
 TEST(AgentToolsConcurrency, CallsWithOneKeyFromManyThreadsActOnce) {
   auto spec = contract::load_spec(testing::source_dir() + "/examples/durable-agent.yaml");
   ASSERT_TRUE(spec.ok()) << spec.status().to_string();
   testing::TempDir dir;
   agent::AgentDeploymentOptions o;
+  o.catalog = &samples::sample_catalog();
   o.state_dir = dir.path();
   o.runner.worker_id = "mcp-concurrency-test";
   auto deployment = agent::AgentDeployment::open(*spec, o);
@@ -47,7 +55,7 @@ TEST(AgentToolsConcurrency, CallsWithOneKeyFromManyThreadsActOnce) {
     });
   }
   for (auto& t : threads) t.join();
-  auto ledger = (*deployment)->order_system()->ledger_for_case("CASE-1");
+  auto ledger = orders(**deployment)->ledger_for_case("CASE-1");
   ASSERT_TRUE(ledger.ok());
   EXPECT_EQ(ledger->notes, kKeys) << "a key used by several callers at once must act once";
 }

@@ -12,10 +12,17 @@
 #include "mcp/jsonrpc.h"
 #include "mcp/mcp_server.h"
 #include "support/approvals.h"
+#include "samples/order_system.h"
+#include "samples/samples.h"
 #include "support/test_support.h"
 
 namespace keel::mcp {
 namespace {
+
+// The sample order system behind a deployment (the example's system of record).
+samples::OrderSystem* orders(agent::AgentDeployment& d) {
+  return dynamic_cast<samples::OrderSystem*>(d.system_of_record());
+}
 
 class CountingTools : public ToolProvider {
  public:
@@ -211,6 +218,8 @@ class AgentToolsTest : public ::testing::Test {
     ASSERT_TRUE(spec.ok());
     spec_ = std::move(*spec);
     agent::AgentDeploymentOptions o;
+  o.catalog = &samples::sample_catalog();
+    o.catalog = &samples::sample_catalog();
     o.state_dir = dir_.path();
     o.runner.worker_id = "mcp-test";
     // No model: these calls never reach one.
@@ -267,7 +276,7 @@ TEST_F(AgentToolsTest, ARepeatedKeyReturnsTheFirstOutcome) {
   Json again = call("agent", "add_case_note", args);
   ASSERT_EQ(first["structuredContent"]["status"], "done") << first.dump();
   EXPECT_EQ(first["structuredContent"], again["structuredContent"]);
-  EXPECT_EQ(deployment_->order_system()->ledger_for_case("CASE-1")->notes, 1);
+  EXPECT_EQ(orders(*deployment_)->ledger_for_case("CASE-1")->notes, 1);
   args["idempotency_key"] = "note-key-0002";
   Json other = call("agent", "add_case_note", args);
   EXPECT_NE(other["structuredContent"]["result"]["note_id"], first["structuredContent"]["result"]["note_id"]);
@@ -277,7 +286,7 @@ TEST_F(AgentToolsTest, ARepeatedKeyReturnsTheFirstOutcome) {
   EXPECT_NE(reused["content"][0]["text"].get<std::string>().find("different call"), std::string::npos);
   Json no_key = call("agent", "add_case_note", {{"case_id", "CASE-1"}, {"text", "x"}});
   EXPECT_TRUE(no_key.value("isError", false));
-  EXPECT_EQ(deployment_->order_system()->ledger_for_case("CASE-1")->notes, 2);
+  EXPECT_EQ(orders(*deployment_)->ledger_for_case("CASE-1")->notes, 2);
 }
 
 TEST_F(AgentToolsTest, APendingApprovalNeverExecutesEarly) {
@@ -285,14 +294,14 @@ TEST_F(AgentToolsTest, APendingApprovalNeverExecutesEarly) {
   Json pending = call("agent", "issue_refund", args);
   ASSERT_EQ(pending["structuredContent"]["status"], "pending_approval") << pending.dump();
   const Json& approval = pending["structuredContent"]["approval"];
-  EXPECT_EQ(deployment_->order_system()->ledger_for_case("CASE-2")->refunds, 0);
+  EXPECT_EQ(orders(*deployment_)->ledger_for_case("CASE-2")->refunds, 0);
   // Asking again changes nothing until someone decides.
   EXPECT_EQ(call("agent", "issue_refund", args)["structuredContent"]["status"], "pending_approval");
   ASSERT_TRUE(decide(approval, true).ok());
   Json done = call("agent", "issue_refund", args);
   ASSERT_EQ(done["structuredContent"]["status"], "done") << done.dump();
   EXPECT_EQ(done["structuredContent"]["result"]["status"], "issued");
-  EXPECT_EQ(deployment_->order_system()->ledger_for_case("CASE-2")->refunds, 1);
+  EXPECT_EQ(orders(*deployment_)->ledger_for_case("CASE-2")->refunds, 1);
   // A forbidding rule is an error result the model can read.
   Json capped = call("agent", "issue_refund", {{"case_id", "CASE-4"}, {"order_id", "ORD-1004"}, {"amount", 820}, {"reason", "x"},
                                                {"idempotency_key", "refund-0002"}});
@@ -305,7 +314,7 @@ TEST_F(AgentToolsTest, APendingApprovalNeverExecutesEarly) {
   ASSERT_TRUE(decide(p2["structuredContent"]["approval"], false).ok());
   Json denied = call("agent", "issue_refund", deny_args);
   EXPECT_TRUE(denied.value("isError", false));
-  EXPECT_EQ(deployment_->order_system()->ledger_for_case("CASE-5")->refunds, 0);
+  EXPECT_EQ(orders(*deployment_)->ledger_for_case("CASE-5")->refunds, 0);
 }
 
 TEST_F(AgentToolsTest, ApprovalsOverMcpNeedABearerTokenAndAnApprovingRole) {
@@ -350,7 +359,7 @@ TEST_F(AgentToolsTest, ApprovalsOverMcpNeedABearerTokenAndAnApprovingRole) {
   ASSERT_TRUE(refused.ok());
   EXPECT_TRUE(refused->result.value("isError", false)) << refused->result.dump();
   EXPECT_EQ(authenticated.call("agent", "issue_refund", args)->result["structuredContent"]["status"], "pending_approval");
-  EXPECT_EQ(deployment_->order_system()->ledger_for_case("CASE-2")->refunds, 0);
+  EXPECT_EQ(orders(*deployment_)->ledger_for_case("CASE-2")->refunds, 0);
   // The supervisor's decision, authenticated by its token, is journaled as such.
   auto approved = authenticated.call("supervisor", "approve_pending_action", decision);
   ASSERT_TRUE(approved.ok());
@@ -369,7 +378,7 @@ TEST_F(AgentToolsTest, ApprovalsOverMcpNeedABearerTokenAndAnApprovingRole) {
   EXPECT_TRUE(recorded);
   Json done = authenticated.call("agent", "issue_refund", args)->result;
   EXPECT_EQ(done["structuredContent"]["status"], "done") << done.dump();
-  EXPECT_EQ(deployment_->order_system()->ledger_for_case("CASE-2")->refunds, 1);
+  EXPECT_EQ(orders(*deployment_)->ledger_for_case("CASE-2")->refunds, 1);
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// The durable-agent example's workflow, "case-resolution" version 1: resolve a refund request
+// The durable-agent example's sample workflow, "case-resolution" version 1: resolve a refund request
 // against the order system in eleven or more journaled steps —
 //   get_case, lookup_order, check_refund_policy, read_memory_notes (context),
 //   model: draft a reply and state a reason,
@@ -12,8 +12,8 @@
 
 #include "agent/workflow.h"
 
-namespace keel::agent {
+namespace keel::samples {
 
-WorkflowDefinition case_resolution_workflow();
+agent::WorkflowDefinition case_resolution_workflow();
 
-}  // namespace keel::agent
+}  // namespace keel::samples

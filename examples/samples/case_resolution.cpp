@@ -1,4 +1,4 @@
-#include "agent/case_resolution.h"
+#include "samples/case_resolution.h"
 
 #include <fmt/format.h>
 
@@ -7,7 +7,7 @@
 #include "core/json.h"
 #include "core/utf8.h"
 
-namespace keel::agent {
+namespace keel::samples {
 namespace {
 
 constexpr const char* kSystemPrompt =
@@ -19,7 +19,7 @@ std::string clip(const std::string& text, size_t max_bytes) {
   return text.substr(0, complete_utf8_prefix(std::string_view(text).substr(0, max_bytes))) + "...";
 }
 
-Result<Json> resolve(WorkflowContext& ctx) {
+Result<Json> resolve(agent::WorkflowContext& ctx) {
   const std::string case_id = ctx.input().value("case_id", ctx.case_info().id);
 
   // Context, with provenance (every read is a journaled step the approver sees).
@@ -36,7 +36,7 @@ Result<Json> resolve(WorkflowContext& ctx) {
       support_case["message"].get<std::string>(), order_id, order["items"].get<std::string>(), order["total"].get<double>(),
       order["currency"].get<std::string>(), policy["eligible"].get<bool>() ? "eligible" : "not eligible",
       policy["rule"].get<std::string>(), memory["notes"].empty() ? "none" : std::to_string(memory["notes"].size()));
-  KEEL_ASSIGN_OR_RETURN(ModelReply reply, ctx.call_model("draft_reply", {kSystemPrompt, facts, 96, 1}));
+  KEEL_ASSIGN_OR_RETURN(agent::ModelReply reply, ctx.call_model("draft_reply", {kSystemPrompt, facts, 96, 1}));
   std::string reply_text = clip(reply.text.empty() ? "(the model gave no reply)" : reply.text, 600);
 
   KEEL_ASSIGN_OR_RETURN(Json started, ctx.call_tool("set_case_status", {{"case_id", case_id}, {"status", "in_progress"}}));
@@ -98,8 +98,8 @@ Result<Json> resolve(WorkflowContext& ctx) {
 
 }  // namespace
 
-WorkflowDefinition case_resolution_workflow() {
+agent::WorkflowDefinition case_resolution_workflow() {
   return {"case-resolution", 1, "resolve a refund request against the order system", resolve};
 }
 
-}  // namespace keel::agent
+}  // namespace keel::samples

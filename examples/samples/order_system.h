@@ -1,5 +1,5 @@
-// The bundled sample system of record for the durable-agent example: an order system in its
-// own SQLite database (customers, orders, support cases, refunds, case notes, status changes)
+// The sample system of record of the durable-agent example (provider `sample-order-system`): an
+// order system in its own SQLite database (customers, orders, support cases, refunds, case notes, status changes)
 // and the tools a case uses on it. It stands in for a business system Keel does not own: its
 // ledger table records every effect it applies, and tests count actions from that ledger, not
 // from Keel's journal.
@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/catalog.h"
 #include "agent/tool.h"
 #include "core/result.h"
 
@@ -27,16 +28,18 @@ namespace keel {
 class Database;
 }
 
-namespace keel::agent {
+namespace keel::samples {
 
-class SampleOrderSystem {
+class OrderSystem : public agent::SystemOfRecord {
  public:
-  //! Opens (and on first use creates and seeds) the database at `path`.
-  [[nodiscard]] static Result<std::shared_ptr<SampleOrderSystem>> open(const std::string& path);
-  ~SampleOrderSystem();
+  //! Opens the sample's database at `path`, creating and seeding it when the file is new or
+  //! empty. A database the sample did not create (other tables, no sample mark) is refused
+  //! (failed_precondition): the sample never writes its schema into someone else's data.
+  [[nodiscard]] static Result<std::shared_ptr<OrderSystem>> open(const std::string& path);
+  ~OrderSystem() override;
 
   //! lookup_order, check_refund_policy, get_case, issue_refund, set_case_status, add_case_note.
-  std::vector<std::shared_ptr<Tool>> tools();
+  std::vector<std::shared_ptr<agent::Tool>> tools() override;
 
   struct LedgerCounts {
     int64_t refunds = 0, status_changes = 0, notes = 0, dedupe_hits = 0;
@@ -50,9 +53,9 @@ class SampleOrderSystem {
   const std::string& path() const { return path_; }
 
  private:
-  SampleOrderSystem() = default;
+  OrderSystem() = default;
   std::unique_ptr<Database> db_;
   std::string path_;
 };
 
-}  // namespace keel::agent
+}  // namespace keel::samples

@@ -1,16 +1,22 @@
-#include "agent/sample_order_system.h"
+#include "samples/order_system.h"
 
 #include <fmt/format.h>
 
 #include <cmath>
+#include <filesystem>
 #include <functional>
 
 #include "agent/journal.h"
 #include "core/json.h"
 #include "core/sqlite_db.h"
 
-namespace keel::agent {
+namespace keel::samples {
 namespace {
+
+using agent::Tool;
+using agent::ToolCallContext;
+using agent::ToolDefinition;
+using agent::wall_now_ns;
 
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS customers (id TEXT PRIMARY KEY, name TEXT NOT NULL, tier TEXT NOT NULL);
@@ -53,11 +59,20 @@ INSERT INTO config VALUES ('dedupe_by_idempotency_key',1), ('transient_failures'
 
 const Json kCaseStatuses = {"open", "in_progress", "resolved", "escalated", "closed"};
 
+// PRAGMA application_id of a database the sample created ("KSOS").
+constexpr int64_t kSampleMark = 0x4B534F53;
+
+Result<int64_t> single_integer(Database& db, const char* sql) {
+  KEEL_ASSIGN_OR_RETURN(Statement s, db.prepare(sql));
+  KEEL_ASSIGN_OR_RETURN(bool row, s.step());
+  return row ? s.column_int(0) : 0;
+}
+
 double money(double v) { return std::round(v * 100.0) / 100.0; }
 
 class OrderTool : public Tool {
  public:
-  OrderTool(SampleOrderSystem* sor, ToolDefinition def) : sor_(sor), def_(std::move(def)) { def_.system = "order-system"; }
+  OrderTool(OrderSystem* sor, ToolDefinition def) : sor_(sor), def_(std::move(def)) { def_.system = "order-system"; }
   const ToolDefinition& definition() const override { return def_; }
 
  protected:
@@ -149,7 +164,7 @@ class OrderTool : public Tool {
                 {"status", s.column_text(3)}, {"message", s.column_text(4)}};
   }
 
-  SampleOrderSystem* sor_;
+  OrderSystem* sor_;
   ToolDefinition def_;
 };
 
@@ -172,7 +187,7 @@ const Json kId = {{"type", "string"}, {"minLength", 1}, {"maxLength", 64}};
 
 class GetCase : public OrderTool {
  public:
-  explicit GetCase(SampleOrderSystem* s)
+  explicit GetCase(OrderSystem* s)
       : OrderTool(s, make_definition("get_case", "Read a support case: its order, customer, status and message.", contract::Effect::read,
                                 object_schema({{"case_id", kId}}, {"case_id"}),
                                 {{"type", "object"}, {"required", {"case_id", "order_id", "customer_id", "status", "message"}}})) {}
@@ -184,7 +199,7 @@ class GetCase : public OrderTool {
 
 class LookupOrder : public OrderTool {
  public:
-  explicit LookupOrder(SampleOrderSystem* s)
+  explicit LookupOrder(OrderSystem* s)
       : OrderTool(s, make_definition("lookup_order", "Look up an order: items, total, delivery and refunds so far.", contract::Effect::read,
                                 object_schema({{"order_id", kId}}, {"order_id"}),
                                 {{"type", "object"}, {"required", {"order_id", "total", "refunded_total", "delivered"}}})) {}
@@ -196,7 +211,7 @@ class LookupOrder : public OrderTool {
 
 class CheckRefundPolicy : public OrderTool {
  public:
-  explicit CheckRefundPolicy(SampleOrderSystem* s)
+  explicit CheckRefundPolicy(OrderSystem* s)
       : OrderTool(s, make_definition("check_refund_policy", "Whether an order may be refunded under the store's policy, and how much.",
                                 contract::Effect::read, object_schema({{"order_id", kId}}, {"order_id"}),
                                 {{"type", "object"},
@@ -220,7 +235,7 @@ class CheckRefundPolicy : public OrderTool {
 
 class IssueRefund : public OrderTool {
  public:
-  explicit IssueRefund(SampleOrderSystem* s)
+  explicit IssueRefund(OrderSystem* s)
       : OrderTool(s, make_definition("issue_refund", "Refund money to the customer for an order. Irreversible.", contract::Effect::irreversible,
                                 object_schema({{"case_id", kId},
                                                {"order_id", kId},
@@ -249,7 +264,7 @@ class IssueRefund : public OrderTool {
 
 class SetCaseStatus : public OrderTool {
  public:
-  explicit SetCaseStatus(SampleOrderSystem* s)
+  explicit SetCaseStatus(OrderSystem* s)
       : OrderTool(s, make_definition("set_case_status", "Change a support case's status.", contract::Effect::write,
                                 object_schema({{"case_id", kId}, {"status", {{"enum", kCaseStatuses}}}}, {"case_id", "status"}),
                                 {{"type", "object"}, {"required", {"case_id", "from", "to"}}})) {}
@@ -272,7 +287,7 @@ class SetCaseStatus : public OrderTool {
 
 class AddCaseNote : public OrderTool {
  public:
-  explicit AddCaseNote(SampleOrderSystem* s)
+  explicit AddCaseNote(OrderSystem* s)
       : OrderTool(s, make_definition("add_case_note", "Add a note to a support case's history.", contract::Effect::write,
                                 object_schema({{"case_id", kId}, {"text", {{"type", "string"}, {"minLength", 1}, {"maxLength", 4000}}}},
                                               {"case_id", "text"}),
@@ -291,35 +306,49 @@ class AddCaseNote : public OrderTool {
 
 }  // namespace
 
-SampleOrderSystem::~SampleOrderSystem() = default;
+OrderSystem::~OrderSystem() = default;
 
-Result<std::shared_ptr<SampleOrderSystem>> SampleOrderSystem::open(const std::string& path) {
+Result<std::shared_ptr<OrderSystem>> OrderSystem::open(const std::string& path) {
   SqliteOptions o;
   o.synchronous = "FULL";
-  KEEL_ASSIGN_OR_RETURN(auto db, Database::open(path, o));
-  KEEL_RETURN_IF_ERROR(db->exec(kSchema));
-  {
-    KEEL_ASSIGN_OR_RETURN(Statement count, db->prepare("SELECT COUNT(*) FROM customers"));
-    KEEL_ASSIGN_OR_RETURN(bool row, count.step());
-    if (row && count.column_int(0) == 0) {
-      count.reset();
-      KEEL_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db));
-      KEEL_RETURN_IF_ERROR(db->exec(kSeed));
-      KEEL_RETURN_IF_ERROR(tx.commit());
+  std::error_code ec;
+  if (std::filesystem::file_size(path, ec) > 0 && !ec) {
+    // Judge an existing file read-only first: opening it for writing may already change it (WAL).
+    SqliteOptions probe;
+    probe.read_only = true;
+    probe.foreign_keys = false;
+    KEEL_ASSIGN_OR_RETURN(auto existing, Database::open(path, probe));
+    KEEL_ASSIGN_OR_RETURN(int64_t mark, single_integer(*existing, "PRAGMA application_id"));
+    KEEL_ASSIGN_OR_RETURN(int64_t objects, single_integer(*existing, "SELECT COUNT(*) FROM sqlite_master"));
+    if (mark != kSampleMark && objects > 0) {
+      return Status::failed_precondition(fmt::format(
+          "{} is not the sample order system's database (it holds {} other object(s)); the sample seeds only a "
+          "database it creates. Point the component at a new file, or serve your own system's tools over MCP "
+          "(kind: mcp-server)",
+          path, objects));
     }
   }
-  auto sor = std::shared_ptr<SampleOrderSystem>(new SampleOrderSystem());
+  KEEL_ASSIGN_OR_RETURN(auto db, Database::open(path, o));
+  KEEL_ASSIGN_OR_RETURN(int64_t mark, single_integer(*db, "PRAGMA application_id"));
+  if (mark != kSampleMark) {  // a new or empty file
+    KEEL_ASSIGN_OR_RETURN(Transaction tx, Transaction::begin(*db));
+    KEEL_RETURN_IF_ERROR(db->exec(kSchema));
+    KEEL_RETURN_IF_ERROR(db->exec(kSeed));
+    KEEL_RETURN_IF_ERROR(db->exec(fmt::format("PRAGMA application_id = {}", kSampleMark)));
+    KEEL_RETURN_IF_ERROR(tx.commit());
+  }
+  auto sor = std::shared_ptr<OrderSystem>(new OrderSystem());
   sor->db_ = std::move(db);
   sor->path_ = path;
   return sor;
 }
 
-std::vector<std::shared_ptr<Tool>> SampleOrderSystem::tools() {
+std::vector<std::shared_ptr<Tool>> OrderSystem::tools() {
   return {std::make_shared<GetCase>(this),     std::make_shared<LookupOrder>(this),   std::make_shared<CheckRefundPolicy>(this),
           std::make_shared<IssueRefund>(this), std::make_shared<SetCaseStatus>(this), std::make_shared<AddCaseNote>(this)};
 }
 
-Result<SampleOrderSystem::LedgerCounts> SampleOrderSystem::ledger_for_case(const std::string& case_id) {
+Result<OrderSystem::LedgerCounts> OrderSystem::ledger_for_case(const std::string& case_id) {
   LedgerCounts c;
   KEEL_ASSIGN_OR_RETURN(Statement s, db_->prepare("SELECT action, COUNT(*) FROM ledger WHERE case_id = ? GROUP BY action"));
   s.bind(1, case_id);
@@ -339,17 +368,17 @@ Result<SampleOrderSystem::LedgerCounts> SampleOrderSystem::ledger_for_case(const
   return c;
 }
 
-Status SampleOrderSystem::set_config(const std::string& key, int64_t value) {
+Status OrderSystem::set_config(const std::string& key, int64_t value) {
   KEEL_ASSIGN_OR_RETURN(Statement s, db_->prepare("INSERT INTO config VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
   s.bind(1, key).bind(2, value);
   return s.run();
 }
 
-Result<int64_t> SampleOrderSystem::config(const std::string& key) {
+Result<int64_t> OrderSystem::config(const std::string& key) {
   KEEL_ASSIGN_OR_RETURN(Statement s, db_->prepare("SELECT value FROM config WHERE key = ?"));
   s.bind(1, key);
   KEEL_ASSIGN_OR_RETURN(bool row, s.step());
   return row ? s.column_int(0) : 0;
 }
 
-}  // namespace keel::agent
+}  // namespace keel::samples
