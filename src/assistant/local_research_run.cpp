@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "context/store.h"
 #include "contract/checks.h"
 #include "contract/egress_guard.h"
 #include "core/file_io.h"
@@ -40,15 +41,8 @@ std::vector<engine::ModelCandidate> candidates_for(const contract::Spec& spec, c
 
 }  // namespace
 
-Result<std::string> documents_folder(const contract::Spec& spec) {
-  for (const auto& s : spec.data.sources) {
-    if (s.kind == contract::SourceKind::folder) return contract::resolve_spec_path(spec, s.path);
-  }
-  return Status::invalid_argument("the spec has no data source of kind folder");
-}
-
 Result<std::string> sample_question(const contract::Spec& spec) {
-  KEEL_ASSIGN_OR_RETURN(std::string docs, documents_folder(spec));
+  KEEL_ASSIGN_OR_RETURN(std::string docs, contract::document_folder(spec));
   std::string file = (std::filesystem::path(docs).parent_path() / "sample_question.txt").string();
   auto text = read_file(file);
   if (!text.ok()) {
@@ -59,22 +53,6 @@ Result<std::string> sample_question(const contract::Spec& spec) {
   while (!question.empty() && (question.back() == '\r' || question.back() == ' ')) question.pop_back();
   if (question.empty()) return Status::not_found(fmt::format("{} is empty", file));
   return question;
-}
-
-std::string default_store_path(const std::string& spec_name) {
-  std::string base;
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
-    base = xdg;
-  } else if (const char* home = std::getenv("HOME"); home && *home) {
-    base = std::string(home) + "/.cache";
-  } else {
-    base = "/tmp";
-  }
-  std::string dir = base + "/keel/" + spec_name;
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  ::chmod(dir.c_str(), 0700);  // the index holds the user's private text
-  return dir + "/store.db";
 }
 
 Result<LocalResearchRun> run_local_research(const contract::Spec& spec, const LocalResearchRunOptions& o) {
@@ -124,8 +102,8 @@ Result<LocalResearchRun> run_local_research(const contract::Spec& spec, const Lo
   }
 
   context::IndexOptions index;
-  KEEL_ASSIGN_OR_RETURN(index.docs_dir, documents_folder(spec));
-  index.store_path = o.store_path.empty() ? default_store_path(spec.name) : o.store_path;
+  KEEL_ASSIGN_OR_RETURN(index.docs_dir, contract::document_folder(spec));
+  index.store_path = o.store_path.empty() ? context::default_store_path(spec.name) : o.store_path;
   if (run.embed_model) index.embed_model = run.embed_model->chosen.path;
   index.threads = o.threads;
   run.store_path = index.store_path;

@@ -50,15 +50,9 @@ struct LocalResearchRun {
 [[nodiscard]] Result<LocalResearchRun> run_local_research(const contract::Spec& spec,
                                                           const LocalResearchRunOptions& options);
 
-//! The spec's document folder (its first data source of kind folder), resolved against the
-//! spec's folder; invalid_argument when it has none.
-[[nodiscard]] Result<std::string> documents_folder(const contract::Spec& spec);
-
 //! The question to ask when none is given: the first line of `sample_question.txt` beside the
 //! document folder (where `keel eval` finds `questions.json`); not_found naming the file.
 [[nodiscard]] Result<std::string> sample_question(const contract::Spec& spec);
 
-//! The default store location for a spec (created with mode 0700).
-std::string default_store_path(const std::string& spec_name);
 
 }  // namespace keel::assistant

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <set>
@@ -333,6 +336,22 @@ Result<int64_t> DocumentStore::count_chunks() {
   KEEL_ASSIGN_OR_RETURN(Statement s, db_->prepare("SELECT count(*) FROM chunks"));
   KEEL_ASSIGN_OR_RETURN(bool row, s.step());
   return row ? s.column_int(0) : 0;
+}
+
+std::string default_store_path(const std::string& deployment_name) {
+  std::string base;
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
+    base = xdg;
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    base = std::string(home) + "/.cache";
+  } else {
+    base = "/tmp";
+  }
+  std::string dir = base + "/keel/" + deployment_name;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  ::chmod(dir.c_str(), 0700);
+  return dir + "/store.db";
 }
 
 }  // namespace keel::context

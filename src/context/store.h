@@ -102,4 +102,9 @@ class DocumentStore {
   bool read_only_ = false;
 };
 
+//! Where a named deployment keeps its index by default: $XDG_CACHE_HOME (or ~/.cache, else
+//! /tmp)/keel/<name>/store.db; the folder is created with mode 0700 (the index holds the user's
+//! private text).
+std::string default_store_path(const std::string& deployment_name);
+
 }  // namespace keel::context

@@ -99,9 +99,12 @@ class Collector {
   void add(std::string_view id, CheckStatus status, const SpecLocation& where, std::string message) {
     // The key itself when the file writes it; otherwise the more specific of the caller's line
     // (a list item's) and the nearest written ancestor's.
+    // A path the file does not write at all (no section of it) has no line to point at.
     auto exact = spec_.key_lines.find(where.path);
-    int line = exact != spec_.key_lines.end() ? exact->second
-                                              : std::max(where.line, spec_.locate(where.path).line);
+    const int ancestor = spec_.locate(where.path).line;
+    const int line = exact != spec_.key_lines.end() ? exact->second
+                     : ancestor == 0                ? 0
+                                                    : std::max(where.line, ancestor);
     out_->push_back({std::string(id), status, std::move(message), where.path, line});
   }
 
@@ -616,6 +619,13 @@ std::string resolve_spec_path(const Spec& spec, const std::string& path) {
   if (fs::exists(beside_spec, ec)) return beside_spec.lexically_normal().string();
   if (fs::exists(path, ec)) return path;
   return beside_spec.lexically_normal().string();
+}
+
+Result<std::string> document_folder(const Spec& spec) {
+  for (const auto& s : spec.data.sources) {
+    if (s.kind == SourceKind::folder) return resolve_spec_path(spec, s.path);
+  }
+  return Status::invalid_argument(fmt::format("{} has no data source of kind folder", spec.name));
 }
 
 std::vector<CheckResult> run_checks(const Spec& spec) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "contract/spec.h"
+#include "core/result.h"
 
 namespace keel::contract {
 
@@ -57,5 +58,9 @@ std::optional<CheckResult> check_listener_exposure(const Spec& spec, std::string
 //! Where a spec path (e.g. a model path) resolves: the spec's folder first, then the current
 //! directory; returns the spec-folder form when neither exists.
 std::string resolve_spec_path(const Spec& spec, const std::string& path);
+
+//! The spec's document folder (its first data source of kind folder), resolved as above;
+//! invalid_argument when it has none.
+[[nodiscard]] Result<std::string> document_folder(const Spec& spec);
 
 }  // namespace keel::contract
