@@ -15,11 +15,13 @@
 #include <string>
 #include <vector>
 
+#include "core/serving_defaults.h"
+
 namespace keel::serve {
 
 struct AdmissionLimits {
-  int64_t max_waiting = 64;
-  int64_t max_queued_tokens = 0;  //!< 0: the KV cache's token capacity
+  int64_t max_waiting = serving_defaults::kMaxWaiting;
+  int64_t max_queued_tokens = serving_defaults::kMaxQueuedTokens;  //!< 0: the KV cache's token capacity
   double min_retry_after_s = 1;
   double max_queue_wait_s = 0;  //!< 0: no bound on the predicted wait
 };

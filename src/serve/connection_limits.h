@@ -21,16 +21,18 @@
 #include <map>
 #include <string>
 
+#include "core/serving_defaults.h"
+
 namespace keel::serve {
 
 struct ConnectionLimits {
-  int64_t max_connections = 4096;           //!< open client connections, all peers together
-  int64_t max_connections_per_peer = 1024;  //!< per client IP address; 0: no per-peer cap
+  int64_t max_connections = serving_defaults::kMaxConnections;  //!< open client connections, all peers together
+  int64_t max_connections_per_peer = serving_defaults::kMaxConnectionsPerPeer;  //!< per client IP address; 0: no cap
   int64_t probe_connections =
       16;  //!< past max_connections, for /livez, /readyz, /startupz, /metrics only
-  int64_t header_timeout_ms = 10000;
-  int64_t body_timeout_ms = 60000;
-  int64_t idle_timeout_ms = 75000;
+  int64_t header_timeout_ms = serving_defaults::kHeaderTimeoutMs;
+  int64_t body_timeout_ms = serving_defaults::kBodyTimeoutMs;
+  int64_t idle_timeout_ms = serving_defaults::kIdleTimeoutMs;
 };
 
 //! What a newly accepted connection may do.

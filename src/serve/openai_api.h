@@ -15,6 +15,7 @@
 
 #include "core/json.h"
 #include "engine/chat_template.h"
+#include "core/serving_defaults.h"
 
 namespace keel::serve {
 
@@ -30,7 +31,7 @@ struct ApiError {
 std::string error_body(const ApiError& e);
 
 struct RequestLimits {
-  int64_t max_tokens_limit = 4096;  //!< the largest max_tokens a request may ask for
+  int64_t max_tokens_limit = serving_defaults::kMaxTokensLimit;  //!< the largest max_tokens a request may ask for
   size_t max_messages = 1024;
   size_t max_stop = 4;
   size_t max_embedding_inputs = 256;

@@ -31,6 +31,7 @@ struct Scheduler::Active {
   std::unique_ptr<engine::Sampler> sampler;
   std::unique_ptr<engine::TextStream> text;
   int64_t start_ns = 0, first_token_ns = 0, last_token_ns = 0;
+  std::optional<engine::FinishReason> finish_reason;  // set by the step that ends it
   bool decoding() const { return prefilled == prefill_target; }
 };
 
@@ -80,7 +81,8 @@ Status Scheduler::warm_up() {
   auto sink = std::make_shared<WarmSink>();
   sink->p = &done;
   auto r = std::make_shared<SchedulerRequest>();
-  r->tenant = "__warmup";
+  r->tenant = "keel-warm-up";
+  r->record_metrics = false;
   r->prompt = model_.tokenizer().encode("Hello", true, false);
   if (r->prompt.empty()) r->prompt.push_back(0);
   r->max_tokens = 1;
@@ -223,7 +225,7 @@ void Scheduler::admit_waiting() {
         }
       }
     }
-    if (!resumed && metrics_ && a->request->tenant != "__warmup") {
+    if (!resumed && metrics_ && a->request->record_metrics) {
       metrics_->prompt_tokens.inc(static_cast<double>(a->request->prompt.size()));
       metrics_->prefix_hit_tokens.inc(static_cast<double>(a->cached));
       metrics_->prefill_avoided.inc(static_cast<double>(a->cached));
@@ -247,7 +249,7 @@ void Scheduler::preempt(Active* victim) {
   a.seq = -1;
   a.prefilled = 0;
   ++preemptions_;
-  if (metrics_ && a.request->tenant != "__warmup") metrics_->kv_preemptions.inc();
+  if (metrics_ && a.request->record_metrics) metrics_->kv_preemptions.inc();
   log_debug("scheduler: KV cache full; preempted a request of tenant '{}' after {} tokens",
             a.request->tenant, a.tokens.size());
   preempted_.push_front(std::move(*it));
@@ -343,7 +345,7 @@ void Scheduler::finish(Active& a, engine::FinishReason reason, const std::string
   }
   queued_tokens_ -= static_cast<int64_t>(a.request->prompt.size()) + a.request->max_tokens;
   if (a.first_token_ns) ++rate_window_finished_;
-  if (metrics_ && a.request->tenant != "__warmup") {
+  if (metrics_ && a.request->record_metrics) {
     metrics_->queue.observe(o.queue_seconds);
     if (a.first_token_ns) metrics_->ttft.observe(o.ttft_seconds);
     if (a.generated.size() > 1) metrics_->tpot.observe(o.tpot_seconds);
@@ -382,37 +384,13 @@ void Scheduler::loop() {
 }
 
 bool Scheduler::step() {
-  const int64_t bs = options_.kv_block_size;
   cancel_dropped();
   admit_waiting();
   if (active_.empty()) {
     publish_kv();
     return false;
   }
-
-  // One step: every decoding request's next token, then prefill chunks in the remaining budget.
-  // New blocks come from the free list, then from unreferenced cached prefixes, then from the
-  // newest running request, preempted (only a pool smaller than max_running contexts runs out).
-  auto& kv = context_->kv_cache();
-  for (;;) {
-    plan_batch();
-    int64_t needed = 0;
-    for (const auto& t : batch_) needed += t.pos % bs == 0;
-    if (needed > kv.free_blocks()) prefix_->evict(needed - kv.free_blocks());
-    if (needed <= kv.free_blocks()) break;
-    if (active_.size() == 1) {  // cannot happen: start() makes the pool hold a full context
-      add_running(-1);
-      finish(*active_.front(), engine::FinishReason::cancelled,
-             "the KV cache cannot hold this request");
-      active_.clear();
-      publish_kv();
-      return true;
-    }
-    auto newest =
-        std::max_element(active_.begin(), active_.end(),
-                         [](const auto& x, const auto& y) { return x->order < y->order; });
-    preempt(newest->get());
-  }
+  if (!make_room_for_batch()) return true;
   if (batch_.empty()) {
     publish_kv();
     return false;
@@ -437,24 +415,59 @@ bool Scheduler::step() {
   }
   publish_kv();  // the step's new blocks, before any of its tokens reaches a client
   const int64_t now = monotonic_now_ns();
-  const double step_s = (now - step_start) / 1e9;
+  update_rates(step_start, now);
+  emit_tokens(now);
+  finish_ended();
+  publish_slot_free_times();
+  publish_kv();
+  return true;
+}
+
+bool Scheduler::make_room_for_batch() {
+  // Every decoding request's next token, then prefill chunks in the remaining budget. New blocks
+  // come from the free list, then from unreferenced cached prefixes, then from the newest running
+  // request, preempted (only a pool smaller than max_running contexts runs out).
+  const int64_t bs = options_.kv_block_size;
+  auto& kv = context_->kv_cache();
+  for (;;) {
+    plan_batch();
+    int64_t needed = 0;
+    for (const auto& t : batch_) needed += t.pos % bs == 0;
+    if (needed > kv.free_blocks()) prefix_->evict(needed - kv.free_blocks());
+    if (needed <= kv.free_blocks()) return true;
+    if (active_.size() == 1) {  // cannot happen: start() makes the pool hold a full context
+      add_running(-1);
+      finish(*active_.front(), engine::FinishReason::cancelled, "the KV cache cannot hold this request");
+      active_.clear();
+      publish_kv();
+      return false;
+    }
+    auto newest = std::max_element(active_.begin(), active_.end(),
+                                   [](const auto& x, const auto& y) { return x->order < y->order; });
+    preempt(newest->get());
+  }
+}
+
+void Scheduler::update_rates(int64_t step_start_ns, int64_t now_ns) {
+  const double step_s = (now_ns - step_start_ns) / 1e9;
   const double previous_step_s = step_seconds_.load();
   step_seconds_ = previous_step_s == 0 ? step_s : 0.8 * previous_step_s + 0.2 * step_s;
   rate_window_tokens_ += static_cast<int64_t>(batch_.size());
-  if (now - rate_window_start_ns_ > 1'000'000'000) {
-    double rate = rate_window_tokens_ / ((now - rate_window_start_ns_) / 1e9);
-    double previous = drain_rate_.load();
-    drain_rate_ = previous == 0 ? rate : 0.7 * previous + 0.3 * rate;
-    double released = rate_window_finished_ / ((now - rate_window_start_ns_) / 1e9);
-    double previous_released = slot_release_rate_.load();
-    slot_release_rate_ = previous_released == 0 ? released : 0.7 * previous_released + 0.3 * released;
-    rate_window_start_ns_ = now;
-    rate_window_tokens_ = 0;
-    rate_window_finished_ = 0;
-  }
+  if (now_ns - rate_window_start_ns_ <= 1'000'000'000) return;
+  const double window_s = (now_ns - rate_window_start_ns_) / 1e9;
+  const double rate = rate_window_tokens_ / window_s;
+  const double previous = drain_rate_.load();
+  drain_rate_ = previous == 0 ? rate : 0.7 * previous + 0.3 * rate;
+  const double released = rate_window_finished_ / window_s;
+  const double previous_released = slot_release_rate_.load();
+  slot_release_rate_ = previous_released == 0 ? released : 0.7 * previous_released + 0.3 * released;
+  rate_window_start_ns_ = now_ns;
+  rate_window_tokens_ = 0;
+  rate_window_finished_ = 0;
+}
 
+void Scheduler::emit_tokens(int64_t now_ns) {
   const auto& tokenizer = model_.tokenizer();
-  std::vector<Active*> done;
   for (size_t i = 0; i < batch_owner_.size(); ++i) {
     Active* a = batch_owner_[i];
     auto logits = context_->logits(i);
@@ -462,45 +475,46 @@ bool Scheduler::step() {
     std::vector<engine::TokenLogprob> lp;
     if (a->request->top_logprobs >= 0) lp = engine::top_logprobs(logits, token, a->request->top_logprobs);
     if (a->first_token_ns == 0) {
-      a->first_token_ns = now;
+      a->first_token_ns = now_ns;
       // The prompt's full blocks are final now: share them with requests that arrive while this
       // one still generates (a common system prompt is then computed once, not once per wave).
-      if (options_.prefix_caching) {
-        prefix_->insert(a->request->prompt, context_->block_table(a->seq));
-      }
-    } else if (metrics_) {
-      metrics_->inter_token.observe((now - a->last_token_ns) / 1e9);
+      if (options_.prefix_caching) prefix_->insert(a->request->prompt, context_->block_table(a->seq));
+    } else if (metrics_ && a->request->record_metrics) {
+      metrics_->inter_token.observe((now_ns - a->last_token_ns) / 1e9);
     }
-    a->last_token_ns = now;
+    a->last_token_ns = now_ns;
     if (tokenizer.is_end_of_generation(token)) {
       a->request->sink->on_text(a->text->flush(), nullptr);
-      done.push_back(a);
-      a->sampler.reset();  // marks: finish with end_of_generation
+      a->finish_reason = engine::FinishReason::end_of_generation;
       continue;
     }
     a->tokens.push_back(token);
     a->generated.push_back(token);
-    if (metrics_ && a->request->tenant != "__warmup") metrics_->generation_tokens.inc();
+    if (metrics_ && a->request->record_metrics) metrics_->generation_tokens.inc();
     std::string_view delta = a->text->append(tokenizer.token_to_piece(token));
     a->request->sink->on_text(delta, lp.empty() ? nullptr : &lp);
-    if (a->text->stopped() || static_cast<int64_t>(a->generated.size()) >= a->request->max_tokens ||
-        context_->sequence_length(a->seq) >= options_.n_ctx) {
-      if (!a->text->stopped()) a->request->sink->on_text(a->text->flush(), nullptr);
-      done.push_back(a);
+    if (a->text->stopped()) {
+      a->finish_reason = engine::FinishReason::stop;
+    } else if (context_->sequence_length(a->seq) >= options_.n_ctx) {
+      a->finish_reason = engine::FinishReason::context_full;
+    } else if (static_cast<int64_t>(a->generated.size()) >= a->request->max_tokens) {
+      a->finish_reason = engine::FinishReason::length;
     }
+    if (a->finish_reason && !a->text->stopped()) a->request->sink->on_text(a->text->flush(), nullptr);
   }
-  for (Active* a : done) {
-    engine::FinishReason reason = !a->sampler                                              ? engine::FinishReason::end_of_generation
-                                  : a->text->stopped()                                     ? engine::FinishReason::stop
-                                  : context_->sequence_length(a->seq) >= options_.n_ctx ? engine::FinishReason::context_full
-                                                                                           : engine::FinishReason::length;
+}
+
+void Scheduler::finish_ended() {
+  for (auto it = active_.begin(); it != active_.end();) {
+    Active& a = **it;
+    if (!a.finish_reason) {
+      ++it;
+      continue;
+    }
     add_running(-1);
-    finish(*a, reason);
-    active_.erase(std::find_if(active_.begin(), active_.end(), [&](const auto& p) { return p.get() == a; }));
+    finish(a, *a.finish_reason);
+    it = active_.erase(it);
   }
-  publish_slot_free_times();
-  publish_kv();
-  return true;
 }
 
 void Scheduler::publish_slot_free_times() {

@@ -43,13 +43,14 @@
 #include "engine/sampler.h"
 #include "serve/prefix_cache.h"
 #include "serve/serve_metrics.h"
+#include "core/serving_defaults.h"
 
 namespace keel::serve {
 
 struct SchedulerOptions {
-  int64_t max_running = 8;
-  int64_t n_ctx = 2048;          //!< tokens per request (prompt + generation)
-  int64_t token_budget = 256;    //!< tokens per forward step
+  int64_t max_running = serving_defaults::kMaxRunning;
+  int64_t n_ctx = serving_defaults::kContextTokens;  //!< tokens per request (prompt + generation)
+  int64_t token_budget = serving_defaults::kStepTokenBudget;  //!< tokens per forward step
   int64_t kv_block_size = 16;
   int64_t extra_cache_blocks = 0;  //!< KV blocks beyond max_running full contexts, for prefixes
   //! KV blocks in the pool; 0: max_running full contexts plus extra_cache_blocks. Fewer lets
@@ -90,6 +91,7 @@ struct SchedulerRequest {
   int64_t arrival_ns = 0;
   std::shared_ptr<RequestSink> sink;
   std::atomic<bool> cancelled{false};
+  bool record_metrics = true;  //!< false for the scheduler's own warm-up request
 };
 
 class Scheduler {
@@ -129,7 +131,17 @@ class Scheduler {
  private:
   struct Active;
   void loop();
+  //! One engine step: drop cancelled requests, admit, make room in the KV pool, forward the
+  //! batch, then stream each request's token and finish the ones that ended. False when there
+  //! was nothing to run.
   bool step();
+  //! Plans the batch and frees KV blocks for it (evicting cached prefixes, then preempting the
+  //! newest request); false when the lone running request could not fit and was ended.
+  bool make_room_for_batch();
+  void update_rates(int64_t step_start_ns, int64_t now_ns);
+  //! Samples and streams each batch owner's token; marks the ones that ended (finish_reason).
+  void emit_tokens(int64_t now_ns);
+  void finish_ended();
   void finish(Active& a, engine::FinishReason reason, const std::string& error = {});
   //! The waiting request whose turn it is (round robin over tenants), without taking it.
   std::map<std::string, std::deque<std::shared_ptr<SchedulerRequest>>>::iterator next_tenant();

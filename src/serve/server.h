@@ -51,12 +51,13 @@
 #include "serve/openai_api.h"
 #include "serve/scheduler.h"
 #include "serve/serve_metrics.h"
+#include "core/serving_defaults.h"
 
 namespace keel::serve {
 
 struct ServerOptions {
-  std::string host = "127.0.0.1";
-  uint16_t port = 8080;  //!< 0: any free port (see Server::port())
+  std::string host = serving_defaults::kHost;
+  uint16_t port = static_cast<uint16_t>(serving_defaults::kPort);  //!< 0: any free port (see Server::port())
   std::string model_path;
   std::string model_id;  //!< the name clients use; default: the file name without .gguf
   std::string embed_model_path;
@@ -72,7 +73,7 @@ struct ServerOptions {
   SloThresholds slo;
   std::string api_keys_path;                                  //!< empty: open access
   std::vector<std::pair<std::string, TenantLimits>> tenants;  //!< limits for tenants from a spec
-  double grace_period_s = 30;
+  double grace_period_s = serving_defaults::kGracePeriodS;
   bool handle_signals = true;  //!< SIGTERM/SIGINT start a drain
   //! Fault injection: wait this long before loading the model, to exercise probes and clients
   //! against a slow start (a cold cache or a large model).
