@@ -1,6 +1,7 @@
 // "Did you mean ...?" for names people type: unknown spec keys, unknown subcommands.
 //
-// Contract: edit_distance is the Levenshtein distance over bytes. closest_match returns the
+// Contract: edit_distance counts the insertions, deletions, substitutions and swaps of two
+// neighbouring bytes that turn one string into the other (optimal string alignment). closest_match returns the
 // candidate nearest to `word` when it is close enough to be a typo (distance below
 // max(2, size/3)), ties to the earliest candidate; "" when none is.
 #pragma once

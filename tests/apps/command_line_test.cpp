@@ -43,9 +43,9 @@ TEST(CommandLine, AMissingModelIsNotAMemoryProblem) {
 TEST(CommandLine, HelpShowsDefaults) {
   auto r = testing::run_keel({"serve", "--help"});
   EXPECT_EQ(r.exit_code, 0);
-  EXPECT_NE(r.out.find("[8080]"), std::string::npos) << r.out;  // --port
+  EXPECT_NE(r.out.find("=8080"), std::string::npos) << r.out;  // --port
   r = testing::run_keel({"run", "--help"});
-  EXPECT_NE(r.out.find("[auto]"), std::string::npos) << r.out;  // --answer
+  EXPECT_NE(r.out.find("=auto"), std::string::npos) << r.out;  // --answer
 }
 
 // The agent's read-only verbs do not offer the flags that only running a case uses.
@@ -66,10 +66,12 @@ TEST(CommandLine, PlanHintsWorkOutsideTheRepository) {
 name: s
 scenario: local-research
 data: {classes: [internal], sources: [{id: docs, kind: folder, path: docs, access: read-only}]}
+slo: {ttft_ms: {p95: 2000}, workload: {rps: 1}}
 deployment:
   target: desktop
   egress: none
   models: [{id: main, path: models/m.gguf, role: generate}]
+failure: {inject: [egress-attempt]}
 )");
   auto r = keel_in(dir.path(), "plan specs/s.yaml --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -83,7 +85,9 @@ deployment:
   EXPECT_EQ(keel_in(dir.path(), "check-model specs/models/m.gguf").exit_code, 0);
   r = keel_in(dir.path(), "plan specs/s.yaml --json");
   for (const auto& c : Json::parse(r.out)["checks"]) {
-    if (c["id"] == "K009") EXPECT_EQ(c["status"], "pass") << c.dump();
+    if (c["id"] == "K009") {
+      EXPECT_EQ(c["status"], "pass") << c.dump();
+    }
   }
 }
 

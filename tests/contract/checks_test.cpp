@@ -111,8 +111,10 @@ failure:
   // section's own line is more specific than nothing; never a line before the section.
   EXPECT_GE(at["K008"].second, 13);
   EXPECT_LE(at["K008"].second, 14);
-  EXPECT_EQ(s.locate("authority.tools[0].roles").line, 11);
+  EXPECT_EQ(s.locate("authority.tools[0].roles").line, 12);  // the item writes it
+  EXPECT_EQ(s.locate("authority.tools[0].approval").line, 11);  // left out: its list
   EXPECT_EQ(s.locate("nowhere.at.all", 7).line, 7);
+  EXPECT_EQ(at["K010"].second, 0);  // no slo section: no line to point at
 }
 
 // Each refused spec in examples/mistakes is named after the check it must trip.

@@ -7,9 +7,9 @@
 #include <memory>
 
 #include "apps/keel/commands.h"
+#include "apps/keel/loadgen.h"
 #include "core/json.h"
 #include "core/text_table.h"
-#include "serve/loadgen.h"
 
 #include <fmt/format.h>
 
@@ -17,7 +17,7 @@ namespace keel::app {
 
 void add_loadgen_command(CLI::App& root, int& exit_code) {
   struct Options {
-    serve::LoadgenOptions load;
+    LoadgenOptions load;
     bool json = false;
   };
   auto o = std::make_shared<Options>();
@@ -36,7 +36,7 @@ void add_loadgen_command(CLI::App& root, int& exit_code) {
   cmd->add_flag("--chat", o->load.chat, "use /v1/chat/completions");
   cmd->add_flag("--json", o->json, "print the report as JSON");
   cmd->callback([o, &exit_code] {
-    auto report = serve::run_loadgen(o->load);
+    auto report = run_loadgen(o->load);
     if (!report.ok()) {
       std::fprintf(stderr, "keel loadgen: %s\n", report.status().to_string().c_str());
       exit_code = 1;

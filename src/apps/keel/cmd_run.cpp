@@ -2,6 +2,7 @@
 // deployment as its plan says. local-research: guard, fit models, index the spec's folder, answer
 // with verified citations (the folder's sample question when none is given).
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -12,18 +13,145 @@
 #include "apps/keel/commands.h"
 #include "assistant/local_research_run.h"
 #include "assistant/run_metrics.h"
+#include "context/store.h"
 #include "contract/spec_parser.h"
 #include "core/file_io.h"
 #include "core/json.h"
 
 namespace keel::app {
+namespace {
+
+struct Options {
+  std::string spec, question, model, embed_model, store, answer = "auto", metrics;
+  int threads = 0;
+  bool json = false;
+};
+
+int fail(const std::string& message, int code = 1) {
+  std::fprintf(stderr, "keel run: %s\n", message.c_str());
+  return code;
+}
+
+// `keel run` runs local-research; other scenarios are refused with the command that runs them.
+Status check_runnable(const contract::Spec& spec, const std::string& path) {
+  using contract::ScenarioId;
+  if (spec.scenario == ScenarioId::llm_service) {
+    return Status::invalid_argument(fmt::format("llm-service runs as `keel serve --spec {}`", path));
+  }
+  if (spec.scenario == ScenarioId::durable_agent) {
+    return Status::invalid_argument(fmt::format("durable-agent runs as `keel agent run {} --case <ID>`", path));
+  }
+  if (spec.scenario != ScenarioId::local_research) {
+    return Status::invalid_argument(fmt::format("the runtime for scenario {} is not built yet; `keel plan {}` shows its plan",
+                                                contract::enum_name(spec.scenario), path));
+  }
+  return Status::ok_status();
+}
+
+// --model and --embed-model replace the spec's models; with another embedding model the index
+// goes to a store of its own (a store keeps one embedding model's vectors).
+Status apply_model_flags(const Options& o, contract::Spec& spec, std::string& store_path) {
+  for (auto [flag, file, role] : {std::tuple{"--model", &o.model, contract::ModelRole::generate},
+                                  std::tuple{"--embed-model", &o.embed_model, contract::ModelRole::embed}}) {
+    if (file->empty()) continue;
+    Status replaced = contract::replace_model_file(spec, role, *file);
+    if (!replaced.ok()) return Status(replaced.code(), fmt::format("{}: {}", flag, replaced.message()));
+  }
+  if (store_path.empty() && !o.embed_model.empty()) {
+    std::filesystem::path beside = std::filesystem::path(context::default_store_path(spec.name)).parent_path();
+    store_path = (beside / ("store-" + std::filesystem::path(o.embed_model).stem().string() + ".db")).string();
+  }
+  return Status::ok_status();
+}
+
+Json run_outbound_json(const assistant::LocalResearchRun& run) {
+  return {{"bytes", run.outbound ? Json(run.outbound->bytes) : Json(nullptr)},
+          {"packets", run.outbound ? Json(run.outbound->packets) : Json(nullptr)},
+          {"measured_by", run.outbound_note}};
+}
+
+void print_json(const Options& o, const assistant::LocalResearchRun& run, const std::string& metrics_path) {
+  Json j = answer_json(run.answer);
+  j["spec"] = o.spec;
+  j["store"] = run.store_path;
+  j["egress_guarded"] = run.egress_guarded;
+  j["answer_mode"] = run.answer_mode_reason;
+  j["outbound"] = run_outbound_json(run);
+  j["metrics_file"] = metrics_path.empty() ? Json(nullptr) : Json(metrics_path);
+  j["model"] = {{"id", run.generate_model.chosen.id},
+                {"path", run.generate_model.chosen.path},
+                {"fell_back", run.generate_model.fell_back}};
+  if (run.embed_model) {
+    j["embed_model"] = {{"id", run.embed_model->chosen.id}, {"path", run.embed_model->chosen.path}};
+  }
+  std::printf("%s\n", dump_json(j, 2).c_str());
+}
+
+void print_text(const std::string& question, const assistant::LocalResearchRun& run, const std::string& metrics_path,
+                bool streamed) {
+  const auto& a = run.answer;
+  if (!streamed) std::printf("\nQ: %s\nA: ", question.c_str());
+  std::string text = answer_unstreamed_text(a);
+  if (!text.empty()) std::printf("%s%s", streamed ? "\n\n" : "", text.c_str());
+  std::printf("\n%s", answer_footer(a).c_str());
+  std::printf("Answer mode: %s\n", run.answer_mode_reason.c_str());
+  std::printf("Egress guard: %s\n", run.egress_guarded ? "installed (no Internet socket can be opened)" : "not required by the spec");
+  if (run.outbound) {
+    std::printf("Outbound: %llu bytes in %llu packets (%s)\n", static_cast<unsigned long long>(run.outbound->bytes),
+                static_cast<unsigned long long>(run.outbound->packets), run.outbound_note.c_str());
+  } else if (!run.outbound_note.empty()) {
+    std::printf("Outbound: %s\n", run.outbound_note.c_str());
+  }
+  if (!metrics_path.empty()) std::printf("Metrics: %s\n", metrics_path.c_str());
+  if (is_bundled_tiny_model(run.generate_model.chosen.path)) std::printf("\n%s", tiny_model_notice(a.extracted).c_str());
+}
+
+int run(Options& o) {
+  auto spec = contract::load_spec(o.spec);
+  if (!spec.ok()) return fail(spec.status().message());
+  if (Status runnable = check_runnable(*spec, o.spec); !runnable.ok()) return fail(runnable.message());
+  assistant::LocalResearchRunOptions options;
+  options.store_path = o.store;
+  if (Status flags = apply_model_flags(o, *spec, options.store_path); !flags.ok()) return fail(flags.message());
+  if (o.question.empty()) {
+    auto sample = assistant::sample_question(*spec);
+    if (!sample.ok()) return fail(sample.status().message() + "; pass --question");
+    o.question = *sample;
+    std::fprintf(stderr, "keel run: no --question given: asking the sample question\n");
+  }
+  options.question = o.question;
+  options.threads = o.threads;
+  options.answer_mode = parse_answer_mode(o.answer);
+  options.progress = [](const std::string& line) { std::fprintf(stderr, "keel run: %s\n", line.c_str()); };
+  bool streamed = false;
+  options.on_text = [&](std::string_view piece) {
+    if (o.json) return;
+    if (!streamed) std::printf("\nQ: %s\nA: ", o.question.c_str());
+    streamed = true;
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+  };
+  auto run = assistant::run_local_research(*spec, options);
+  if (!run.ok()) return fail(run.status().to_string(), run.status().code() == StatusCode::failed_precondition ? 2 : 1);
+  std::string metrics_path = o.metrics;
+  if (metrics_path.empty() && spec->deployment.telemetry.sink == contract::TelemetrySink::local) {
+    metrics_path = (std::filesystem::path(run->store_path).parent_path() / "metrics.prom").string();
+  }
+  if (!metrics_path.empty()) {
+    Status written = write_file_atomically(metrics_path, assistant::render_run_metrics(*run));
+    if (!written.ok()) return fail(written.to_string());
+  }
+  if (o.json) {
+    print_json(o, *run, metrics_path);
+  } else {
+    print_text(o.question, *run, metrics_path, streamed);
+  }
+  return 0;
+}
+
+}  // namespace
 
 void add_run_command(CLI::App& root, int& exit_code) {
-  struct Options {
-    std::string spec, question, model, embed_model, store, answer = "auto", metrics;
-    int threads = 0;
-    bool json = false;
-  };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = root.add_subcommand("run", "Run a deployment from its scenario spec, enforcing its plan");
   cmd->add_option("spec", o->spec, "scenario spec (YAML)")->required();
@@ -40,127 +168,12 @@ void add_run_command(CLI::App& root, int& exit_code) {
   cmd->add_option("--answer", o->answer,
                   "local-research: auto (the model answers unless keel eval measured it below the quality floor, "
                   "then sentences are quoted), generate or extract")
-      ->check(CLI::IsMember(answer_mode_names()))
-      ->capture_default_str();
+      ->check(CLI::IsMember(answer_mode_names()));
   cmd->add_option("--metrics", o->metrics,
                   "local-research: write the run's metrics (Prometheus text) here (default with telemetry sink "
                   "local: metrics.prom beside the index)");
   cmd->add_flag("--json", o->json, "print the outcome as JSON");
-  cmd->callback([o, &exit_code] {
-    auto spec = contract::load_spec(o->spec);
-    if (!spec.ok()) {
-      std::fprintf(stderr, "keel run: %s\n", spec.status().message().c_str());
-      exit_code = 1;
-      return;
-    }
-    if (spec->scenario == contract::ScenarioId::llm_service || spec->scenario == contract::ScenarioId::durable_agent) {
-      bool service = spec->scenario == contract::ScenarioId::llm_service;
-      std::fprintf(stderr, "keel run: %s runs as `keel %s %s%s`\n", std::string(contract::enum_name(spec->scenario)).c_str(),
-                   service ? "serve --spec" : "agent run", o->spec.c_str(), service ? "" : " --case <ID>");
-      exit_code = 1;
-      return;
-    }
-    if (spec->scenario != contract::ScenarioId::local_research) {
-      std::fprintf(stderr,
-                   "keel run: the runtime for scenario %s is not built yet; `keel plan %s` shows its plan\n",
-                   std::string(contract::enum_name(spec->scenario)).c_str(), o->spec.c_str());
-      exit_code = 1;
-      return;
-    }
-    for (auto [flag, file, role] : {std::tuple{"--model", &o->model, contract::ModelRole::generate},
-                                    std::tuple{"--embed-model", &o->embed_model, contract::ModelRole::embed}}) {
-      if (file->empty()) continue;
-      Status replaced = contract::replace_model_file(*spec, role, *file);
-      if (!replaced.ok()) {
-        std::fprintf(stderr, "keel run: %s: %s\n", flag, replaced.message().c_str());
-        exit_code = 1;
-        return;
-      }
-    }
-    if (o->question.empty()) {
-      auto sample = assistant::sample_question(*spec);
-      if (!sample.ok()) {
-        std::fprintf(stderr, "keel run: %s; pass --question\n", sample.status().message().c_str());
-        exit_code = 1;
-        return;
-      }
-      o->question = *sample;
-      std::fprintf(stderr, "keel run: no --question given: asking the sample question\n");
-    }
-    assistant::LocalResearchRunOptions options;
-    options.question = o->question;
-    options.store_path = o->store;
-    if (options.store_path.empty() && !o->embed_model.empty()) {
-      std::filesystem::path beside = std::filesystem::path(assistant::default_store_path(spec->name)).parent_path();
-      options.store_path = (beside / ("store-" + std::filesystem::path(o->embed_model).stem().string() + ".db")).string();
-    }
-    options.threads = o->threads;
-    options.answer_mode = parse_answer_mode(o->answer);
-    options.progress = [](const std::string& line) { std::fprintf(stderr, "keel run: %s\n", line.c_str()); };
-    bool streamed = false;
-    options.on_text = [&](std::string_view piece) {
-      if (o->json) return;
-      if (!streamed) std::printf("\nQ: %s\nA: ", o->question.c_str());
-      streamed = true;
-      std::fwrite(piece.data(), 1, piece.size(), stdout);
-      std::fflush(stdout);
-    };
-    auto run = assistant::run_local_research(*spec, options);
-    if (!run.ok()) {
-      std::fprintf(stderr, "keel run: %s\n", run.status().to_string().c_str());
-      exit_code = run.status().code() == StatusCode::failed_precondition ? 2 : 1;
-      return;
-    }
-    const auto& a = run->answer;
-    std::string metrics_path = o->metrics;
-    if (metrics_path.empty() && spec->deployment.telemetry.sink == contract::TelemetrySink::local) {
-      metrics_path = (std::filesystem::path(run->store_path).parent_path() / "metrics.prom").string();
-    }
-    if (!metrics_path.empty()) {
-      Status written = write_file_atomically(metrics_path, assistant::render_run_metrics(*run));
-      if (!written.ok()) {
-        std::fprintf(stderr, "keel run: %s\n", written.to_string().c_str());
-        exit_code = 1;
-        return;
-      }
-    }
-    Json outbound = {{"bytes", run->outbound ? Json(run->outbound->bytes) : Json(nullptr)},
-                     {"packets", run->outbound ? Json(run->outbound->packets) : Json(nullptr)},
-                     {"measured_by", run->outbound_note}};
-    if (o->json) {
-      Json j = answer_json(a);
-      j["spec"] = o->spec;
-      j["store"] = run->store_path;
-      j["egress_guarded"] = run->egress_guarded;
-      j["answer_mode"] = run->answer_mode_reason;
-      j["outbound"] = outbound;
-      j["metrics_file"] = metrics_path.empty() ? Json(nullptr) : Json(metrics_path);
-      j["model"] = {{"id", run->generate_model.chosen.id}, {"path", run->generate_model.chosen.path},
-                    {"fell_back", run->generate_model.fell_back}};
-      if (run->embed_model) {
-        j["embed_model"] = {{"id", run->embed_model->chosen.id}, {"path", run->embed_model->chosen.path}};
-      }
-      std::printf("%s\n", dump_json(j, 2).c_str());
-    } else {
-      if (!streamed) std::printf("\nQ: %s\nA: ", o->question.c_str());
-      std::string text = answer_unstreamed_text(a);
-      if (!text.empty()) std::printf("%s%s", streamed ? "\n\n" : "", text.c_str());
-      std::printf("\n%s", answer_footer(a).c_str());
-      std::printf("Answer mode: %s\n", run->answer_mode_reason.c_str());
-      std::printf("Egress guard: %s\n", run->egress_guarded ? "installed (no Internet socket can be opened)" : "not required by the spec");
-      if (run->outbound) {
-        std::printf("Outbound: %llu bytes in %llu packets (%s)\n", static_cast<unsigned long long>(run->outbound->bytes),
-                    static_cast<unsigned long long>(run->outbound->packets), run->outbound_note.c_str());
-      } else if (!run->outbound_note.empty()) {
-        std::printf("Outbound: %s\n", run->outbound_note.c_str());
-      }
-      if (!metrics_path.empty()) std::printf("Metrics: %s\n", metrics_path.c_str());
-      if (is_bundled_tiny_model(run->generate_model.chosen.path)) {
-        std::printf("\n%s", tiny_model_notice(a.extracted).c_str());
-      }
-    }
-    exit_code = 0;
-  });
+  cmd->callback([o, &exit_code] { exit_code = run(*o); });
 }
 
 }  // namespace keel::app

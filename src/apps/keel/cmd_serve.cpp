@@ -13,27 +13,156 @@
 #include "contract/checks.h"
 #include "contract/egress_guard.h"
 #include "contract/spec_parser.h"
+#include "core/serving_defaults.h"
 #include "engine/memory_fit.h"
 #include "serve/server.h"
 
 namespace keel::app {
 
+namespace {
+
+struct Options {
+  serve::ServerOptions server;
+  std::string spec, chat_template;
+  int port = static_cast<int>(serving_defaults::kPort);
+  int64_t ctx = serving_defaults::kContextTokens, max_running = serving_defaults::kMaxRunning,
+          max_waiting = serving_defaults::kMaxWaiting, max_queued_tokens = serving_defaults::kMaxQueuedTokens,
+          max_tokens_limit = serving_defaults::kMaxTokensLimit, budget = serving_defaults::kStepTokenBudget;
+  double ttft_ms = serving_defaults::kSloTtftMs, tpot_ms = serving_defaults::kSloTpotMs,
+         max_queue_wait_ms = serving_defaults::kMaxQueueWaitMs;
+  bool no_prefix_cache = false;
+  bool deny_egress = false;
+};
+
+// The flags given on the command line (they override the spec).
+struct Given {
+  CLI::Option *model, *host, *port, *running, *waiting, *queue_wait, *queued, *ctx, *limit, *keys, *ttft, *tpot, *grace,
+      *max_conn, *per_peer, *header_timeout, *body_timeout, *idle_timeout;
+};
+
+int fail(const std::string& message, int code = 1) {
+  std::fprintf(stderr, "keel serve: %s\n", message.c_str());
+  return code;
+}
+
+// The spec's models, serving section, SLOs, overload policy and tenants, where no flag overrides.
+void apply_serving(const contract::Spec& s, Options& o, const Given& g) {
+  for (const auto& m : s.deployment.models) {
+    if (m.runs != contract::ModelPlacement::local) continue;
+    if (m.role == contract::ModelRole::generate && g.model->count() == 0 && o.server.model_path.empty()) {
+      o.server.model_path = contract::resolve_spec_path(s, m.path);
+      o.server.model_id = m.id;
+    }
+    if (m.role == contract::ModelRole::embed && o.server.embed_model_path.empty()) {
+      o.server.embed_model_path = contract::resolve_spec_path(s, m.path);
+      o.server.embed_model_id = m.id;
+    }
+  }
+  if (s.serving.present) {
+    const auto& v = s.serving;
+    auto& c = o.server.connections;
+    if (!g.host->count()) o.server.host = v.host;
+    if (!g.port->count()) o.port = static_cast<int>(v.port);
+    if (!g.running->count()) o.max_running = v.max_running;
+    if (!g.waiting->count()) o.max_waiting = v.max_waiting;
+    if (!g.queued->count()) o.max_queued_tokens = v.max_queued_tokens;
+    if (!g.ctx->count()) o.ctx = v.context_tokens;
+    if (!g.limit->count()) o.max_tokens_limit = v.max_tokens_limit;
+    if (!g.grace->count()) o.server.grace_period_s = v.grace_period_s;
+    if (!g.queue_wait->count()) o.max_queue_wait_ms = v.max_queue_wait_ms;
+    if (!g.max_conn->count()) c.max_connections = v.max_connections;
+    if (!g.per_peer->count()) c.max_connections_per_peer = v.max_connections_per_peer;
+    if (!g.header_timeout->count()) c.header_timeout_ms = v.header_timeout_ms;
+    if (!g.body_timeout->count()) c.body_timeout_ms = v.body_timeout_ms;
+    if (!g.idle_timeout->count()) c.idle_timeout_ms = v.idle_timeout_ms;
+    o.budget = v.step_token_budget;
+    o.no_prefix_cache = o.no_prefix_cache || !v.prefix_caching;
+    if (!g.keys->count() && !v.api_keys.empty()) o.server.api_keys_path = contract::resolve_spec_path(s, v.api_keys);
+  }
+  if (s.slo.ttft_ms && s.slo.ttft_ms->strictest() && !g.ttft->count()) o.ttft_ms = *s.slo.ttft_ms->strictest();
+  if (s.slo.tpot_ms && s.slo.tpot_ms->strictest() && !g.tpot->count()) o.tpot_ms = *s.slo.tpot_ms->strictest();
+  if (s.failure.on_overload) o.server.admission.min_retry_after_s = s.failure.on_overload->retry_after_s;
+  for (const auto& p : s.authority.principals) {
+    if (!p.limits) continue;
+    serve::TenantLimits l{p.limits->requests_per_minute, p.limits->tokens_per_minute, p.limits->max_concurrent,
+                          p.limits->models};
+    o.server.tenants.emplace_back(p.id, l);
+  }
+}
+
+// Loads and checks the spec, binds egress to it, and takes its settings. Exit code, 0 when fine.
+int load_spec_settings(Options& o, const Given& g) {
+  auto spec = contract::load_spec(o.spec);
+  if (!spec.ok()) return fail(spec.status().message());
+  for (const auto& c : contract::run_checks(*spec)) {
+    if (c.status == contract::CheckStatus::fail) return fail("the spec is refused: " + c.id + " " + c.message, 2);
+  }
+  o.deny_egress = spec->deployment.egress.none;
+  contract::restrict_egress_to({&*spec});  // an allow-list binds every connection the server opens
+  apply_serving(*spec, o, g);
+  // K018 for the address actually used (the spec's serving.host, or --host).
+  if (auto exposed = contract::check_listener_exposure(*spec, "keel serve", o.server.host)) {
+    return fail("the spec is refused: " + exposed->id + " " + exposed->message, 2);
+  }
+  return 0;
+}
+
+// The flags' values into the server's option structs.
+void configure_server(Options& o) {
+  o.server.port = static_cast<uint16_t>(o.port);
+  o.server.scheduler.max_running = o.max_running;
+  o.server.scheduler.n_ctx = o.ctx;
+  o.server.scheduler.token_budget = o.budget;
+  o.server.scheduler.prefix_caching = !o.no_prefix_cache;
+  o.server.scheduler.extra_cache_blocks = o.no_prefix_cache ? 0 : o.max_running * ((o.ctx + 15) / 16);
+  o.server.admission.max_waiting = o.max_waiting;
+  o.server.admission.max_queued_tokens = o.max_queued_tokens;
+  o.server.admission.max_queue_wait_s = o.max_queue_wait_ms / 1000.0;
+  o.server.request_limits.max_tokens_limit = o.max_tokens_limit;
+  o.server.slo = {o.ttft_ms / 1000.0, o.tpot_ms / 1000.0};
+}
+
+int serve_main(Options& o, const Given& g) {
+  if (!o.spec.empty()) {
+    if (int code = load_spec_settings(o, g); code != 0) return code;
+  }
+  if (o.server.model_path.empty()) return fail("--model (or --spec naming a generate model) is required");
+  if (!o.chat_template.empty()) {
+    auto t = engine::chat_template_from_name(o.chat_template);
+    if (!t.ok()) return fail(t.status().message());
+    o.server.chat_template = *t;
+  }
+  configure_server(o);
+  // Refuse before loading when the model cannot be read, or it and its KV cache cannot fit.
+  engine::ContextOptions fit;
+  fit.n_ctx = o.ctx;
+  fit.n_seq_max = 2 * o.max_running;
+  auto decision = engine::choose_model({{"model", o.server.model_path, std::nullopt}}, fit);
+  if (!decision.ok()) return fail(decision.status().message());
+  auto server = serve::Server::create(o.server);
+  if (!server.ok()) return fail(server.status().to_string());
+  if (o.deny_egress) {
+    // The listener is bound; accepted connections need no socket() call, so from here on the
+    // process can serve but never open a connection of its own (egress: none).
+    Status guard = contract::install_egress_guard(contract::EgressGuardProfile::inbound_only);
+    if (!guard.ok()) return fail("cannot enforce egress: none: " + guard.to_string());
+    std::fprintf(stderr, "keel serve: outbound connections denied (spec egress: none)\n");
+  }
+  Status s = (*server)->run();
+  if (!s.ok()) return fail(s.to_string());
+  std::fprintf(stderr, "keel serve: drained and stopped\n");
+  return 0;
+}
+
+}  // namespace
+
 void add_serve_command(CLI::App& root, int& exit_code) {
-  struct Options {
-    serve::ServerOptions server;
-    std::string spec, chat_template;
-    int port = 8080;
-    int64_t ctx = 2048, max_running = 8, max_waiting = 64, max_queued_tokens = 0, max_tokens_limit = 1024, budget = 256;
-    double ttft_ms = 2000, tpot_ms = 150, max_queue_wait_ms = 0;
-    bool no_prefix_cache = false;
-    bool deny_egress = false;
-  };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = root.add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API");
   auto* model = cmd->add_option("--model,-m", o->server.model_path, "generative GGUF model");
   cmd->add_option("--embed-model", o->server.embed_model_path, "BERT-family GGUF for /v1/embeddings");
   cmd->add_option("--model-id", o->server.model_id, "model name clients use (default: file name)");
-  auto* host = cmd->add_option("--host", o->server.host, "address to listen on (default 127.0.0.1)");
+  auto* host = cmd->add_option("--host", o->server.host, "address to listen on");
   auto* port = cmd->add_option("--port", o->port, "port (0: any free port)")->check(CLI::Range(0, 65535));
   auto* running = cmd->add_option("--max-running", o->max_running, "requests decoded together")->check(CLI::Range(1, 1024));
   auto* waiting = cmd->add_option("--max-waiting", o->max_waiting, "requests that may wait; more get 429")->check(CLI::Range(0, 1000000));
@@ -76,102 +205,9 @@ void add_serve_command(CLI::App& root, int& exit_code) {
   auto* idle_timeout = cmd->add_option("--idle-timeout-ms", conn.idle_timeout_ms,
                                        "close a keep-alive connection idle this long")
                            ->check(CLI::Range(int64_t{1}, int64_t{3600000}));
-  cmd->callback([=, &exit_code] {
-    auto fail = [&](const std::string& message, int code = 1) {
-      std::fprintf(stderr, "keel serve: %s\n", message.c_str());
-      exit_code = code;
-    };
-    if (!o->spec.empty()) {
-      auto spec = contract::load_spec(o->spec);
-      if (!spec.ok()) return fail(spec.status().message());
-      for (const auto& c : contract::run_checks(*spec)) {
-        if (c.status == contract::CheckStatus::fail) return fail("the spec is refused: " + c.id + " " + c.message, 2);
-      }
-      const auto& s = *spec;
-      o->deny_egress = s.deployment.egress.none;
-      contract::restrict_egress_to({&s});  // an allow-list binds every connection the server opens
-      for (const auto& m : s.deployment.models) {
-        if (m.runs != contract::ModelPlacement::local) continue;
-        if (m.role == contract::ModelRole::generate && model->count() == 0 && o->server.model_path.empty()) {
-          o->server.model_path = contract::resolve_spec_path(s, m.path);
-          o->server.model_id = m.id;
-        }
-        if (m.role == contract::ModelRole::embed && o->server.embed_model_path.empty()) {
-          o->server.embed_model_path = contract::resolve_spec_path(s, m.path);
-          o->server.embed_model_id = m.id;
-        }
-      }
-      if (s.serving.present) {
-        if (!host->count()) o->server.host = s.serving.host;
-        if (!port->count()) o->port = static_cast<int>(s.serving.port);
-        if (!running->count()) o->max_running = s.serving.max_running;
-        if (!waiting->count()) o->max_waiting = s.serving.max_waiting;
-        if (!queued->count()) o->max_queued_tokens = s.serving.max_queued_tokens;
-        if (!ctx->count()) o->ctx = s.serving.context_tokens;
-        if (!limit->count()) o->max_tokens_limit = s.serving.max_tokens_limit;
-        if (!grace->count()) o->server.grace_period_s = s.serving.grace_period_s;
-        if (!queue_wait->count()) o->max_queue_wait_ms = s.serving.max_queue_wait_ms;
-        if (!max_conn->count()) o->server.connections.max_connections = s.serving.max_connections;
-        if (!per_peer->count()) o->server.connections.max_connections_per_peer = s.serving.max_connections_per_peer;
-        if (!header_timeout->count()) o->server.connections.header_timeout_ms = s.serving.header_timeout_ms;
-        if (!body_timeout->count()) o->server.connections.body_timeout_ms = s.serving.body_timeout_ms;
-        if (!idle_timeout->count()) o->server.connections.idle_timeout_ms = s.serving.idle_timeout_ms;
-        o->budget = s.serving.step_token_budget;
-        o->no_prefix_cache = o->no_prefix_cache || !s.serving.prefix_caching;
-        if (!keys->count() && !s.serving.api_keys.empty()) {
-          o->server.api_keys_path = contract::resolve_spec_path(s, s.serving.api_keys);
-        }
-      }
-      // K018 for the address actually used (the spec's serving.host, or --host).
-      if (auto exposed = contract::check_listener_exposure(s, "keel serve", o->server.host)) {
-        return fail("the spec is refused: " + exposed->id + " " + exposed->message, 2);
-      }
-      if (s.slo.ttft_ms && s.slo.ttft_ms->strictest() && !ttft->count()) o->ttft_ms = *s.slo.ttft_ms->strictest();
-      if (s.slo.tpot_ms && s.slo.tpot_ms->strictest() && !tpot->count()) o->tpot_ms = *s.slo.tpot_ms->strictest();
-      if (s.failure.on_overload) o->server.admission.min_retry_after_s = s.failure.on_overload->retry_after_s;
-      for (const auto& p : s.authority.principals) {
-        if (!p.limits) continue;
-        serve::TenantLimits l{p.limits->requests_per_minute, p.limits->tokens_per_minute, p.limits->max_concurrent, p.limits->models};
-        o->server.tenants.emplace_back(p.id, l);
-      }
-    }
-    if (o->server.model_path.empty()) return fail("--model (or --spec naming a generate model) is required");
-    if (!o->chat_template.empty()) {
-      auto t = engine::chat_template_from_name(o->chat_template);
-      if (!t.ok()) return fail(t.status().message());
-      o->server.chat_template = *t;
-    }
-    o->server.port = static_cast<uint16_t>(o->port);
-    o->server.scheduler.max_running = o->max_running;
-    o->server.scheduler.n_ctx = o->ctx;
-    o->server.scheduler.token_budget = o->budget;
-    o->server.scheduler.prefix_caching = !o->no_prefix_cache;
-    o->server.scheduler.extra_cache_blocks = o->no_prefix_cache ? 0 : o->max_running * ((o->ctx + 15) / 16);
-    o->server.admission.max_waiting = o->max_waiting;
-    o->server.admission.max_queued_tokens = o->max_queued_tokens;
-    o->server.admission.max_queue_wait_s = o->max_queue_wait_ms / 1000.0;
-    o->server.request_limits.max_tokens_limit = o->max_tokens_limit;
-    o->server.slo = {o->ttft_ms / 1000.0, o->tpot_ms / 1000.0};
-    // Refuse before loading when the model and its KV cache cannot fit.
-    engine::ContextOptions fit;
-    fit.n_ctx = o->ctx;
-    fit.n_seq_max = 2 * o->max_running;
-    auto decision = engine::choose_model({{"model", o->server.model_path, std::nullopt}}, fit);
-    if (!decision.ok()) return fail(decision.status().message());
-    auto server = serve::Server::create(o->server);
-    if (!server.ok()) return fail(server.status().to_string());
-    if (o->deny_egress) {
-      // The listener is bound; accepted connections need no socket() call, so from here on the
-      // process can serve but never open a connection of its own (egress: none).
-      Status guard = contract::install_egress_guard(contract::EgressGuardProfile::inbound_only);
-      if (!guard.ok()) return fail("cannot enforce egress: none: " + guard.to_string());
-      std::fprintf(stderr, "keel serve: outbound connections denied (spec egress: none)\n");
-    }
-    Status s = (*server)->run();
-    if (!s.ok()) return fail(s.to_string());
-    std::fprintf(stderr, "keel serve: drained and stopped\n");
-    exit_code = 0;
-  });
+  Given given{model, host, port, running, waiting, queue_wait, queued, ctx, limit, keys, ttft, tpot, grace,
+              max_conn, per_peer, header_timeout, body_timeout, idle_timeout};
+  cmd->callback([o, given, &exit_code] { exit_code = serve_main(*o, given); });
 }
 
 }  // namespace keel::app

@@ -24,7 +24,9 @@
 
 #include "agent/agent_deployment.h"
 #include "agent/journal.h"
-#include "agent/sample_order_system.h"
+#include "apps/keel/example_paths.h"
+#include "samples/order_system.h"
+#include "samples/samples.h"
 #include "context/indexer.h"
 #include "context/store.h"
 #include "contract/checks.h"
@@ -401,19 +403,19 @@ std::vector<FaultRun> local_research_faults(const contract::Spec& spec, const st
 
 // ---- durable-agent ---------------------------------------------------------------------------
 
-Result<agent::SampleOrderSystem::LedgerCounts> ledger(const std::string& orders,
+Result<samples::OrderSystem::LedgerCounts> ledger(const std::string& orders,
                                                       const std::string& case_id) {
-  KEEL_ASSIGN_OR_RETURN(auto sor, agent::SampleOrderSystem::open(orders));
+  KEEL_ASSIGN_OR_RETURN(auto sor, samples::OrderSystem::open(orders));
   return sor->ledger_for_case(case_id);
 }
 
-std::string describe(const agent::SampleOrderSystem::LedgerCounts& l) {
+std::string describe(const samples::OrderSystem::LedgerCounts& l) {
   return fmt::format("{} refund(s), {} status change(s), {} note(s)", l.refunds, l.status_changes,
                      l.notes);
 }
 
 // CASE-1 of the sample order system: a refund of 45 (no approval), two status changes, a note.
-bool case1_exactly_once(const agent::SampleOrderSystem::LedgerCounts& l) {
+bool case1_exactly_once(const samples::OrderSystem::LedgerCounts& l) {
   return l.refunds == 1 && l.status_changes == 2 && l.notes == 1;
 }
 
@@ -425,7 +427,7 @@ FaultRun worker_kill(const std::string& spec_path, const std::string& work) {
   const std::string state = work + "/worker-kill";
   fs::create_directories(state);
   {
-    auto sor = agent::SampleOrderSystem::open(state + "/orders.db");
+    auto sor = samples::OrderSystem::open(state + "/orders.db");
     if (!sor.ok() || !(*sor)->set_config("dedupe_by_idempotency_key", 0).ok())
       return with_observed(r, "cannot prepare the order system");
   }
@@ -470,7 +472,7 @@ FaultRun tool_timeout(const std::string& spec_path, const std::string& work) {
   const std::string state = work + "/tool-timeout";
   fs::create_directories(state);
   {
-    auto sor = agent::SampleOrderSystem::open(state + "/orders.db");
+    auto sor = samples::OrderSystem::open(state + "/orders.db");
     if (!sor.ok() || !(*sor)->set_config("dedupe_by_idempotency_key", 0).ok() ||
         !(*sor)->set_config("timeouts_after_commit", 1).ok()) {
       return with_observed(r, "cannot prepare the order system");
@@ -511,6 +513,7 @@ FaultRun approval_timeout(const contract::Spec& spec, const std::string& work) {
              "", true, false};
   ManualClock clock;
   agent::AgentDeploymentOptions options;
+  options.catalog = &samples::sample_catalog();
   options.state_dir = work + "/approval-timeout";
   options.runner.clock = &clock;
   fs::create_directories(options.state_dir);
@@ -535,9 +538,9 @@ FaultRun approval_timeout(const contract::Spec& spec, const std::string& work) {
   if (!worked.ok()) return with_observed(r, worked.status().to_string());
   auto c = (*d)->journal().get_case("CASE-2");
   auto refunds =
-      (*d)->order_system()
-          ? (*d)->order_system()->ledger_for_case("CASE-2")
-          : Result<agent::SampleOrderSystem::LedgerCounts>(Status::not_found("no order system"));
+      dynamic_cast<samples::OrderSystem*>((*d)->system_of_record())
+          ? dynamic_cast<samples::OrderSystem*>((*d)->system_of_record())->ledger_for_case("CASE-2")
+          : Result<samples::OrderSystem::LedgerCounts>(Status::not_found("no order system"));
   std::string decision;
   auto records = (*d)->journal().read("CASE-2");
   bool expired = false;
@@ -581,6 +584,7 @@ FaultRun journal_disk_full(const contract::Spec& spec, const std::string& work) 
     if (Status m = mount_small_tmpfs(mount_dir, 4 << 20); !m.ok())
       return ChildResult{false, m.message()};
     agent::AgentDeploymentOptions options;
+    options.catalog = &samples::sample_catalog();
     options.state_dir = state;
     options.journal = mount_dir + "/journal.db";
     options.runner.max_new_steps = 6;
@@ -638,7 +642,7 @@ std::vector<FaultRun> durable_agent_faults(const contract::Spec& spec, const std
 }  // namespace
 
 int run_fault_eval(const std::string& scenario, const std::string& spec_arg, bool json) {
-  const std::string spec_path = spec_arg.empty() ? "examples/" + scenario + ".yaml" : spec_arg;
+  const std::string spec_path = spec_arg.empty() ? bundled_example("examples/" + scenario + ".yaml") : spec_arg;
   auto spec = contract::load_spec(spec_path);
   if (!spec.ok()) {
     std::fprintf(stderr, "keel eval: %s (pass --spec)\n", spec.status().message().c_str());
