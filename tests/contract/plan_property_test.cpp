@@ -812,7 +812,8 @@ TEST(PlanProperty, KnownCannedTextIsGone) {
         << scenario << ": no spec field carries a signature";
     EXPECT_EQ(text.find("signature"), std::string::npos) << scenario;
   }
-  const PlanControl* identity = control(plan_of(example("durable-agent")), "approver-identity");
+  const Plan agent_plan = plan_of(example("durable-agent"));
+  const PlanControl* identity = control(agent_plan, "approver-identity");
   ASSERT_TRUE(identity);
   EXPECT_TRUE(mentions(identity, "Ed25519 signature under the key registered for supervisor"))
       << identity->enforced_by;
