@@ -75,6 +75,7 @@ TEST_F(LocalResearch, AnswersWithCitationsThatAreTheDocumentsOwnBytes) {
   EXPECT_EQ(j["metrics"]["stale_docs"], 0);
   // The bundled chat model is below the quality floor its record states: the answer is quoted.
   EXPECT_TRUE(j["extracted"].get<bool>()) << j["answer"];
+  EXPECT_TRUE(j["metrics"]["ttft_ms"].is_null());  // nothing was generated: no latency to report
   EXPECT_NE(j["answer_mode"].get<std::string>().find("below the 50% floor"), std::string::npos) << j["answer_mode"];
   EXPECT_NE(j["answer"].get<std::string>().find("valid only when"), std::string::npos) << j["answer"];
   ASSERT_FALSE(j["retrieved"].empty());
@@ -124,6 +125,36 @@ TEST_F(LocalResearch, StraceSeesNoInternetSocket) {
   EXPECT_FALSE(std::regex_search(text, any_socket)) << text.substr(0, 2000);
   std::regex sent(R"((connect|sendto|sendmsg|sendmmsg)\([^\n]*\)\s*=\s*\d+)");
   EXPECT_FALSE(std::regex_search(text, sent)) << text.substr(0, 2000);
+}
+
+// Every command that reads private documents or a model under egress: none installs the seccomp
+// guard before its first read of them (strace shows the order of the syscalls).
+TEST_F(LocalResearch, EveryCommandGuardsBeforeItReadsPrivateData) {
+  if (!testing::have_program("strace")) GTEST_FAIL() << "strace is missing: tools/setup.sh installs it";
+  const std::string embed = repo(kEmbed), chat = repo(kChat), docs = repo(kDocs);
+  const std::vector<std::pair<std::string, std::vector<std::string>>> commands = {
+      {embed, {"embed", "--model", embed, "a private sentence"}},
+      {docs, {"index", "--docs", docs, "--store", dir_->file("guard-store.db"), "--quiet"}},
+      {chat, {"ask", "--store", store(), "--model", chat, "--embed-model", embed, "How are citations validated?"}},
+      {chat, {"run", repo("examples/local-research.yaml"), "--store", dir_->file("guard-run.db"), "--question", "What is a chunk?"}},
+  };
+  for (const auto& [private_path, args] : commands) {
+    const std::string trace = dir_->file("guard-" + args[0] + ".txt");
+    std::vector<std::string> argv = {"strace", "-f", "-e", "trace=seccomp,prctl,openat,open", "-o", trace, testing::keel_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = testing::run_command(argv);
+    if (r.exit_code != 0 && r.err.find("PTRACE") != std::string::npos) {
+      KEEL_SKIP_OUTSIDE_CI("ptrace is not permitted in this sandbox: " + r.err);
+    }
+    ASSERT_EQ(r.exit_code, 0) << args[0] << ": " << r.err;
+    const std::string text = testing::read_file(trace);
+    size_t guard = text.find("SECCOMP_SET_MODE_FILTER");
+    if (guard == std::string::npos) guard = text.find("PR_SET_SECCOMP");
+    const size_t first_read = text.find("\"" + private_path);
+    ASSERT_NE(guard, std::string::npos) << args[0] << " installed no seccomp filter";
+    ASSERT_NE(first_read, std::string::npos) << args[0] << " never opened " << private_path;
+    EXPECT_LT(guard, first_read) << args[0] << " read " << private_path << " before installing the guard";
+  }
 }
 
 TEST_F(LocalResearch, RunFollowsTheSpec) {

@@ -46,8 +46,9 @@ Json answer_json(const assistant::Answer& a) {
           {"metrics",
            {{"load_ms", m.load_ms},
             {"retrieval_ms", m.retrieval_ms},
-            {"ttft_ms", m.ttft_ms},
-            {"tpot_ms", m.tpot_ms},
+            // Latencies of generation only: null when no token was generated (a quoted answer).
+            {"ttft_ms", m.generated_tokens > 0 ? Json(m.ttft_ms) : Json(nullptr)},
+            {"tpot_ms", m.generated_tokens > 1 ? Json(m.tpot_ms) : Json(nullptr)},
             {"total_ms", m.total_ms},
             {"prompt_tokens", m.prompt_tokens},
             {"generated_tokens", m.generated_tokens},
@@ -88,10 +89,13 @@ std::string answer_footer(const assistant::Answer& a) {
   }
   out += t.render();
   const auto& m = a.metrics;
+  const std::string generation =
+      m.generated_tokens == 0 ? std::string("no tokens generated")
+                              : fmt::format("ttft {:.1f} ms, tpot {:.1f} ms", m.ttft_ms, m.generated_tokens > 1 ? m.tpot_ms : 0.0);
   out += fmt::format(
-      "\nMetrics: load {:.0f} ms, retrieval {:.1f} ms, ttft {:.1f} ms, tpot {:.1f} ms, peak RSS {:.1f} MiB, "
+      "\nMetrics: load {:.0f} ms, retrieval {:.1f} ms, {}, peak RSS {:.1f} MiB, "
       "citation validity {:.0f}% ({} of {}), stale documents {}\n",
-      m.load_ms, m.retrieval_ms, m.ttft_ms, m.tpot_ms, m.rss_peak_bytes / 1048576.0, 100 * m.citation_validity,
+      m.load_ms, m.retrieval_ms, generation, m.rss_peak_bytes / 1048576.0, 100 * m.citation_validity,
       m.citations_emitted - m.citations_dropped, m.citations_emitted, m.stale_docs);
   return out;
 }

@@ -1,10 +1,12 @@
-// keel embed --model E [--json] TEXT...: one L2-normalised vector per text (BERT-family GGUF).
+// keel embed --model E [--json] TEXT...: one L2-normalised vector per text (BERT-family GGUF),
+// computed under the egress guard (no socket can be opened).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <memory>
 
 #include "apps/keel/commands.h"
+#include "contract/network_namespace.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "engine/context.h"
@@ -30,6 +32,10 @@ void add_embed_command(CLI::App& root, int& exit_code) {
       std::fprintf(stderr, "keel embed: %s\n", s.to_string().c_str());
       exit_code = 1;
     };
+    // The texts may be private documents: nothing in this process may reach the network (its own
+    // network namespace where permitted, and the egress guard), before the model is read.
+    auto isolation = contract::isolate_for_egress_none();
+    if (!isolation.ok()) return fail(isolation.status());
     auto model = engine::Model::load(o->model);
     if (!model.ok()) return fail(model.status());
     engine::ContextOptions copts;
