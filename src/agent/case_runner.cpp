@@ -675,16 +675,13 @@ Status CaseRunner::decide(const ApprovalSubmission& submission) {
                         CaseState::running);
 }
 
-Result<PendingApproval> CaseRunner::pending_request(const std::string& case_id, int64_t step) {
-  CaseJournal journal(journal_, case_id);
-  KEEL_RETURN_IF_ERROR(journal.load());
-  const StepRecords* s = journal.step(step);
-  if (!s || !s->approval_request || s->approval_decision) {
-    return Status::not_found(fmt::format("case {} has no pending approval at step {} (see `keel agent pending`)", case_id, step));
-  }
-  const JournalRecord& r = *s->approval_request;
+namespace {
+
+// A pending approval as its request record states it (`steps`: the step's records, for the
+// reminder; may be null).
+PendingApproval pending_approval_of(const std::string& case_id, const JournalRecord& r, const StepRecords* steps) {
   PendingApproval p{case_id,
-                    step,
+                    r.step,
                     r.data.value("tool", ""),
                     r.data.value("args", Json::object()),
                     r.data.value("args_sha256", ""),
@@ -693,8 +690,20 @@ Result<PendingApproval> CaseRunner::pending_request(const std::string& case_id, 
                     r.at_ns};
   p.remind_at_ns = r.data.value("remind_at_ns", int64_t{0});
   p.expires_at_ns = r.data.value("expires_at_ns", int64_t{0});
-  p.reminded = s->approval_reminder != nullptr;
+  p.reminded = steps && steps->approval_reminder;
   return p;
+}
+
+}  // namespace
+
+Result<PendingApproval> CaseRunner::pending_request(const std::string& case_id, int64_t step) {
+  CaseJournal journal(journal_, case_id);
+  KEEL_RETURN_IF_ERROR(journal.load());
+  const StepRecords* s = journal.step(step);
+  if (!s || !s->approval_request || s->approval_decision) {
+    return Status::not_found(fmt::format("case {} has no pending approval at step {} (see `keel agent pending`)", case_id, step));
+  }
+  return pending_approval_of(case_id, *s->approval_request, s);
 }
 
 Result<std::vector<PendingApproval>> CaseRunner::pending() {
@@ -707,18 +716,7 @@ Result<std::vector<PendingApproval>> CaseRunner::pending() {
       if (r.kind != record::approval_requested) continue;
       const StepRecords* s = journal.step(r.step);
       if (s && s->approval_decision) continue;
-      PendingApproval p{c.id,
-                        r.step,
-                        r.data.value("tool", ""),
-                        r.data.value("args", Json::object()),
-                        r.data.value("args_sha256", ""),
-                        r.data.value("why", ""),
-                        r.data.value("evidence", Json::object()),
-                        r.at_ns};
-      p.remind_at_ns = r.data.value("remind_at_ns", int64_t{0});
-      p.expires_at_ns = r.data.value("expires_at_ns", int64_t{0});
-      p.reminded = s && s->approval_reminder;
-      out.push_back(std::move(p));
+      out.push_back(pending_approval_of(c.id, r, s));
     }
   }
   return out;
