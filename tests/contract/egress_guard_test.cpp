@@ -2,6 +2,7 @@
 // socket family and every sending syscall is refused, in every thread; sockets the process
 // already had are cut off; a server's accepted connections keep working under inbound_only.
 #include "contract/egress_guard.h"
+#include "support/test_support.h"
 
 #include <gtest/gtest.h>
 #include <linux/if_ether.h>
@@ -20,16 +21,6 @@
 namespace keel::contract {
 namespace {
 
-// Runs `body` in a forked child; returns its exit code.
-template <typename F>
-int in_child(F body) {
-  pid_t pid = fork();
-  if (pid == 0) _exit(body());
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
-}
-
 sockaddr_in loopback(uint16_t port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -42,7 +33,7 @@ constexpr int kFamilies[] = {AF_INET, AF_INET6, AF_PACKET, AF_NETLINK, AF_VSOCK,
 
 TEST(EgressGuard, RefusesEverySocketFamilyInEveryThread) {
   for (auto profile : {EgressGuardProfile::no_sockets, EgressGuardProfile::inbound_only}) {
-    int code = in_child([profile] {
+    int code = testing::in_child([profile] {
       // A thread that exists before the guard must be covered too.
       int thread_errno = -1;
       std::atomic<bool> go{false};
@@ -82,7 +73,7 @@ TEST(EgressGuard, NoSocketsCutsOffWhatTheProcessAlreadyHad) {
   // connect/sendto/sendmsg are refused outright.
   int pair[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair), 0);
-  int code = in_child([&] {
+  int code = testing::in_child([&] {
     close(pair[1]);
     int inet = socket(AF_INET, SOCK_DGRAM, 0);  // an Internet socket opened before the guard
     if (inet < 0) return 9;
@@ -112,7 +103,7 @@ TEST(EgressGuard, StandardStreamsThatAreLocalSocketsStay) {
   // the client talks to it, and must keep working under no_sockets.
   int pair[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
-  int code = in_child([&] {
+  int code = testing::in_child([&] {
     close(pair[0]);
     if (dup2(pair[1], STDOUT_FILENO) < 0) return 9;
     if (!install_egress_guard().ok()) return 10;
@@ -130,7 +121,7 @@ TEST(EgressGuard, LocalIpcReachesLocalSocketsOnly) {
   // A PostgreSQL journal over its Unix socket: local sockets work (old and new), nothing else.
   int pair[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, pair), 0);
-  int code = in_child([&] {
+  int code = testing::in_child([&] {
     close(pair[0]);
     int inet = socket(AF_INET, SOCK_DGRAM, 0);
     if (inet < 0) return 9;

@@ -26,15 +26,6 @@ namespace {
 
 constexpr int kNoNamespaces = 77;
 
-template <typename F>
-int in_child(F body) {
-  pid_t pid = fork();
-  if (pid == 0) _exit(body());
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
-}
-
 bool bring_loopback_up() {
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   if (fd < 0) return false;
@@ -48,7 +39,7 @@ bool bring_loopback_up() {
 }
 
 TEST(NetworkNamespace, NothingLeavesAndTheMeterCountsWhatDoes) {
-  int code = in_child([] {
+  int code = testing::in_child([] {
     Status entered = enter_private_network();
     if (entered.code() == StatusCode::unavailable) return kNoNamespaces;
     if (!entered.ok() || !in_private_network()) return 10;
@@ -107,7 +98,7 @@ TEST(NetworkNamespace, NothingLeavesAndTheMeterCountsWhatDoes) {
 }
 
 TEST(NetworkNamespace, RefusesAThreadedProcess) {
-  int code = in_child([] {
+  int code = testing::in_child([] {
     std::atomic<bool> stop{false};
     std::thread busy([&] {
       while (!stop) std::this_thread::yield();

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "core/egress_policy.h"
+#include "support/test_support.h"
 
 namespace keel {
 namespace {
@@ -183,20 +184,10 @@ TEST(EgressPolicy, ListsCoverHostsPortsAndSubdomains) {
   EXPECT_TRUE(egress_list_allows({"example.org:443"}, "https://example.org/")) << "https's port is 443";
 }
 
-// The policy is process-wide and only tightens: each case runs in a child process.
-template <typename F>
-int in_child(F body) {
-  pid_t pid = fork();
-  if (pid == 0) _exit(body());
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
-}
-
 TEST(EgressPolicy, TheClientRefusesDestinationsOutsideTheList) {
   LoopbackServer server([](int fd, const std::string&) { send_all(fd, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"); });
   const int port = server.port();
-  int code = in_child([port] {
+  int code = testing::in_child([port] {
     restrict_egress({"localhost:" + std::to_string(port)});
     HttpClientRequest allowed;
     allowed.url = "http://localhost:" + std::to_string(port) + "/";
@@ -214,7 +205,7 @@ TEST(EgressPolicy, TheClientRefusesDestinationsOutsideTheList) {
     return 0;
   });
   EXPECT_EQ(code, 0);
-  int empty = in_child([port] {
+  int empty = testing::in_child([port] {
     restrict_egress({});
     HttpClientRequest any;
     any.url = "http://127.0.0.1:" + std::to_string(port) + "/";
@@ -230,7 +221,7 @@ TEST(EgressPolicy, AnAddressTheAllowedNameDoesNotResolveToIsRefused) {
   elsewhere.sin_addr.s_addr = htonl(0x0a000001);  // 10.0.0.1
   sockaddr_in home = elsewhere;
   home.sin_addr.s_addr = htonl(0x7f000001);
-  int code = in_child([&] {
+  int code = testing::in_child([&] {
     restrict_egress({"localhost:8443"});
     const std::string url = "https://localhost:8443/v1";
     if (!egress_address_allowed(url, reinterpret_cast<sockaddr*>(&home), sizeof home)) return 10;

@@ -2,6 +2,9 @@
 // running the real `keel` binary (or any program) and capturing what it prints.
 #pragma once
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <functional>
 #include <map>
 #include <optional>
@@ -30,6 +33,18 @@ bool running_in_ci();
     }                                                                                      \
     GTEST_SKIP() << keel_skip_reason_;                                                     \
   } while (0)
+
+//! Runs `body` (returning an exit code) in a forked child and waits: its exit code, or 100 plus
+//! the signal that ended it. For what changes a process for good (a seccomp filter, a network
+//! namespace, an egress policy that only tightens).
+template <typename F>
+int in_child(F body) {
+  pid_t pid = fork();
+  if (pid == 0) _exit(body());
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
 
 struct CommandResult {
   int exit_code = -1;  //!< 128 + signal number when killed by a signal
