@@ -20,6 +20,11 @@ namespace keel::engine {
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
 #if defined(__clang__)
+// Clang ignores GCC's target pragma; this gives every function in the region, lambdas' call
+// operators included, the same target.
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#endif
+#if defined(__clang__)
 #define KEEL_AVX2 __attribute__((target("avx2,fma,f16c")))
 #else
 #define KEEL_AVX2
@@ -500,6 +505,9 @@ const KernelTable kAvx2Vnni = {"avx2-vnni",   quantize_activation_reference, avx
 
 }  // namespace
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 #pragma GCC pop_options
 
 const KernelTable* avx2_kernels() {

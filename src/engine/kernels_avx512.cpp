@@ -25,6 +25,11 @@ namespace keel::engine {
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")
+#if defined(__clang__)
+// Clang ignores GCC's target pragma; this gives every function in the region, lambdas' call
+// operators included, the same target.
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni"))), apply_to = function)
+#endif
 // GCC 12 at -O3 reports its own AVX-512 insert intrinsics' undefined-by-design upper lanes as
 // maybe-uninitialized; nothing here reads an uninitialized value.
 #pragma GCC diagnostic push
@@ -470,6 +475,9 @@ void avx512_gemv(TensorType type, const uint8_t* w, size_t row_bytes, const void
 }  // namespace
 
 #pragma GCC diagnostic pop
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
 #pragma GCC pop_options
 
 const KernelTable* avx512_kernels() {
