@@ -149,6 +149,11 @@ def main():
                 if b"already" in err and args[0] == "run":
                     args = ["resume", "CASE-1", "--spec", SPEC, "--json"]
                     continue
+                if b"no case" in err and args[0] == "resume":
+                    # Killed before the case was journaled (a loaded machine, an early kill):
+                    # nothing to resume, so start it.
+                    args = ["run", SPEC, "--case", "CASE-1", "--json"]
+                    continue
                 if code != 0 and not env and kill_after is None:
                     args = ["resume", "CASE-1", "--spec", SPEC, "--json"]
             status = agent(["status", "CASE-1", "--spec", SPEC, "--json"], state, journal)
