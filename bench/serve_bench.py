@@ -29,6 +29,8 @@ import sys
 import time
 import urllib.request
 
+from keel_server_probe import process_memory_mb, prometheus_samples
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEL = os.path.join(ROOT, "build", "keel")
 sys.path.insert(0, os.path.join(ROOT, "bench", "peers"))
@@ -63,27 +65,13 @@ class Server:
         raise SystemExit("keel serve did not become ready")
 
     def metrics(self):
-        text = urllib.request.urlopen(self.url + "/metrics", timeout=5).read().decode()
-        out = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                out[name] = float(value)
-        return out
+        return prometheus_samples(self.url)
 
     def peak_rss_mb(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        return 0
+        return process_memory_mb(self.proc.pid, "VmHWM")
 
     def rss_mb(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return 0
+        return process_memory_mb(self.proc.pid)
 
     def stop(self):
         self.proc.terminate()

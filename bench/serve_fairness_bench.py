@@ -30,6 +30,8 @@ import tempfile
 import time
 import urllib.request
 
+from keel_server_probe import process_memory_mb, prometheus_samples
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEL = os.path.join(ROOT, "build", "keel")
 
@@ -76,20 +78,10 @@ class Server:
             raise SystemExit("keel serve did not become ready")
 
     def metrics(self):
-        text = urllib.request.urlopen(self.url + "/metrics", timeout=5).read().decode()
-        out = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _, value = line.rpartition(" ")
-                out[name] = float(value)
-        return out
+        return prometheus_samples(self.url)
 
     def rss_mb(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return 0.0
+        return process_memory_mb(self.proc.pid)
 
     def stop(self):
         self.proc.terminate()
