@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-#include "core/http_client.h"
+#include "net/http_client.h"
 #include "core/json.h"
 #include "engine/chat_template.h"
 #include "engine/context.h"
@@ -72,7 +72,7 @@ class OpenAIModel : public ModelClient {
 
   Result<ModelReply> complete(const ModelRequest& request) override {
     auto start = std::chrono::steady_clock::now();
-    HttpClientRequest http;
+    net::HttpClientRequest http;
     http.method = "POST";
     http.url = base_url_ + "/chat/completions";
     http.timeout_ms = timeout_ms_;
@@ -84,7 +84,7 @@ class OpenAIModel : public ModelClient {
                  {"temperature", 0},
                  {"seed", request.seed}};
     http.body = dump_json(body);
-    auto response = http_fetch(http);
+    auto response = net::http_fetch(http);
     if (!response.ok()) {
       // The egress policy refusing the endpoint is not an outage: retrying cannot help.
       if (response.status().code() == StatusCode::permission_denied) return response.status();

@@ -13,7 +13,7 @@
 #include <cstring>
 #include <sstream>
 
-#include "core/http_client.h"
+#include "net/http_client.h"
 #include "core/json.h"
 #include "core/json_schema.h"
 #include "core/log.h"
@@ -160,7 +160,7 @@ class HttpTransport : public McpClient::Transport {
   }
 
   Result<Json> exchange(const Json& id, const std::string& message) override {
-    KEEL_ASSIGN_OR_RETURN(HttpClientResponse r, post(message));
+    KEEL_ASSIGN_OR_RETURN(net::HttpClientResponse r, post(message));
     if (r.status == 401 || r.status == 403) {
       return Status::permission_denied(fmt::format("the MCP server at {} answered HTTP {}", url_, r.status));
     }
@@ -194,8 +194,8 @@ class HttpTransport : public McpClient::Transport {
   void set_protocol(std::string v) { protocol_ = std::move(v); }
 
  private:
-  Result<HttpClientResponse> post(const std::string& message) {
-    HttpClientRequest req;
+  Result<net::HttpClientResponse> post(const std::string& message) {
+    net::HttpClientRequest req;
     req.method = "POST";
     req.url = url_;
     req.body = message;
@@ -204,7 +204,7 @@ class HttpTransport : public McpClient::Transport {
     if (!token_.empty()) req.headers.emplace_back("Authorization", "Bearer " + token_);
     if (!session_.empty()) req.headers.emplace_back("Mcp-Session-Id", session_);
     if (!protocol_.empty()) req.headers.emplace_back("MCP-Protocol-Version", protocol_);
-    return http_fetch(req);
+    return net::http_fetch(req);
   }
 
   std::string url_, token_, session_, protocol_;

@@ -13,7 +13,8 @@
 #include "core/log.h"
 #include "core/thread_pool.h"
 #include "mcp/jsonrpc.h"
-#include "serve/http.h"
+#include "net/http_connection.h"
+#include "net/http_response.h"
 
 namespace keel::mcp {
 
@@ -243,105 +244,18 @@ struct HttpTransport::Impl {
         options.max_sessions));
   }
 
-  Step respond(const serve::HttpRequest& req);
+  Step respond(const net::HttpRequest& req);
+  void answer(const std::shared_ptr<net::HttpConnection>& c, const net::HttpRequest& req);
+  void start_connection(tcp::socket socket);
   static std::string finish(const ServerReply& reply, const std::vector<std::string>& headers);
   void accept();
 };
 
 namespace {
 
-class McpConnection : public std::enable_shared_from_this<McpConnection> {
- public:
-  McpConnection(tcp::socket socket, HttpTransport::Impl& impl)
-      : socket_(std::move(socket)), impl_(impl) {
-    serve::HttpLimits limits;
-    limits.max_body_bytes = kMaxMessageBytes;
-    parser_ = serve::RequestParser(limits);
-  }
-  void start() { read(); }
-
- private:
-  void read() {
-    auto self = shared_from_this();
-    socket_.async_read_some(asio::buffer(buffer_), [self](std::error_code ec, size_t n) {
-      if (ec) return;
-      auto state = self->parser_.feed(std::string_view(self->buffer_.data(), n));
-      self->drain(state);
-    });
-  }
-  // On the I/O thread. Answers the complete requests in the buffer in order; a request with
-  // work goes to a worker, and this connection reads nothing more until its reply is back.
-  void drain(serve::RequestParser::State state) {
-    while (state == serve::RequestParser::State::request_ready) {
-      serve::HttpRequest req = parser_.take();
-      keep_alive_ = req.keep_alive();
-      HttpTransport::Impl::Step step;
-      try {
-        step = impl_.respond(req);
-      } catch (const std::exception& e) {
-        log_error("mcp: a request failed with an exception: {}", e.what());
-        step.response = serve::http_response(
-            500, "application/json",
-            error_response(nullptr, rpc_error::internal_error, "internal error"));
-      }
-      if (step.work) {
-        run_on_worker(std::move(step));
-        return;
-      }
-      out_ += step.response;
-      state = parser_.poll();
-    }
-    if (state == serve::RequestParser::State::error) {
-      const auto& e = parser_.error();
-      out_ += serve::http_response(e.status, "application/json",
-                                   error_response(nullptr, rpc_error::invalid_request, e.message),
-                                   {}, false);
-      keep_alive_ = false;
-    }
-    if (out_.empty()) {
-      read();
-      return;
-    }
-    auto self = shared_from_this();
-    auto data = std::make_shared<std::string>(std::move(out_));
-    out_.clear();
-    asio::async_write(socket_, asio::buffer(*data),
-                      [self, data, keep_alive = keep_alive_](std::error_code ec, size_t) {
-                        if (ec) return;
-                        if (keep_alive) {
-                          self->read();
-                        } else {
-                          std::error_code ignored;
-                          self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
-                        }
-                      });
-  }
-  void run_on_worker(HttpTransport::Impl::Step step) {
-    ThreadPool& pool = impl_.pool(step.lane);
-    (void)pool.submit([self = shared_from_this(), work = std::move(step.work),
-                       headers = std::move(step.headers)]() mutable {
-      ServerReply reply = run_work(work);
-      asio::io_context& io = self->impl_.io;
-      // The worker keeps no reference: the connection is only ever destroyed on the I/O thread.
-      asio::post(io,
-                 [self = std::move(self), reply = std::move(reply), headers = std::move(headers)] {
-                   self->out_ += HttpTransport::Impl::finish(reply, headers);
-                   self->drain(self->parser_.poll());
-                 });
-    });
-  }
-
-  tcp::socket socket_;
-  HttpTransport::Impl& impl_;
-  serve::RequestParser parser_;
-  std::array<char, 16384> buffer_{};
-  std::string out_;  //!< responses not yet written, in request order
-  bool keep_alive_ = true;
-};
-
 std::string json_error(int http_status, int code, const std::string& message,
                        std::vector<std::string> headers = {}) {
-  return serve::http_response(http_status, "application/json",
+  return net::http_response(http_status, "application/json",
                               error_response(nullptr, code, message), headers);
 }
 
@@ -350,12 +264,12 @@ std::string json_error(int http_status, int code, const std::string& message,
 std::string HttpTransport::Impl::finish(const ServerReply& reply,
                                         const std::vector<std::string>& headers) {
   if (!reply.body)
-    return serve::http_response(reply.http_status == 200 ? 202 : reply.http_status, "text/plain",
+    return net::http_response(reply.http_status == 200 ? 202 : reply.http_status, "text/plain",
                                 "", headers);
-  return serve::http_response(reply.http_status, "application/json", *reply.body, headers);
+  return net::http_response(reply.http_status, "application/json", *reply.body, headers);
 }
 
-HttpTransport::Impl::Step HttpTransport::Impl::respond(const serve::HttpRequest& req) {
+HttpTransport::Impl::Step HttpTransport::Impl::respond(const net::HttpRequest& req) {
   auto done = [](std::string response) {
     Step step;
     step.response = std::move(response);
@@ -379,7 +293,7 @@ HttpTransport::Impl::Step HttpTransport::Impl::respond(const serve::HttpRequest&
                                "Access-Control-Allow-Headers: Authorization, Content-Type, Accept, "
                                "Mcp-Session-Id, MCP-Protocol-Version",
                                "Access-Control-Max-Age: 600"});
-      return done(serve::http_response(204, "text/plain", "", cors));
+      return done(net::http_response(204, "text/plain", "", cors));
     }
   }
   auto with_cors = [&](std::vector<std::string> headers) {
@@ -413,7 +327,7 @@ HttpTransport::Impl::Step HttpTransport::Impl::respond(const serve::HttpRequest&
   }
   expire_sessions();
   if (req.method == "GET") {
-    return done(serve::http_response(405, "application/json",
+    return done(net::http_response(405, "application/json",
                                      error_response(nullptr, rpc_error::invalid_request,
                                                     "this server sends no server-initiated stream"),
                                      with_cors({"Allow: POST, DELETE"})));
@@ -431,7 +345,7 @@ HttpTransport::Impl::Step HttpTransport::Impl::respond(const serve::HttpRequest&
     if (!session)
       return done(json_error(404, rpc_error::invalid_request, "unknown session", with_cors({})));
     end_session(session->id);
-    return done(serve::http_response(204, "text/plain", "", with_cors({})));
+    return done(net::http_response(204, "text/plain", "", with_cors({})));
   }
   if (req.method != "POST")
     return done(json_error(405, rpc_error::invalid_request, "use POST", {"Allow: POST, DELETE"}));
@@ -481,9 +395,54 @@ HttpTransport::Impl::Step HttpTransport::Impl::respond(const serve::HttpRequest&
   return step;
 }
 
+// Answers one request on the I/O thread; a request with work goes to a worker, and the
+// connection takes its next request once the reply is back.
+void HttpTransport::Impl::answer(const std::shared_ptr<net::HttpConnection>& c,
+                                 const net::HttpRequest& req) {
+  const bool keep_alive = req.keep_alive();
+  Step step = respond(req);
+  if (!step.work) {
+    c->write(std::move(step.response));
+    c->done(keep_alive);
+    return;
+  }
+  (void)pool(step.lane).submit([c, keep_alive, work = std::move(step.work),
+                                headers = std::move(step.headers)]() mutable {
+    ServerReply reply = run_work(work);
+    // The worker keeps no reference: the connection is only ever destroyed on the I/O thread.
+    net::HttpConnection& connection = *c;
+    connection.post([c = std::move(c), keep_alive, reply = std::move(reply),
+                     headers = std::move(headers)] {
+      c->write(finish(reply, headers));
+      c->done(keep_alive);
+    });
+  });
+}
+
+void HttpTransport::Impl::start_connection(tcp::socket socket) {
+  net::HttpConnectionOptions o;
+  o.limits.max_body_bytes = kMaxMessageBytes;
+  o.header_timeout_ms = options.header_timeout_ms;
+  o.body_timeout_ms = options.body_timeout_ms;
+  o.idle_timeout_ms = options.idle_timeout_ms;
+  net::HttpConnectionHooks hooks;
+  hooks.handle = [this](const std::shared_ptr<net::HttpConnection>& c, net::HttpRequest req) {
+    answer(c, req);
+  };
+  hooks.error_body = [](const net::HttpError& e) {
+    return error_response(nullptr,
+                          e.status >= 500 ? rpc_error::internal_error : rpc_error::invalid_request,
+                          e.message);
+  };
+  hooks.on_handler_failure = [](const char* what) {
+    log_error("mcp: a request failed with an exception: {}", what);
+  };
+  net::HttpConnection::start(std::move(socket), std::move(o), std::move(hooks));
+}
+
 void HttpTransport::Impl::accept() {
   acceptor.async_accept([this](std::error_code ec, tcp::socket socket) {
-    if (!ec) std::make_shared<McpConnection>(std::move(socket), *this)->start();
+    if (!ec) start_connection(std::move(socket));
     if (acceptor.is_open()) accept();
   });
 }

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/serving_defaults.h"
 #include "core/result.h"
 #include "mcp/mcp_server.h"
 
@@ -70,6 +71,11 @@ struct HttpOptions {
   int64_t session_idle_ms = 60 * 60 * 1000;  //!< a session unused this long ends
   const Clock* clock = nullptr;              //!< for session idleness; nullptr: the system clock
   WorkerOptions workers;
+  // Connection deadlines, as the OpenAI-compatible server has them (net/http_connection.h); 0:
+  // none. A tool call being answered has no deadline.
+  int64_t header_timeout_ms = serving_defaults::kHeaderTimeoutMs;
+  int64_t body_timeout_ms = serving_defaults::kBodyTimeoutMs;
+  int64_t idle_timeout_ms = serving_defaults::kIdleTimeoutMs;
 };
 
 class HttpTransport {

@@ -21,6 +21,8 @@
 #include "core/version.h"
 #include "engine/context.h"
 #include "engine/model.h"
+#include "net/http_connection.h"
+#include "net/http_response.h"
 #include "serve/embedding_queue.h"
 
 namespace keel::serve {
@@ -75,7 +77,13 @@ bool is_known_path(const std::string& path) {
 
 }  // namespace
 
-class Connection;
+using net::HttpConnection;
+using net::HttpError;
+using net::HttpRequest;
+using net::http_chunk;
+using net::http_response;
+using net::http_stream_head;
+using net::sse_event;
 
 struct Server::Impl {
   ServerOptions options;
@@ -114,320 +122,34 @@ struct Server::Impl {
 
   void accept();
   void on_accepted(tcp::socket socket);
+  void start_connection(tcp::socket socket, std::string peer, ConnectionAdmission admission);
   void load_models();
   void abort_loading();
   void begin_drain();
   void check_drain();
   std::optional<HttpError> check_head(const HttpRequest& head, bool probes_only);
-  void handle(const std::shared_ptr<Connection>& c, HttpRequest request);
-  void handle_completion(const std::shared_ptr<Connection>& c, const HttpRequest& request,
+  void handle(const std::shared_ptr<HttpConnection>& c, HttpRequest request);
+  void handle_completion(const std::shared_ptr<HttpConnection>& c, const HttpRequest& request,
                          bool chat);
   struct PendingCompletion;
-  void submit_completion(const std::shared_ptr<Connection>& c, PendingCompletion& pending);
-  void handle_embeddings(const std::shared_ptr<Connection>& c, const HttpRequest& request);
+  void submit_completion(const std::shared_ptr<HttpConnection>& c, PendingCompletion& pending);
+  void handle_embeddings(const std::shared_ptr<HttpConnection>& c, const HttpRequest& request);
   void count(int status, const std::string& tenant) {
     metrics->requests.labels({std::to_string(status), tenant}).inc();
   }
 };
 
-// One client connection: reads requests, answers one at a time (HTTP/1.1 without concurrent
-// pipelining), and keeps reading while a response is produced so a disconnect is noticed at
-// once. Lives on the I/O thread: every member function runs there.
-//
-// Deadlines: one timer, re-armed at each change of phase (waiting for a head, for a body, idle
-// between requests); none while a request is being answered.
-class Connection : public std::enable_shared_from_this<Connection> {
- public:
-  Connection(tcp::socket socket, Server::Impl& server, std::string peer,
-             ConnectionAdmission admission)
-      : socket_(std::move(socket)),
-        timer_(server.io),
-        server_(server),
-        parser_(server.options.http),
-        peer_(std::move(peer)),
-        admission_(admission) {
-    parser_.set_head_check([this](const HttpRequest& head) {
-      return server_.check_head(head, admission_ == ConnectionAdmission::probes_only);
-    });
-  }
-
-  void start() {
-    arm(Phase::head);
-    read();
-  }
-
-  void write(std::string data) {
-    if (closed_) return;
-    response_started_ = true;
-    out_.push_back(std::move(data));
-    if (!writing_) flush();
-  }
-
-  //! The current request is answered: close or take the next one.
-  void done(bool keep_alive) {
-    abort_ = nullptr;
-    busy_ = false;
-    response_started_ = false;
-    if (!keep_alive || admission_ == ConnectionAdmission::probes_only) {
-      close_after_write();
-      return;
-    }
-    // The next pipelined request is taken in a handler of its own: answering it here would
-    // nest one call per request (a client's buffer full of pipelined requests would exhaust
-    // the stack), and other connections get their turn in between.
-    auto self = shared_from_this();
-    asio::post(server_.io, [self] {
-      if (!self->closed_ && !self->busy_) self->process(self->parser_.poll());
-    });
-  }
-
-  //! What to cancel when the client goes away while its request is worked on.
-  void set_abort(std::function<void()> abort) { abort_ = std::move(abort); }
-  bool closed() const { return closed_; }
-  Server::Impl& server() { return server_; }
-
- private:
-  enum class Phase { head, body, idle, busy, linger };
-  //! After an error answered before the request was read to its end: how long the rest of
-  //! what the client sends is read and discarded (so that the client reads the answer instead
-  //! of a reset), at most.
-  static constexpr int64_t kLingerMs = 2000;
-
-  void arm(Phase phase) {
-    phase_ = phase;
-    ++timer_generation_;
-    const auto& l = server_.options.connections;
-    const int64_t ms = phase == Phase::head     ? l.header_timeout_ms
-                       : phase == Phase::body   ? l.body_timeout_ms
-                       : phase == Phase::idle   ? l.idle_timeout_ms
-                       : phase == Phase::linger ? kLingerMs
-                                                : 0;
-    if (ms <= 0) {
-      timer_.cancel();
-      return;
-    }
-    timer_.expires_after(std::chrono::milliseconds(ms));
-    std::weak_ptr<Connection> weak = shared_from_this();
-    timer_.async_wait([weak, generation = timer_generation_](std::error_code ec) {
-      auto self = weak.lock();
-      if (ec || !self || self->closed_ || generation != self->timer_generation_) return;
-      self->on_deadline();
-    });
-  }
-
-  void on_deadline() {
-    if (phase_ == Phase::linger) {
-      close();
-      return;
-    }
-    const char* phase = phase_ == Phase::head ? "header" : phase_ == Phase::body ? "body" : "idle";
-    server_.metrics->connection_timeouts.labels({phase}).inc();
-    // A request that has begun gets a 408 saying why; a silent connection is just closed.
-    if (phase_ == Phase::body || (phase_ == Phase::head && parser_.buffered() > 0)) {
-      busy_ = true;
-      ApiError e{408, "invalid_request_error",
-                 phase_ == Phase::body ? "the request body did not arrive in time"
-                                       : "the request head did not arrive in time",
-                 "", "request_timeout"};
-      write(http_response(408, "application/json", error_body(e), {}, false));
-      close_after_write();
-      return;
-    }
-    close();
-  }
-
-  void read() {
-    if (closed_ || read_eof_) return;
-    auto self = shared_from_this();
-    socket_.async_read_some(asio::buffer(buffer_), [self](std::error_code ec, size_t n) {
-      if (self->closed_) return;
-      if (self->lingering_) {  // discarding what follows an error answer
-        if (!ec) return self->read();
-        self->read_eof_ = true;
-        if (!self->writing_) self->close();  // else the write's completion closes
-        return;
-      }
-      if (ec == asio::error::eof) {
-        self->on_eof();
-        return;
-      }
-      if (ec) {
-        self->on_closed();
-        return;
-      }
-      if (self->busy_ || !self->pending_.empty()) {
-        // Bytes of a next request while this one is answered (or before what was kept then
-        // is taken): keep them, in order, within bounds.
-        self->pending_ += std::string_view(self->buffer_.data(), n);
-        if (self->pending_.size() > self->server_.options.http.max_body_bytes) {
-          self->on_closed();
-          return;
-        }
-        if (!self->busy_) self->process(RequestParser::State::need_more);
-      } else {
-        self->process(self->parser_.feed(std::string_view(self->buffer_.data(), n)));
-      }
-      self->read();
-    });
-  }
-
-  void process(RequestParser::State state) {
-    if (!pending_.empty() && !busy_) {
-      std::string bytes = std::move(pending_);
-      pending_.clear();
-      state = parser_.feed(bytes);
-    }
-    if (busy_ || closed_) return;
-    if (state == RequestParser::State::error) {
-      const HttpError& e = parser_.error();
-      ApiError api{e.status, error_type_of(e.status), e.message, "",
-                   e.code.empty() ? "bad_request" : e.code};
-      busy_ = true;
-      write(http_response(e.status, "application/json", error_body(api), e.headers, false));
-      lingering_ = true;  // the client may still be sending the body we refused: discard it
-      done(false);
-      return;
-    }
-    if (state != RequestParser::State::request_ready) {
-      // Waiting for more: the deadline of what is missing.
-      if (read_eof_) {
-        close_after_write();  // the client will send nothing more, and what it sent is not a
-                              // request
-      } else if (parser_.reading_body()) {
-        if (phase_ != Phase::body) arm(Phase::body);
-      } else if (parser_.buffered() > 0) {
-        if (phase_ != Phase::head) arm(Phase::head);
-      } else if (phase_ != Phase::idle && phase_ != Phase::head) {
-        arm(Phase::idle);
-      }
-      return;
-    }
-    busy_ = true;
-    arm(Phase::busy);
-    const uint64_t request = ++requests_;
-    auto self = shared_from_this();
-    HttpRequest r = parser_.take();
-    version_minor_ = r.version_minor;
-    try {
-      server_.handle(self, std::move(r));
-    } catch (const std::exception& ex) {
-      // Defence in depth: a handler's exception answers this request, never ends the process.
-      log_error("serve: request on {} failed: {}", peer_, ex.what());
-      server_.count(500, "unknown");
-      if (busy_ && requests_ == request && !closed_) {
-        if (response_started_) {
-          close();
-        } else {
-          write(http_response(
-              500, "application/json",
-              error_body({500, "server_error", "internal error while handling the request", "",
-                          "internal_error"}),
-              {}, false));
-          done(false);
-        }
-      }
-    }
-  }
-
-  void flush() {
-    if (out_.empty() || closed_) return;
-    writing_ = true;
-    auto self = shared_from_this();
-    asio::async_write(socket_, asio::buffer(out_.front()), [self](std::error_code ec, size_t) {
-      self->writing_ = false;
-      if (ec) {
-        self->on_closed();
-        return;
-      }
-      self->out_.pop_front();
-      if (!self->out_.empty()) {
-        self->flush();
-      } else if (self->close_after_write_) {
-        self->end_after_write();
-      }
-    });
-  }
-
-  void close_after_write() {
-    close_after_write_ = true;
-    if (!writing_) end_after_write();
-  }
-
-  void end_after_write() {
-    if (!lingering_ || read_eof_) return close();
-    // Our side is done (FIN), the client's may not be: read and discard until it stops
-    // sending, for kLingerMs at most, then close. Closing at once would reset the connection
-    // and the client could lose the answer before reading it.
-    std::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_send, ignored);
-    arm(Phase::linger);
-  }
-
-  void close() {
-    if (closed_) return;
-    closed_ = true;
-    std::error_code ignored;
-    timer_.cancel();
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-    server_.connections->close(peer_, admission_);
-    server_.metrics->connections_open.dec();
-  }
-
-  //! The peer is gone (reset, or a write failed): cancel what it asked for.
-  void on_closed() {
-    if (abort_) abort_();  // the engine frees its sequence at the next step
-    abort_ = nullptr;
-    close();
-  }
-
-  //! The peer sent FIN: it will send nothing more, but may still read (a half-close).
-  void on_eof() {
-    read_eof_ = true;
-    if (!busy_) {
-      process(RequestParser::State::need_more);  // closes: no request can complete now
-      return;
-    }
-    // A request is being answered. A client that only shut down its sending side still reads
-    // the response; one that closed its socket answers the next bytes it gets with a reset.
-    // Before the response starts, an interim "100 Continue" (which HTTP/1.1 clients skip) is
-    // what makes a closed client reset now rather than after the whole generation.
-    if (!response_started_ && version_minor_ >= 1) {  // never a 1xx to an HTTP/1.0 client
-      out_.push_back("HTTP/1.1 100 Continue\r\n\r\n");
-      if (!writing_) flush();
-    }
-    auto self = shared_from_this();
-    socket_.async_wait(tcp::socket::wait_error, [self](std::error_code ec) {
-      if (!ec && !self->closed_) self->on_closed();
-    });
-  }
-
-  tcp::socket socket_;
-  asio::steady_timer timer_;
-  Server::Impl& server_;
-  RequestParser parser_;
-  std::string peer_;
-  ConnectionAdmission admission_;
-  std::array<char, 16384> buffer_{};
-  std::string pending_;
-  std::deque<std::string> out_;
-  bool writing_ = false, busy_ = false, closed_ = false, close_after_write_ = false;
-  bool read_eof_ = false, response_started_ = false, lingering_ = false;
-  Phase phase_ = Phase::head;
-  uint64_t timer_generation_ = 0, requests_ = 0;
-  int version_minor_ = 1;  // of the request being answered
-  std::function<void()> abort_;
-};
 
 namespace {
 
 // Delivers a generation to its connection: each piece is posted to the I/O thread.
 class CompletionSink : public RequestSink {
  public:
-  CompletionSink(std::shared_ptr<Connection> c, CompletionRequest req, std::string id,
-                 std::string model, int64_t created, std::string tenant, int64_t charged_tokens,
-                 bool keep_alive)
-      : conn_(std::move(c)),
+  CompletionSink(Server::Impl& server, std::shared_ptr<HttpConnection> c, CompletionRequest req,
+                 std::string id, std::string model, int64_t created, std::string tenant,
+                 int64_t charged_tokens, bool keep_alive)
+      : server_(server),
+        conn_(std::move(c)),
         req_(std::move(req)),
         id_(std::move(id)),
         model_(std::move(model)),
@@ -453,13 +175,13 @@ class CompletionSink : public RequestSink {
         sse_event(completion_chunk(req_, id_, created_, model_, delta, first_, nullptr, lp)));
     first_ = false;
     auto c = conn_;
-    asio::post(c->server().io,
+    asio::post(server_.io,
                [c, chunk = std::move(chunk)]() mutable { c->write(std::move(chunk)); });
   }
 
   void on_finish(const RequestOutcome& o) override {
     auto c = conn_;
-    Server::Impl& s = c->server();
+    Server::Impl& s = server_;
     s.gateway->release(tenant_,
                        std::max<int64_t>(0, charged_ - o.prompt_tokens - o.completion_tokens));
     Usage usage{o.prompt_tokens, o.completion_tokens, o.cached_tokens};
@@ -489,8 +211,8 @@ class CompletionSink : public RequestSink {
     if (o.reason == engine::FinishReason::cancelled && o.error.empty()) status = 499;
     bool keep = keep_alive_;
     std::string tenant = tenant_;
-    asio::post(s.io, [c, out = std::move(out), keep, status, tenant]() mutable {
-      c->server().count(status, tenant);
+    asio::post(s.io, [&s, c, out = std::move(out), keep, status, tenant]() mutable {
+      s.count(status, tenant);
       if (c->closed()) return;
       c->write(std::move(out));
       c->done(keep);
@@ -499,14 +221,15 @@ class CompletionSink : public RequestSink {
 
  private:
   TokenLogprobJson convert(const std::vector<engine::TokenLogprob>& lp) {
-    const auto& tok = conn_->server().model->tokenizer();
+    const auto& tok = server_.model->tokenizer();
     TokenLogprobJson t{tok.token_to_piece(lp[0].token, true), lp[0].logprob, {}};
     for (size_t i = 1; i < lp.size(); ++i)
       t.top.emplace_back(tok.token_to_piece(lp[i].token, true), lp[i].logprob);
     return t;
   }
 
-  std::shared_ptr<Connection> conn_;
+  Server::Impl& server_;
+  std::shared_ptr<HttpConnection> conn_;
   CompletionRequest req_;
   std::string id_, model_;
   int64_t created_;
@@ -518,7 +241,7 @@ class CompletionSink : public RequestSink {
   std::vector<TokenLogprobJson> all_logprobs_;
 };
 
-void respond_error(const std::shared_ptr<Connection>& c, const ApiError& e, bool keep_alive,
+void respond_error(const std::shared_ptr<HttpConnection>& c, const ApiError& e, bool keep_alive,
                    const std::vector<std::string>& headers = {}) {
   c->write(http_response(e.status, "application/json", error_body(e), headers, keep_alive));
   c->done(keep_alive);
@@ -585,7 +308,43 @@ void Server::Impl::on_accepted(tcp::socket socket) {
   }
   socket.set_option(tcp::no_delay(true), ec);
   metrics->connections_open.inc();
-  std::make_shared<Connection>(std::move(socket), *this, std::move(peer), admission)->start();
+  start_connection(std::move(socket), std::move(peer), admission);
+}
+
+// A connection admitted by the connection table: the shared HTTP connection with this server's
+// deadlines, head check, handler, error bodies and metrics.
+void Server::Impl::start_connection(tcp::socket socket, std::string peer,
+                                    ConnectionAdmission admission) {
+  const bool probes_only = admission == ConnectionAdmission::probes_only;
+  const ConnectionLimits& l = options.connections;
+  net::HttpConnectionOptions o;
+  o.limits = options.http;
+  o.header_timeout_ms = l.header_timeout_ms;
+  o.body_timeout_ms = l.body_timeout_ms;
+  o.idle_timeout_ms = l.idle_timeout_ms;
+  o.one_request_only = probes_only;
+  net::HttpConnectionHooks hooks;
+  hooks.check_head = [this, probes_only](const HttpRequest& head) {
+    return check_head(head, probes_only);
+  };
+  hooks.handle = [this](const std::shared_ptr<HttpConnection>& c, HttpRequest r) {
+    handle(c, std::move(r));
+  };
+  hooks.error_body = [](const HttpError& e) {
+    return error_body({e.status, error_type_of(e.status), e.message, "", e.code});
+  };
+  hooks.on_timeout = [this](std::string_view phase) {
+    metrics->connection_timeouts.labels({std::string(phase)}).inc();
+  };
+  hooks.on_handler_failure = [this, peer](const char* what) {
+    log_error("serve: request on {} failed: {}", peer, what);
+    count(500, "unknown");
+  };
+  hooks.on_close = [this, peer, admission] {
+    connections->close(peer, admission);
+    metrics->connections_open.dec();
+  };
+  net::HttpConnection::start(std::move(socket), std::move(o), std::move(hooks));
 }
 
 std::optional<HttpError> Server::Impl::check_head(const HttpRequest& head, bool probes_only) {
@@ -758,7 +517,7 @@ void Server::Impl::check_drain() {
   });
 }
 
-void Server::Impl::handle(const std::shared_ptr<Connection>& c, HttpRequest r) {
+void Server::Impl::handle(const std::shared_ptr<HttpConnection>& c, HttpRequest r) {
   if (options.on_request) options.on_request(r);
   const bool keep = r.keep_alive();
   auto simple = [&](int status, std::string_view type, std::string_view body) {
@@ -835,7 +594,7 @@ QueueState queue_state_of(const Scheduler& s, const SchedulerOptions& o, int64_t
 
 }  // namespace
 
-void Server::Impl::handle_completion(const std::shared_ptr<Connection>& c, const HttpRequest& r,
+void Server::Impl::handle_completion(const std::shared_ptr<HttpConnection>& c, const HttpRequest& r,
                                      bool chat) {
   const bool keep = r.keep_alive();
   std::string tenant = *gateway->authenticate(r.header("authorization"));
@@ -916,7 +675,7 @@ void Server::Impl::handle_completion(const std::shared_ptr<Connection>& c, const
   });
 }
 
-void Server::Impl::submit_completion(const std::shared_ptr<Connection>& c, PendingCompletion& p) {
+void Server::Impl::submit_completion(const std::shared_ptr<HttpConnection>& c, PendingCompletion& p) {
   CompletionRequest& req = p.req;
   const bool keep = p.keep, chat = p.chat;
   const std::string& tenant = p.tenant;
@@ -989,14 +748,14 @@ void Server::Impl::submit_completion(const std::shared_ptr<Connection>& c, Pendi
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
   auto sink =
-      std::make_shared<CompletionSink>(c, req, id, model_id, created, tenant, request_tokens, keep);
+      std::make_shared<CompletionSink>(*this, c, req, id, model_id, created, tenant, request_tokens, keep);
   if (req.stream) sink->start_stream();
   sr->sink = sink;
   c->set_abort([sr] { sr->cancelled = true; });
   scheduler->submit(std::move(sr));
 }
 
-void Server::Impl::handle_embeddings(const std::shared_ptr<Connection>& c, const HttpRequest& r) {
+void Server::Impl::handle_embeddings(const std::shared_ptr<HttpConnection>& c, const HttpRequest& r) {
   const bool keep = r.keep_alive();
   std::string tenant = *gateway->authenticate(r.header("authorization"));
   auto fail = [&](const ApiError& e, const std::vector<std::string>& headers = {}) {

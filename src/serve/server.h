@@ -47,7 +47,7 @@
 #include "serve/admission.h"
 #include "serve/connection_limits.h"
 #include "serve/gateway.h"
-#include "serve/http.h"
+#include "net/http_parser.h"
 #include "serve/openai_api.h"
 #include "serve/scheduler.h"
 #include "serve/serve_metrics.h"
@@ -66,7 +66,7 @@ struct ServerOptions {
   SchedulerOptions scheduler;
   AdmissionLimits admission;
   RequestLimits request_limits;
-  HttpLimits http;
+  net::HttpLimits http;
   ConnectionLimits connections;
   //! Embedding inputs tokenized and embedded per turn of the embedding worker (round robin).
   size_t embedding_inputs_per_slice = 8;
@@ -80,7 +80,7 @@ struct ServerOptions {
   int64_t startup_delay_ms = 0;
   //! Fault injection for tests: called on the I/O thread before each request is handled; an
   //! exception it throws is handled as a handler's exception would be (500, the server goes on).
-  std::function<void(const HttpRequest&)> on_request;
+  std::function<void(const net::HttpRequest&)> on_request;
 };
 
 class Server {

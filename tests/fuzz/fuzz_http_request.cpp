@@ -4,21 +4,21 @@
 #include <cstdint>
 #include <string_view>
 
-#include "serve/http.h"
+#include "net/http_parser.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
-  keel::serve::HttpLimits limits;
+  keel::net::HttpLimits limits;
   limits.max_request_line = 256;
   limits.max_headers = 8;
   limits.max_header_bytes = 512;
   limits.max_body_bytes = 1024;
   for (size_t piece : {size_t{1} << 20, size_t{7}, size_t{1}}) {
-    keel::serve::RequestParser p(limits);
-    auto state = keel::serve::RequestParser::State::need_more;
-    for (size_t at = 0; at < text.size() && state != keel::serve::RequestParser::State::error; at += piece) {
+    keel::net::RequestParser p(limits);
+    auto state = keel::net::RequestParser::State::need_more;
+    for (size_t at = 0; at < text.size() && state != keel::net::RequestParser::State::error; at += piece) {
       state = p.feed(text.substr(at, piece));
-      while (state == keel::serve::RequestParser::State::request_ready) {
+      while (state == keel::net::RequestParser::State::request_ready) {
         auto r = p.take();
         (void)r.keep_alive();
         (void)r.header("content-type");

@@ -33,7 +33,7 @@ std::string url_of(const Server& s) {
 
 TEST(Server, AHandlersExceptionIsA500AndTheServerGoesOn) {
   ServerOptions o = options();
-  o.on_request = [](const HttpRequest& r) {
+  o.on_request = [](const net::HttpRequest& r) {
     if (r.path == "/v1/models") throw std::runtime_error("injected fault");
   };
   auto server = Server::create(o);

@@ -1,6 +1,6 @@
 #include "support/test_support.h"
 
-#include "core/http_client.h"
+#include "net/http_client.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -295,7 +295,7 @@ std::string listening_url(const std::string& output) {
 
 HttpResult http_request(const std::string& url, const std::string& method, const std::string& path,
                         const std::string& body, const std::vector<std::string>& headers, int timeout_ms) {
-  HttpClientRequest request;
+  net::HttpClientRequest request;
   request.method = method;
   request.url = url + path;
   request.body = body;
@@ -306,7 +306,7 @@ HttpResult http_request(const std::string& url, const std::string& method, const
     request.headers.emplace_back(h.substr(0, colon), value == std::string::npos ? "" : h.substr(value));
   }
   HttpResult result;
-  auto response = http_fetch(request);
+  auto response = net::http_fetch(request);
   if (!response.ok()) return result;  // status 0: no response
   result.status = response->status;
   result.headers = response->headers;

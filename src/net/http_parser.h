@@ -1,5 +1,4 @@
-// HTTP/1.1 messages for the server: an incremental request parser that never trusts its input,
-// and response/Server-Sent-Events framing.
+// HTTP/1.1 requests for the servers: an incremental request parser that never trusts its input.
 //
 // Contract:
 // - RequestParser::feed() accepts bytes as they arrive and reports complete requests one at a
@@ -11,8 +10,8 @@
 //   taken, and may refuse it there (the server checks API keys this way).
 // - Header names are matched case-insensitively; bodies need Content-Length (chunked request
 //   bodies are refused with 411).
-// - Responses use Content-Length, streams use chunked transfer encoding; SSE events are
-//   "data: <json>\n\n" as the OpenAI API sends them.
+// - feed() and poll() are [[nodiscard]]: their state says whether a request, or an error to
+//   answer, is waiting.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-namespace keel::serve {
+namespace keel::net {
 
 struct HttpLimits {
   size_t max_request_line = 8192;
@@ -65,9 +64,9 @@ class RequestParser {
 
   enum class State { need_more, request_ready, error };
   //! Appends bytes and tries to complete a request.
-  State feed(std::string_view bytes);
+  [[nodiscard]] State feed(std::string_view bytes);
   //! Tries to complete the next request from what is buffered (after take()).
-  State poll();
+  [[nodiscard]] State poll();
   //! The completed request (valid when feed/poll returned request_ready); resets for the next.
   HttpRequest take();
   const HttpError& error() const { return error_; }
@@ -87,18 +86,4 @@ class RequestParser {
   HeadCheck head_check_;
 };
 
-std::string_view http_reason(int status);
-
-//! A complete response with Content-Length. `extra_headers` lines end without CRLF.
-std::string http_response(int status, std::string_view content_type, std::string_view body,
-                          const std::vector<std::string>& extra_headers = {},
-                          bool keep_alive = true);
-//! Head of a chunked response (for SSE and other streams).
-std::string http_stream_head(int status, std::string_view content_type,
-                             const std::vector<std::string>& extra_headers = {});
-//! One chunk of a chunked body; an empty payload gives the terminating chunk.
-std::string http_chunk(std::string_view payload);
-//! "data: <payload>\n\n" (payload must not contain a blank line).
-std::string sse_event(std::string_view payload);
-
-}  // namespace keel::serve
+}  // namespace keel::net

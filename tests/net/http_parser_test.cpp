@@ -2,9 +2,10 @@
 // response/SSE framing.
 #include <gtest/gtest.h>
 
-#include "serve/http.h"
+#include "net/http_parser.h"
+#include "net/http_response.h"
 
-namespace keel::serve {
+namespace keel::net {
 namespace {
 
 using State = RequestParser::State;
@@ -148,4 +149,4 @@ TEST(HttpFraming, ResponsesChunksAndEvents) {
 }
 
 }  // namespace
-}  // namespace keel::serve
+}  // namespace keel::net

@@ -2,7 +2,7 @@
 // bodies without a ceiling, deadlines, size limits, refused connections, no redirects followed;
 // and the egress allow-list, which refuses a destination before connecting and refuses an
 // address its allowed host does not resolve to.
-#include "core/http_client.h"
+#include "net/http_client.h"
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -19,7 +19,7 @@
 #include "core/egress_policy.h"
 #include "support/test_support.h"
 
-namespace keel {
+namespace keel::net {
 namespace {
 
 // A one-thread HTTP server: answers each connection with respond(request text).
@@ -235,4 +235,4 @@ TEST(EgressPolicy, AnAddressTheAllowedNameDoesNotResolveToIsRefused) {
 }
 
 }  // namespace
-}  // namespace keel
+}  // namespace keel::net

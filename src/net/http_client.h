@@ -23,7 +23,7 @@
 
 #include "core/result.h"
 
-namespace keel {
+namespace keel::net {
 
 struct HttpClientRequest {
   std::string method = "GET";
@@ -49,4 +49,4 @@ struct HttpClientResponse {
 
 [[nodiscard]] Result<HttpClientResponse> http_fetch(const HttpClientRequest& request);
 
-}  // namespace keel
+}  // namespace keel::net

@@ -1,4 +1,4 @@
-#include "core/http_client.h"
+#include "net/http_client.h"
 
 #include <curl/curl.h>
 #include <fmt/format.h>
@@ -10,7 +10,7 @@
 
 #include "core/egress_policy.h"
 
-namespace keel {
+namespace keel::net {
 
 namespace {
 
@@ -155,4 +155,4 @@ Result<HttpClientResponse> http_fetch(const HttpClientRequest& request) {
   }
 }
 
-}  // namespace keel
+}  // namespace keel::net
