@@ -1,7 +1,6 @@
 #include "mcp/transports.h"
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <array>
@@ -12,6 +11,7 @@
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
+#include "core/yaml_reader.h"
 #include "mcp/jsonrpc.h"
 #include "net/http_connection.h"
 #include "net/http_response.h"
@@ -19,6 +19,12 @@
 namespace keel::mcp {
 
 using asio::ip::tcp;
+
+namespace {
+
+constexpr uint64_t kMaxTokenFileBytes = 4 << 20;
+
+}  // namespace
 
 // ---- stdio -------------------------------------------------------------------------------------
 
@@ -92,30 +98,28 @@ void serve_stdio(McpServer& server, const std::string& principal, std::istream& 
 // ---- tokens ------------------------------------------------------------------------------------
 
 Result<TokenFile> TokenFile::load(const std::string& path) {
-  TokenFile t;
-  try {
-    YAML::Node root = YAML::LoadFile(path);
-    if (!root["principals"] || !root["principals"].IsSequence()) {
-      return Status::invalid_argument(fmt::format("{}: expected a 'principals' list", path));
-    }
-    for (const auto& p : root["principals"]) {
-      std::string id = p["id"].as<std::string>();
-      for (auto h : p["tokens_sha256"].as<std::vector<std::string>>()) {
-        for (auto& ch : h) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        if (h.size() != 64 || h.find_first_not_of("0123456789abcdef") != std::string::npos) {
-          return Status::invalid_argument(
-              fmt::format("{}: principal {}: tokens_sha256 entries are 64 hex digits (the hash, "
-                          "never the token)",
-                          path, id));
-        }
-        t.by_hash_[h] = id;
-      }
-    }
-  } catch (const YAML::BadFile&) {
-    return Status::not_found(fmt::format("token file {} cannot be read", path));
-  } catch (const YAML::Exception& e) {
-    return Status::invalid_argument(fmt::format("{}: line {}: {}", path, e.mark.line + 1, e.msg));
+  auto root = load_yaml_file(path, kMaxTokenFileBytes);
+  if (!root.ok()) {
+    if (root.status().code() == StatusCode::not_found)
+      return Status::not_found(fmt::format("token file {} cannot be read", path));
+    return root.status();
   }
+  TokenFile t;
+  YamlReader r;
+  auto top = r.map(*root, "", 1);
+  if (!top.valid()) r.errors.push_back({"", 1, "expected a mapping with a 'principals' list"});
+  r.list(top.require("principals"), "principals", [&](const YAML::Node& node, const std::string& p) {
+    auto principal = r.item(node, p);
+    if (!principal.valid()) return;
+    auto id = r.identifier(principal.require("id"), p + ".id");
+    r.list(principal.require("tokens_sha256"), p + ".tokens_sha256",
+           [&](const YAML::Node& n, const std::string& q) {
+             if (auto h = r.sha256_hex(n, q); h && id) t.by_hash_[*h] = *id;
+           });
+    principal.finish();
+  });
+  top.finish();
+  KEEL_RETURN_IF_ERROR(r.status(path));
   return t;
 }
 

@@ -1,14 +1,20 @@
 #include "serve/gateway.h"
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "core/hash.h"
+#include "core/yaml_reader.h"
 
 namespace keel::serve {
+
+namespace {
+
+constexpr uint64_t kMaxKeyFileBytes = 4 << 20;
+
+}  // namespace
 
 void Gateway::Bucket::refill(int64_t now_ns) {
   double seconds = static_cast<double>(now_ns - updated_ns) / 1e9;
@@ -45,48 +51,46 @@ void Gateway::set_limits(const std::string& tenant, const TenantLimits& limits) 
 
 Result<std::unique_ptr<Gateway>> Gateway::from_key_file(const std::string& path,
                                                         const Clock& clock) {
+  auto root = load_yaml_file(path, kMaxKeyFileBytes);
+  if (!root.ok()) {
+    if (root.status().code() == StatusCode::not_found)
+      return Status::not_found(fmt::format("API key file {} cannot be read", path));
+    return root.status();
+  }
+  struct Entry {
+    std::string id;
+    std::vector<std::string> hashes;
+    TenantLimits limits;
+  };
+  std::vector<Entry> entries;
+  YamlReader r;
+  auto top = r.map(*root, "", 1);
+  if (!top.valid()) r.errors.push_back({"", 1, "expected a mapping with a 'tenants' list"});
+  r.list(top.require("tenants"), "tenants", [&](const YAML::Node& node, const std::string& p) {
+    auto t = r.item(node, p);
+    if (!t.valid()) return;
+    Entry e;
+    auto id = r.identifier(t.require("id"), p + ".id");
+    if (auto v = r.non_negative(t.get("requests_per_minute"), p + ".requests_per_minute"))
+      e.limits.requests_per_minute = *v;
+    if (auto v = r.non_negative(t.get("tokens_per_minute"), p + ".tokens_per_minute"))
+      e.limits.tokens_per_minute = *v;
+    if (auto v = r.integer(t.get("max_concurrent"), p + ".max_concurrent", 0))
+      e.limits.max_concurrent = *v;
+    e.limits.models = r.string_list(t.get("models"), p + ".models");
+    r.list(t.get("keys_sha256"), p + ".keys_sha256", [&](const YAML::Node& n, const std::string& q) {
+      if (auto h = r.sha256_hex(n, q)) e.hashes.push_back(*h);
+    });
+    t.finish();
+    if (id) {
+      e.id = *id;
+      entries.push_back(std::move(e));
+    }
+  });
+  top.finish();
+  KEEL_RETURN_IF_ERROR(r.status(path));
   auto g = std::unique_ptr<Gateway>(new Gateway(clock));
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return Status::not_found(fmt::format("API key file {} cannot be read", path));
-  } catch (const YAML::Exception& e) {
-    return Status::invalid_argument(fmt::format("{}: line {}: {}", path, e.mark.line + 1, e.msg));
-  }
-  try {
-    if (!root["tenants"] || !root["tenants"].IsSequence()) {
-      return Status::invalid_argument(fmt::format("{}: expected a 'tenants' list", path));
-    }
-    for (const auto& t : root["tenants"]) {
-      std::string id = t["id"].as<std::string>();
-      TenantLimits limits;
-      if (t["requests_per_minute"]) limits.requests_per_minute = t["requests_per_minute"].as<double>();
-      if (t["tokens_per_minute"]) limits.tokens_per_minute = t["tokens_per_minute"].as<double>();
-      if (t["max_concurrent"]) limits.max_concurrent = t["max_concurrent"].as<int64_t>();
-      if (t["models"]) limits.models = t["models"].as<std::vector<std::string>>();
-      std::vector<std::string> hashes;
-      if (t["keys_sha256"]) hashes = t["keys_sha256"].as<std::vector<std::string>>();
-      for (auto& h : hashes) {
-        std::transform(h.begin(), h.end(), h.begin(), [](unsigned char c) { return std::tolower(c); });
-        if (h.size() != 64 || h.find_first_not_of("0123456789abcdef") != std::string::npos) {
-          return Status::invalid_argument(fmt::format("{}: tenant {}: keys_sha256 entries are 64 hex digits "
-                                                      "(the hash of the key, never the key itself)",
-                                                      path, id));
-        }
-      }
-      for (const auto& known : t) {
-        std::string key = known.first.as<std::string>();
-        static const char* kKnown[] = {"id", "requests_per_minute", "tokens_per_minute", "max_concurrent", "models", "keys_sha256"};
-        if (std::find(std::begin(kKnown), std::end(kKnown), key) == std::end(kKnown)) {
-          return Status::invalid_argument(fmt::format("{}: tenant {}: unknown key '{}'", path, id, key));
-        }
-      }
-      g->add_tenant(id, hashes, limits);
-    }
-  } catch (const YAML::Exception& e) {
-    return Status::invalid_argument(fmt::format("{}: line {}: {}", path, e.mark.line + 1, e.msg));
-  }
+  for (const auto& e : entries) g->add_tenant(e.id, e.hashes, e.limits);
   return g;
 }
 

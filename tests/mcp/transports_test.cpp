@@ -620,5 +620,34 @@ TEST(McpStdio, ASlowToolDoesNotDelayPingOrToolsList) {
   EXPECT_EQ(by_id["2"].size(), 1u);
 }
 
+TEST(TokenFile, ReadsHashedTokensAndRefusesWhatItDoesNotKnow) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("tokens.yaml"),
+                      "principals:\n  - id: agent\n    tokens_sha256: [" + sha256_hex("t-1") + "]\n");
+  auto tokens = TokenFile::load(dir.file("tokens.yaml"));
+  ASSERT_TRUE(tokens.ok()) << tokens.status().to_string();
+  EXPECT_EQ(tokens->principal("Bearer t-1").value_or(""), "agent");
+  EXPECT_FALSE(tokens->principal("Bearer t-2").ok());
+  struct Case {
+    std::string yaml, fragment;
+  };
+  for (const auto& c : std::vector<Case>{
+           {"principals: 3\n", "principals: expected a list, got '3' (line 1)"},
+           {"principals:\n  - id: a\n    tokens_sha256: [plaintext]\n",
+            "principals[0].tokens_sha256[0]: expected 64 hex digits"},
+           {"principals:\n  - id: a\n    token_sha256: []\n",
+            "principals[0].token_sha256: unknown key; did you mean 'tokens_sha256'?"},
+           {"principals:\n  - tokens_sha256: []\n", "principals[0].id: required key is missing"},
+           {"principals: [\n", "YAML syntax error"},
+       }) {
+    testing::write_file(dir.file("bad.yaml"), c.yaml);
+    auto bad = TokenFile::load(dir.file("bad.yaml"));
+    ASSERT_FALSE(bad.ok()) << c.yaml;
+    EXPECT_EQ(bad.status().code(), StatusCode::invalid_argument);
+    EXPECT_NE(bad.status().message().find(c.fragment), std::string::npos) << bad.status().message();
+  }
+  EXPECT_EQ(TokenFile::load(dir.file("missing.yaml")).status().code(), StatusCode::not_found);
+}
+
 }  // namespace
 }  // namespace keel::mcp

@@ -50,9 +50,14 @@ TEST(Gateway, KeyFileErrorsAreClear) {
     std::string yaml, fragment;
   };
   for (const auto& c : std::vector<Case>{
-           {"tenants: 3\n", "'tenants' list"},
-           {"tenants:\n  - id: a\n    keys_sha256: [plaintext-key]\n", "64 hex digits"},
-           {"tenants:\n  - id: a\n    requests_per_minut: 5\n", "unknown key 'requests_per_minut'"},
+           {"tenants: 3\n", "tenants: expected a list, got '3' (line 1)"},
+           {"tenants:\n  - id: a\n    keys_sha256: [plaintext-key]\n",
+            "tenants[0].keys_sha256[0]: expected 64 hex digits"},
+           {"tenants:\n  - id: a\n    requests_per_minut: 5\n",
+            "tenants[0].requests_per_minut: unknown key; did you mean 'requests_per_minute'?"},
+           {"tenants:\n  - id: a\n    max_concurrent: -1\n", "tenants[0].max_concurrent: must be at least 0"},
+           {"tenants:\n  - keys_sha256: []\n", "tenants[0].id: required key is missing"},
+           {"tenant:\n  - id: a\n", "tenants: required key is missing"},
            {"tenants: [\n", "line"},
        }) {
     write_file(dir.file("k.yaml"), c.yaml);
