@@ -1,11 +1,14 @@
-// Result<T>: a value or the Status that explains why there is none.
+// Result<T>: a value or the Status that explains why there is none. Result<T, E>: a value or a
+// typed error E, for the parsers whose errors carry more than a Status (an HTTP status and an
+// OpenAI error code, a JSON-RPC code and request id, a list of spec errors with their lines).
 //
-// Contract: a Result holds exactly one of a T or a non-ok Status. Constructing a Result from an
-// ok Status is a programmer error (asserted). value() on an error Result is a programmer error
-// (asserted); check ok() first or use KEEL_ASSIGN_OR_RETURN.
+// Contract: a Result holds exactly one of a T or an error. Constructing a Result<T> from an ok
+// Status is a programmer error (asserted). value() on an error Result, and error() on a value,
+// are programmer errors (asserted); check ok() first or use KEEL_ASSIGN_OR_RETURN.
 #pragma once
 
 #include <cassert>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -13,17 +16,33 @@
 
 namespace keel {
 
-template <typename T>
+template <typename T, typename E = Status>
 class [[nodiscard]] Result {
+  static_assert(!std::is_same_v<T, E>, "a Result's value and error types differ");
+
  public:
   Result(T value) : data_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Status status) : data_(std::move(status)) {  // NOLINT(google-explicit-constructor)
-    assert(!std::get<Status>(data_).ok() && "Result constructed from an ok Status");
+  Result(E error) : data_(std::move(error)) {   // NOLINT(google-explicit-constructor)
+    if constexpr (std::is_same_v<E, Status>)
+      assert(!std::get<Status>(data_).ok() && "Result constructed from an ok Status");
   }
 
   bool ok() const { return std::holds_alternative<T>(data_); }
   //! The error; an ok Status when this holds a value.
-  Status status() const { return ok() ? Status() : std::get<Status>(data_); }
+  Status status() const
+    requires std::is_same_v<E, Status>
+  {
+    return ok() ? Status() : std::get<Status>(data_);
+  }
+  //! The typed error (not ok() only).
+  const E& error() const& {
+    assert(!ok());
+    return std::get<E>(data_);
+  }
+  E&& error() && {
+    assert(!ok());
+    return std::get<E>(std::move(data_));
+  }
 
   T& value() & {
     assert(ok());
@@ -45,7 +64,7 @@ class [[nodiscard]] Result {
   T value_or(T fallback) const& { return ok() ? std::get<T>(data_) : std::move(fallback); }
 
  private:
-  std::variant<T, Status> data_;
+  std::variant<T, E> data_;
 };
 
 }  // namespace keel

@@ -6,34 +6,28 @@
 
 namespace keel::mcp {
 
-Parsed parse_message(std::string_view text) {
-  Parsed out;
+ParsedMessage parse_message(std::string_view text) {
   if (text.size() > kMaxMessageBytes) {
-    out.error = {
+    return ParseError{
         rpc_error::invalid_request,
         fmt::format("the message is {} bytes; the limit is {}", text.size(), kMaxMessageBytes),
         nullptr};
-    return out;
   }
   auto j = parse_json(text, 64);
   if (!j.ok()) {
-    out.error = {rpc_error::parse_error, "parse error: " + j.status().message(), nullptr};
-    return out;
+    return ParseError{rpc_error::parse_error, "parse error: " + j.status().message(), nullptr};
   }
   if (j->is_array()) {
-    out.error = {rpc_error::invalid_request,
+    return ParseError{rpc_error::invalid_request,
                  "batches are not supported (MCP sends one message at a time)", nullptr};
-    return out;
   }
   if (!j->is_object()) {
-    out.error = {rpc_error::invalid_request, "a JSON-RPC message is an object", nullptr};
-    return out;
+    return ParseError{rpc_error::invalid_request, "a JSON-RPC message is an object", nullptr};
   }
   Json id = nullptr;
   if (auto it = j->find("id"); it != j->end()) {
     if (!it->is_string() && !it->is_number_integer()) {
-      out.error = {rpc_error::invalid_request, "the id must be a string or an integer", nullptr};
-      return out;
+      return ParseError{rpc_error::invalid_request, "the id must be a string or an integer", nullptr};
     }
     id = *it;
   }
@@ -42,40 +36,34 @@ Parsed parse_message(std::string_view text) {
   auto version = j->find("jsonrpc");
   if (version == j->end() || !version->is_string() ||
       version->get_ref<const std::string&>() != "2.0") {
-    out.error = {rpc_error::invalid_request, "\"jsonrpc\" must be \"2.0\"", id};
-    return out;
+    return ParseError{rpc_error::invalid_request, "\"jsonrpc\" must be \"2.0\"", id};
   }
   Message m;
   m.id = id;
   if (auto method = j->find("method"); method != j->end()) {
     if (!method->is_string() || method->get_ref<const std::string&>().empty()) {
-      out.error = {rpc_error::invalid_request, "\"method\" must be a non-empty string", id};
-      return out;
+      return ParseError{rpc_error::invalid_request, "\"method\" must be a non-empty string", id};
     }
     m.method = method->get<std::string>();
     m.kind = id.is_null() ? Message::Kind::notification : Message::Kind::request;
     if (auto params = j->find("params"); params != j->end()) {
       if (!params->is_object()) {
-        out.error = {rpc_error::invalid_request, "\"params\" must be an object", id};
-        return out;
+        return ParseError{rpc_error::invalid_request, "\"params\" must be an object", id};
       }
       m.params = *params;
     }
   } else if (j->contains("result") || j->contains("error")) {
     if (id.is_null()) {
-      out.error = {rpc_error::invalid_request, "a response needs an id", nullptr};
-      return out;
+      return ParseError{rpc_error::invalid_request, "a response needs an id", nullptr};
     }
     m.kind = Message::Kind::response;
     if (auto result = j->find("result"); result != j->end()) m.result = *result;
     if (auto error = j->find("error"); error != j->end()) m.error = *error;
   } else {
-    out.error = {rpc_error::invalid_request,
+    return ParseError{rpc_error::invalid_request,
                  "a message needs a \"method\" (request) or a \"result\"/\"error\" (response)", id};
-    return out;
   }
-  out.message = std::move(m);
-  return out;
+  return m;
 }
 
 std::string response(const Json& id, const Json& result) {

@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/result.h"
+
 namespace keel::mcp {
 
 namespace rpc_error {
@@ -46,12 +48,10 @@ struct ParseError {
   nlohmann::json id;  //!< the request id when it could be read, else null
 };
 
-struct Parsed {
-  std::optional<Message> message;
-  ParseError error;
-};
+//! A message, or the JSON-RPC error to answer it with.
+using ParsedMessage = Result<Message, ParseError>;
 
-Parsed parse_message(std::string_view text);
+[[nodiscard]] ParsedMessage parse_message(std::string_view text);
 
 std::string response(const nlohmann::json& id, const nlohmann::json& result);
 std::string error_response(const nlohmann::json& id, int code, std::string_view message,

@@ -96,16 +96,16 @@ class StdioTransport : public McpClient::Transport {
     for (;;) {
       KEEL_ASSIGN_OR_RETURN(std::string line, read_line(deadline));
       auto parsed = parse_message(line);
-      if (!parsed.message) continue;  // not for us
-      if (parsed.message->kind == Message::Kind::response && parsed.message->id == id) {
+      if (!parsed.ok()) continue;  // not for us
+      if (parsed->kind == Message::Kind::response && parsed->id == id) {
         Json r = {{"id", id}};
-        if (!parsed.message->error.is_null()) r["error"] = parsed.message->error;
-        else r["result"] = parsed.message->result;
+        if (!parsed->error.is_null()) r["error"] = parsed->error;
+        else r["result"] = parsed->result;
         return r;
       }
-      if (parsed.message->kind == Message::Kind::request) {
+      if (parsed->kind == Message::Kind::request) {
         // We offer no client features (sampling, roots, elicitation).
-        (void)write_line(error_response(parsed.message->id, rpc_error::method_not_found, "this client offers no features"));
+        (void)write_line(error_response(parsed->id, rpc_error::method_not_found, "this client offers no features"));
       }
     }
   }

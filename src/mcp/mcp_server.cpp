@@ -228,15 +228,17 @@ PreparedMessage McpServer::prepare(std::string_view text, Session& session) {
   return prepare(parse_message(text), session);
 }
 
-PreparedMessage McpServer::prepare(Parsed parsed, Session& session) {
+PreparedMessage McpServer::prepare(ParsedMessage parsed, Session& session) {
   auto answered = [](ServerReply r) {
     PreparedMessage p;
     p.reply = std::move(r);
     return p;
   };
-  if (!parsed.message)
-    return answered(error_reply(parsed.error.id, parsed.error.code, parsed.error.message, 400));
-  Message& m = *parsed.message;
+  if (!parsed.ok()) {
+    const ParseError& e = parsed.error();
+    return answered(error_reply(e.id, e.code, e.message, 400));
+  }
+  Message& m = *parsed;
   const Json no_id = nullptr;
   try {
     if (m.kind == Message::Kind::response)

@@ -113,7 +113,7 @@ class McpServer {
   //! Step one for one message of a session, on the session's thread and in message order:
   //! parses it, runs the lifecycle, and answers it or returns the work that answers it.
   PreparedMessage prepare(std::string_view text, Session& session);
-  PreparedMessage prepare(Parsed parsed, Session& session);
+  PreparedMessage prepare(ParsedMessage parsed, Session& session);
   //! Both steps on the calling thread.
   ServerReply handle(std::string_view text, Session& session);
 

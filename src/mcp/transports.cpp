@@ -357,9 +357,8 @@ HttpTransport::Impl::Step HttpTransport::Impl::respond(const net::HttpRequest& r
     return done(json_error(400, rpc_error::invalid_request,
                            fmt::format("unsupported MCP-Protocol-Version {}", *v)));
   }
-  Parsed parsed = parse_message(req.body);
-  if (parsed.message && parsed.message->kind == Message::Kind::request &&
-      parsed.message->method == "initialize") {
+  ParsedMessage parsed = parse_message(req.body);
+  if (parsed.ok() && parsed->kind == Message::Kind::request && parsed->method == "initialize") {
     Session fresh;
     fresh.id = new_session_id();
     fresh.principal = principal;
@@ -381,8 +380,8 @@ HttpTransport::Impl::Step HttpTransport::Impl::respond(const net::HttpRequest& r
     return done(finish(reply, with_cors(headers)));
   }
   if (!session_header) {
-    if (!parsed.message)
-      return done(json_error(400, parsed.error.code, parsed.error.message, with_cors({})));
+    if (!parsed.ok())
+      return done(json_error(400, parsed.error().code, parsed.error().message, with_cors({})));
     return done(json_error(400, rpc_error::invalid_request,
                            "Mcp-Session-Id is missing: send initialize first", with_cors({})));
   }

@@ -15,6 +15,8 @@ namespace {
 //! the client sends is read and discarded, at most.
 constexpr int64_t kLingerMs = 2000;
 
+RequestParser::Parse need_more() { return std::optional<HttpRequest>(); }
+
 }  // namespace
 
 std::shared_ptr<HttpConnection> HttpConnection::start(tcp::socket socket,
@@ -138,32 +140,32 @@ void HttpConnection::on_read(size_t n) {
     // taken): keep them, in order, within bounds.
     pending_ += bytes;
     if (pending_.size() > options_.limits.max_body_bytes) return on_closed();
-    if (!busy_) process(RequestParser::State::need_more);
+    if (!busy_) process(need_more());
     return;
   }
   process(parser_.feed(bytes));
 }
 
-void HttpConnection::process(RequestParser::State state) {
-  if (!pending_.empty() && !busy_) {
-    std::string bytes = std::move(pending_);
-    pending_.clear();
-    state = parser_.feed(bytes);
-  }
+void HttpConnection::process(RequestParser::Parse parse) {
   if (busy_ || closed_) return;
-  if (state == RequestParser::State::error) {
+  if (!pending_.empty()) {  // bytes that came while the last request was answered
+    parser_.append(pending_);
+    pending_.clear();
+    if (parse.ok() && !parse->has_value()) parse = parser_.poll();
+  }
+  if (!parse.ok()) {
     busy_ = true;
-    HttpError e = parser_.error();
+    HttpError e = std::move(parse).error();
     if (e.code.empty()) e.code = "bad_request";
     answer_error(e);
     lingering_ = true;  // the client may still be sending the body we refused: discard it
     done(false);
     return;
   }
-  if (state != RequestParser::State::request_ready) return wait_for_more();
+  if (!parse->has_value()) return wait_for_more();
   busy_ = true;
   arm(Phase::busy);
-  dispatch(parser_.take());
+  dispatch(std::move(**parse));
 }
 
 // Waiting for more bytes: the deadline of what is missing.
@@ -251,7 +253,7 @@ void HttpConnection::on_closed() {
 void HttpConnection::on_eof() {
   read_eof_ = true;
   if (!busy_) {
-    process(RequestParser::State::need_more);  // closes: no request can complete now
+    process(need_more());  // closes: no request can complete now
     return;
   }
   // A request is being answered. A client that only shut down its sending side still reads the

@@ -92,7 +92,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void answer_error(const HttpError& error);
   void read();
   void on_read(size_t n);
-  void process(RequestParser::State state);
+  void process(RequestParser::Parse parse);
   void wait_for_more();
   void dispatch(HttpRequest request);
   void flush();

@@ -10,8 +10,6 @@
 //   taken, and may refuse it there (the server checks API keys this way).
 // - Header names are matched case-insensitively; bodies need Content-Length (chunked request
 //   bodies are refused with 411).
-// - feed() and poll() are [[nodiscard]]: their state says whether a request, or an error to
-//   answer, is waiting.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +19,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "core/result.h"
 
 namespace keel::net {
 
@@ -56,33 +56,37 @@ class RequestParser {
   explicit RequestParser(HttpLimits limits = {}) : limits_(limits) {}
 
   //! Called once per request when its head is complete, before any byte of its body is taken:
-  //! an error refuses the request there (the parser reports it as error()), so a request that
+  //! an error refuses the request there (feed() or poll() returns it), so a request that
   //! will be refused anyway (no valid API key, unknown path) never makes the server hold its
   //! body. `head` has method, target, path, version and headers; its body is empty.
   using HeadCheck = std::function<std::optional<HttpError>(const HttpRequest& head)>;
   void set_head_check(HeadCheck check) { head_check_ = std::move(check); }
 
-  enum class State { need_more, request_ready, error };
+  //! A complete request, nullopt while more bytes are needed, or the error to answer (after
+  //! which the parser must not be fed again).
+  using Parse = Result<std::optional<HttpRequest>, HttpError>;
   //! Appends bytes and tries to complete a request.
-  [[nodiscard]] State feed(std::string_view bytes);
-  //! Tries to complete the next request from what is buffered (after take()).
-  [[nodiscard]] State poll();
-  //! The completed request (valid when feed/poll returned request_ready); resets for the next.
-  HttpRequest take();
-  const HttpError& error() const { return error_; }
+  [[nodiscard]] Parse feed(std::string_view bytes);
+  //! Appends bytes without trying (poll() next).
+  void append(std::string_view bytes) { buffer_.append(bytes); }
+  //! Tries to complete the next request from what is buffered (pipelined requests).
+  [[nodiscard]] Parse poll();
   size_t buffered() const { return buffer_.size() - consumed_; }
   //! True between the end of a request's head and the end of its body.
   bool reading_body() const { return headers_done_; }
 
  private:
-  State fail(int status, std::string message);
+  std::optional<HttpError> read_head(std::string_view head);
+  std::optional<HttpError> read_request_line(std::string_view line);
+  std::optional<HttpError> read_headers(std::string_view lines);
+  std::optional<HttpError> read_content_length();
+
   HttpLimits limits_;
   std::string buffer_;
   size_t consumed_ = 0;  //!< bytes at the front of buffer_ already taken
-  HttpRequest current_;
+  HttpRequest current_;  //!< the request being read
   bool headers_done_ = false;
   size_t body_length_ = 0;
-  HttpError error_;
   HeadCheck head_check_;
 };
 

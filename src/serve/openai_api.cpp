@@ -154,248 +154,270 @@ bool content_text(const Json* c, std::string* out, ApiError* err, const std::str
   return true;
 }
 
-ParsedCompletion parse_completion(const Json& j, bool chat, const RequestLimits& limits) {
-  ParsedCompletion out;
-  auto failed = [&] {
-    out.request.reset();
-    return out;
-  };
-  if (!j.is_object()) {
-    out.error = bad("", "the body must be a JSON object", "invalid_json");
-    return out;
+// Chat: the messages, each a role and its text.
+bool read_messages(Fields& f, const RequestLimits& limits, CompletionRequest* r, ApiError* err) {
+  const Json* messages = f.find("messages");
+  if (!messages || !messages->is_array() || messages->empty()) {
+    *err = bad("messages", "'messages' must be a non-empty array");
+    return false;
   }
-  CompletionRequest r;
-  r.chat = chat;
-  Fields f(j, "", &out.error);
-  if (!f.string("model", &r.model, true)) {
-    out.error.code = "missing_model";
-    return failed();
+  if (messages->size() > limits.max_messages) {
+    *err = bad("messages", fmt::format("at most {} messages are accepted", limits.max_messages));
+    return false;
   }
-  if (chat) {
-    const Json* messages = f.find("messages");
-    if (!messages || !messages->is_array() || messages->empty()) {
-      out.error = bad("messages", "'messages' must be a non-empty array");
-      return failed();
+  for (size_t i = 0; i < messages->size(); ++i) {
+    const Json& m = (*messages)[i];
+    std::string param = fmt::format("messages[{}]", i);
+    if (!m.is_object()) {
+      *err = bad(param, "each message must be an object with a string 'role'", "invalid_type");
+      return false;
     }
-    if (messages->size() > limits.max_messages) {
-      out.error =
-          bad("messages", fmt::format("at most {} messages are accepted", limits.max_messages));
-      return failed();
+    Fields mf(m, param, err);
+    std::string role;
+    if (!mf.string("role", &role, true)) {
+      err->message = "each message needs a string 'role'";
+      err->param = param;
+      return false;
     }
-    for (size_t i = 0; i < messages->size(); ++i) {
-      const Json& m = (*messages)[i];
-      std::string param = fmt::format("messages[{}]", i);
-      if (!m.is_object()) {
-        out.error =
-            bad(param, "each message must be an object with a string 'role'", "invalid_type");
-        return failed();
-      }
-      Fields mf(m, param, &out.error);
-      std::string role;
-      if (!mf.string("role", &role, true)) {
-        out.error.message = "each message needs a string 'role'";
-        out.error.param = param;
-        return failed();
-      }
-      if (role == "developer") role = "system";
-      if (role != "system" && role != "user" && role != "assistant") {
-        out.error = bad(param + ".role",
-                        fmt::format("role '{}' is not supported (system, user, assistant)", role));
-        return failed();
-      }
-      std::string text;
-      if (!content_text(mf.find("content"), &text, &out.error, param + ".content")) return failed();
-      r.messages.push_back({role, std::move(text)});
+    if (role == "developer") role = "system";
+    if (role != "system" && role != "user" && role != "assistant") {
+      *err = bad(param + ".role",
+                 fmt::format("role '{}' is not supported (system, user, assistant)", role));
+      return false;
     }
+    std::string text;
+    if (!content_text(mf.find("content"), &text, err, param + ".content")) return false;
+    r->messages.push_back({role, std::move(text)});
+  }
+  return true;
+}
+
+// Completions: one prompt, a string or a list of one string.
+bool read_prompt(Fields& f, CompletionRequest* r, ApiError* err) {
+  const Json* p = f.find("prompt");
+  if (!p) {
+    *err = bad("prompt", "'prompt' is required");
+    return false;
+  }
+  if (p->is_string()) {
+    r->prompt = p->get<std::string>();
+  } else if (p->is_array() && p->size() == 1 && (*p)[0].is_string()) {
+    r->prompt = (*p)[0].get<std::string>();
   } else {
-    const Json* p = f.find("prompt");
-    if (!p) {
-      out.error = bad("prompt", "'prompt' is required");
-      return failed();
-    }
-    if (p->is_string()) {
-      r.prompt = p->get<std::string>();
-    } else if (p->is_array() && p->size() == 1 && (*p)[0].is_string()) {
-      r.prompt = (*p)[0].get<std::string>();
-    } else {
-      out.error = bad("prompt", "'prompt' must be a string (one prompt per request)");
-      return failed();
-    }
+    *err = bad("prompt", "'prompt' must be a string (one prompt per request)");
+    return false;
   }
+  return true;
+}
+
+bool read_max_tokens(Fields& f, const RequestLimits& limits, CompletionRequest* r,
+                     ApiError* err) {
   for (const char* key : {"max_tokens", "max_completion_tokens"}) {
     const Json* x = f.find(key);
     if (!x) continue;
     if (!x->is_number_integer() ||
         (x->is_number_unsigned() ? x->get<uint64_t>() == 0 : x->get<int64_t>() < 1)) {
-      out.error = bad(key, fmt::format("'{}' must be a positive integer", key), "invalid_type");
-      return failed();
+      *err = bad(key, fmt::format("'{}' must be a positive integer", key), "invalid_type");
+      return false;
     }
     const uint64_t v =
         x->is_number_unsigned() ? x->get<uint64_t>() : static_cast<uint64_t>(x->get<int64_t>());
     if (v > static_cast<uint64_t>(limits.max_tokens_limit)) {
-      out.error = bad(
+      *err = bad(
           key,
           fmt::format("'{}' is {}; this server allows at most {}", key, v, limits.max_tokens_limit),
           "max_tokens_too_large");
-      return failed();
+      return false;
     }
-    r.max_tokens = static_cast<int64_t>(v);
+    r->max_tokens = static_cast<int64_t>(v);
   }
-  if (!f.number("temperature", 0, 2, &r.temperature) || !f.number("top_p", 0, 1, &r.top_p) ||
-      !f.number("presence_penalty", -2, 2, &r.presence_penalty) ||
-      !f.number("frequency_penalty", -2, 2, &r.frequency_penalty) ||
-      !f.number("min_p", 0, 1, &r.min_p)) {
-    return failed();
+  return true;
+}
+
+// Sampling parameters: temperature, top_p, penalties, min_p, top_k, seed and n.
+bool read_sampling(Fields& f, CompletionRequest* r, ApiError* err) {
+  if (!f.number("temperature", 0, 2, &r->temperature) || !f.number("top_p", 0, 1, &r->top_p) ||
+      !f.number("presence_penalty", -2, 2, &r->presence_penalty) ||
+      !f.number("frequency_penalty", -2, 2, &r->frequency_penalty) ||
+      !f.number("min_p", 0, 1, &r->min_p)) {
+    return false;
   }
   std::optional<int64_t> top_k, n;
-  if (!f.integer("top_k", 0, 1000, &top_k)) return failed();
-  if (top_k) r.top_k = static_cast<int>(*top_k);
+  if (!f.integer("top_k", 0, 1000, &top_k)) return false;
+  if (top_k) r->top_k = static_cast<int>(*top_k);
   // Any integer is a seed (OpenAI's are int64; a uint64 is taken bit for bit).
   if (const Json* seed = f.find("seed")) {
-    if (!seed->is_number_integer()) {
-      f.fail_type("seed", "an integer");
-      return failed();
-    }
-    r.seed = seed->is_number_unsigned() ? seed->get<uint64_t>()
-                                        : static_cast<uint64_t>(seed->get<int64_t>());
+    if (!seed->is_number_integer()) return f.fail_type("seed", "an integer");
+    r->seed = seed->is_number_unsigned() ? seed->get<uint64_t>()
+                                         : static_cast<uint64_t>(seed->get<int64_t>());
   }
   if (!f.integer("n", std::numeric_limits<int64_t>::min() + 1, std::numeric_limits<int64_t>::max(),
                  &n))
-    return failed();
-  if (n && *n != 1) return {std::nullopt, bad("n", "only n = 1 is supported")};
-  if (const Json* s = f.find("stop")) {
-    auto not_strings = [] {
-      return bad("stop", "'stop' must be a string or an array of strings", "invalid_type");
-    };
-    if (s->is_string()) {
-      r.stop.push_back(s->get<std::string>());
-    } else if (s->is_array()) {
-      for (size_t i = 0; i < s->size(); ++i) {
-        if (!(*s)[i].is_string()) {
-          out.error = not_strings();
-          out.error.param = fmt::format("stop[{}]", i);
-          return failed();
-        }
-        r.stop.push_back((*s)[i].get<std::string>());
-      }
-    } else {
-      out.error = not_strings();
-      return failed();
-    }
-    if (r.stop.size() > limits.max_stop) {
-      return {std::nullopt, bad("stop", fmt::format("at most {} stop sequences", limits.max_stop))};
-    }
-    for (const auto& x : r.stop) {
-      if (x.empty()) return {std::nullopt, bad("stop", "stop sequences must not be empty")};
-    }
+    return false;
+  if (n && *n != 1) {
+    *err = bad("n", "only n = 1 is supported");
+    return false;
   }
-  if (!f.boolean("stream", &r.stream)) return failed();
-  bool ok = true;
-  if (const Json* options = f.object("stream_options", &ok)) {
-    Fields of(*options, "stream_options", &out.error);
-    if (!of.boolean("include_usage", &r.include_usage)) return failed();
-  }
-  if (!ok) return failed();
-  std::optional<int64_t> top;
-  if (chat) {
-    if (!f.boolean("logprobs", &r.logprobs) || !f.integer("top_logprobs", 0, 20, &top))
-      return failed();
-    if (top) r.top_logprobs = static_cast<int>(*top);
-  } else {
-    if (!f.integer("logprobs", 0, 5, &top)) return failed();
-    if (top) {
-      r.logprobs = *top > 0;
-      r.top_logprobs = static_cast<int>(*top);
-    }
-  }
-  if (!f.string("user", &r.user)) return failed();
-  out.request = std::move(r);
-  return out;
+  return true;
 }
 
-ParsedEmbedding parse_embedding(const Json& j, const RequestLimits& limits) {
-  ParsedEmbedding out;
-  if (!j.is_object()) {
-    out.error = bad("", "the body must be a JSON object", "invalid_json");
-    return out;
+// Stop sequences: a string or a list of non-empty strings, at most limits.max_stop.
+bool read_stop(Fields& f, const RequestLimits& limits, CompletionRequest* r, ApiError* err) {
+  const Json* s = f.find("stop");
+  if (!s) return true;
+  auto not_strings = [] {
+    return bad("stop", "'stop' must be a string or an array of strings", "invalid_type");
+  };
+  if (s->is_string()) {
+    r->stop.push_back(s->get<std::string>());
+  } else if (s->is_array()) {
+    for (size_t i = 0; i < s->size(); ++i) {
+      if (!(*s)[i].is_string()) {
+        *err = not_strings();
+        err->param = fmt::format("stop[{}]", i);
+        return false;
+      }
+      r->stop.push_back((*s)[i].get<std::string>());
+    }
+  } else {
+    *err = not_strings();
+    return false;
   }
-  EmbeddingRequest r;
-  Fields f(j, "", &out.error);
+  if (r->stop.size() > limits.max_stop) {
+    *err = bad("stop", fmt::format("at most {} stop sequences", limits.max_stop));
+    return false;
+  }
+  for (const auto& x : r->stop) {
+    if (x.empty()) {
+      *err = bad("stop", "stop sequences must not be empty");
+      return false;
+    }
+  }
+  return true;
+}
+
+// stream, stream_options.include_usage, and logprobs in the chat or the completions form.
+bool read_stream_and_logprobs(Fields& f, CompletionRequest* r, ApiError* err) {
+  if (!f.boolean("stream", &r->stream)) return false;
+  bool ok = true;
+  if (const Json* options = f.object("stream_options", &ok)) {
+    Fields of(*options, "stream_options", err);
+    if (!of.boolean("include_usage", &r->include_usage)) return false;
+  }
+  if (!ok) return false;
+  std::optional<int64_t> top;
+  if (r->chat) {
+    if (!f.boolean("logprobs", &r->logprobs) || !f.integer("top_logprobs", 0, 20, &top))
+      return false;
+    if (top) r->top_logprobs = static_cast<int>(*top);
+  } else {
+    if (!f.integer("logprobs", 0, 5, &top)) return false;
+    if (top) {
+      r->logprobs = *top > 0;
+      r->top_logprobs = static_cast<int>(*top);
+    }
+  }
+  return true;
+}
+
+Result<CompletionRequest, ApiError> parse_completion(const Json& j, bool chat,
+                                                     const RequestLimits& limits) {
+  if (!j.is_object()) return bad("", "the body must be a JSON object", "invalid_json");
+  CompletionRequest r;
+  r.chat = chat;
+  ApiError err;
+  Fields f(j, "", &err);
   if (!f.string("model", &r.model, true)) {
-    out.error.code = "missing_model";
-    return out;
+    err.code = "missing_model";
+    return err;
   }
+  const bool ok = (chat ? read_messages(f, limits, &r, &err) : read_prompt(f, &r, &err)) &&
+                  read_max_tokens(f, limits, &r, &err) && read_sampling(f, &r, &err) &&
+                  read_stop(f, limits, &r, &err) && read_stream_and_logprobs(f, &r, &err) &&
+                  f.string("user", &r.user);
+  if (!ok) return err;
+  return r;
+}
+
+// The inputs: a string or a non-empty list of non-empty strings, at most
+// limits.max_embedding_inputs.
+bool read_inputs(Fields& f, const RequestLimits& limits, EmbeddingRequest* r, ApiError* err) {
   const Json* in = f.find("input");
   if (!in) {
-    out.error = bad("input", "'input' is required");
-    return out;
+    *err = bad("input", "'input' is required");
+    return false;
   }
   if (in->is_string()) {
-    r.inputs.push_back(in->get<std::string>());
+    r->inputs.push_back(in->get<std::string>());
   } else if (in->is_array() && !in->empty()) {
     for (size_t i = 0; i < in->size(); ++i) {
       if (!(*in)[i].is_string()) {
-        out.error = bad(fmt::format("input[{}]", i),
-                        "'input' must be a string or an array of strings", "invalid_type");
-        return out;
+        *err = bad(fmt::format("input[{}]", i), "'input' must be a string or an array of strings",
+                   "invalid_type");
+        return false;
       }
-      r.inputs.push_back((*in)[i].get<std::string>());
+      r->inputs.push_back((*in)[i].get<std::string>());
     }
   } else {
-    out.error = bad("input", "'input' must be a string or a non-empty array of strings");
-    return out;
+    *err = bad("input", "'input' must be a string or a non-empty array of strings");
+    return false;
   }
-  if (r.inputs.size() > limits.max_embedding_inputs) {
-    out.error =
-        bad("input", fmt::format("at most {} inputs per request", limits.max_embedding_inputs));
-    return out;
+  if (r->inputs.size() > limits.max_embedding_inputs) {
+    *err = bad("input", fmt::format("at most {} inputs per request", limits.max_embedding_inputs));
+    return false;
   }
-  for (const auto& s : r.inputs) {
+  for (const auto& s : r->inputs) {
     if (s.empty()) {
-      out.error = bad("input", "inputs must not be empty strings");
-      return out;
+      *err = bad("input", "inputs must not be empty strings");
+      return false;
     }
   }
-  std::string format = "float", user;
-  if (!f.string("encoding_format", &format) || !f.string("user", &user)) return out;
-  if (format != "float" && format != "base64") {
-    out.error = bad("encoding_format", "encoding_format must be float or base64");
-    return out;
+  return true;
+}
+
+Result<EmbeddingRequest, ApiError> parse_embedding(const Json& j, const RequestLimits& limits) {
+  if (!j.is_object()) return bad("", "the body must be a JSON object", "invalid_json");
+  EmbeddingRequest r;
+  ApiError err;
+  Fields f(j, "", &err);
+  if (!f.string("model", &r.model, true)) {
+    err.code = "missing_model";
+    return err;
   }
+  if (!read_inputs(f, limits, &r, &err)) return err;
+  std::string format = "float", user;
+  if (!f.string("encoding_format", &format) || !f.string("user", &user)) return err;
+  if (format != "float" && format != "base64")
+    return bad("encoding_format", "encoding_format must be float or base64");
   r.base64 = format == "base64";
-  out.request = std::move(r);
-  return out;
+  return r;
 }
 
 // Defence in depth: the readers above check every type before taking a value, but should a
 // nlohmann accessor still throw, the request is refused as a 400, never the process aborted.
-template <typename Parsed, typename F>
-Parsed parse_body(std::string_view body, F&& read) {
-  Parsed out;
+template <typename T, typename F>
+Result<T, ApiError> parse_body(std::string_view body, F&& read) {
   auto parsed = parse_json(body);
-  if (!parsed.ok()) {
-    out.error = bad("", "the body is not valid JSON: " + parsed.status().message(), "invalid_json");
-    return out;
-  }
+  if (!parsed.ok())
+    return bad("", "the body is not valid JSON: " + parsed.status().message(), "invalid_json");
   try {
     return read(*parsed);
   } catch (const std::exception& e) {
-    out.request.reset();
-    out.error = bad("", std::string("the body could not be read: ") + e.what(), "invalid_request");
-    return out;
+    return bad("", std::string("the body could not be read: ") + e.what(), "invalid_request");
   }
 }
 
 }  // namespace
 
-ParsedCompletion parse_completion_request(std::string_view body, bool chat,
-                                          const RequestLimits& limits) {
-  return parse_body<ParsedCompletion>(
+Result<CompletionRequest, ApiError> parse_completion_request(std::string_view body, bool chat,
+                                                             const RequestLimits& limits) {
+  return parse_body<CompletionRequest>(
       body, [&](const Json& j) { return parse_completion(j, chat, limits); });
 }
 
-ParsedEmbedding parse_embedding_request(std::string_view body, const RequestLimits& limits) {
-  return parse_body<ParsedEmbedding>(body,
+Result<EmbeddingRequest, ApiError> parse_embedding_request(std::string_view body,
+                                                           const RequestLimits& limits) {
+  return parse_body<EmbeddingRequest>(body,
                                      [&](const Json& j) { return parse_embedding(j, limits); });
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "core/result.h"
 #include "engine/chat_template.h"
 #include "core/serving_defaults.h"
 
@@ -64,17 +65,12 @@ struct EmbeddingRequest {
   bool base64 = false;
 };
 
-struct ParsedCompletion {
-  std::optional<CompletionRequest> request;
-  ApiError error;
-};
-ParsedCompletion parse_completion_request(std::string_view body, bool chat, const RequestLimits& limits);
-
-struct ParsedEmbedding {
-  std::optional<EmbeddingRequest> request;
-  ApiError error;
-};
-ParsedEmbedding parse_embedding_request(std::string_view body, const RequestLimits& limits);
+//! The request, or the 400 that names the first field in error (never throws).
+[[nodiscard]] Result<CompletionRequest, ApiError> parse_completion_request(
+    std::string_view body, bool chat, const RequestLimits& limits);
+//! The request, or the 400 that names the first field in error (never throws).
+[[nodiscard]] Result<EmbeddingRequest, ApiError> parse_embedding_request(
+    std::string_view body, const RequestLimits& limits);
 
 struct Usage {
   int64_t prompt_tokens = 0;

@@ -613,8 +613,8 @@ void Server::Impl::handle_completion(const std::shared_ptr<HttpConnection>& c, c
         {"Retry-After: 5"});
   }
   auto parsed = parse_completion_request(r.body, chat, options.request_limits);
-  if (!parsed.request) return fail(parsed.error);
-  CompletionRequest& req = *parsed.request;
+  if (!parsed.ok()) return fail(parsed.error());
+  CompletionRequest& req = *parsed;
   if (req.model != model_id && !(!embed_model_id.empty() && req.model == embed_model_id)) {
     return fail(
         {404, "invalid_request_error",
@@ -769,15 +769,15 @@ void Server::Impl::handle_embeddings(const std::shared_ptr<HttpConnection>& c, c
     return fail({503, "overloaded", "the model is still loading", "", "loading"},
                 {"Retry-After: 5"});
   auto parsed = parse_embedding_request(r.body, options.request_limits);
-  if (!parsed.request) return fail(parsed.error);
+  if (!parsed.ok()) return fail(parsed.error());
   if (!embeddings)
     return fail({400, "invalid_request_error",
                  "this server has no embedding model (start it with --embed-model)", "model",
                  "no_embedding_model"});
-  if (parsed.request->model != embed_model_id) {
+  if (parsed->model != embed_model_id) {
     return fail({404, "invalid_request_error",
                  fmt::format("embedding model '{}' does not exist; this server has '{}'",
-                             parsed.request->model, embed_model_id),
+                             parsed->model, embed_model_id),
                  "model", "model_not_found"});
   }
   if (!gateway->allows(tenant, embed_model_id)) {
@@ -785,7 +785,7 @@ void Server::Impl::handle_embeddings(const std::shared_ptr<HttpConnection>& c, c
                  fmt::format("tenant '{}' may not use model '{}'", tenant, embed_model_id), "model",
                  "model_not_allowed"});
   }
-  auto request = std::make_shared<EmbeddingRequest>(std::move(*parsed.request));
+  auto request = std::make_shared<EmbeddingRequest>(std::move(*parsed));
   auto job = std::make_shared<EmbeddingJob>();
   job->inputs = std::move(request->inputs);
   // Runs on the embedding worker: the response is built there, then handed to the I/O thread.

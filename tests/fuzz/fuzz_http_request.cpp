@@ -15,15 +15,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.max_body_bytes = 1024;
   for (size_t piece : {size_t{1} << 20, size_t{7}, size_t{1}}) {
     keel::net::RequestParser p(limits);
-    auto state = keel::net::RequestParser::State::need_more;
-    for (size_t at = 0; at < text.size() && state != keel::net::RequestParser::State::error; at += piece) {
-      state = p.feed(text.substr(at, piece));
-      while (state == keel::net::RequestParser::State::request_ready) {
-        auto r = p.take();
+    bool failed = false;
+    for (size_t at = 0; at < text.size() && !failed; at += piece) {
+      auto parse = p.feed(text.substr(at, piece));
+      while (parse.ok() && parse->has_value()) {
+        keel::net::HttpRequest r = std::move(**parse);
         (void)r.keep_alive();
         (void)r.header("content-type");
-        state = p.poll();
+        parse = p.poll();
       }
+      failed = !parse.ok();
     }
   }
   return 0;

@@ -177,12 +177,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   keel::serve::RequestLimits limits;
   if (ep.kind == 2) {
     auto p = keel::serve::parse_embedding_request(text, limits);
-    check(p.request.has_value(), p.error);
+    check(p.ok(), p.ok() ? keel::serve::ApiError{} : p.error());
   } else {
     auto p = keel::serve::parse_completion_request(text, ep.kind == 0, limits);
-    check(p.request.has_value(), p.error);
+    check(p.ok(), p.ok() ? keel::serve::ApiError{} : p.error());
     // What was accepted has the types the server relies on.
-    if (p.request && p.request->max_tokens && *p.request->max_tokens < 1) std::abort();
+    if (p.ok() && p->max_tokens && *p->max_tokens < 1) std::abort();
   }
   return 0;
 }

@@ -8,7 +8,7 @@
 namespace keel::serve {
 namespace {
 
-ParsedCompletion chat(const Json& body, RequestLimits limits = {}) {
+Result<CompletionRequest, ApiError> chat(const Json& body, RequestLimits limits = {}) {
   return parse_completion_request(dump_json(body), true, limits);
 }
 
@@ -25,8 +25,8 @@ TEST(OpenAIApi, ParsesAChatRequest) {
                  {"top_logprobs", 3},
                  {"seed", 7},
                  {"some_vendor_extension", {{"x", 1}}}});
-  ASSERT_TRUE(p.request) << p.error.message;
-  const auto& r = *p.request;
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  const auto& r = *p;
   EXPECT_EQ(r.model, "m");
   ASSERT_EQ(r.messages.size(), 2u);
   EXPECT_EQ(r.messages[1].content, "hi");
@@ -42,8 +42,8 @@ TEST(OpenAIApi, ParsesAChatRequest) {
 
 TEST(OpenAIApi, MaxCompletionTokensIsAccepted) {
   auto p = chat({{"model", "m"}, {"messages", Json::array({{{"role", "user"}, {"content", "x"}}})}, {"max_completion_tokens", 5}});
-  ASSERT_TRUE(p.request) << p.error.message;
-  EXPECT_EQ(p.request->max_tokens, 5);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_EQ(p->max_tokens, 5);
 }
 
 struct Bad {
@@ -80,38 +80,38 @@ TEST(OpenAIApi, InvalidRequestsNameTheParameterAndTheFix) {
   };
   for (const auto& c : cases) {
     auto p = parse_completion_request(c.body, true, limits);
-    EXPECT_FALSE(p.request) << c.body;
-    EXPECT_EQ(p.error.status, 400) << c.body;
-    EXPECT_EQ(p.error.type, "invalid_request_error");
-    EXPECT_EQ(p.error.param, c.param) << c.body << " -> " << p.error.message;
-    EXPECT_NE(p.error.message.find(c.fragment), std::string::npos) << c.body << " -> " << p.error.message;
+    EXPECT_FALSE(p.ok()) << c.body;
+    EXPECT_EQ(p.error().status, 400) << c.body;
+    EXPECT_EQ(p.error().type, "invalid_request_error");
+    EXPECT_EQ(p.error().param, c.param) << c.body << " -> " << p.error().message;
+    EXPECT_NE(p.error().message.find(c.fragment), std::string::npos) << c.body << " -> " << p.error().message;
   }
 }
 
 TEST(OpenAIApi, CompletionsTakeAPromptAndNumericLogprobs) {
   auto p = parse_completion_request(R"({"model":"m","prompt":"once","logprobs":2,"max_tokens":3})", false, {});
-  ASSERT_TRUE(p.request) << p.error.message;
-  EXPECT_FALSE(p.request->chat);
-  EXPECT_EQ(p.request->prompt, "once");
-  EXPECT_EQ(p.request->top_logprobs, 2);
+  ASSERT_TRUE(p.ok()) << p.error().message;
+  EXPECT_FALSE(p->chat);
+  EXPECT_EQ(p->prompt, "once");
+  EXPECT_EQ(p->top_logprobs, 2);
   auto bad = parse_completion_request(R"({"model":"m","prompt":["a","b"]})", false, {});
-  EXPECT_FALSE(bad.request);
-  EXPECT_EQ(bad.error.param, "prompt");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().param, "prompt");
 }
 
 TEST(OpenAIApi, EmbeddingRequests) {
   auto one = parse_embedding_request(R"({"model":"e","input":"hello"})", {});
-  ASSERT_TRUE(one.request);
-  EXPECT_EQ(one.request->inputs, std::vector<std::string>{"hello"});
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->inputs, std::vector<std::string>{"hello"});
   auto many = parse_embedding_request(R"({"model":"e","input":["a","b"],"encoding_format":"base64"})", {});
-  ASSERT_TRUE(many.request);
-  EXPECT_EQ(many.request->inputs.size(), 2u);
-  EXPECT_TRUE(many.request->base64);
+  ASSERT_TRUE(many.ok());
+  EXPECT_EQ(many->inputs.size(), 2u);
+  EXPECT_TRUE(many->base64);
   for (const char* body : {R"({"model":"e"})", R"({"model":"e","input":[]})", R"({"model":"e","input":[""]})",
                            R"({"model":"e","input":[1]})", R"({"model":"e","input":"x","encoding_format":"hex"})"}) {
     auto p = parse_embedding_request(body, {});
-    EXPECT_FALSE(p.request) << body;
-    EXPECT_FALSE(p.error.param.empty()) << body;
+    EXPECT_FALSE(p.ok()) << body;
+    EXPECT_FALSE(p.error().param.empty()) << body;
   }
 }
 

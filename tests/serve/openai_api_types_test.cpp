@@ -176,7 +176,7 @@ TEST(OpenAIApiTypes, ChatFieldsOfEveryTypeAreCheckedNeverThrown) {
   };
   check_every_type("chat", base, fields, [](const std::string& body) {
     auto p = parse_completion_request(body, true, {});
-    return std::make_pair(p.request.has_value(), p.error);
+    return std::make_pair(p.ok(), p.ok() ? keel::serve::ApiError{} : p.error());
   });
 }
 
@@ -200,7 +200,7 @@ TEST(OpenAIApiTypes, CompletionFieldsOfEveryTypeAreCheckedNeverThrown) {
   };
   check_every_type("completions", base, fields, [](const std::string& body) {
     auto p = parse_completion_request(body, false, {});
-    return std::make_pair(p.request.has_value(), p.error);
+    return std::make_pair(p.ok(), p.ok() ? keel::serve::ApiError{} : p.error());
   });
 }
 
@@ -216,7 +216,7 @@ TEST(OpenAIApiTypes, EmbeddingFieldsOfEveryTypeAreCheckedNeverThrown) {
   };
   check_every_type("embeddings", base, fields, [](const std::string& body) {
     auto p = parse_embedding_request(body, {});
-    return std::make_pair(p.request.has_value(), p.error);
+    return std::make_pair(p.ok(), p.ok() ? keel::serve::ApiError{} : p.error());
   });
 }
 
@@ -245,17 +245,19 @@ TEST(OpenAIApiTypes, TheBodiesThatAbortedTheServerAreClear400s) {
       {R"({"model":"m",)" + msgs + R"(,"max_tokens":18446744073709551615})", true, "max_tokens"},
   };
   for (const auto& c : cases) {
-    ParsedCompletion p;
-    ASSERT_NO_THROW(p = parse_completion_request(c.body, c.chat, {})) << c.body;
-    EXPECT_FALSE(p.request) << c.body;
-    EXPECT_EQ(p.error.status, 400) << c.body;
-    EXPECT_EQ(p.error.param, c.param) << c.body << " -> " << p.error.message;
+    std::optional<Result<CompletionRequest, ApiError>> parsed;
+    ASSERT_NO_THROW(parsed.emplace(parse_completion_request(c.body, c.chat, {}))) << c.body;
+    const auto& p = *parsed;
+    EXPECT_FALSE(p.ok()) << c.body;
+    EXPECT_EQ(p.error().status, 400) << c.body;
+    EXPECT_EQ(p.error().param, c.param) << c.body << " -> " << p.error().message;
   }
-  ParsedEmbedding e;
-  ASSERT_NO_THROW(
-      e = parse_embedding_request(R"({"model":"e","input":"x","encoding_format":7})", {}));
-  EXPECT_FALSE(e.request);
-  EXPECT_EQ(e.error.param, "encoding_format");
+  std::optional<Result<EmbeddingRequest, ApiError>> embedding;
+  ASSERT_NO_THROW(embedding.emplace(
+      parse_embedding_request(R"({"model":"e","input":"x","encoding_format":7})", {})));
+  const auto& e = *embedding;
+  EXPECT_FALSE(e.ok());
+  EXPECT_EQ(e.error().param, "encoding_format");
 }
 
 }  // namespace
