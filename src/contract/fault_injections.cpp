@@ -19,7 +19,7 @@ constexpr std::string_view kEgressCutOffTest =
 constexpr std::string_view kEgressCutOffHow = "sockets opened before the guard, then used after it";
 // Memory fit is engine::choose_model, which keel run and keel serve call before loading.
 constexpr std::string_view kMemoryFitTest =
-    "tests/engine/engine_test.cpp MemoryFit.RefusesWithNumbersAndFallsBack";
+    "tests/engine/memory_fit_test.cpp MemoryFit.RefusesWithNumbersAndFallsBack";
 constexpr std::string_view kMemoryFitHow =
     "a memory budget below the model's estimate: refused with the numbers, or the fallback chosen";
 

@@ -81,6 +81,10 @@ class Context {
   void forward_llama(std::span<const BatchToken> batch);
   void attention(int64_t layer, std::span<const BatchToken> batch);
   void forward_bert(std::span<const TokenId> tokens, std::span<const int64_t> starts);
+  // The steps of forward_bert, over the n packed tokens (bert_forward.cpp).
+  void bert_embed(std::span<const TokenId> tokens, std::span<const int64_t> starts);
+  void bert_attention(int64_t layer, int64_t n);
+  void bert_feed_forward(int64_t layer, int64_t n);
 
   struct Sequence {
     bool alive = false;

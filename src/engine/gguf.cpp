@@ -169,6 +169,30 @@ class GgufParser {
       : bytes_(bytes), name_(std::move(name)) {}
 
   Status parse(GgufFile& file) {
+    uint64_t n_tensors = 0, n_kv = 0;
+    KEEL_RETURN_IF_ERROR(read_header(file, &n_tensors, &n_kv));
+    KEEL_RETURN_IF_ERROR(read_metadata(file, n_kv));
+    KEEL_RETURN_IF_ERROR(read_alignment(file));
+    KEEL_RETURN_IF_ERROR(read_tensor_infos(file, n_tensors));
+    KEEL_RETURN_IF_ERROR(locate_tensor_data(file, n_tensors));
+    return check_tensors_do_not_overlap(file);
+  }
+
+ private:
+  Status fail(const std::string& message) const {
+    return Status::invalid_argument(fmt::format("{}: {}", name_, message));
+  }
+  // The bytes end before what the header or a tensor info declares: the file is damaged or was
+  // cut short, which is data_loss rather than a malformed request.
+  Status fail_truncated(const std::string& message) const {
+    return Status::data_loss(fmt::format("{}: {}", name_, message));
+  }
+  Status truncated(const std::string& what) const {
+    return fail_truncated(fmt::format("file is truncated while reading {} at byte {}", what, pos_));
+  }
+
+  // Magic, version, tensor and metadata counts.
+  Status read_header(GgufFile& file, uint64_t* n_tensors, uint64_t* n_kv) {
     uint32_t magic = 0;
     if (bytes_.size() < 4) {
       return fail(fmt::format("file is too short to be GGUF ({} bytes)", bytes_.size()));
@@ -186,12 +210,14 @@ class GgufParser {
     if (version > 0xFFFF) return fail("big-endian GGUF files are not supported");
     if (version != 2 && version != 3) return fail(fmt::format("unsupported GGUF version {}", version));
     file.version_ = version;
-    uint64_t n_tensors = 0, n_kv = 0;
-    KEEL_RETURN_IF_ERROR(read(&n_tensors, "tensor count"));
-    KEEL_RETURN_IF_ERROR(read(&n_kv, "metadata count"));
-    if (n_tensors > kMaxTensors) return fail(fmt::format("absurd tensor count {}", n_tensors));
-    if (n_kv > kMaxKeys) return fail(fmt::format("absurd metadata count {}", n_kv));
+    KEEL_RETURN_IF_ERROR(read(n_tensors, "tensor count"));
+    KEEL_RETURN_IF_ERROR(read(n_kv, "metadata count"));
+    if (*n_tensors > kMaxTensors) return fail(fmt::format("absurd tensor count {}", *n_tensors));
+    if (*n_kv > kMaxKeys) return fail(fmt::format("absurd metadata count {}", *n_kv));
+    return Status();
+  }
 
+  Status read_metadata(GgufFile& file, uint64_t n_kv) {
     for (uint64_t i = 0; i < n_kv; ++i) {
       std::string_view key;
       KEEL_RETURN_IF_ERROR(read_string(&key, fmt::format("metadata key #{}", i)));
@@ -205,15 +231,21 @@ class GgufParser {
       file.metadata_index_[k] = file.metadata_.size();
       file.metadata_.emplace_back(std::move(k), std::move(value));
     }
+    return Status();
+  }
 
-    if (auto it = file.metadata_index_.find("general.alignment"); it != file.metadata_index_.end()) {
-      auto a = file.metadata_[it->second].second.as_uint();
-      if (!a || *a == 0 || (*a & (*a - 1)) != 0 || *a > (1u << 20)) {
-        return fail("metadata key 'general.alignment' must be a power of two");
-      }
-      file.alignment_ = static_cast<uint32_t>(*a);
+  Status read_alignment(GgufFile& file) const {
+    auto it = file.metadata_index_.find("general.alignment");
+    if (it == file.metadata_index_.end()) return Status();
+    auto a = file.metadata_[it->second].second.as_uint();
+    if (!a || *a == 0 || (*a & (*a - 1)) != 0 || *a > (1u << 20)) {
+      return fail("metadata key 'general.alignment' must be a power of two");
     }
+    file.alignment_ = static_cast<uint32_t>(*a);
+    return Status();
+  }
 
+  Status read_tensor_infos(GgufFile& file, uint64_t n_tensors) {
     file.tensors_.reserve(n_tensors);
     for (uint64_t i = 0; i < n_tensors; ++i) {
       GgufTensor t;
@@ -224,25 +256,33 @@ class GgufParser {
       file.tensor_index_[t.name] = file.tensors_.size();
       file.tensors_.push_back(std::move(t));
     }
+    return Status();
+  }
 
+  // The data section starts at the first aligned offset after the tensor infos; every tensor's
+  // bytes must lie inside it.
+  Status locate_tensor_data(GgufFile& file, uint64_t n_tensors) const {
     uint64_t data_offset = (pos_ + file.alignment_ - 1) / file.alignment_ * file.alignment_;
     if (n_tensors > 0 && data_offset > bytes_.size()) {
-      return fail("file ends before the tensor data section");
+      return fail_truncated("file ends before the tensor data section");
     }
     file.data_offset_ = data_offset;
     const uint64_t data_size = bytes_.size() > data_offset ? bytes_.size() - data_offset : 0;
-
-    std::vector<const GgufTensor*> by_offset;
     for (auto& t : file.tensors_) {
       if (t.offset > data_size || t.n_bytes > data_size - t.offset) {
-        return fail(fmt::format(
+        return fail_truncated(fmt::format(
             "tensor '{}': data [{}, {}) runs past the end of the file (data section is {} "
             "bytes); the file is truncated or corrupt",
             t.name, t.offset, t.offset + t.n_bytes, data_size));
       }
       t.data = bytes_.data() + data_offset + t.offset;
-      by_offset.push_back(&t);
     }
+    return Status();
+  }
+
+  Status check_tensors_do_not_overlap(const GgufFile& file) const {
+    std::vector<const GgufTensor*> by_offset;
+    for (const auto& t : file.tensors_) by_offset.push_back(&t);
     std::sort(by_offset.begin(), by_offset.end(),
               [](const GgufTensor* a, const GgufTensor* b) { return a->offset < b->offset; });
     for (size_t i = 1; i < by_offset.size(); ++i) {
@@ -252,14 +292,6 @@ class GgufParser {
       }
     }
     return Status();
-  }
-
- private:
-  Status fail(const std::string& message) const {
-    return Status::invalid_argument(fmt::format("{}: {}", name_, message));
-  }
-  Status truncated(const std::string& what) const {
-    return fail(fmt::format("file is truncated while reading {} at byte {}", what, pos_));
   }
 
   template <typename T>
@@ -273,7 +305,10 @@ class GgufParser {
   Status read_string(std::string_view* out, const std::string& what) {
     uint64_t len = 0;
     KEEL_RETURN_IF_ERROR(read(&len, what + " (length)"));
-    if (len > kMaxStringBytes || len > bytes_.size() - pos_) {
+    if (len > bytes_.size() - pos_) {
+      return fail_truncated(fmt::format("{}: string length {} exceeds the file", what, len));
+    }
+    if (len > kMaxStringBytes) {
       return fail(fmt::format("{}: string length {} exceeds the file", what, len));
     }
     *out = std::string_view(reinterpret_cast<const char*>(bytes_.data() + pos_), len);
@@ -301,7 +336,8 @@ class GgufParser {
         if (v->element_type == GgufValueType::string) {
           // Each string needs at least its 8-byte length: bound the count before reserving.
           if (v->array_size > (bytes_.size() - pos_) / 8) {
-            return fail(fmt::format("{}: array length {} exceeds the file", what, v->array_size));
+            return fail_truncated(
+                fmt::format("{}: array length {} exceeds the file", what, v->array_size));
           }
           v->strings_.reserve(v->array_size);
           for (uint64_t i = 0; i < v->array_size; ++i) {
@@ -312,7 +348,8 @@ class GgufParser {
         } else {
           size_t step = scalar_size(v->element_type);
           if (v->array_size > (bytes_.size() - pos_) / step) {
-            return fail(fmt::format("{}: array length {} exceeds the file", what, v->array_size));
+            return fail_truncated(
+                fmt::format("{}: array length {} exceeds the file", what, v->array_size));
           }
           v->array_data_ = bytes_.data() + pos_;
           pos_ += v->array_size * step;

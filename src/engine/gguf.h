@@ -7,6 +7,8 @@
 //   known type, rows a whole number of blocks, offset aligned, data inside the file, no two
 //   tensors overlapping). Any violation is an error naming the key or tensor — never a crash,
 //   whatever the bytes.
+// - Bytes that end before what the header or a tensor info declares (a truncated file) are
+//   data_loss; every other violation of the format is invalid_argument.
 // - Values and tensor data are views into the mapping: valid while the GgufFile lives.
 // - parse() does the same over bytes the caller owns (used by tests and the fuzz target).
 #pragma once

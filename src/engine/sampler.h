@@ -41,6 +41,17 @@ class Sampler {
     TokenId id;
     float logit;
   };
+  // The steps of sample(), in order, over the first n entries of the buffers. Candidates [0, k)
+  // survive the filters; [0, sorted) of them are in decreasing logit order.
+  void apply_penalties(int64_t n, std::span<const TokenId> history);
+  TokenId argmax(int64_t n) const;
+  void keep_top_k(int64_t n, int64_t* k, int64_t* sorted);
+  double softmax_weights(int64_t k);
+  void keep_min_p(double sum, int64_t* k, int64_t* sorted);
+  void keep_top_p(double sum, int64_t* k, int64_t* sorted);
+  TokenId draw(double sum, int64_t k);
+  float probability(const Candidate& c, double sum) const;
+
   SamplingParams params_;
   std::mt19937_64 rng_;
   std::vector<Candidate> candidates_;

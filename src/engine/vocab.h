@@ -76,6 +76,17 @@ class Vocab {
   const std::vector<TokenId>& special_tokens() const { return special_tokens_; }
 
  private:
+  // The steps of load(), in order.
+  [[nodiscard]] Status read_model(const GgufFile& file);
+  [[nodiscard]] Status read_tokens(const GgufFile& file);
+  [[nodiscard]] Status read_scores_and_kinds(const GgufFile& file);
+  [[nodiscard]] Status read_merges(const GgufFile& file);
+  void set_model_defaults();
+  [[nodiscard]] Status read_special_ids_and_flags(const GgufFile& file);
+  void collect_end_of_generation();
+  [[nodiscard]] Status set_strip_attributes(const GgufFile& file);
+  void collect_special_tokens();
+
   VocabType type_ = VocabType::spm;
   std::string pre_;
   std::vector<std::string> texts_;

@@ -160,4 +160,11 @@ int64_t write_tiny_model(const TinyModelSpec& s, const std::string& path) {
   return n_vocab;
 }
 
+std::unique_ptr<Model> write_and_load_tiny_model(const TinyModelSpec& spec, const std::string& path) {
+  write_tiny_model(spec, path);
+  auto m = Model::load(path);
+  EXPECT_TRUE(m.ok()) << m.status().to_string();
+  return m.ok() ? std::move(*m) : nullptr;
+}
+
 }  // namespace keel::engine::testing

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "engine/model.h"
 #include "engine/tensor_type.h"
 
 namespace keel::engine::testing {
@@ -28,5 +30,8 @@ struct TinyModelSpec {
 
 //! Writes the model to `path`; returns its vocabulary size. Aborts the test on failure.
 int64_t write_tiny_model(const TinyModelSpec& spec, const std::string& path);
+
+//! Writes the model to `path` and loads it; nullptr (and a test failure) if it does not load.
+std::unique_ptr<Model> write_and_load_tiny_model(const TinyModelSpec& spec, const std::string& path);
 
 }  // namespace keel::engine::testing
