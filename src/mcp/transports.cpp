@@ -249,6 +249,16 @@ struct HttpTransport::Impl {
   }
 
   Step respond(const net::HttpRequest& req);
+  std::optional<std::string> check_origin(const net::HttpRequest& req,
+                                          std::vector<std::string>* cors);
+  std::optional<std::string> authenticate(const net::HttpRequest& req,
+                                          const std::vector<std::string>& cors,
+                                          std::string* principal);
+  Session* own_session(const net::HttpRequest& req, const std::string& principal);
+  Step initialize(ParsedMessage parsed, const std::string& principal,
+                  const std::vector<std::string>& cors);
+  Step in_session(const net::HttpRequest& req, ParsedMessage parsed, const std::string& principal,
+                  const std::vector<std::string>& cors);
   void answer(const std::shared_ptr<net::HttpConnection>& c, const net::HttpRequest& req);
   void start_connection(tcp::socket socket);
   static std::string finish(const ServerReply& reply, const std::vector<std::string>& headers);
@@ -273,129 +283,170 @@ std::string HttpTransport::Impl::finish(const ServerReply& reply,
   return net::http_response(reply.http_status, "application/json", *reply.body, headers);
 }
 
-HttpTransport::Impl::Step HttpTransport::Impl::respond(const net::HttpRequest& req) {
-  auto done = [](std::string response) {
-    Step step;
-    step.response = std::move(response);
-    return step;
-  };
-  if (req.path != "/mcp")
-    return done(json_error(404, rpc_error::invalid_request, "not found: the MCP endpoint is /mcp"));
-  // Browsers: only allowed origins, with CORS headers so their pages can read the answers.
-  std::vector<std::string> cors;
-  if (auto origin = req.header("origin")) {
-    bool allowed = is_local_origin(*origin) ||
-                   std::find(options.allowed_origins.begin(), options.allowed_origins.end(),
-                             std::string(*origin)) != options.allowed_origins.end();
-    if (!allowed)
-      return done(json_error(403, rpc_error::invalid_request,
-                             fmt::format("origin {} is not allowed", *origin)));
-    cors = {"Access-Control-Allow-Origin: " + std::string(*origin), "Vary: Origin",
-            "Access-Control-Expose-Headers: Mcp-Session-Id"};
-    if (req.method == "OPTIONS") {
-      cors.insert(cors.end(), {"Access-Control-Allow-Methods: POST, DELETE, OPTIONS",
-                               "Access-Control-Allow-Headers: Authorization, Content-Type, Accept, "
-                               "Mcp-Session-Id, MCP-Protocol-Version",
-                               "Access-Control-Max-Age: 600"});
-      return done(net::http_response(204, "text/plain", "", cors));
+namespace {
+
+HttpTransport::Impl::Step answered(std::string response) {
+  HttpTransport::Impl::Step step;
+  step.response = std::move(response);
+  return step;
+}
+
+std::vector<std::string> with(std::vector<std::string> headers, const std::vector<std::string>& more) {
+  headers.insert(headers.end(), more.begin(), more.end());
+  return headers;
+}
+
+// A POST must accept JSON: this server answers with nothing else.
+std::optional<std::string> check_accept(const net::HttpRequest& req,
+                                        const std::vector<std::string>& cors) {
+  auto accept = req.header("accept");
+  if (!accept || req.method != "POST") return std::nullopt;
+  std::string a(*accept);
+  if (a.find("application/json") != std::string::npos || a.find("*/*") != std::string::npos ||
+      a.find("application/*") != std::string::npos)
+    return std::nullopt;
+  return json_error(406, rpc_error::invalid_request,
+                    "this server answers with application/json: accept it", cors);
+}
+
+}  // namespace
+
+// Browsers: only allowed origins, with CORS headers (into *cors) so their pages can read the
+// answers; a preflight is answered here.
+std::optional<std::string> HttpTransport::Impl::check_origin(const net::HttpRequest& req,
+                                                             std::vector<std::string>* cors) {
+  auto origin = req.header("origin");
+  if (!origin) return std::nullopt;
+  bool allowed = is_local_origin(*origin) ||
+                 std::find(options.allowed_origins.begin(), options.allowed_origins.end(),
+                           std::string(*origin)) != options.allowed_origins.end();
+  if (!allowed)
+    return json_error(403, rpc_error::invalid_request,
+                      fmt::format("origin {} is not allowed", *origin));
+  *cors = {"Access-Control-Allow-Origin: " + std::string(*origin), "Vary: Origin",
+           "Access-Control-Expose-Headers: Mcp-Session-Id"};
+  if (req.method != "OPTIONS") return std::nullopt;
+  return net::http_response(
+      204, "text/plain", "",
+      with(*cors, {"Access-Control-Allow-Methods: POST, DELETE, OPTIONS",
+                   "Access-Control-Allow-Headers: Authorization, Content-Type, Accept, "
+                   "Mcp-Session-Id, MCP-Protocol-Version",
+                   "Access-Control-Max-Age: 600"}));
+}
+
+// The principal of a bearer token (with a token file), else the default principal.
+std::optional<std::string> HttpTransport::Impl::authenticate(const net::HttpRequest& req,
+                                                             const std::vector<std::string>& cors,
+                                                             std::string* principal) {
+  *principal = options.default_principal;
+  if (!tokens) return std::nullopt;
+  auto auth = req.header("authorization");
+  if (!auth) {
+    return json_error(401, rpc_error::invalid_request, "send 'Authorization: Bearer <token>'",
+                      with({"WWW-Authenticate: Bearer realm=\"keel-mcp\""}, cors));
+  }
+  auto p = tokens->principal(*auth);
+  if (!p.ok()) {
+    return json_error(
+        401, rpc_error::invalid_request, p.status().message(),
+        with({"WWW-Authenticate: Bearer realm=\"keel-mcp\", error=\"invalid_token\""}, cors));
+  }
+  *principal = *p;
+  return std::nullopt;
+}
+
+// A session belongs to the principal that opened it: to anyone else it does not exist.
+Session* HttpTransport::Impl::own_session(const net::HttpRequest& req,
+                                          const std::string& principal) {
+  auto id = req.header("mcp-session-id");
+  if (!id) return nullptr;
+  auto it = sessions.find(std::string(*id));
+  if (it == sessions.end() || it->second.principal != principal) return nullptr;
+  return &it->second;
+}
+
+// initialize opens a session (answered at once, by prepare() itself).
+HttpTransport::Impl::Step HttpTransport::Impl::initialize(ParsedMessage parsed,
+                                                          const std::string& principal,
+                                                          const std::vector<std::string>& cors) {
+  Session fresh;
+  fresh.id = new_session_id();
+  fresh.principal = principal;
+  PreparedMessage prepared = server.prepare(std::move(parsed), fresh);
+  ServerReply reply = prepared.reply ? std::move(*prepared.reply) : run_work(prepared.work);
+  std::vector<std::string> headers;
+  if (fresh.initialized) {
+    Status room = admit_session(principal);
+    if (!room.ok()) {
+      log_warn("mcp: refused a session for {}: {}", principal.empty() ? "(anonymous)" : principal,
+               room.message());
+      return answered(json_error(503, rpc_error::server_busy, room.message(), cors));
     }
+    headers.push_back("Mcp-Session-Id: " + fresh.id);
+    last_used_ns[fresh.id] = clock.now_ns();
+    sessions.emplace(fresh.id, std::move(fresh));
   }
-  auto with_cors = [&](std::vector<std::string> headers) {
-    headers.insert(headers.end(), cors.begin(), cors.end());
-    return headers;
-  };
-  std::string principal = options.default_principal;
-  if (tokens) {
-    auto auth = req.header("authorization");
-    if (!auth) {
-      return done(json_error(401, rpc_error::invalid_request,
-                             "send 'Authorization: Bearer <token>'",
-                             with_cors({"WWW-Authenticate: Bearer realm=\"keel-mcp\""})));
-    }
-    auto p = tokens->principal(*auth);
-    if (!p.ok()) {
-      return done(json_error(
-          401, rpc_error::invalid_request, p.status().message(),
-          with_cors({"WWW-Authenticate: Bearer realm=\"keel-mcp\", error=\"invalid_token\""})));
-    }
-    principal = *p;
-  }
-  if (auto accept = req.header("accept"); accept && req.method == "POST") {
-    std::string a(*accept);
-    if (a.find("application/json") == std::string::npos && a.find("*/*") == std::string::npos &&
-        a.find("application/*") == std::string::npos) {
-      return done(json_error(406, rpc_error::invalid_request,
-                             "this server answers with application/json: accept it",
-                             with_cors({})));
-    }
-  }
-  expire_sessions();
-  if (req.method == "GET") {
-    return done(net::http_response(405, "application/json",
-                                     error_response(nullptr, rpc_error::invalid_request,
-                                                    "this server sends no server-initiated stream"),
-                                     with_cors({"Allow: POST, DELETE"})));
-  }
-  auto session_header = req.header("mcp-session-id");
-  // A session belongs to the principal that opened it: to anyone else it does not exist.
-  auto own_session = [&]() -> Session* {
-    if (!session_header) return nullptr;
-    auto it = sessions.find(std::string(*session_header));
-    if (it == sessions.end() || it->second.principal != principal) return nullptr;
-    return &it->second;
-  };
-  if (req.method == "DELETE") {
-    Session* session = own_session();
-    if (!session)
-      return done(json_error(404, rpc_error::invalid_request, "unknown session", with_cors({})));
-    end_session(session->id);
-    return done(net::http_response(204, "text/plain", "", with_cors({})));
-  }
-  if (req.method != "POST")
-    return done(json_error(405, rpc_error::invalid_request, "use POST", {"Allow: POST, DELETE"}));
-  if (auto v = req.header("mcp-protocol-version"); v && !is_supported_protocol(*v)) {
-    return done(json_error(400, rpc_error::invalid_request,
-                           fmt::format("unsupported MCP-Protocol-Version {}", *v)));
-  }
-  ParsedMessage parsed = parse_message(req.body);
-  if (parsed.ok() && parsed->kind == Message::Kind::request && parsed->method == "initialize") {
-    Session fresh;
-    fresh.id = new_session_id();
-    fresh.principal = principal;
-    PreparedMessage prepared = server.prepare(std::move(parsed), fresh);
-    // initialize is answered by prepare() itself.
-    ServerReply reply = prepared.reply ? std::move(*prepared.reply) : run_work(prepared.work);
-    std::vector<std::string> headers;
-    if (fresh.initialized) {
-      Status room = admit_session(principal);
-      if (!room.ok()) {
-        log_warn("mcp: refused a session for {}: {}", principal.empty() ? "(anonymous)" : principal,
-                 room.message());
-        return done(json_error(503, rpc_error::server_busy, room.message(), with_cors({})));
-      }
-      headers.push_back("Mcp-Session-Id: " + fresh.id);
-      last_used_ns[fresh.id] = clock.now_ns();
-      sessions.emplace(fresh.id, std::move(fresh));
-    }
-    return done(finish(reply, with_cors(headers)));
-  }
-  if (!session_header) {
+  return answered(finish(reply, with(headers, cors)));
+}
+
+// A message in an open session: answered at once, or work for a worker.
+HttpTransport::Impl::Step HttpTransport::Impl::in_session(const net::HttpRequest& req,
+                                                          ParsedMessage parsed,
+                                                          const std::string& principal,
+                                                          const std::vector<std::string>& cors) {
+  if (!req.header("mcp-session-id")) {
     if (!parsed.ok())
-      return done(json_error(400, parsed.error().code, parsed.error().message, with_cors({})));
-    return done(json_error(400, rpc_error::invalid_request,
-                           "Mcp-Session-Id is missing: send initialize first", with_cors({})));
+      return answered(json_error(400, parsed.error().code, parsed.error().message, cors));
+    return answered(json_error(400, rpc_error::invalid_request,
+                               "Mcp-Session-Id is missing: send initialize first", cors));
   }
-  Session* session = own_session();
-  if (!session)
-    return done(json_error(404, rpc_error::invalid_request, "unknown session", with_cors({})));
+  Session* session = own_session(req, principal);
+  if (!session) return answered(json_error(404, rpc_error::invalid_request, "unknown session", cors));
   last_used_ns[session->id] = clock.now_ns();
   PreparedMessage prepared = server.prepare(std::move(parsed), *session);
-  if (prepared.reply) return done(finish(*prepared.reply, with_cors({})));
+  if (prepared.reply) return answered(finish(*prepared.reply, cors));
   Step step;
   step.work = std::move(prepared.work);
   step.lane = prepared.lane;
-  step.headers = with_cors({});
+  step.headers = cors;
   return step;
+}
+
+HttpTransport::Impl::Step HttpTransport::Impl::respond(const net::HttpRequest& req) {
+  if (req.path != "/mcp")
+    return answered(
+        json_error(404, rpc_error::invalid_request, "not found: the MCP endpoint is /mcp"));
+  std::vector<std::string> cors;
+  if (auto refused = check_origin(req, &cors)) return answered(std::move(*refused));
+  std::string principal;
+  if (auto refused = authenticate(req, cors, &principal)) return answered(std::move(*refused));
+  if (auto refused = check_accept(req, cors)) return answered(std::move(*refused));
+  expire_sessions();
+  if (req.method == "GET") {
+    return answered(net::http_response(
+        405, "application/json",
+        error_response(nullptr, rpc_error::invalid_request,
+                       "this server sends no server-initiated stream"),
+        with({"Allow: POST, DELETE"}, cors)));
+  }
+  if (req.method == "DELETE") {
+    Session* session = own_session(req, principal);
+    if (!session)
+      return answered(json_error(404, rpc_error::invalid_request, "unknown session", cors));
+    end_session(session->id);
+    return answered(net::http_response(204, "text/plain", "", cors));
+  }
+  if (req.method != "POST")
+    return answered(
+        json_error(405, rpc_error::invalid_request, "use POST", {"Allow: POST, DELETE"}));
+  if (auto v = req.header("mcp-protocol-version"); v && !is_supported_protocol(*v)) {
+    return answered(json_error(400, rpc_error::invalid_request,
+                               fmt::format("unsupported MCP-Protocol-Version {}", *v)));
+  }
+  ParsedMessage parsed = parse_message(req.body);
+  if (parsed.ok() && parsed->kind == Message::Kind::request && parsed->method == "initialize")
+    return initialize(std::move(parsed), principal, cors);
+  return in_session(req, std::move(parsed), principal, cors);
 }
 
 // Answers one request on the I/O thread; a request with work goes to a worker, and the

@@ -124,6 +124,12 @@ struct Server::Impl {
   void on_accepted(tcp::socket socket);
   void start_connection(tcp::socket socket, std::string peer, ConnectionAdmission admission);
   void load_models();
+  struct Loaded;
+  bool load_aborted();
+  Status load_generator(Loaded* loaded);
+  Status load_embedder(Loaded* loaded);
+  Status start_scheduler(Loaded* loaded);
+  void start_embedding_queue(Loaded* loaded);
   void abort_loading();
   void begin_drain();
   void check_drain();
@@ -374,16 +380,29 @@ std::optional<HttpError> Server::Impl::check_head(const HttpRequest& head, bool 
   return std::nullopt;
 }
 
-void Server::Impl::load_models() {
-  auto fail = [&](const Status& s) {
-    load_error = s.to_string();
-    load_failed = true;
-    log_error("serve: {}", load_error);
-  };
-  auto aborted = [&] {
-    std::lock_guard lock(load_mutex);
-    return abort_load;
-  };
+// What the loader thread makes before it publishes it (see load_models).
+struct Server::Impl::Loaded {
+  std::unique_ptr<engine::Model> model, embed_model;
+  std::unique_ptr<engine::Context> embed_context;
+  std::unique_ptr<Scheduler> scheduler;
+  std::unique_ptr<EmbeddingQueue> embeddings;
+  engine::ChatTemplate chat_template = engine::ChatTemplate::raw;
+};
+
+namespace {
+
+//! What a load step returns when a shutdown interrupted the load: not an error to report.
+Status load_interrupted() { return Status::cancelled("the load was interrupted"); }
+
+}  // namespace
+
+bool Server::Impl::load_aborted() {
+  std::lock_guard lock(load_mutex);
+  return abort_load;
+}
+
+// The generative model and its chat template.
+Status Server::Impl::load_generator(Loaded* loaded) {
   if (options.startup_delay_ms > 0) {
     log_info("serve: delaying the model load by {} ms (--startup-delay-ms)",
              options.startup_delay_ms);
@@ -391,88 +410,105 @@ void Server::Impl::load_models() {
     load_cv.wait_for(lock, std::chrono::milliseconds(options.startup_delay_ms),
                      [&] { return abort_load; });
   }
-  if (aborted()) return;
+  if (load_aborted()) return load_interrupted();
   log_info("serve: loading {}", options.model_path);
-  auto m = engine::Model::load(options.model_path);
-  if (!m.ok()) return fail(m.status());
-  std::unique_ptr<engine::Model> loaded_model = std::move(*m);
-  if (loaded_model->config().arch == engine::Architecture::bert) {
-    return fail(Status::invalid_argument(
-        "--model must be a generative model; pass embedding models with --embed-model"));
+  KEEL_ASSIGN_OR_RETURN(loaded->model, engine::Model::load(options.model_path));
+  if (loaded->model->config().arch == engine::Architecture::bert) {
+    return Status::invalid_argument(
+        "--model must be a generative model; pass embedding models with --embed-model");
   }
-  engine::ChatTemplate loaded_template = engine::ChatTemplate::raw;
   if (options.chat_template) {
-    loaded_template = *options.chat_template;
+    loaded->chat_template = *options.chat_template;
   } else {
-    auto t = engine::chat_template_of(loaded_model->file());
-    if (!t.ok()) return fail(t.status());
-    loaded_template = *t;
+    KEEL_ASSIGN_OR_RETURN(loaded->chat_template,
+                          engine::chat_template_of(loaded->model->file()));
   }
-  std::unique_ptr<engine::Model> loaded_embed;
-  std::unique_ptr<engine::Context> loaded_embed_context;
-  if (!options.embed_model_path.empty()) {
-    if (aborted()) return;
-    auto e = engine::Model::load(options.embed_model_path);
-    if (!e.ok()) return fail(e.status());
-    loaded_embed = std::move(*e);
-    engine::ContextOptions c;
-    c.n_threads = options.scheduler.threads;
-    c.n_ctx = loaded_embed->config().n_ctx_train;
-    auto ctx = engine::Context::create(*loaded_embed, c);
-    if (!ctx.ok()) return fail(ctx.status());
-    loaded_embed_context = std::move(*ctx);
-  }
-  if (aborted()) return;
-  auto loaded_scheduler =
-      std::make_unique<Scheduler>(*loaded_model, options.scheduler, metrics.get());
-  if (Status s = loaded_scheduler->start(); !s.ok()) return fail(s);
+  return Status();
+}
+
+// The embedding model and its context, when one is named.
+Status Server::Impl::load_embedder(Loaded* loaded) {
+  if (options.embed_model_path.empty()) return Status();
+  if (load_aborted()) return load_interrupted();
+  KEEL_ASSIGN_OR_RETURN(loaded->embed_model, engine::Model::load(options.embed_model_path));
+  engine::ContextOptions c;
+  c.n_threads = options.scheduler.threads;
+  c.n_ctx = loaded->embed_model->config().n_ctx_train;
+  KEEL_ASSIGN_OR_RETURN(loaded->embed_context, engine::Context::create(*loaded->embed_model, c));
+  return Status();
+}
+
+// The scheduler, started and warmed up; a shutdown interrupts the warm-up.
+Status Server::Impl::start_scheduler(Loaded* loaded) {
+  if (load_aborted()) return load_interrupted();
+  loaded->scheduler = std::make_unique<Scheduler>(*loaded->model, options.scheduler, metrics.get());
+  KEEL_RETURN_IF_ERROR(loaded->scheduler->start());
   {
     std::lock_guard lock(load_mutex);
-    if (abort_load) return;
-    loading_scheduler = loaded_scheduler.get();  // abort_loading() interrupts its warm-up
+    if (abort_load) return load_interrupted();
+    loading_scheduler = loaded->scheduler.get();  // abort_loading() interrupts its warm-up
   }
   log_info("serve: warming up");
-  Status warm = loaded_scheduler->warm_up();
+  Status warm = loaded->scheduler->warm_up();
   {
     std::lock_guard lock(load_mutex);
     loading_scheduler = nullptr;
-    if (abort_load) return;  // the scheduler stops as it goes out of scope
+    if (abort_load) return load_interrupted();  // the scheduler stops as it goes out of scope
   }
-  if (!warm.ok()) return fail(warm);
-  std::unique_ptr<EmbeddingQueue> loaded_embeddings;
-  if (loaded_embed_context) {
-    engine::Context* ctx = loaded_embed_context.get();
-    const engine::Tokenizer* tok = &loaded_embed->tokenizer();
-    auto embed = [ctx, tok](std::span<const std::string> inputs,
-                            int64_t* tokens) -> Result<std::vector<std::vector<float>>> {
-      std::vector<std::vector<engine::TokenId>> ids;
-      const int64_t limit = ctx->options().n_ctx;
-      for (const auto& text : inputs) {
-        auto t = tok->encode(text, true, false);
-        if (static_cast<int64_t>(t.size()) > limit) {
-          return Status::invalid_argument(
-              fmt::format("an input has {} tokens; the embedding model takes {}", t.size(), limit));
-        }
-        *tokens += static_cast<int64_t>(t.size());
-        ids.push_back(std::move(t));
+  return warm;
+}
+
+// The queue that embeds inputs in slices on its own thread, when there is an embedding model.
+void Server::Impl::start_embedding_queue(Loaded* loaded) {
+  if (!loaded->embed_context) return;
+  engine::Context* ctx = loaded->embed_context.get();
+  const engine::Tokenizer* tok = &loaded->embed_model->tokenizer();
+  auto embed = [ctx, tok](std::span<const std::string> inputs,
+                          int64_t* tokens) -> Result<std::vector<std::vector<float>>> {
+    std::vector<std::vector<engine::TokenId>> ids;
+    const int64_t limit = ctx->options().n_ctx;
+    for (const auto& text : inputs) {
+      auto t = tok->encode(text, true, false);
+      if (static_cast<int64_t>(t.size()) > limit) {
+        return Status::invalid_argument(
+            fmt::format("an input has {} tokens; the embedding model takes {}", t.size(), limit));
       }
-      return ctx->embed_batch(ids);
-    };
-    EmbeddingQueue::Options eo;
-    eo.inputs_per_slice = options.embedding_inputs_per_slice;
-    eo.slice_delay_ms = options.scheduler.step_delay_ms;
-    loaded_embeddings = std::make_unique<EmbeddingQueue>(embed, eo, metrics.get());
+      *tokens += static_cast<int64_t>(t.size());
+      ids.push_back(std::move(t));
+    }
+    return ctx->embed_batch(ids);
+  };
+  EmbeddingQueue::Options eo;
+  eo.inputs_per_slice = options.embedding_inputs_per_slice;
+  eo.slice_delay_ms = options.scheduler.step_delay_ms;
+  loaded->embeddings = std::make_unique<EmbeddingQueue>(embed, eo, metrics.get());
+}
+
+// On the loader thread: loads, starts and warms up, then publishes with `ready`. A failure is
+// kept for the probes (/startupz says why); an interrupted load just stops.
+void Server::Impl::load_models() {
+  Loaded loaded;
+  Status s = load_generator(&loaded);
+  if (s.ok()) s = load_embedder(&loaded);
+  if (s.ok()) s = start_scheduler(&loaded);
+  if (s.code() == StatusCode::cancelled) return;
+  if (!s.ok()) {
+    load_error = s.to_string();
+    load_failed = true;
+    log_error("serve: {}", load_error);
+    return;
   }
+  start_embedding_queue(&loaded);
   log_info("serve: ready ({} as '{}', {} running x {} tokens, {} KV blocks)", options.model_path,
            model_id, options.scheduler.max_running, options.scheduler.n_ctx,
-           loaded_scheduler->kv_blocks_total());
+           loaded.scheduler->kv_blocks_total());
   // Publish: everything above is visible to whoever sees ready == true.
-  model = std::move(loaded_model);
-  chat_template = loaded_template;
-  embed_model = std::move(loaded_embed);
-  embed_context = std::move(loaded_embed_context);
-  scheduler = std::move(loaded_scheduler);
-  embeddings = std::move(loaded_embeddings);
+  model = std::move(loaded.model);
+  chat_template = loaded.chat_template;
+  embed_model = std::move(loaded.embed_model);
+  embed_context = std::move(loaded.embed_context);
+  scheduler = std::move(loaded.scheduler);
+  embeddings = std::move(loaded.embeddings);
   ready.store(true, std::memory_order_release);
 }
 
