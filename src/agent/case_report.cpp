@@ -33,6 +33,97 @@ double percentile(std::vector<double> v, double q) {
   return v[std::min(i, v.size() - 1)];
 }
 
+// ---- case_timeline: each record kind fills in its part of its step's entry --------------------
+
+void note_policy_decision(Json& s, const Json& d) {
+  s["tool"] = d.value("tool", "");
+  s["policy"] = {{"allowed", d.value("allowed", false)}, {"rule", d.value("rule", "")}, {"reason", d.value("reason", "")}};
+}
+
+void note_approval_request(Json& s, const Json& d) {
+  s["tool"] = d.value("tool", "");
+  s["args"] = d.value("args", Json());
+  s["approval"] = {{"requested", true}, {"why", d.value("why", "")}, {"args_sha256", d.value("args_sha256", "")},
+                   {"decision", "pending"}};
+}
+
+// Who decided, when and how; a recorded signature is verified again here.
+void note_approval_decision(Json& s, const JournalRecord& r) {
+  const Json& d = r.data;
+  Json& a = s["approval"];
+  a["decision"] = r.kind == record::approval_granted ? "granted" : "denied";
+  a["by"] = d.value("by", "");
+  a["at"] = iso_time(r.at_ns);
+  if (d.contains("decided_at_ns")) a["decided_at"] = iso_time(d.value("decided_at_ns", int64_t{0}));
+  a["args_sha256"] = d.value("args_sha256", a.value("args_sha256", ""));
+  a["authentication"] = d.value("authentication", "");
+  if (d.contains("channel")) a["channel"] = d["channel"];
+  if (d.contains("signature")) {
+    a["signature"] = d["signature"];
+    a["public_key"] = d.value("public_key", "");
+    a["signature_verified"] = verify_recorded_signature(d).ok();
+  }
+  if (d.contains("shown")) a["shown"] = d["shown"];
+  if (d.contains("note")) a["note"] = d["note"];
+  if (d.contains("reason")) a["reason"] = d["reason"];
+}
+
+void note_intent(Json& s, const JournalRecord& r) {
+  const Json& d = r.data;
+  s["kind"] = d.value("kind", "tool");
+  s["tool"] = d.value("tool", "");
+  if (d.contains("effect")) s["effect"] = d["effect"];
+  if (d.contains("args")) s["args"] = d["args"];
+  s["idempotency_key"] = d.value("idempotency_key", "");
+  s["started"] = iso_time(r.at_ns);
+}
+
+void note_outcome(Json& s, const JournalRecord& r) {
+  const Json& d = r.data;
+  if (!s.contains("kind")) s["kind"] = d.value("kind", "tool");
+  s["tool"] = d.value("tool", "");
+  Json o = Json::object();
+  if (d.contains("result")) o["result"] = d["result"];
+  if (d.contains("error")) {
+    o["error"] = d["error"];
+    o["code"] = d.value("code", "");
+  }
+  o["recovered_by_outcome_check"] = d.value("recovered_by_outcome_check", false);
+  s["outcome"] = o;
+  s["finished"] = iso_time(r.at_ns);
+  if (d.value("kind", "") == "model" && d.contains("result")) {
+    s["tokens"] = {{"prompt", d["result"].value("prompt_tokens", 0)}, {"completion", d["result"].value("completion_tokens", 0)}};
+  }
+}
+
+void note_step_record(Json& s, const JournalRecord& r) {
+  const Json& d = r.data;
+  if (r.kind == record::policy_decision) {
+    note_policy_decision(s, d);
+  } else if (r.kind == record::approval_requested) {
+    note_approval_request(s, d);
+  } else if (r.kind == record::approval_granted || r.kind == record::approval_denied) {
+    note_approval_decision(s, r);
+  } else if (r.kind == record::intent) {
+    note_intent(s, r);
+  } else if (r.kind == record::attempt_failed) {
+    s["attempts_failed"] = s["attempts_failed"].get<int>() + 1;
+    s["last_error"] = d.value("error", "");
+  } else if (r.kind == record::outcome_check) {
+    s["outcome_checks"].push_back({{"happened", d.value("happened", false)}, {"at", iso_time(r.at_ns)}});
+  } else if (r.kind == record::outcome) {
+    note_outcome(s, r);
+  }
+}
+
+// Every step entry has the same fields, null or empty where its records said nothing.
+void fill_step_defaults(Json& s) {
+  if (!s.contains("kind")) s["kind"] = "tool";
+  if (!s.contains("args")) s["args"] = Json::object();
+  if (!s.contains("idempotency_key")) s["idempotency_key"] = "";
+  if (!s.contains("outcome")) s["outcome"] = nullptr;
+}
+
 }  // namespace
 
 Json case_timeline(const CaseInfo& info, const std::vector<JournalRecord>& records) {
@@ -47,60 +138,7 @@ Json case_timeline(const CaseInfo& info, const std::vector<JournalRecord>& recor
     if (s.is_null()) {
       s = {{"step", r.step}, {"attempts_failed", 0}, {"outcome_checks", Json::array()}};
     }
-    const Json& d = r.data;
-    if (r.kind == record::policy_decision) {
-      s["tool"] = d.value("tool", "");
-      s["policy"] = {{"allowed", d.value("allowed", false)}, {"rule", d.value("rule", "")}, {"reason", d.value("reason", "")}};
-    } else if (r.kind == record::approval_requested) {
-      s["tool"] = d.value("tool", "");
-      s["args"] = d.value("args", Json());
-      s["approval"] = {{"requested", true}, {"why", d.value("why", "")}, {"args_sha256", d.value("args_sha256", "")},
-                       {"decision", "pending"}};
-    } else if (r.kind == record::approval_granted || r.kind == record::approval_denied) {
-      Json& a = s["approval"];
-      a["decision"] = r.kind == record::approval_granted ? "granted" : "denied";
-      a["by"] = d.value("by", "");
-      a["at"] = iso_time(r.at_ns);
-      if (d.contains("decided_at_ns")) a["decided_at"] = iso_time(d.value("decided_at_ns", int64_t{0}));
-      a["args_sha256"] = d.value("args_sha256", a.value("args_sha256", ""));
-      a["authentication"] = d.value("authentication", "");
-      if (d.contains("channel")) a["channel"] = d["channel"];
-      if (d.contains("signature")) {
-        a["signature"] = d["signature"];
-        a["public_key"] = d.value("public_key", "");
-        a["signature_verified"] = verify_recorded_signature(d).ok();
-      }
-      if (d.contains("shown")) a["shown"] = d["shown"];
-      if (d.contains("note")) a["note"] = d["note"];
-      if (d.contains("reason")) a["reason"] = d["reason"];
-    } else if (r.kind == record::intent) {
-      s["kind"] = d.value("kind", "tool");
-      s["tool"] = d.value("tool", "");
-      if (d.contains("effect")) s["effect"] = d["effect"];
-      if (d.contains("args")) s["args"] = d["args"];
-      s["idempotency_key"] = d.value("idempotency_key", "");
-      s["started"] = iso_time(r.at_ns);
-    } else if (r.kind == record::attempt_failed) {
-      s["attempts_failed"] = s["attempts_failed"].get<int>() + 1;
-      s["last_error"] = d.value("error", "");
-    } else if (r.kind == record::outcome_check) {
-      s["outcome_checks"].push_back({{"happened", d.value("happened", false)}, {"at", iso_time(r.at_ns)}});
-    } else if (r.kind == record::outcome) {
-      if (!s.contains("kind")) s["kind"] = d.value("kind", "tool");
-      s["tool"] = d.value("tool", "");
-      Json o = Json::object();
-      if (d.contains("result")) o["result"] = d["result"];
-      if (d.contains("error")) {
-        o["error"] = d["error"];
-        o["code"] = d.value("code", "");
-      }
-      o["recovered_by_outcome_check"] = d.value("recovered_by_outcome_check", false);
-      s["outcome"] = o;
-      s["finished"] = iso_time(r.at_ns);
-      if (d.value("kind", "") == "model" && d.contains("result")) {
-        s["tokens"] = {{"prompt", d["result"].value("prompt_tokens", 0)}, {"completion", d["result"].value("completion_tokens", 0)}};
-      }
-    }
+    note_step_record(s, r);
   }
   Json out = {{"case", info.id},
               {"workflow", info.workflow},
@@ -111,10 +149,7 @@ Json case_timeline(const CaseInfo& info, const std::vector<JournalRecord>& recor
               {"steps", Json::array()},
               {"events", events}};
   for (auto& [n, s] : steps) {
-    if (!s.contains("kind")) s["kind"] = "tool";
-    if (!s.contains("args")) s["args"] = Json::object();
-    if (!s.contains("idempotency_key")) s["idempotency_key"] = "";
-    if (!s.contains("outcome")) s["outcome"] = nullptr;
+    fill_step_defaults(s);
     out["steps"].push_back(s);
   }
   return out;

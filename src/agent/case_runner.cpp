@@ -160,14 +160,7 @@ class JournaledContext : public WorkflowContext {
     const StepRecords* done = journal_.step(step);
     Tool* tool = tools_.find(name);
     // A recorded outcome answers the step: never execute it again.
-    if (done && done->outcome) {
-      KEEL_RETURN_IF_ERROR(check_same_step(step, done, "tool", name, args));
-      ++replayed_;
-      const Json& o = done->outcome->data;
-      if (o.contains("error")) return status_from_outcome(o);
-      if (tool && tool->definition().effect == contract::Effect::read) remember_context(step, name, o["result"]);
-      return o["result"];
-    }
+    if (done && done->outcome) return replay_tool_outcome(step, *done, tool, name, args);
     if (done && done->policy && done->policy->data.value("tool", "") != name) {
       return nondeterminism(step, done->policy->data.value("tool", ""), name);
     }
@@ -176,121 +169,26 @@ class JournaledContext : public WorkflowContext {
     const ToolDefinition& def = tool->definition();
 
     // 1. Permission (journaled once; a replay reuses the recorded decision).
-    if (!done || !done->policy) {
-      PolicyDecision d = policy_.decide(info_.principal, name, args, state_);
-      KEEL_RETURN_IF_ERROR(journal_.append(record::policy_decision, step,
-                                           {{"tool", name}, {"principal", info_.principal}, {"allowed", d.allowed},
-                                            {"rule", d.rule}, {"reason", d.reason}, {"args_sha256", args_sha256(args)}}));
-      done = journal_.step(step);
-    }
-    if (!done->policy->data.value("allowed", false)) {
-      Status denied = Status::permission_denied(fmt::format("policy denies {} to {}: {} (rule {})", name, info_.principal,
-                                                            done->policy->data.value("reason", ""),
-                                                            done->policy->data.value("rule", "")));
-      KEEL_RETURN_IF_ERROR(record_outcome_error(step, name, denied));
-      return denied;
-    }
+    KEEL_RETURN_IF_ERROR(check_permission(step, name, args));
+    done = journal_.step(step);
 
     // 2. Approval.
     const std::string hash = args_sha256(args);
-    if (done->approval_decision) {
-      const Json& d = done->approval_decision->data;
-      if (done->approval_decision->kind == record::approval_denied) {
-        Status denied = Status::permission_denied(fmt::format("{} denied {}: {}", d.value("by", "an approver"), name,
-                                                              d.value("reason", "no reason given")));
-        KEEL_RETURN_IF_ERROR(record_outcome_error(step, name, denied));
-        return denied;
-      }
-      if (d.value("args_sha256", "") != hash) {
-        Status refused = Status::failed_precondition(fmt::format(
-            "the arguments of {} changed after {} approved them (approved {}, now {}); the action is refused", name,
-            d.value("by", "the approver"), d.value("args_sha256", "").substr(0, 12), hash.substr(0, 12)));
-        KEEL_RETURN_IF_ERROR(record_outcome_error(step, name, refused));
-        return refused;
-      }
-    } else if (done->approval_request) {
-      pending_step_ = step;
-      return suspended_status(step);
-    } else {
-      ApprovalNeed need = policy_.approval(info_.principal, name, args, state_);
-      if (need.required) {
-        Json ev = {{"reason", evidence.reason}, {"context", context_}};
-        Json request = {{"tool", name},
-                        {"args", args},
-                        {"args_sha256", hash},
-                        {"why", need.reason},
-                        {"evidence", ev}};
-        // Deadlines on the runner's clock (injectable), so sweep_approvals() can be tested
-        // without waiting.
-        const int64_t now = (options_.clock ? *options_.clock : system_clock()).unix_now_ns();
-        request["requested_at_ns"] = now;
-        if (need.remind_after_s)
-          request["remind_at_ns"] = now + static_cast<int64_t>(*need.remind_after_s * 1e9);
-        if (need.expire_after_s)
-          request["expires_at_ns"] = now + static_cast<int64_t>(*need.expire_after_s * 1e9);
-        KEEL_RETURN_IF_ERROR(journal_.append(record::approval_requested, step, request,
-                                             CaseState::waiting_approval));
-        pending_step_ = step;
-        return suspended_status(step);
-      }
-    }
+    KEEL_RETURN_IF_ERROR(check_approval(step, name, args, hash, evidence, *done));
 
     // 3. Arguments are checked before anything executes.
-    if (auto v = validate_json(def.input_schema, args); !v.empty()) {
-      Status bad = Status::invalid_argument(fmt::format("invalid arguments for {}: {}", name, describe_violations(v)));
-      KEEL_RETURN_IF_ERROR(record_outcome_error(step, name, bad));
-      return bad;
-    }
+    KEEL_RETURN_IF_ERROR(check_arguments(step, name, def, args));
 
     ToolCallContext call{info_.id, step, info_.principal, "", def.timeout_ms};
     if (tool->is_write()) call.idempotency_key = idempotency_key(info_.id, step, name, args);
 
     // 4. Intent, or an earlier intent whose outcome is unknown.
-    if (done->intent) {
-      if (tool->is_write()) {
-        auto recovered = resolve_unknown_outcome(step, *tool, call);
-        if (!recovered.ok()) return recovered.status();
-        if (*recovered) return finish(step, *tool, **recovered, true);
-        // The system of record says it did not happen: the write may be made (same key).
-      }
-    } else {
-      maybe_kill(kill_, "before-intent", step);
-      KEEL_RETURN_IF_ERROR(journal_.append(record::intent, step,
-                                           {{"kind", "tool"}, {"tool", name}, {"effect", contract::enum_name(def.effect)},
-                                            {"args", args}, {"args_sha256", hash},
-                                            {"idempotency_key", call.idempotency_key}, {"system", def.system}}));
-      maybe_kill(kill_, "after-intent", step);
-    }
+    KEEL_ASSIGN_OR_RETURN(std::optional<Json> recovered,
+                          record_intent_or_recover(step, *tool, name, args, hash, call, *done));
+    if (recovered) return finish(step, *tool, *recovered, true);
 
     // 5. The call, with retries for transient errors.
-    int64_t backoff = def.backoff_ms;
-    for (int attempt = 1;; ++attempt) {
-      auto r = tool->call(args, call);
-      maybe_kill(kill_, "after-effect", step);
-      if (r.ok()) return finish(step, *tool, *r, false);
-      const Status& e = r.status();
-      if (e.code() == StatusCode::unavailable || e.code() == StatusCode::deadline_exceeded) {
-        bool unknown = e.code() == StatusCode::deadline_exceeded;
-        KEEL_RETURN_IF_ERROR(journal_.append(record::attempt_failed, step,
-                                             {{"tool", name}, {"attempt", attempt}, {"error", e.message()},
-                                              {"code", status_code_name(e.code())}, {"outcome_unknown", unknown}}));
-        if (unknown && tool->is_write()) {
-          auto recovered = resolve_unknown_outcome(step, *tool, call);
-          if (!recovered.ok()) return recovered.status();
-          if (*recovered) return finish(step, *tool, **recovered, true);
-        }
-        if (attempt >= def.max_attempts) {
-          return Status::unavailable(fmt::format("{} failed {} times (last: {}); the case pauses and resumes later", name,
-                                                 attempt, e.message()));
-        }
-        // On the runner's clock, so tests with a ManualClock do not wait.
-        (options_.clock ? *options_.clock : system_clock()).sleep_ns(backoff * 1'000'000);
-        backoff *= 2;
-        continue;
-      }
-      KEEL_RETURN_IF_ERROR(record_outcome_error(step, name, e));
-      return e;
-    }
+    return call_with_retries(step, *tool, name, args, call);
   }
 
   Result<ModelReply> call_model(const std::string& purpose, const ModelRequest& request) override {
@@ -342,6 +240,165 @@ class JournaledContext : public WorkflowContext {
   }
 
  private:
+  // ---- the steps of call_tool ----------------------------------------------------------------
+
+  Result<Json> replay_tool_outcome(int64_t step, const StepRecords& done, const Tool* tool, const std::string& name,
+                                   const Json& args) {
+    KEEL_RETURN_IF_ERROR(check_same_step(step, &done, "tool", name, args));
+    ++replayed_;
+    const Json& o = done.outcome->data;
+    if (o.contains("error")) return status_from_outcome(o);
+    if (tool && tool->definition().effect == contract::Effect::read) remember_context(step, name, o["result"]);
+    return o["result"];
+  }
+
+  // 1. The policy's decision, journaled once (a replay reuses the recorded one); a denial is
+  // the step's outcome.
+  Status check_permission(int64_t step, const std::string& name, const Json& args) {
+    const StepRecords* done = journal_.step(step);
+    if (!done || !done->policy) {
+      PolicyDecision d = policy_.decide(info_.principal, name, args, state_);
+      KEEL_RETURN_IF_ERROR(journal_.append(record::policy_decision, step,
+                                           {{"tool", name}, {"principal", info_.principal}, {"allowed", d.allowed},
+                                            {"rule", d.rule}, {"reason", d.reason}, {"args_sha256", args_sha256(args)}}));
+      done = journal_.step(step);
+    }
+    if (!done->policy->data.value("allowed", false)) {
+      Status denied = Status::permission_denied(fmt::format("policy denies {} to {}: {} (rule {})", name, info_.principal,
+                                                            done->policy->data.value("reason", ""),
+                                                            done->policy->data.value("rule", "")));
+      KEEL_RETURN_IF_ERROR(record_outcome_error(step, name, denied));
+      return denied;
+    }
+    return Status();
+  }
+
+  // 2. Ok when the step may go on: its recorded approval stands, or it needs none. Otherwise a
+  // denial or refusal (journaled as the outcome), or the suspension while a decision is awaited.
+  Status check_approval(int64_t step, const std::string& name, const Json& args, const std::string& hash,
+                        const StepEvidence& evidence, const StepRecords& done) {
+    if (done.approval_decision) return check_recorded_decision(step, name, hash, *done.approval_decision);
+    if (done.approval_request) {
+      pending_step_ = step;
+      return suspended_status(step);
+    }
+    return request_approval_if_needed(step, name, args, hash, evidence);
+  }
+
+  // A decision stands when it granted the action for these very arguments.
+  Status check_recorded_decision(int64_t step, const std::string& name, const std::string& hash,
+                                 const JournalRecord& decision) {
+    const Json& d = decision.data;
+    if (decision.kind == record::approval_denied) {
+      Status denied = Status::permission_denied(fmt::format("{} denied {}: {}", d.value("by", "an approver"), name,
+                                                            d.value("reason", "no reason given")));
+      KEEL_RETURN_IF_ERROR(record_outcome_error(step, name, denied));
+      return denied;
+    }
+    if (d.value("args_sha256", "") != hash) {
+      Status refused = Status::failed_precondition(fmt::format(
+          "the arguments of {} changed after {} approved them (approved {}, now {}); the action is refused", name,
+          d.value("by", "the approver"), d.value("args_sha256", "").substr(0, 12), hash.substr(0, 12)));
+      KEEL_RETURN_IF_ERROR(record_outcome_error(step, name, refused));
+      return refused;
+    }
+    return Status();
+  }
+
+  // Journals an approval request (with its evidence and deadlines) and suspends the case when
+  // the policy wants a human for this call; ok otherwise.
+  Status request_approval_if_needed(int64_t step, const std::string& name, const Json& args, const std::string& hash,
+                                    const StepEvidence& evidence) {
+    ApprovalNeed need = policy_.approval(info_.principal, name, args, state_);
+    if (!need.required) return Status();
+    Json ev = {{"reason", evidence.reason}, {"context", context_}};
+    Json request = {{"tool", name},
+                    {"args", args},
+                    {"args_sha256", hash},
+                    {"why", need.reason},
+                    {"evidence", ev}};
+    // Deadlines on the runner's clock (injectable), so sweep_approvals() can be tested
+    // without waiting.
+    const int64_t now = (options_.clock ? *options_.clock : system_clock()).unix_now_ns();
+    request["requested_at_ns"] = now;
+    if (need.remind_after_s)
+      request["remind_at_ns"] = now + static_cast<int64_t>(*need.remind_after_s * 1e9);
+    if (need.expire_after_s)
+      request["expires_at_ns"] = now + static_cast<int64_t>(*need.expire_after_s * 1e9);
+    KEEL_RETURN_IF_ERROR(journal_.append(record::approval_requested, step, request,
+                                         CaseState::waiting_approval));
+    pending_step_ = step;
+    return suspended_status(step);
+  }
+
+  // 3. Arguments that break the tool's input schema are the step's outcome.
+  Status check_arguments(int64_t step, const std::string& name, const ToolDefinition& def, const Json& args) {
+    if (auto v = validate_json(def.input_schema, args); !v.empty()) {
+      Status bad = Status::invalid_argument(fmt::format("invalid arguments for {}: {}", name, describe_violations(v)));
+      KEEL_RETURN_IF_ERROR(record_outcome_error(step, name, bad));
+      return bad;
+    }
+    return Status();
+  }
+
+  // 4. Journals the intent before the effect. When an earlier run journaled it already, the
+  // outcome of a write is unknown: the result the system of record reports, if the write
+  // happened; nullopt when the call is to be made (again, with the same key).
+  Result<std::optional<Json>> record_intent_or_recover(int64_t step, Tool& tool, const std::string& name,
+                                                       const Json& args, const std::string& hash,
+                                                       const ToolCallContext& call, const StepRecords& done) {
+    if (done.intent) {
+      // The system of record saying it did not happen means the write may be made (same key).
+      if (tool.is_write()) return resolve_unknown_outcome(step, tool, call);
+      return std::optional<Json>();
+    }
+    const ToolDefinition& def = tool.definition();
+    maybe_kill(kill_, "before-intent", step);
+    KEEL_RETURN_IF_ERROR(journal_.append(record::intent, step,
+                                         {{"kind", "tool"}, {"tool", name}, {"effect", contract::enum_name(def.effect)},
+                                          {"args", args}, {"args_sha256", hash},
+                                          {"idempotency_key", call.idempotency_key}, {"system", def.system}}));
+    maybe_kill(kill_, "after-intent", step);
+    return std::optional<Json>();
+  }
+
+  // 5. Calls the tool. Transient errors are journaled and retried with a doubling backoff, up to
+  // the tool's max_attempts (then the case pauses); a timed-out write is first checked with the
+  // system of record. Any other error is the step's outcome.
+  Result<Json> call_with_retries(int64_t step, Tool& tool, const std::string& name, const Json& args,
+                                 const ToolCallContext& call) {
+    const ToolDefinition& def = tool.definition();
+    int64_t backoff = def.backoff_ms;
+    for (int attempt = 1;; ++attempt) {
+      auto r = tool.call(args, call);
+      maybe_kill(kill_, "after-effect", step);
+      if (r.ok()) return finish(step, tool, *r, false);
+      const Status& e = r.status();
+      if (e.code() == StatusCode::unavailable || e.code() == StatusCode::deadline_exceeded) {
+        bool unknown = e.code() == StatusCode::deadline_exceeded;
+        KEEL_RETURN_IF_ERROR(journal_.append(record::attempt_failed, step,
+                                             {{"tool", name}, {"attempt", attempt}, {"error", e.message()},
+                                              {"code", status_code_name(e.code())}, {"outcome_unknown", unknown}}));
+        if (unknown && tool.is_write()) {
+          auto recovered = resolve_unknown_outcome(step, tool, call);
+          if (!recovered.ok()) return recovered.status();
+          if (*recovered) return finish(step, tool, **recovered, true);
+        }
+        if (attempt >= def.max_attempts) {
+          return Status::unavailable(fmt::format("{} failed {} times (last: {}); the case pauses and resumes later", name,
+                                                 attempt, e.message()));
+        }
+        // On the runner's clock, so tests with a ManualClock do not wait.
+        (options_.clock ? *options_.clock : system_clock()).sleep_ns(backoff * 1'000'000);
+        backoff *= 2;
+        continue;
+      }
+      KEEL_RETURN_IF_ERROR(record_outcome_error(step, name, e));
+      return e;
+    }
+  }
+
+  // ---- shared by the steps of tools and models ------------------------------------------------
   Status before_new_step(int64_t step) {
     if (options_.max_new_steps >= 0 && new_steps_ >= options_.max_new_steps) {
       return Status(kSuspendedCode, std::string(kStepLimitPrefix));
@@ -592,45 +649,48 @@ Result<RunOutcome> CaseRunner::run_leased(const std::string& case_id) {
   return out;
 }
 
-Status CaseRunner::decide(const ApprovalSubmission& submission) {
-  const ApprovalStatement& st = submission.statement;
-  const std::string& approver = st.principal;
-  if (!policy_.knows_principal(approver)) {
-    return Status::permission_denied(fmt::format("{} is not a principal of this deployment", approver));
-  }
-  KEEL_ASSIGN_OR_RETURN(CaseInfo info, journal_.get_case(st.case_id));
-  if (info.state != CaseState::waiting_approval) {
-    return Status::failed_precondition(
-        fmt::format("case {} is {}, not waiting for an approval", st.case_id, case_state_name(info.state)));
-  }
-  CaseJournal journal(journal_, st.case_id);
-  KEEL_RETURN_IF_ERROR(journal.load());
+namespace {
+
+// ---- the checks of CaseRunner::decide ----------------------------------------------------------
+
+// The request the statement answers: the approval request of its step, not yet decided.
+Result<const JournalRecord*> undecided_request(const CaseJournal& journal, const ApprovalStatement& st) {
   const StepRecords* s = journal.step(st.step);
   if (!s || !s->approval_request) {
     return Status::not_found(fmt::format("case {} has no approval request at step {}", st.case_id, st.step));
   }
   if (s->approval_decision) return Status::already_exists(fmt::format("case {} step {} is already decided", st.case_id, st.step));
-  const JournalRecord& request_record = *s->approval_request;
-  const Json& request = request_record.data;
-  const std::string tool = request.value("tool", "");
-  const std::string hash = request.value("args_sha256", "");
+  return s->approval_request;
+}
+
+// The statement is about the tool the step asks about, and its principal holds a role that may
+// approve that tool and did not start the case.
+Status check_approver_may_decide(const ApprovalStatement& st, const std::string& tool, const CaseInfo& info,
+                                 const Policy& policy) {
+  const std::string& approver = st.principal;
   if (st.tool != tool) {
     return Status::failed_precondition(
         fmt::format("the decision names tool {}, but step {} of case {} asks about {}", st.tool, st.step, st.case_id, tool));
   }
-  if (!policy_.may_approve(approver, tool)) {
-    const auto roles = policy_.approving_roles(tool);
+  if (!policy.may_approve(approver, tool)) {
+    const auto roles = policy.approving_roles(tool);
     return Status::permission_denied(fmt::format("{} does not hold a role that may approve {} ({})", approver, tool,
                                                  fmt::join(roles, ", ")));
   }
   if (info.principal == approver) {
     return Status::permission_denied(fmt::format("{} started case {} and may not approve its own actions", approver, st.case_id));
   }
-  KEEL_RETURN_IF_ERROR(authenticate_approval(submission, policy_));
+  return Status();
+}
 
-  const int64_t now = clock().unix_now_ns();
+// When the decision was made. A signed statement carries its own date, which must fall within
+// the request's lifetime on the runner's clock (give or take kApprovalClockSkewNs); any other
+// statement without a date is dated `now`.
+Result<int64_t> decision_time(const ApprovalSubmission& submission, const JournalRecord& request_record, int64_t now) {
+  const ApprovalStatement& st = submission.statement;
   int64_t decided_at = st.time_ns;
   if (submission.authentication == ApproverAuthentication::signature) {
+    const Json& request = request_record.data;
     const int64_t requested = request.value("requested_at_ns", request_record.at_ns);
     if (st.time_ns < requested - kApprovalClockSkewNs || st.time_ns > now + kApprovalClockSkewNs) {
       return Status::permission_denied(fmt::format(
@@ -641,6 +701,12 @@ Status CaseRunner::decide(const ApprovalSubmission& submission) {
   } else if (decided_at == 0) {
     decided_at = now;
   }
+  return decided_at;
+}
+
+// An approval names the SHA-256 of the arguments its reviewer saw, and it is the request's; a
+// denial may name none.
+Status check_reviewed_arguments(const ApprovalStatement& st, const std::string& hash) {
   if (st.approve && st.args_sha256.empty()) {
     return Status::invalid_argument(fmt::format(
         "an approval names the SHA-256 of the arguments you reviewed (`keel agent pending` shows it: {}...)",
@@ -651,10 +717,18 @@ Status CaseRunner::decide(const ApprovalSubmission& submission) {
         "the arguments of step {} are not the ones you reviewed (request {}, yours {}); review them again", st.step,
         hash.substr(0, 12), st.args_sha256.substr(0, 12)));
   }
+  return Status();
+}
 
+// The journal record of a proven decision: who, when, how they were authenticated (with the
+// signature and the signed statement) and what they were shown.
+Json decision_record(const ApprovalSubmission& submission, const Json& request, int64_t decided_at,
+                     const Policy& policy) {
+  const ApprovalStatement& st = submission.statement;
+  const std::string tool = request.value("tool", "");
   Json data = {{"tool", tool},
-               {"by", approver},
-               {"args_sha256", hash},
+               {"by", st.principal},
+               {"args_sha256", request.value("args_sha256", "")},
                {"decided_at_ns", decided_at},
                {"authentication", authentication_name(submission.authentication)},
                {"channel", submission.channel},
@@ -668,11 +742,33 @@ Status CaseRunner::decide(const ApprovalSubmission& submission) {
   if (submission.authentication == ApproverAuthentication::signature) {
     data["statement"] = st.canonical();
     data["signature"] = to_hex(*submission.signature);
-    data["public_key"] = contract::format_public_key(*policy_.public_key(approver));
+    data["public_key"] = contract::format_public_key(*policy.public_key(st.principal));
   }
   data[st.approve ? "note" : "reason"] = st.note;
-  return journal.append(st.approve ? record::approval_granted : record::approval_denied, st.step, data,
-                        CaseState::running);
+  return data;
+}
+
+}  // namespace
+
+Status CaseRunner::decide(const ApprovalSubmission& submission) {
+  const ApprovalStatement& st = submission.statement;
+  if (!policy_.knows_principal(st.principal)) {
+    return Status::permission_denied(fmt::format("{} is not a principal of this deployment", st.principal));
+  }
+  KEEL_ASSIGN_OR_RETURN(CaseInfo info, journal_.get_case(st.case_id));
+  if (info.state != CaseState::waiting_approval) {
+    return Status::failed_precondition(
+        fmt::format("case {} is {}, not waiting for an approval", st.case_id, case_state_name(info.state)));
+  }
+  CaseJournal journal(journal_, st.case_id);
+  KEEL_RETURN_IF_ERROR(journal.load());
+  KEEL_ASSIGN_OR_RETURN(const JournalRecord* request, undecided_request(journal, st));
+  KEEL_RETURN_IF_ERROR(check_approver_may_decide(st, request->data.value("tool", ""), info, policy_));
+  KEEL_RETURN_IF_ERROR(authenticate_approval(submission, policy_));
+  KEEL_ASSIGN_OR_RETURN(int64_t decided_at, decision_time(submission, *request, clock().unix_now_ns()));
+  KEEL_RETURN_IF_ERROR(check_reviewed_arguments(st, request->data.value("args_sha256", "")));
+  return journal.append(st.approve ? record::approval_granted : record::approval_denied, st.step,
+                        decision_record(submission, request->data, decided_at, policy_), CaseState::running);
 }
 
 namespace {

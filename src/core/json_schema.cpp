@@ -105,23 +105,38 @@ struct Validator {
       return;
     }
     if (!schema.is_object()) return;
-    if (auto t = schema.find("type"); t != schema.end()) {
-      std::vector<std::string> types;
-      if (t->is_string()) types.push_back(t->get<std::string>());
-      if (t->is_array()) {
-        for (const auto& x : *t) {
-          if (x.is_string()) types.push_back(x.get<std::string>());
-        }
-      }
-      bool ok = false;
-      for (const auto& ty : types) ok = ok || has_type(value, ty);
-      if (!ok) {
-        std::string expected = types.size() == 1 ? types[0] : fmt::format("{}", fmt::join(types, " or "));
-        std::string actual = type_of(value) == "integer" ? "number" : type_of(value);
-        fail(path, fmt::format("must be of type {}, not {}", expected, actual));
-        return;  // the other keywords assume the type
+    if (!has_allowed_type(schema, value, path)) return;  // the other keywords assume the type
+    check_enum_and_const(schema, value, path);
+    if (value.is_number()) check_number(schema, value.get<double>(), path);
+    if (value.is_string()) check_string(schema, value.get_ref<const std::string&>(), path);
+    if (value.is_array()) check_array(schema, value, path);
+    if (value.is_object()) check_object(schema, value, path);
+    check_combinators(schema, value, path);
+  }
+
+  // type: false (and recorded) when the value has none of the types listed.
+  bool has_allowed_type(const Json& schema, const Json& value, const std::string& path) {
+    auto t = schema.find("type");
+    if (t == schema.end()) return true;
+    std::vector<std::string> types;
+    if (t->is_string()) types.push_back(t->get<std::string>());
+    if (t->is_array()) {
+      for (const auto& x : *t) {
+        if (x.is_string()) types.push_back(x.get<std::string>());
       }
     }
+    bool ok = false;
+    for (const auto& ty : types) ok = ok || has_type(value, ty);
+    if (!ok) {
+      std::string expected = types.size() == 1 ? types[0] : fmt::format("{}", fmt::join(types, " or "));
+      std::string actual = type_of(value) == "integer" ? "number" : type_of(value);
+      fail(path, fmt::format("must be of type {}, not {}", expected, actual));
+    }
+    return ok;
+  }
+
+  // enum, const.
+  void check_enum_and_const(const Json& schema, const Json& value, const std::string& path) {
     if (auto e = schema.find("enum"); e != schema.end() && e->is_array()) {
       bool found = false;
       for (const auto& x : *e) found = found || x == value;
@@ -130,80 +145,90 @@ struct Validator {
     if (auto c = schema.find("const"); c != schema.end() && *c != value) {
       fail(path, fmt::format("must be {}", dump_json(*c)));
     }
-    if (value.is_number()) {
-      double v = value.get<double>();
-      auto num = [&](const char* key) -> std::optional<double> {
-        auto it = schema.find(key);
-        if (it == schema.end() || !it->is_number()) return std::nullopt;
-        return it->get<double>();
-      };
-      if (auto m = num("minimum"); m && v < *m) fail(path, fmt::format("must be at least {}", *m));
-      if (auto m = num("maximum"); m && v > *m) fail(path, fmt::format("must be at most {}", *m));
-      if (auto m = num("exclusiveMinimum"); m && v <= *m) fail(path, fmt::format("must be more than {}", *m));
-      if (auto m = num("exclusiveMaximum"); m && v >= *m) fail(path, fmt::format("must be less than {}", *m));
+  }
+
+  // minimum, maximum, exclusiveMinimum, exclusiveMaximum.
+  void check_number(const Json& schema, double v, const std::string& path) {
+    auto num = [&](const char* key) -> std::optional<double> {
+      auto it = schema.find(key);
+      if (it == schema.end() || !it->is_number()) return std::nullopt;
+      return it->get<double>();
+    };
+    if (auto m = num("minimum"); m && v < *m) fail(path, fmt::format("must be at least {}", *m));
+    if (auto m = num("maximum"); m && v > *m) fail(path, fmt::format("must be at most {}", *m));
+    if (auto m = num("exclusiveMinimum"); m && v <= *m) fail(path, fmt::format("must be more than {}", *m));
+    if (auto m = num("exclusiveMaximum"); m && v >= *m) fail(path, fmt::format("must be less than {}", *m));
+  }
+
+  // minLength, maxLength (in characters), pattern.
+  void check_string(const Json& schema, const std::string& s, const std::string& path) {
+    size_t length = utf8_length(s);
+    if (auto m = schema.find("minLength"); m != schema.end() && m->is_number() && length < m->get<size_t>()) {
+      fail(path, fmt::format("must have at least {} characters", m->get<size_t>()));
     }
-    if (value.is_string()) {
-      const auto& s = value.get_ref<const std::string&>();
-      size_t length = utf8_length(s);
-      if (auto m = schema.find("minLength"); m != schema.end() && m->is_number() && length < m->get<size_t>()) {
-        fail(path, fmt::format("must have at least {} characters", m->get<size_t>()));
-      }
-      if (auto m = schema.find("maxLength"); m != schema.end() && m->is_number() && length > m->get<size_t>()) {
-        fail(path, fmt::format("must have at most {} characters", m->get<size_t>()));
-      }
-      if (auto p = schema.find("pattern"); p != schema.end() && p->is_string()) {
-        auto re = compiled_pattern(p->get<std::string>());
-        if (!re.ok()) {
-          fail(path, re.status().message());
-        } else if (!RE2::PartialMatch(s, **re)) {
-          fail(path, fmt::format("must match the pattern {}", p->get<std::string>()));
-        }
-      }
+    if (auto m = schema.find("maxLength"); m != schema.end() && m->is_number() && length > m->get<size_t>()) {
+      fail(path, fmt::format("must have at most {} characters", m->get<size_t>()));
     }
-    if (value.is_array()) {
-      if (auto m = schema.find("minItems"); m != schema.end() && m->is_number() && value.size() < m->get<size_t>()) {
-        fail(path, fmt::format("must have at least {} items", m->get<size_t>()));
-      }
-      if (auto m = schema.find("maxItems"); m != schema.end() && m->is_number() && value.size() > m->get<size_t>()) {
-        fail(path, fmt::format("must have at most {} items", m->get<size_t>()));
-      }
-      if (auto u = schema.find("uniqueItems"); u != schema.end() && u->is_boolean() && u->get<bool>()) {
-        std::set<std::string> seen;
-        for (const auto& x : value) {
-          if (!seen.insert(canonical_json(x)).second) {
-            fail(path, "must not repeat items");
-            break;
-          }
-        }
-      }
-      if (auto items = schema.find("items"); items != schema.end()) {
-        for (size_t i = 0; i < value.size() && !full(); ++i) run(*items, value[i], fmt::format("{}[{}]", path, i));
+    if (auto p = schema.find("pattern"); p != schema.end() && p->is_string()) {
+      auto re = compiled_pattern(p->get<std::string>());
+      if (!re.ok()) {
+        fail(path, re.status().message());
+      } else if (!RE2::PartialMatch(s, **re)) {
+        fail(path, fmt::format("must match the pattern {}", p->get<std::string>()));
       }
     }
-    if (value.is_object()) {
-      const Json* props = nullptr;
-      if (auto p = schema.find("properties"); p != schema.end() && p->is_object()) props = &*p;
-      if (auto r = schema.find("required"); r != schema.end() && r->is_array()) {
-        for (const auto& key : *r) {
-          if (key.is_string() && !value.contains(key.get<std::string>())) {
-            fail(child_path(path, key.get<std::string>()), "is required");
-          }
-        }
-      }
-      for (auto it = value.begin(); it != value.end() && !full(); ++it) {
-        if (props && props->contains(it.key())) {
-          run((*props)[it.key()], it.value(), child_path(path, it.key()));
-          continue;
-        }
-        if (auto ap = schema.find("additionalProperties"); ap != schema.end()) {
-          if (ap->is_boolean() && !ap->get<bool>()) {
-            fail(child_path(path, it.key()), "is not an allowed property");
-          } else if (ap->is_object()) {
-            run(*ap, it.value(), child_path(path, it.key()));
-          }
+  }
+
+  // minItems, maxItems, uniqueItems, items.
+  void check_array(const Json& schema, const Json& value, const std::string& path) {
+    if (auto m = schema.find("minItems"); m != schema.end() && m->is_number() && value.size() < m->get<size_t>()) {
+      fail(path, fmt::format("must have at least {} items", m->get<size_t>()));
+    }
+    if (auto m = schema.find("maxItems"); m != schema.end() && m->is_number() && value.size() > m->get<size_t>()) {
+      fail(path, fmt::format("must have at most {} items", m->get<size_t>()));
+    }
+    if (auto u = schema.find("uniqueItems"); u != schema.end() && u->is_boolean() && u->get<bool>()) {
+      std::set<std::string> seen;
+      for (const auto& x : value) {
+        if (!seen.insert(canonical_json(x)).second) {
+          fail(path, "must not repeat items");
+          break;
         }
       }
     }
+    if (auto items = schema.find("items"); items != schema.end()) {
+      for (size_t i = 0; i < value.size() && !full(); ++i) run(*items, value[i], fmt::format("{}[{}]", path, i));
+    }
+  }
+
+  // required, properties, additionalProperties.
+  void check_object(const Json& schema, const Json& value, const std::string& path) {
+    const Json* props = nullptr;
+    if (auto p = schema.find("properties"); p != schema.end() && p->is_object()) props = &*p;
+    if (auto r = schema.find("required"); r != schema.end() && r->is_array()) {
+      for (const auto& key : *r) {
+        if (key.is_string() && !value.contains(key.get<std::string>())) {
+          fail(child_path(path, key.get<std::string>()), "is required");
+        }
+      }
+    }
+    for (auto it = value.begin(); it != value.end() && !full(); ++it) {
+      if (props && props->contains(it.key())) {
+        run((*props)[it.key()], it.value(), child_path(path, it.key()));
+        continue;
+      }
+      if (auto ap = schema.find("additionalProperties"); ap != schema.end()) {
+        if (ap->is_boolean() && !ap->get<bool>()) {
+          fail(child_path(path, it.key()), "is not an allowed property");
+        } else if (ap->is_object()) {
+          run(*ap, it.value(), child_path(path, it.key()));
+        }
+      }
+    }
+  }
+
+  // allOf, anyOf, oneOf, not.
+  void check_combinators(const Json& schema, const Json& value, const std::string& path) {
     if (auto all = schema.find("allOf"); all != schema.end() && all->is_array()) {
       for (const auto& s : *all) run(s, value, path);
     }

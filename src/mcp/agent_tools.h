@@ -45,6 +45,14 @@ class AgentTools : public ToolProvider {
  private:
   const contract::Tool* declared(const std::string& name) const;
   Result<ToolCallOutcome> call_locked(const std::string& principal, const std::string& name, const nlohmann::json& arguments);
+  //! Resumes the case of a repeated call; a finished case answers with its first outcome.
+  Result<agent::RunOutcome> resume_with_first_outcome(const std::string& case_id);
+  //! What the client is told about the case that ran the call `name`.
+  Result<ToolCallOutcome> outcome_of_case(const std::string& name, const std::string& case_id,
+                                          const agent::RunOutcome& outcome);
+  //! The approval a call waits for: its id, why it is needed and how to approve it.
+  Result<ToolCallOutcome> pending_approval_outcome(const std::string& name, const std::string& case_id,
+                                                   int64_t pending_step);
   //! The approval tools `principal` sees (none unless approvals_ and it may approve).
   std::vector<nlohmann::json> approval_tools(const std::string& principal) const;
   bool is_approval_tool(const std::string& name) const;

@@ -224,100 +224,113 @@ ServerReply McpServer::answer(const Json& id, const std::string& method, const J
                      fmt::format("internal error while handling {}", method), 200);
 }
 
+namespace {
+
+PreparedMessage answered(ServerReply r) {
+  PreparedMessage p;
+  p.reply = std::move(r);
+  return p;
+}
+
+// Notifications are never answered over stdio; a malformed one is a 400 over HTTP.
+PreparedMessage take_notification(const Message& m, Session& session) {
+  const Json no_id = nullptr;
+  auto refuse = [&](const Status& s) {
+    return answered({error_response(no_id, rpc_error::invalid_params, s.message()), 400, true});
+  };
+  if (m.method == "notifications/initialized") session.ready = session.initialized;
+  if (m.method == "notifications/cancelled") {
+    auto request_id = field(m.params, "requestId", Want::id, false, m.method);
+    if (!request_id.ok()) return refuse(request_id.status());
+    auto reason = field(m.params, "reason", Want::string, false, m.method);
+    if (!reason.ok()) return refuse(reason.status());
+    // Requests already running finish; their responses are simply ignored by the client.
+    log_info("mcp: request {} cancelled by the client{}{}",
+             *request_id ? dump_json(**request_id) : "(none)", *reason ? ": " : "",
+             *reason ? (*reason)->get<std::string>() : "");
+  }
+  return answered({std::nullopt, 202, true});
+}
+
+ServerReply set_log_level(const Message& m) {
+  static const std::vector<std::string> levels = {"debug", "info",     "notice", "warning",
+                                                  "error", "critical", "alert",  "emergency"};
+  auto level = field(m.params, "level", Want::string, true, m.method);
+  if (!level.ok() ||
+      std::find(levels.begin(), levels.end(), (*level)->get<std::string>()) == levels.end()) {
+    return error_reply(
+        m.id, rpc_error::invalid_params,
+        "level must be one of debug, info, notice, warning, error, critical, alert, emergency",
+        200);
+  }
+  return {response(m.id, Json::object()), 200};
+}
+
+}  // namespace
+
+ServerReply McpServer::initialize(const Message& m, Session& session) {
+  if (session.initialized)
+    return error_reply(m.id, rpc_error::invalid_request, "the session is already initialized", 400);
+  auto pv = field(m.params, "protocolVersion", Want::string, true, m.method);
+  if (!pv.ok()) return error_reply(m.id, rpc_error::invalid_params, pv.status().message(), 400);
+  auto client_info = field(m.params, "clientInfo", Want::object, false, m.method);
+  if (!client_info.ok())
+    return error_reply(m.id, rpc_error::invalid_params, client_info.status().message(), 400);
+  auto client_capabilities = field(m.params, "capabilities", Want::object, false, m.method);
+  if (!client_capabilities.ok()) {
+    return error_reply(m.id, rpc_error::invalid_params, client_capabilities.status().message(),
+                       400);
+  }
+  std::string requested = (*pv)->get<std::string>();
+  session.protocol_version =
+      is_supported_protocol(requested) ? requested : std::string(kLatestProtocol);
+  session.client_info = *client_info ? **client_info : Json::object();
+  session.initialized = true;
+  Json capabilities = Json::object();
+  if (!tools_.empty()) capabilities["tools"] = {{"listChanged", false}};
+  if (!resources_.empty())
+    capabilities["resources"] = {{"subscribe", false}, {"listChanged", false}};
+  if (!prompts_.empty()) capabilities["prompts"] = {{"listChanged", false}};
+  capabilities["logging"] = Json::object();
+  Json result = {{"protocolVersion", session.protocol_version},
+                 {"capabilities", capabilities},
+                 {"serverInfo", {{"name", name_}, {"title", "Keel"}, {"version", version_}}}};
+  if (!instructions_.empty()) result["instructions"] = instructions_;
+  return {response(m.id, result), 200};
+}
+
+std::optional<ServerReply> McpServer::answer_in_session(const Message& m, Session& session) {
+  if (m.method == "initialize") return initialize(m, session);
+  if (m.method == "ping") return ServerReply{response(m.id, Json::object()), 200};
+  if (!session.initialized) {
+    return error_reply(m.id, rpc_error::invalid_request,
+                       "the session is not initialized: send initialize first", 400);
+  }
+  if (m.method == "resources/templates/list")
+    return ServerReply{response(m.id, Json{{"resourceTemplates", Json::array()}}), 200};
+  if (m.method == "logging/setLevel") return set_log_level(m);
+  if (!is_provider_method(m.method)) {
+    return error_reply(m.id, rpc_error::method_not_found,
+                       fmt::format("Method not found: {}", m.method), 200);
+  }
+  return std::nullopt;
+}
+
 PreparedMessage McpServer::prepare(std::string_view text, Session& session) {
   return prepare(parse_message(text), session);
 }
 
 PreparedMessage McpServer::prepare(ParsedMessage parsed, Session& session) {
-  auto answered = [](ServerReply r) {
-    PreparedMessage p;
-    p.reply = std::move(r);
-    return p;
-  };
   if (!parsed.ok()) {
     const ParseError& e = parsed.error();
     return answered(error_reply(e.id, e.code, e.message, 400));
   }
   Message& m = *parsed;
-  const Json no_id = nullptr;
   try {
     if (m.kind == Message::Kind::response)
       return answered({std::nullopt, 202, true});  // we send no requests
-    if (m.kind == Message::Kind::notification) {
-      // Nothing is answered over stdio; a malformed notification is a 400 over HTTP.
-      auto refuse = [&](const Status& s) {
-        return answered({error_response(no_id, rpc_error::invalid_params, s.message()), 400, true});
-      };
-      if (m.method == "notifications/initialized") session.ready = session.initialized;
-      if (m.method == "notifications/cancelled") {
-        auto request_id = field(m.params, "requestId", Want::id, false, m.method);
-        if (!request_id.ok()) return refuse(request_id.status());
-        auto reason = field(m.params, "reason", Want::string, false, m.method);
-        if (!reason.ok()) return refuse(reason.status());
-        // Requests already running finish; their responses are simply ignored by the client.
-        log_info("mcp: request {} cancelled by the client{}{}",
-                 *request_id ? dump_json(**request_id) : "(none)", *reason ? ": " : "",
-                 *reason ? (*reason)->get<std::string>() : "");
-      }
-      return answered({std::nullopt, 202, true});
-    }
-    if (m.method == "initialize") {
-      if (session.initialized)
-        return answered(error_reply(m.id, rpc_error::invalid_request,
-                                    "the session is already initialized", 400));
-      auto pv = field(m.params, "protocolVersion", Want::string, true, m.method);
-      if (!pv.ok())
-        return answered(error_reply(m.id, rpc_error::invalid_params, pv.status().message(), 400));
-      auto client_info = field(m.params, "clientInfo", Want::object, false, m.method);
-      if (!client_info.ok())
-        return answered(
-            error_reply(m.id, rpc_error::invalid_params, client_info.status().message(), 400));
-      auto client_capabilities = field(m.params, "capabilities", Want::object, false, m.method);
-      if (!client_capabilities.ok()) {
-        return answered(error_reply(m.id, rpc_error::invalid_params,
-                                    client_capabilities.status().message(), 400));
-      }
-      std::string requested = (*pv)->get<std::string>();
-      session.protocol_version =
-          is_supported_protocol(requested) ? requested : std::string(kLatestProtocol);
-      session.client_info = *client_info ? **client_info : Json::object();
-      session.initialized = true;
-      Json capabilities = Json::object();
-      if (!tools_.empty()) capabilities["tools"] = {{"listChanged", false}};
-      if (!resources_.empty())
-        capabilities["resources"] = {{"subscribe", false}, {"listChanged", false}};
-      if (!prompts_.empty()) capabilities["prompts"] = {{"listChanged", false}};
-      capabilities["logging"] = Json::object();
-      Json result = {{"protocolVersion", session.protocol_version},
-                     {"capabilities", capabilities},
-                     {"serverInfo", {{"name", name_}, {"title", "Keel"}, {"version", version_}}}};
-      if (!instructions_.empty()) result["instructions"] = instructions_;
-      return answered({response(m.id, result), 200});
-    }
-    if (m.method == "ping") return answered({response(m.id, Json::object()), 200});
-    if (!session.initialized) {
-      return answered(error_reply(m.id, rpc_error::invalid_request,
-                                  "the session is not initialized: send initialize first", 400));
-    }
-    if (m.method == "resources/templates/list")
-      return answered({response(m.id, Json{{"resourceTemplates", Json::array()}}), 200});
-    if (m.method == "logging/setLevel") {
-      static const std::vector<std::string> levels = {"debug", "info",     "notice", "warning",
-                                                      "error", "critical", "alert",  "emergency"};
-      auto level = field(m.params, "level", Want::string, true, m.method);
-      if (!level.ok() ||
-          std::find(levels.begin(), levels.end(), (*level)->get<std::string>()) == levels.end()) {
-        return answered(error_reply(
-            m.id, rpc_error::invalid_params,
-            "level must be one of debug, info, notice, warning, error, critical, alert, emergency",
-            200));
-      }
-      return answered({response(m.id, Json::object()), 200});
-    }
-    if (!is_provider_method(m.method)) {
-      return answered(error_reply(m.id, rpc_error::method_not_found,
-                                  fmt::format("Method not found: {}", m.method), 200));
-    }
+    if (m.kind == Message::Kind::notification) return take_notification(m, session);
+    if (auto reply = answer_in_session(m, session)) return answered(std::move(*reply));
   } catch (const std::exception& e) {
     log_error("mcp: {} failed with an exception: {}", m.method, e.what());
     if (m.kind != Message::Kind::request) return answered({std::nullopt, 202, true});

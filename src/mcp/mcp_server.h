@@ -118,6 +118,13 @@ class McpServer {
   ServerReply handle(std::string_view text, Session& session);
 
  private:
+  //! prepare()'s answer to a request the server answers itself, on the session's thread: the
+  //! lifecycle (initialize, ping, refusals before initialize), logging/setLevel and unknown
+  //! methods. nullopt for a provider method: that becomes work.
+  std::optional<ServerReply> answer_in_session(const Message& m, Session& session);
+  //! The initialize handshake: records the client and the negotiated protocol version in the
+  //! session and lists the server's capabilities.
+  ServerReply initialize(const Message& m, Session& session);
   //! The work of a request: `principal` is the session's, copied.
   ServerReply answer(const nlohmann::json& id, const std::string& method,
                      const nlohmann::json& params, const std::string& principal);

@@ -4,13 +4,10 @@
 // real; the model is scripted and time is a ManualClock (no sleeping).
 #include <gtest/gtest.h>
 
-#include "samples/case_resolution.h"
 #include "agent/case_runner.h"
-#include "agent/memory_store.h"
-#include "samples/order_system.h"
-#include "contract/spec_parser.h"
 #include "core/clock.h"
 #include "core/json.h"
+#include "example_deployment_fixture.h"
 #include "support/approvals.h"
 #include "support/test_support.h"
 
@@ -19,66 +16,22 @@ namespace {
 
 constexpr int64_t kSecond = 1'000'000'000;
 
-class ScriptedModel : public ModelClient {
- public:
-  std::string describe() const override { return "scripted"; }
-  Result<ModelReply> complete(const ModelRequest&) override {
-    return ModelReply{"We are sorry.", "scripted", 10, 4, 0.01};
-  }
-};
-
-class ApprovalDeadline : public ::testing::Test {
+class ApprovalDeadline : public ExampleDeploymentTest {
  protected:
   void SetUp() override {
-    auto spec = contract::load_spec(keel::testing::source_dir() + "/examples/durable-agent.yaml");
-    ASSERT_TRUE(spec.ok()) << spec.status().to_string();
-    spec_ = std::move(*spec);
+    ASSERT_NO_FATAL_FAILURE(load_example_spec());
     for (auto& t : spec_.authority.tools) {
       if (t.name == "issue_refund") {
         t.approval_remind_after_s = 3600;
         t.approval_expire_after_s = 86400;
       }
     }
-    auto j = open_journal(dir_.file("journal.db"));
-    ASSERT_TRUE(j.ok());
-    journal_ = std::move(*j);
-    auto sor = samples::OrderSystem::open(dir_.file("orders.db"));
-    ASSERT_TRUE(sor.ok());
-    sor_ = *sor;
-    auto mem = MemoryStore::open(dir_.file("memory.db"));
-    ASSERT_TRUE(mem.ok());
-    memory_ = *mem;
-    for (auto& t : sor_->tools()) ASSERT_TRUE(tools_.add(t).ok());
-    for (auto& t : memory_->tools()) ASSERT_TRUE(tools_.add(t).ok());
-    auto p = Policy::from_spec(spec_);
-    ASSERT_TRUE(p.ok());
-    policy_ = std::move(*p);
-    workflows_.add(samples::case_resolution_workflow());
+    ASSERT_NO_FATAL_FAILURE(open_deployment());
+    ASSERT_NO_FATAL_FAILURE(make_policy());
   }
 
-  CaseRunner runner() {
-    return CaseRunner(*journal_, tools_, policy_, workflows_, &model_,
-                      {.worker_id = "w", .clock = &clock_});
-  }
-  int64_t records(const std::string& id, std::string_view kind) {
-    auto all = journal_->read(id);
-    EXPECT_TRUE(all.ok());
-    int64_t n = 0;
-    for (const auto& r : *all) n += r.kind == kind;
-    return n;
-  }
-  int64_t refunds(const std::string& id) { return sor_->ledger_for_case(id)->refunds; }
-
-  keel::testing::TempDir dir_;
-  ManualClock clock_;
-  contract::Spec spec_;
-  std::unique_ptr<JournalStore> journal_;
-  std::shared_ptr<samples::OrderSystem> sor_;
-  std::shared_ptr<MemoryStore> memory_;
-  ToolRegistry tools_;
-  Policy policy_;
-  WorkflowRegistry workflows_;
-  ScriptedModel model_;
+  CaseRunner runner() { return ExampleDeploymentTest::runner({.worker_id = "w", .clock = &clock_}); }
+  int64_t refunds(const std::string& id) { return ledger(id).refunds; }
 };
 
 TEST_F(ApprovalDeadline, APendingApprovalIsRemindedThenExpires) {

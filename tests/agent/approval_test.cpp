@@ -8,14 +8,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "samples/case_resolution.h"
 #include "agent/case_runner.h"
-#include "agent/memory_store.h"
-#include "samples/order_system.h"
 #include "contract/spec_parser.h"
 #include "core/clock.h"
 #include "core/hash.h"
 #include "core/json.h"
+#include "example_deployment_fixture.h"
 #include "support/approvals.h"
 #include "support/test_support.h"
 
@@ -23,14 +21,6 @@ namespace keel::agent {
 namespace {
 
 constexpr int64_t kSecond = 1'000'000'000;
-
-class ScriptedModel : public ModelClient {
- public:
-  std::string describe() const override { return "scripted"; }
-  Result<ModelReply> complete(const ModelRequest&) override {
-    return ModelReply{"We are sorry.", "scripted", 10, 4, 0.01};
-  }
-};
 
 ApproverKey key_for(const std::string& principal, uint8_t seed_byte) {
   std::array<uint8_t, 32> seed{};
@@ -51,30 +41,17 @@ std::string example_with_more_approvers(const ApproverKey& manager) {
   return yaml;
 }
 
-class Approvals : public ::testing::Test {
+class Approvals : public ExampleDeploymentTest {
  protected:
   void SetUp() override { open(example_with_more_approvers(manager_)); }
 
+  //! The deployment under the spec `yaml`: opened on the first call, kept (with its journal)
+  //! by later ones, which change only the spec and the policy.
   void open(const std::string& yaml) {
-    auto parsed = contract::parse_spec_text(yaml, keel::testing::source_dir() + "/examples");
-    ASSERT_TRUE(parsed.spec) << (parsed.errors.empty() ? "" : parsed.errors[0].to_string());
-    spec_ = *parsed.spec;
-    auto p = Policy::from_spec(spec_);
-    ASSERT_TRUE(p.ok()) << p.status().to_string();
-    policy_ = std::move(*p);
+    ASSERT_NO_FATAL_FAILURE(parse_spec(yaml));
+    ASSERT_NO_FATAL_FAILURE(make_policy());
     if (!journal_) {
-      auto j = open_journal(dir_.file("journal.db"));
-      ASSERT_TRUE(j.ok());
-      journal_ = std::move(*j);
-      auto sor = samples::OrderSystem::open(dir_.file("orders.db"));
-      ASSERT_TRUE(sor.ok());
-      sor_ = *sor;
-      auto mem = MemoryStore::open(dir_.file("memory.db"));
-      ASSERT_TRUE(mem.ok());
-      memory_ = *mem;
-      for (auto& t : sor_->tools()) ASSERT_TRUE(tools_.add(t).ok());
-      for (auto& t : memory_->tools()) ASSERT_TRUE(tools_.add(t).ok());
-      workflows_.add(samples::case_resolution_workflow());
+      ASSERT_NO_FATAL_FAILURE(open_deployment());
     }
     runner_ = std::make_unique<CaseRunner>(*journal_, tools_, policy_, workflows_, &model_,
                                            RunnerOptions{.worker_id = "w", .clock = &clock_});
@@ -105,18 +82,8 @@ class Approvals : public ::testing::Test {
   }
   int64_t now() const { return clock_.unix_now_ns(); }
 
-  keel::testing::TempDir dir_;
-  ManualClock clock_;
   ApproverKey supervisor_ = keel::testing::demo_supervisor_key();
   ApproverKey manager_ = key_for("manager", 7);
-  contract::Spec spec_;
-  std::unique_ptr<JournalStore> journal_;
-  std::shared_ptr<samples::OrderSystem> sor_;
-  std::shared_ptr<MemoryStore> memory_;
-  ToolRegistry tools_;
-  Policy policy_;
-  WorkflowRegistry workflows_;
-  ScriptedModel model_;
   std::unique_ptr<CaseRunner> runner_;
 };
 

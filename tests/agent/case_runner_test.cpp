@@ -6,87 +6,31 @@
 #include "agent/case_report.h"
 #include "samples/case_resolution.h"
 #include "agent/case_runner.h"
-#include "agent/memory_store.h"
-#include "samples/order_system.h"
-#include "contract/spec_parser.h"
 #include "core/clock.h"
 #include "core/json.h"
-#include "core/sqlite_db.h"
+#include "example_deployment_fixture.h"
 #include "support/approvals.h"
 #include "support/test_support.h"
 
 namespace keel::agent {
 namespace {
 
-class ScriptedModel : public ModelClient {
- public:
-  std::string describe() const override { return "scripted"; }
-  Result<ModelReply> complete(const ModelRequest& request) override {
-    ++calls;
-    if (down) return Status::unavailable("the model server is restarting");
-    return ModelReply{"We are sorry about that. " + request.user.substr(0, 20), "scripted", 40, 12, 0.01};
-  }
-  int calls = 0;
-  bool down = false;
-};
-
-class CaseRunnerTest : public ::testing::Test {
+class CaseRunnerTest : public ExampleDeploymentTest {
  protected:
   void SetUp() override {
-    auto spec = contract::load_spec(keel::testing::source_dir() + "/examples/durable-agent.yaml");
-    ASSERT_TRUE(spec.ok()) << spec.status().to_string();
-    spec_ = std::move(*spec);
-    auto j = open_journal(dir_.file("journal.db"));
-    ASSERT_TRUE(j.ok());
-    journal_ = std::move(*j);
-    auto sor = samples::OrderSystem::open(dir_.file("orders.db"));
-    ASSERT_TRUE(sor.ok()) << sor.status().to_string();
-    sor_ = *sor;
-    auto mem = MemoryStore::open(dir_.file("memory.db"));
-    ASSERT_TRUE(mem.ok());
-    memory_ = *mem;
-    for (auto& t : sor_->tools()) ASSERT_TRUE(tools_.add(t).ok());
-    for (auto& t : memory_->tools()) ASSERT_TRUE(tools_.add(t).ok());
+    ASSERT_NO_FATAL_FAILURE(load_example_spec());
+    ASSERT_NO_FATAL_FAILURE(open_deployment());
     ASSERT_TRUE(tools_.check_against(spec_).ok());
-    auto p = Policy::from_spec(spec_);
-    ASSERT_TRUE(p.ok());
-    policy_ = std::move(*p);
-    workflows_.add(samples::case_resolution_workflow());
+    ASSERT_NO_FATAL_FAILURE(make_policy());
+    model_.reply = {"We are sorry about that. ", "scripted", 40, 12, 0.01};
+    model_.quote_request_chars = 20;
   }
 
-  CaseRunner runner(RunnerOptions o = {}) {
-    if (o.worker_id.empty()) o.worker_id = "test-worker";
-    return CaseRunner(*journal_, tools_, policy_, workflows_, &model_, o);
-  }
-  samples::OrderSystem::LedgerCounts ledger(const std::string& id) {
-    auto c = sor_->ledger_for_case(id);
-    EXPECT_TRUE(c.ok());
-    return c.ok() ? *c : samples::OrderSystem::LedgerCounts{};
-  }
   AgentStats stats() {
     auto s = compute_stats(*journal_);
     EXPECT_TRUE(s.ok());
     return *s;
   }
-  int64_t records(const std::string& id, std::string_view kind) {
-    auto all = journal_->read(id);
-    EXPECT_TRUE(all.ok());
-    int64_t n = 0;
-    if (all.ok()) {
-      for (const auto& r : *all) n += r.kind == kind;
-    }
-    return n;
-  }
-
-  keel::testing::TempDir dir_;
-  contract::Spec spec_;
-  std::unique_ptr<JournalStore> journal_;
-  std::shared_ptr<samples::OrderSystem> sor_;
-  std::shared_ptr<MemoryStore> memory_;
-  ToolRegistry tools_;
-  Policy policy_;
-  WorkflowRegistry workflows_;
-  ScriptedModel model_;
 };
 
 TEST_F(CaseRunnerTest, ACaseCompletesAndResumingRunsNothingTwice) {
