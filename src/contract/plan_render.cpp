@@ -15,9 +15,8 @@ std::string where(const CheckResult& c) {
   return c.line > 0 ? fmt::format("{} (line {})", c.spec_path, c.line) : c.spec_path;
 }
 
-}  // namespace
-
-std::string render_plan_text(const Plan& plan) {
+// "plan for '<name>' (scenario <id>): <verdict>" and which runtime enforces the plan.
+std::string render_header(const Plan& plan) {
   std::string out;
   int failed = 0, warned = 0;
   for (const auto& c : plan.checks) {
@@ -40,15 +39,19 @@ std::string render_plan_text(const Plan& plan) {
         unenforced ? fmt::format(" ({} control(s) not enforced by it, marked below)", unenforced)
                    : std::string());
   }
+  return out;
+}
 
-  out += "checks\n";
+std::string render_checks(const Plan& plan) {
   TextTable checks({"id", "status", "where", "message"}, 48);
   for (const auto& c : plan.checks) {
     checks.add_row({c.id, std::string(check_status_name(c.status)), where(c), c.message});
   }
-  out += checks.render() + "\n";
+  return "checks\n" + checks.render() + "\n";
+}
 
-  out += "topology: components\n";
+std::string render_topology(const Plan& plan) {
+  std::string out = "topology: components\n";
   TextTable components({"id", "kind", "runs on", "trust zone", "detail"}, 40);
   for (const auto& c : plan.components) {
     components.add_row({c.id, c.kind, c.runs_on, c.trust_zone, c.detail});
@@ -59,8 +62,10 @@ std::string render_plan_text(const Plan& plan) {
   TextTable links({"from", "to", "kind", "runs on", "trust zone"}, 40);
   for (const auto& l : plan.links) links.add_row({l.from, l.to, l.kind, l.runs_on, l.trust_zone});
   out += links.render() + "\n";
+  return out;
+}
 
-  out += "execution path\n";
+std::string render_execution_path(const Plan& plan) {
   TextTable path({"#", "step", "component", "action", "controls"}, 44);
   path.right_align(0);
   int n = 0;
@@ -68,9 +73,11 @@ std::string render_plan_text(const Plan& plan) {
     path.add_row({std::to_string(++n), s.id, s.component, s.action,
                   fmt::format("{}", fmt::join(s.controls, ", "))});
   }
-  out += path.render() + "\n";
+  return "execution path\n" + path.render() + "\n";
+}
 
-  out += "controls\n";
+// A control this build does not enforce says so, with its gap, before what was planned.
+std::string render_controls(const Plan& plan) {
   TextTable controls({"id", "kind", "enforced by", "spec"}, 56);
   for (const auto& c : plan.controls) {
     controls.add_row(
@@ -81,14 +88,16 @@ std::string render_plan_text(const Plan& plan) {
              : fmt::format("NOT ENFORCED ({}); planned: {}", c.gap, c.enforced_by),
          c.spec_path});
   }
-  out += controls.render() + "\n";
+  return "controls\n" + controls.render() + "\n";
+}
 
-  out += "metrics\n";
+std::string render_metrics(const Plan& plan) {
   TextTable metrics({"name", "kind", "unit", "source"});
   for (const auto& m : plan.metrics) metrics.add_row({m.name, m.kind, m.unit, m.source});
-  out += metrics.render() + "\n";
+  return "metrics\n" + metrics.render() + "\n";
+}
 
-  out += "failure plan\n";
+std::string render_failure_plan(const Plan& plan) {
   TextTable failures(
       {"fault", "declared", "detection", "response", "recovery", "evidence", "injection"}, 30);
   for (const auto& f : plan.failure_plan) {
@@ -97,11 +106,21 @@ std::string render_plan_text(const Plan& plan) {
          f.tested_by.empty() ? std::string("not injected")
                              : fmt::format("tested by {}", fmt::join(f.tested_by, "; "))});
   }
-  out += failures.render() + "\n";
+  return "failure plan\n" + failures.render() + "\n";
+}
 
-  out += "refuses to own\n";
+std::string render_refusals(const Plan& plan) {
+  std::string out = "refuses to own\n";
   for (const auto& r : plan.refuses_to_own) out += "  - " + r + "\n";
   return out;
+}
+
+}  // namespace
+
+std::string render_plan_text(const Plan& plan) {
+  return render_header(plan) + render_checks(plan) + render_topology(plan) +
+         render_execution_path(plan) + render_controls(plan) + render_metrics(plan) +
+         render_failure_plan(plan) + render_refusals(plan);
 }
 
 std::string render_plan_json(const Plan& plan) {

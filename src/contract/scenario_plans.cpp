@@ -30,6 +30,20 @@ std::string model_or(const ModelSpec* m, const char* fallback) {
   return m ? PlanBuilder::model_component(*m) : std::string(fallback);
 }
 
+// `controls`, then the model's own controls when there is a model.
+std::vector<std::string> with_model_controls(const PlanBuilder& b,
+                                             std::vector<std::string> controls,
+                                             const ModelSpec* m) {
+  if (m) controls = concat(controls, b.model_controls(*m));
+  return controls;
+}
+
+bool any_write_tool(const Spec& s) {
+  bool writes = false;
+  for (const auto& t : s.authority.tools) writes |= t.effect != Effect::read;
+  return writes;
+}
+
 void common_latency_metrics(PlanBuilder& b, const std::string& source) {
   b.metric("keel_time_to_first_token_seconds", "seconds", "histogram", source);
   b.metric("keel_time_per_output_token_seconds", "seconds", "histogram", source);
@@ -117,23 +131,41 @@ void plan_local_research(PlanBuilder& b) {
   b.refuse("answers that no retrieved source supports");
 }
 
-void plan_enterprise_rag(PlanBuilder& b) {
+namespace {
+
+// What the enterprise-rag plan reads from the spec.
+struct EnterpriseRagFacts {
+  std::string host = "k8s-pod", zone = "tenant-cluster";
+  const Component* idp = nullptr;           //!< the first identity provider declared
+  const Component* warehouse_db = nullptr;  //!< the first PostgreSQL or SQLite component
+  bool semantic = false;                    //!< a semantic-layer source is declared
+  const ModelSpec* gen = nullptr;
+  std::string gen_id;
+  std::string warehouse;  //!< the database metric queries run on
+};
+
+EnterpriseRagFacts enterprise_rag_facts(const PlanBuilder& b) {
   const Spec& s = b.spec();
-  const std::string host = "k8s-pod", zone = "tenant-cluster";
-  const Component* idp = nullptr;
-  const Component* warehouse_db = nullptr;
+  EnterpriseRagFacts f;
   for (const auto& c : s.components) {
-    if (c.kind == ComponentKind::identity_provider && !idp) idp = &c;
-    if ((c.kind == ComponentKind::postgresql || c.kind == ComponentKind::sqlite) && !warehouse_db)
-      warehouse_db = &c;
+    if (c.kind == ComponentKind::identity_provider && !f.idp) f.idp = &c;
+    if ((c.kind == ComponentKind::postgresql || c.kind == ComponentKind::sqlite) && !f.warehouse_db)
+      f.warehouse_db = &c;
   }
-  bool semantic = false;
-  for (const auto& src : s.data.sources) semantic |= src.kind == SourceKind::semantic_layer;
-  if (idp) {
+  for (const auto& src : s.data.sources) f.semantic |= src.kind == SourceKind::semantic_layer;
+  f.gen = b.model_with_role(ModelRole::generate);
+  f.gen_id = model_or(f.gen, "private-model");
+  f.warehouse = f.warehouse_db ? f.warehouse_db->id : "warehouse";
+  return f;
+}
+
+void add_enterprise_rag_controls(PlanBuilder& b, const EnterpriseRagFacts& f) {
+  const Spec& s = b.spec();
+  if (f.idp) {
     b.control("tenant-isolation", "tenant-isolation",
               fmt::format("the tenant comes from the identity token verified with {}, never from "
                           "the request body",
-                          idp->id),
+                          f.idp->id),
               "components");
   }
   if (!s.data.sources.empty()) {
@@ -142,49 +174,52 @@ void plan_enterprise_rag(PlanBuilder& b) {
               "the model sees any context",
               "data.sources");
   }
-  if (semantic) {
+  if (f.semantic) {
     b.control("typed-metrics-only", "semantic",
               "the model asks for typed metrics from a versioned catalog, compiled to "
               "parameterised SQL; free-form SQL is refused",
               "data.sources");
   }
-  if (warehouse_db && warehouse_db->kind == ComponentKind::postgresql) {
+  if (f.warehouse_db && f.warehouse_db->kind == ComponentKind::postgresql) {
     b.control("tenant-rls", "tenant-isolation",
               fmt::format("PostgreSQL row-level security keyed by tenant on every query to {}",
-                          warehouse_db->id),
+                          f.warehouse_db->id),
               "components");
   }
   b.control("evidence-required", "answer-policy",
             "every answer carries its evidence (passages with provenance, metric name and "
             "version) and typed limitations",
             "scenario");
+}
 
+void add_enterprise_rag_topology(PlanBuilder& b, const EnterpriseRagFacts& f) {
+  const std::string& host = f.host;
+  const std::string& zone = f.zone;
   b.component("gateway", "gateway", host, zone, "identity and tenant resolution");
   b.component("policy", "policy-engine", host, zone, "row and field policy on context");
   b.component("retriever", "retrieval", host, zone, "policy-filtered hybrid retrieval");
   b.component("semantic-layer", "semantic", host, zone,
-              semantic ? "versioned metric catalog" : "no semantic-layer source declared");
+              f.semantic ? "versioned metric catalog" : "no semantic-layer source declared");
   b.add_declared_components(host, zone);
   b.add_models(host, zone);
   b.component("evidence", "answer-assembly", host, zone, "answer + evidence + metric version");
   b.component("audit", "audit-log", host, zone, "policy decisions and evidence per answer");
-  const ModelSpec* gen = b.model_with_role(ModelRole::generate);
-  std::string gen_id = model_or(gen, "private-model");
-  if (!gen) b.component(gen_id, "model", host, zone, "no generate model declared");
-  std::string warehouse = warehouse_db ? warehouse_db->id : "warehouse";
-  if (!b.has_component(warehouse))
-    b.component(warehouse, "database", host, zone, "no database component declared");
+  if (!f.gen) b.component(f.gen_id, "model", host, zone, "no generate model declared");
+  if (!b.has_component(f.warehouse))
+    b.component(f.warehouse, "database", host, zone, "no database component declared");
 
   add_sources(b, host, zone, "retriever", "sql");
   b.link("gateway", "policy", "in-process", "process");
   b.link("policy", "retriever", "in-process", "process");
   b.link("policy", "semantic-layer", "in-process", "process");
-  b.link("semantic-layer", warehouse, "sql-parameterised", "cluster-network");
-  b.link("retriever", gen_id, "in-process", "process");
+  b.link("semantic-layer", f.warehouse, "sql-parameterised", "cluster-network");
+  b.link("retriever", f.gen_id, "in-process", "process");
   b.link("semantic-layer", "evidence", "in-process", "process");
-  b.link(gen_id, "evidence", "in-process", "process");
+  b.link(f.gen_id, "evidence", "in-process", "process");
   b.link("evidence", "audit", "append", "process");
+}
 
+void add_enterprise_rag_path(PlanBuilder& b, const EnterpriseRagFacts& f) {
   b.step("authenticate", "gateway", "verify identity, resolve tenant and roles",
          {"tenant-isolation"});
   b.step("authorize", "policy", "evaluate row/field policy for this principal",
@@ -193,32 +228,43 @@ void plan_enterprise_rag(PlanBuilder& b) {
          concat({"row-field-policy"}, b.read_only_source_controls()));
   b.step("metric", "semantic-layer", "compile typed metric requests to parameterised SQL",
          {"typed-metrics-only"});
-  b.step("execute", warehouse,
+  b.step("execute", f.warehouse,
          b.has_control("tenant-rls")
              ? "run the query read-only under the tenant's row-level security"
              : "run the query read-only",
          {"tenant-rls"});
-  std::vector<std::string> gen_controls = {b.egress_control(), b.retention_control()};
-  if (gen) gen_controls = concat(gen_controls, b.model_controls(*gen));
-  b.step("generate", gen_id, "answer on the private model from permitted context", gen_controls);
+  b.step("generate", f.gen_id, "answer on the private model from permitted context",
+         with_model_controls(b, {b.egress_control(), b.retention_control()}, f.gen));
   b.step("assemble", "evidence", "attach evidence, metric version and typed limitations",
          {"evidence-required"});
   b.step("audit", "audit", "record decisions and evidence", {b.telemetry_control()});
+}
 
+void add_enterprise_rag_metrics(PlanBuilder& b, const EnterpriseRagFacts& f) {
   b.metric("keel_answers_with_provenance_ratio", "ratio", "gauge", "evidence");
   b.metric("keel_policy_denials_total", "decisions", "counter", "policy");
   b.metric("keel_semantic_metric_requests_total", "requests", "counter", "semantic-layer");
   b.metric("keel_answer_eval_score", "score", "gauge", "evidence");
   b.metric("keel_e2e_request_seconds", "seconds", "histogram", "gateway");
-  common_latency_metrics(b, gen_id);
-  b.metric("keel_model_tokens_total", "tokens", "counter", gen_id);
-  b.metric("keel_cost_usd_total", "usd", "counter", gen_id);
+  common_latency_metrics(b, f.gen_id);
+  b.metric("keel_model_tokens_total", "tokens", "counter", f.gen_id);
+  b.metric("keel_cost_usd_total", "usd", "counter", f.gen_id);
+}
 
-  if (semantic) b.refuse("free-form SQL from a model");
-  if (idp) b.refuse("choosing the tenant from request content");
-  if (!s.data.sources.empty())
+}  // namespace
+
+void plan_enterprise_rag(PlanBuilder& b) {
+  const EnterpriseRagFacts f = enterprise_rag_facts(b);
+  add_enterprise_rag_controls(b, f);
+  add_enterprise_rag_topology(b, f);
+  add_enterprise_rag_path(b, f);
+  add_enterprise_rag_metrics(b, f);
+
+  if (f.semantic) b.refuse("free-form SQL from a model");
+  if (f.idp) b.refuse("choosing the tenant from request content");
+  if (!b.spec().data.sources.empty())
     b.refuse("rows or fields the principal may not see, anywhere near the model");
-  if (semantic) b.refuse("metric answers without the metric's version");
+  if (f.semantic) b.refuse("metric answers without the metric's version");
 }
 
 void plan_browser_classifier(PlanBuilder& b) {
@@ -289,21 +335,33 @@ void plan_browser_classifier(PlanBuilder& b) {
   b.refuse("making the form wait for the model");
 }
 
-void plan_mobile_vision(PlanBuilder& b) {
-  const Spec& s = b.spec();
-  const std::string host = "phone", zone = "device";
-  const bool keeps_frames = s.data.raw_input_retention != Retention::none;
-  // Models the update channel can reach: those whose URL the egress allow-list covers.
+namespace {
+
+// What the mobile-vision plan reads from the spec.
+struct MobileVisionFacts {
+  std::string host = "phone", zone = "device";
+  bool keeps_frames = false;
+  //! Models the update channel can reach: those whose URL the egress allow-list covers.
   std::vector<const ModelSpec*> updatable;
+  bool all_pinned = false;     //!< there are updatable models and each pins a SHA-256
+  bool smaller_model = false;  //!< some model names a fallback to switch to
+};
+
+MobileVisionFacts mobile_vision_facts(const Spec& s) {
+  MobileVisionFacts f;
+  f.keeps_frames = s.data.raw_input_retention != Retention::none;
   for (const auto& m : s.deployment.models) {
     if (!s.deployment.egress.none && !m.url.empty() && s.deployment.egress.allows(m.url))
-      updatable.push_back(&m);
+      f.updatable.push_back(&m);
   }
-  bool all_pinned = !updatable.empty();
-  for (const ModelSpec* m : updatable) all_pinned &= !m->sha256.empty();
-  bool smaller_model = false;
-  for (const auto& m : s.deployment.models) smaller_model |= !m.fallbacks.empty();
+  f.all_pinned = !f.updatable.empty();
+  for (const ModelSpec* m : f.updatable) f.all_pinned &= !m->sha256.empty();
+  for (const auto& m : s.deployment.models) f.smaller_model |= !m.fallbacks.empty();
+  return f;
+}
 
+void add_mobile_vision_controls(PlanBuilder& b, const MobileVisionFacts& f) {
+  const Spec& s = b.spec();
   b.control("delegate-bounded-fallback", "capability",
             "ops the accelerator delegate supports run there; the rest run on CPU within a "
             "bounded number of partitions, decided once at load",
@@ -313,33 +371,39 @@ void plan_mobile_vision(PlanBuilder& b) {
   b.control(
       "thermal-budget", "thermal",
       fmt::format("a thermal governor lowers the frame rate{} before the device throttles{}",
-                  smaller_model ? ", then switches to the smaller model" : "",
+                  f.smaller_model ? ", then switches to the smaller model" : "",
                   latency ? fmt::format(", keeping latency under {} ms", *latency) : std::string()),
       latency ? "slo.latency_ms" : "scenario");
-  if (!updatable.empty()) {
+  if (!f.updatable.empty()) {
     std::vector<std::string> ids;
-    for (const ModelSpec* m : updatable) ids.push_back(m->id);
+    for (const ModelSpec* m : f.updatable) ids.push_back(m->id);
     b.control("staged-update", "integrity",
               fmt::format("updates of {} are downloaded to a staging slot{}, shadow-run, then "
                           "promoted; the last good model is kept",
                           fmt::join(ids, ", "),
-                          all_pinned ? ", checked against the pinned SHA-256"
-                                     : " (no SHA-256 pinned: not verified)"),
+                          f.all_pinned ? ", checked against the pinned SHA-256"
+                                       : " (no SHA-256 pinned: not verified)"),
               "deployment.models");
   }
+}
 
+void add_mobile_vision_topology(PlanBuilder& b, const MobileVisionFacts& f) {
+  const Spec& s = b.spec();
+  const std::string& host = f.host;
+  const std::string& zone = f.zone;
   b.component("camera", "camera", host, zone,
-              keeps_frames ? fmt::format("frames kept ({})", enum_name(s.data.raw_input_retention))
-                           : std::string("frames in memory only"));
+              f.keeps_frames
+                  ? fmt::format("frames kept ({})", enum_name(s.data.raw_input_retention))
+                  : std::string("frames in memory only"));
   b.component("app", "app", host, zone, "camera screen");
   b.component("program", "edge-runtime", host, zone, "prepared model program + memory plan");
   b.component("delegate", "accelerator-delegate", host, zone, "NPU/GPU delegate");
   b.component("cpu", "cpu-kernels", host, zone, "fallback for unsupported ops");
   b.component("thermal-governor", "governor", host, zone, "thermal budget");
   b.component("update-agent", "updater", host, zone,
-              updatable.empty() ? "no update channel: the egress allow-list reaches no model URL"
-                                : "staged updates; keeps last good");
-  if (!updatable.empty()) {
+              f.updatable.empty() ? "no update channel: the egress allow-list reaches no model URL"
+                                  : "staged updates; keeps last good");
+  if (!f.updatable.empty()) {
     b.component("update-server", "http-service", "vendor-cloud", "vendor-cloud",
                 fmt::format("update channel ({})", fmt::join(s.deployment.egress.allow, ", ")));
   }
@@ -350,24 +414,29 @@ void plan_mobile_vision(PlanBuilder& b) {
   b.link("program", "delegate", "driver", "device");
   b.link("program", "cpu", "in-process", "process");
   b.link("thermal-governor", "program", "in-process", "process");
-  if (!updatable.empty()) b.link("update-agent", "update-server", "https", "internet");
+  if (!f.updatable.empty()) b.link("update-agent", "update-server", "https", "internet");
   b.link("update-agent", "program", "file-swap", "device");
+}
 
+void add_mobile_vision_path(PlanBuilder& b, const MobileVisionFacts& f) {
+  const Spec& s = b.spec();
   std::vector<std::string> load = {"delegate-bounded-fallback"};
   for (const auto& m : s.deployment.models) load = concat(load, b.model_controls(m));
   b.step("capture", "camera", "capture a frame into memory", {b.retention_control()});
   b.step("prepare", "program", "partition the graph between delegate and CPU", load);
   b.step("infer", "program", "run the frame within the thermal budget", {"thermal-budget"});
   b.step("postprocess", "app",
-         keeps_frames ? fmt::format("show the prediction; the frame is kept ({})",
-                                    enum_name(s.data.raw_input_retention))
-                      : std::string("show the prediction; the frame is dropped"),
+         f.keeps_frames ? fmt::format("show the prediction; the frame is kept ({})",
+                                      enum_name(s.data.raw_input_retention))
+                        : std::string("show the prediction; the frame is dropped"),
          {b.retention_control()});
-  if (!updatable.empty()) {
+  if (!f.updatable.empty()) {
     b.step("update", "update-agent", "stage, verify, shadow-run and promote a new model",
            {"staged-update", b.egress_control()});
   }
+}
 
+void add_mobile_vision_metrics(PlanBuilder& b) {
   b.metric("keel_delegate_coverage_ratio", "ratio", "gauge", "program");
   b.metric("keel_inference_seconds", "seconds", "histogram", "program");
   b.metric("keel_energy_proxy_joules_total", "joules", "counter", "thermal-governor");
@@ -375,18 +444,39 @@ void plan_mobile_vision(PlanBuilder& b) {
   b.metric("keel_rss_peak_bytes", "bytes", "gauge", "app");
   b.metric("keel_model_updates_total", "updates", "counter", "update-agent");
   b.metric("keel_quality_agreement_ratio", "ratio", "gauge", "program");
+}
 
-  if (!keeps_frames) b.refuse("storing raw camera frames");
-  if (all_pinned) b.refuse("installing an update whose SHA-256 does not match the pinned one");
-  if (!updatable.empty())
+}  // namespace
+
+void plan_mobile_vision(PlanBuilder& b) {
+  const MobileVisionFacts f = mobile_vision_facts(b.spec());
+  add_mobile_vision_controls(b, f);
+  add_mobile_vision_topology(b, f);
+  add_mobile_vision_path(b, f);
+  add_mobile_vision_metrics(b);
+
+  if (!f.keeps_frames) b.refuse("storing raw camera frames");
+  if (f.all_pinned) b.refuse("installing an update whose SHA-256 does not match the pinned one");
+  if (!f.updatable.empty())
     b.refuse("deleting the last good model before its replacement proves itself");
 }
 
-void plan_llm_service(PlanBuilder& b) {
-  const Spec& s = b.spec();
-  const std::string host = "k8s-pod", zone = "service-cluster";
-  // Tenants exist only with an API key file: without one every request is anonymous.
-  const bool keys = s.serving.present && !s.serving.api_keys.empty();
+namespace {
+
+// What the llm-service plan reads from the spec.
+struct LlmServiceFacts {
+  std::string host = "k8s-pod", zone = "service-cluster";
+  //! Tenants exist only with an API key file: without one every request is anonymous.
+  bool keys = false;
+  //! "<principal> (<its limits>)" for each principal with a limit.
+  std::vector<std::string> limited;
+  bool prefix = false;  //!< prefix caching is on
+  std::optional<double> ttft, tpot;
+  const ModelSpec* gen = nullptr;
+  std::string gen_id;
+};
+
+std::vector<std::string> tenant_limit_summaries(const Spec& s) {
   std::vector<std::string> limited;
   for (const auto& p : s.authority.principals) {
     if (!p.limits) continue;
@@ -401,11 +491,25 @@ void plan_llm_service(PlanBuilder& b) {
       parts.push_back(fmt::format("models {}", fmt::join(p.limits->models, ", ")));
     if (!parts.empty()) limited.push_back(fmt::format("{} ({})", p.id, fmt::join(parts, ", ")));
   }
-  const bool prefix = !s.serving.present || s.serving.prefix_caching;
-  const std::optional<double> ttft = s.slo.ttft_ms ? s.slo.ttft_ms->strictest() : std::nullopt;
-  const std::optional<double> tpot = s.slo.tpot_ms ? s.slo.tpot_ms->strictest() : std::nullopt;
+  return limited;
+}
 
-  if (keys) {
+LlmServiceFacts llm_service_facts(const PlanBuilder& b) {
+  const Spec& s = b.spec();
+  LlmServiceFacts f;
+  f.keys = s.serving.present && !s.serving.api_keys.empty();
+  f.limited = tenant_limit_summaries(s);
+  f.prefix = !s.serving.present || s.serving.prefix_caching;
+  f.ttft = s.slo.ttft_ms ? s.slo.ttft_ms->strictest() : std::nullopt;
+  f.tpot = s.slo.tpot_ms ? s.slo.tpot_ms->strictest() : std::nullopt;
+  f.gen = b.model_with_role(ModelRole::generate);
+  f.gen_id = model_or(f.gen, "engine");
+  return f;
+}
+
+void add_llm_service_auth_controls(PlanBuilder& b, const LlmServiceFacts& f) {
+  const Spec& s = b.spec();
+  if (f.keys) {
     b.control("gateway-auth", "authentication",
               fmt::format("API keys from {} stored as SHA-256 hashes; 401 without a valid key, 403 "
                           "for a model the tenant may not use",
@@ -421,22 +525,25 @@ void plan_llm_service(PlanBuilder& b) {
                           s.serving.host),
               "serving.api_keys");
   }
-  if (keys && !limited.empty()) {
+  if (f.keys && !f.limited.empty()) {
     b.control("tenant-quota", "quota",
               fmt::format("per-tenant limits, 429 with Retry-After past one: {}",
-                          fmt::join(limited, "; ")),
+                          fmt::join(f.limited, "; ")),
               "authority.principals");
   }
+}
+
+void add_llm_service_lifecycle_controls(PlanBuilder& b, const LlmServiceFacts& f) {
   b.control("readiness", "lifecycle",
             "/readyz is 503 until the model is loaded and warmed, and again while draining",
             "deployment.models");
   b.control("cancel-on-disconnect", "lifecycle",
             "a client disconnect cancels its generation and frees its KV blocks at once",
             "scenario");
-  if (ttft || tpot) {
+  if (f.ttft || f.tpot) {
     std::vector<std::string> objectives;
-    if (ttft) objectives.push_back(fmt::format("TTFT under {} ms", *ttft));
-    if (tpot) objectives.push_back(fmt::format("TPOT under {} ms", *tpot));
+    if (f.ttft) objectives.push_back(fmt::format("TTFT under {} ms", *f.ttft));
+    if (f.tpot) objectives.push_back(fmt::format("TPOT under {} ms", *f.tpot));
     b.control(
         "goodput-autoscaling", "autoscaling",
         fmt::format("goodput = share of requests with {}; the KEDA ScaledObject in "
@@ -444,53 +551,58 @@ void plan_llm_service(PlanBuilder& b) {
                     fmt::join(objectives, " and ")),
         "slo");
   }
+}
 
+void add_llm_service_topology(PlanBuilder& b, const LlmServiceFacts& f) {
+  const std::string& host = f.host;
+  const std::string& zone = f.zone;
   b.component("gateway", "gateway", host, zone,
-              keys ? "API keys, tenants, quotas" : "no API keys: anonymous tenant");
+              f.keys ? "API keys, tenants, quotas" : "no API keys: anonymous tenant");
   b.component("server", "http-server", host, zone, "OpenAI-compatible API, SSE, event-driven");
   b.component("admission", "admission", host, zone, "bounded waiting queue");
   b.component("scheduler", "scheduler", host, zone, "continuous batching, chunked prefill");
   b.component(
       "kv-cache", "kv-cache", host, zone,
-      prefix ? "paged blocks, prefix reuse, LRU eviction" : "paged blocks (prefix caching off)");
+      f.prefix ? "paged blocks, prefix reuse, LRU eviction" : "paged blocks (prefix caching off)");
   b.add_models(host, zone);
   b.component("probes", "probes", host, zone, "/livez /startupz /readyz");
   b.component("autoscaler", "autoscaler", "k8s-control-plane", zone, "KEDA on goodput and queue");
   b.component("prometheus", "metrics-sink", "k8s-monitoring", zone, "scrapes /metrics");
   b.add_declared_components(host, zone);
-  const ModelSpec* gen = b.model_with_role(ModelRole::generate);
-  std::string gen_id = model_or(gen, "engine");
-  if (!gen) b.component(gen_id, "model", host, zone, "no generate model declared");
+  if (!f.gen) b.component(f.gen_id, "model", host, zone, "no generate model declared");
 
   b.link("gateway", "server", "in-process", "process");
   b.link("server", "admission", "in-process", "process");
   b.link("admission", "scheduler", "in-process", "process");
   b.link("scheduler", "kv-cache", "in-process", "process");
-  b.link("scheduler", gen_id, "in-process", "process");
+  b.link("scheduler", f.gen_id, "in-process", "process");
   b.link("prometheus", "server", "http", "cluster-network");
   b.link("autoscaler", "prometheus", "http", "cluster-network");
+}
 
-  if (keys) {
+void add_llm_service_path(PlanBuilder& b, const LlmServiceFacts& f) {
+  if (f.keys) {
     b.step("authenticate", "gateway", "check the API key, resolve the tenant", {"gateway-auth"});
-    if (!limited.empty()) b.step("quota", "gateway", "apply the tenant's quotas", {"tenant-quota"});
+    if (!f.limited.empty())
+      b.step("quota", "gateway", "apply the tenant's quotas", {"tenant-quota"});
   } else {
     b.step("authenticate", "gateway", "no authentication: the anonymous tenant", {"no-auth"});
   }
   b.step("admit", "admission", "admit within bounds or answer 429 + Retry-After", {"admission"});
   b.step("schedule", "scheduler",
-         keys ? "pick work fairly across tenants within the token budget"
-              : "pick work in arrival order within the token budget",
+         f.keys ? "pick work fairly across tenants within the token budget"
+                : "pick work in arrival order within the token budget",
          {"fair-scheduling"});
-  std::vector<std::string> prefill = {"readiness"};
-  if (gen) prefill = concat(prefill, b.model_controls(*gen));
-  b.step("prefill", gen_id,
-         prefix ? "prefill the prompt, reusing cached prefix blocks" : "prefill the prompt",
-         prefill);
-  b.step("decode", gen_id, "decode in the continuous batch, streaming tokens",
+  b.step("prefill", f.gen_id,
+         f.prefix ? "prefill the prompt, reusing cached prefix blocks" : "prefill the prompt",
+         with_model_controls(b, {"readiness"}, f.gen));
+  b.step("decode", f.gen_id, "decode in the continuous batch, streaming tokens",
          {"cancel-on-disconnect"});
   b.step("measure", "server", "record TTFT, TPOT and goodput",
          {"goodput-autoscaling", b.telemetry_control()});
+}
 
+void add_llm_service_metrics(PlanBuilder& b) {
   b.metric("keel_time_to_first_token_seconds", "seconds", "histogram", "server");
   b.metric("keel_time_per_output_token_seconds", "seconds", "histogram", "server");
   b.metric("keel_inter_token_latency_seconds", "seconds", "histogram", "server");
@@ -509,15 +621,63 @@ void plan_llm_service(PlanBuilder& b) {
   b.metric("keel_admission_rejections_total", "requests", "counter", "admission");
   b.metric("keel_requests_total", "requests", "counter", "server");
   b.metric("keel_goodput_requests_total", "requests", "counter", "server");
+}
+
+}  // namespace
+
+void plan_llm_service(PlanBuilder& b) {
+  const LlmServiceFacts f = llm_service_facts(b);
+  add_llm_service_auth_controls(b, f);
+  add_llm_service_lifecycle_controls(b, f);
+  add_llm_service_topology(b, f);
+  add_llm_service_path(b, f);
+  add_llm_service_metrics(b);
 
   b.refuse("unbounded queueing");
   b.refuse("serving before the model is loaded and warmed");
   b.refuse("generating for a client that has gone");
 }
 
-void plan_durable_agent(PlanBuilder& b) {
+namespace {
+
+// What the durable-agent plan reads from the spec.
+struct DurableAgentFacts {
+  std::string host = "workflow-worker", zone = "agent-runtime";
+  bool approvals = false;  //!< some tool needs an approval
+  bool writes = false;     //!< some tool writes
+  //! keel agent opens the component named `journal` (sqlite path or postgresql url).
+  std::string journal = "journal";
+  std::string system_of_record;
+  const ModelSpec* gen = nullptr;
+  std::string gen_id;
+};
+
+DurableAgentFacts durable_agent_facts(const PlanBuilder& b) {
   const Spec& s = b.spec();
-  const std::string host = "workflow-worker", zone = "agent-runtime";
+  DurableAgentFacts f;
+  for (const auto& t : s.authority.tools) f.approvals |= t.approval != Approval::none;
+  f.writes = any_write_tool(s);
+  f.system_of_record = s.authority.system_of_record.value_or("system-of-record");
+  f.gen = b.model_with_role(ModelRole::generate);
+  f.gen_id = model_or(f.gen, "model");
+  return f;
+}
+
+// How an approver proves who they are: a signature under a registered key, or a bearer token.
+std::string approver_proof(const Spec& s) {
+  std::vector<std::string> keyed;
+  for (const auto& p : s.authority.principals) {
+    if (p.public_key) keyed.push_back(p.id);
+  }
+  return keyed.empty() ? std::string("an MCP bearer token (no approver has a registered key)")
+                       : fmt::format(
+                             "an Ed25519 signature under the key registered for {}, or an MCP "
+                             "bearer token",
+                             fmt::join(keyed, ", "));
+}
+
+void add_durable_agent_controls(PlanBuilder& b, const DurableAgentFacts& f) {
+  const Spec& s = b.spec();
   b.control("journal-before-effect", "durability",
             "an intent record is durable before any side effect, an outcome record after it; "
             "replay never re-executes a completed step",
@@ -525,35 +685,24 @@ void plan_durable_agent(PlanBuilder& b) {
   b.control("case-lease", "concurrency",
             "a worker holds a lease on a case; an expired lease lets another worker resume",
             "components");
-  bool approvals = false, writes = false;
-  for (const auto& t : s.authority.tools) {
-    approvals |= t.approval != Approval::none;
-    writes |= t.effect != Effect::read;
-  }
-  if (approvals) {
-    b.control("approval-binding", "approval",
-              "an approval binds to the hash of the arguments shown; different arguments at "
-              "execution are refused",
-              "authority.tools");
-    std::vector<std::string> keyed;
-    for (const auto& p : s.authority.principals) {
-      if (p.public_key) keyed.push_back(p.id);
-    }
-    const bool unsigned_allowed = s.authority.unsigned_approvals == UnsignedApprovals::allowed;
-    std::string proof = keyed.empty()
-                            ? std::string("an MCP bearer token (no approver has a registered key)")
-                            : fmt::format(
-                                  "an Ed25519 signature under the key registered for {}, or an MCP "
-                                  "bearer token",
-                                  fmt::join(keyed, ", "));
-    b.control(
-        "approver-identity", "approval",
-        fmt::format("a decision is recorded only from a proven approver holding the tool's "
-                    "approving role: {}; unsigned approvals {}",
-                    proof, unsigned_allowed ? "allowed for principals without a key" : "refused"),
-        s.authority.unsigned_approvals_where.path);
-  }
+  if (!f.approvals) return;
+  b.control("approval-binding", "approval",
+            "an approval binds to the hash of the arguments shown; different arguments at "
+            "execution are refused",
+            "authority.tools");
+  const bool unsigned_allowed = s.authority.unsigned_approvals == UnsignedApprovals::allowed;
+  b.control("approver-identity", "approval",
+            fmt::format("a decision is recorded only from a proven approver holding the tool's "
+                        "approving role: {}; unsigned approvals {}",
+                        approver_proof(s),
+                        unsigned_allowed ? "allowed for principals without a key" : "refused"),
+            s.authority.unsigned_approvals_where.path);
+}
 
+void add_durable_agent_topology(PlanBuilder& b, const DurableAgentFacts& f) {
+  const Spec& s = b.spec();
+  const std::string& host = f.host;
+  const std::string& zone = f.zone;
   b.component("worker", "workflow-engine", host, zone, "cases as resumable workflows");
   b.component("policy", "policy-engine", host, zone, "permit/forbid, default deny");
   b.component("approvals", "approval-inbox", host, zone, "durable pending approvals");
@@ -561,38 +710,35 @@ void plan_durable_agent(PlanBuilder& b) {
               fmt::format("{} typed tools", s.authority.tools.size()));
   b.add_declared_components(host, zone);
   b.add_models(host, zone);
-  // keel agent opens the component named `journal` (sqlite path or postgresql url).
-  const std::string journal = "journal";
-  if (!b.has_component(journal)) {
-    b.component(journal, "sqlite", host, zone, "case journal (no `journal` component declared)");
+  if (!b.has_component(f.journal)) {
+    b.component(f.journal, "sqlite", host, zone, "case journal (no `journal` component declared)");
   }
-  std::string sor = s.authority.system_of_record.value_or("system-of-record");
-  if (!b.has_component(sor)) b.component(sor, "system-of-record", "business-systems", "systems-of-record");
-  const ModelSpec* gen = b.model_with_role(ModelRole::generate);
-  std::string gen_id = model_or(gen, "model");
-  if (!gen) b.component(gen_id, "model", host, zone, "model endpoint");
+  if (!b.has_component(f.system_of_record))
+    b.component(f.system_of_record, "system-of-record", "business-systems", "systems-of-record");
+  if (!f.gen) b.component(f.gen_id, "model", host, zone, "model endpoint");
 
-  b.link("worker", journal, "sql", "process");
+  b.link("worker", f.journal, "sql", "process");
   b.link("worker", "policy", "in-process", "process");
   b.link("worker", "approvals", "in-process", "process");
-  b.link("worker", gen_id, "in-process", "process");
+  b.link("worker", f.gen_id, "in-process", "process");
   b.link("worker", "tools", "in-process", "process");
-  b.link("tools", sor, "tool-call", "network");
+  b.link("tools", f.system_of_record, "tool-call", "network");
   if (s.authority.memory.store) {
     if (!b.has_component(*s.authority.memory.store)) {
       b.component(*s.authority.memory.store, "memory-store", host, zone, "agent memory");
     }
     b.link("tools", *s.authority.memory.store, "sql", "process");
   }
+}
 
+void add_durable_agent_path(PlanBuilder& b, const DurableAgentFacts& f) {
   b.step("claim", "worker", "claim a runnable case under a lease", {"case-lease"});
   b.step("replay", "worker", "rebuild state from the journal", {"journal-before-effect"});
   b.step("context", "tools", "fetch case context with read tools", {});
-  std::vector<std::string> model_controls = {b.egress_control()};
-  if (gen) model_controls = concat(model_controls, b.model_controls(*gen));
-  b.step("decide", gen_id, "ask the model for the next action (journaled)", model_controls);
+  b.step("decide", f.gen_id, "ask the model for the next action (journaled)",
+         with_model_controls(b, {b.egress_control()}, f.gen));
   std::vector<std::string> policy, approval, act;
-  for (const auto& t : s.authority.tools) {
+  for (const auto& t : b.spec().authority.tools) {
     policy.push_back("permission:" + t.name);
     if (t.approval != Approval::none) approval.push_back("approval:" + t.name);
     if (t.effect != Effect::read) {
@@ -601,7 +747,7 @@ void plan_durable_agent(PlanBuilder& b) {
     }
   }
   b.step("authorize", "policy", "decide permit/deny for the action; journal the rule", policy);
-  if (approvals) {
+  if (f.approvals) {
     approval.push_back("approval-binding");
     approval.push_back("approver-identity");
     b.step("approve", "approvals", "suspend durably until approved when the spec requires it",
@@ -611,7 +757,9 @@ void plan_durable_agent(PlanBuilder& b) {
   b.step("act", "tools", "run the tool with its idempotency key; check unknown outcomes", act);
   b.step("remember", "tools", "write memory only through explicit tools", {b.memory_control()});
   b.step("complete", "worker", "record the outcome", {b.telemetry_control()});
+}
 
+void add_durable_agent_metrics(PlanBuilder& b, const DurableAgentFacts& f) {
   b.metric("keel_agent_cases_total", "cases", "counter", "worker");
   b.metric("keel_agent_case_seconds", "seconds", "histogram", "worker");
   b.metric("keel_agent_steps_total", "steps", "counter", "worker");
@@ -620,36 +768,47 @@ void plan_durable_agent(PlanBuilder& b) {
   b.metric("keel_agent_duplicates_prevented_total", "actions", "counter", "tools");
   b.metric("keel_agent_approvals_total", "approvals", "counter", "approvals");
   b.metric("keel_agent_policy_denials_total", "decisions", "counter", "policy");
-  b.metric("keel_agent_model_tokens_total", "tokens", "counter", gen_id);
-  b.metric("keel_agent_model_seconds_total", "seconds", "counter", gen_id);
+  b.metric("keel_agent_model_tokens_total", "tokens", "counter", f.gen_id);
+  b.metric("keel_agent_model_seconds_total", "seconds", "counter", f.gen_id);
   b.metric("keel_agent_replays_total", "replays", "counter", "worker");
+}
 
-  if (writes && s.authority.system_of_record) {
+}  // namespace
+
+void plan_durable_agent(PlanBuilder& b) {
+  const Spec& s = b.spec();
+  const DurableAgentFacts f = durable_agent_facts(b);
+  add_durable_agent_controls(b, f);
+  add_durable_agent_topology(b, f);
+  add_durable_agent_path(b, f);
+  add_durable_agent_metrics(b, f);
+
+  if (f.writes && s.authority.system_of_record) {
     b.refuse("retrying a write whose outcome is unknown without asking the system of record");
   }
-  if (approvals) b.refuse("executing an action whose approval was given for other arguments");
+  if (f.approvals) b.refuse("executing an action whose approval was given for other arguments");
   b.refuse("remembering anything implicitly");
   if (s.authority.system_of_record)
     b.refuse("the system of record itself (it stays authoritative)");
 }
 
-void plan_hybrid_field(PlanBuilder& b) {
-  const Spec& s = b.spec();
-  const std::string host = "field-device", zone = "device";
-  const ModelSpec* local = nullptr;
-  const ModelSpec* remote = nullptr;
-  for (const auto& m : s.deployment.models) {
-    if (m.runs == ModelPlacement::local && !local) local = &m;
-    if (m.runs == ModelPlacement::remote && !remote) remote = &m;
-  }
-  // A remote route exists only when egress reaches the remote model.
-  if (remote && (s.deployment.egress.none || !s.deployment.egress.allows(remote->url)))
-    remote = nullptr;
-  const bool consent = remote && s.deployment.remote_fallback == RemoteFallback::opt_in;
-  bool writes = false;
-  for (const auto& t : s.authority.tools) writes |= t.effect != Effect::read;
-  const bool sync = writes && s.authority.system_of_record.has_value();
-  // The offline queue: the first durable store declared that is not the system of record.
+namespace {
+
+// What the hybrid-field plan reads from the spec.
+struct HybridFieldFacts {
+  std::string host = "field-device", zone = "device";
+  const ModelSpec* local = nullptr;   //!< the first local model
+  const ModelSpec* remote = nullptr;  //!< the first remote model egress reaches, if any
+  bool consent = false;               //!< the remote route needs the user's consent
+  bool writes = false;                //!< some tool writes
+  bool sync = false;                  //!< writes go to a system of record
+  const Component* queue_store = nullptr;
+  std::string queue_id;
+  std::string local_id;
+};
+
+// The offline queue: the first durable store declared that is not the system of record.
+const Component* offline_queue_store(const Spec& s) {
   const Component* queue_store = nullptr;
   for (const auto& c : s.components) {
     bool store = c.kind == ComponentKind::sqlite || c.kind == ComponentKind::queue ||
@@ -659,79 +818,107 @@ void plan_hybrid_field(PlanBuilder& b) {
       queue_store = &c;
     }
   }
+  return queue_store;
+}
 
+HybridFieldFacts hybrid_field_facts(const Spec& s) {
+  HybridFieldFacts f;
+  for (const auto& m : s.deployment.models) {
+    if (m.runs == ModelPlacement::local && !f.local) f.local = &m;
+    if (m.runs == ModelPlacement::remote && !f.remote) f.remote = &m;
+  }
+  // A remote route exists only when egress reaches the remote model.
+  if (f.remote && (s.deployment.egress.none || !s.deployment.egress.allows(f.remote->url)))
+    f.remote = nullptr;
+  f.consent = f.remote && s.deployment.remote_fallback == RemoteFallback::opt_in;
+  f.writes = any_write_tool(s);
+  f.sync = f.writes && s.authority.system_of_record.has_value();
+  f.queue_store = offline_queue_store(s);
+  f.queue_id = f.queue_store ? f.queue_store->id : "command-queue";
+  f.local_id = model_or(f.local, "local-model");
+  return f;
+}
+
+void add_hybrid_field_controls(PlanBuilder& b, const HybridFieldFacts& f) {
+  const Spec& s = b.spec();
   b.control("route-policy", "route",
             "route chosen from data class, connectivity, capability, deadline and consent; the "
             "decision and its reason are recorded",
             "deployment");
-  if (consent) {
+  if (f.consent) {
     b.control("consent", "route",
-              fmt::format("requests go to {} only with the user's consent", remote->id),
+              fmt::format("requests go to {} only with the user's consent", f.remote->id),
               "deployment.remote_fallback");
   }
-  if (sync) {
+  if (f.sync) {
     b.control("versioned-sync", "idempotency",
               fmt::format("each change carries an id and a base version; {} applies it once and "
                           "reports conflicts instead of overwriting",
                           *s.authority.system_of_record),
               "authority.system_of_record");
   }
-  if (writes && queue_store) {
+  if (f.writes && f.queue_store) {
     b.control("durable-offline-queue", "durability",
               fmt::format("commands made offline are written to {} before they are acknowledged",
-                          queue_store->id),
-              queue_store->where.path);
+                          f.queue_store->id),
+              f.queue_store->where.path);
   }
+}
 
+void add_hybrid_field_topology(PlanBuilder& b, const HybridFieldFacts& f) {
+  const std::string& host = f.host;
+  const std::string& zone = f.zone;
   b.component("app", "app", host, zone, "field assistant");
   b.component("router", "route-policy", host, zone, "data class, connectivity, deadline, consent");
   b.component("connectivity", "monitor", host, zone, "link state and latency");
-  const std::string queue_id = queue_store ? queue_store->id : "command-queue";
   b.add_declared_components(host, zone);
-  if (!b.has_component(queue_id)) {
-    b.component(queue_id, "device-storage", host, zone,
+  if (!b.has_component(f.queue_id)) {
+    b.component(f.queue_id, "device-storage", host, zone,
                 "no durable store declared for offline commands");
   }
   b.component(
       "sync", "sync-agent", host, zone,
-      sync ? "versioned idempotent sync" : "nothing to sync: no write tool and system of record");
+      f.sync ? "versioned idempotent sync" : "nothing to sync: no write tool and system of record");
   b.component("cloud-api", "http-service", "private-cloud", "private-cloud", "sync endpoint");
   b.add_models(host, zone);
-  std::string local_id = model_or(local, "local-model");
-  if (!local) b.component(local_id, "model", host, zone, "no local model declared");
+  if (!f.local) b.component(f.local_id, "model", host, zone, "no local model declared");
 
   b.link("app", "router", "in-process", "process");
   b.link("router", "connectivity", "in-process", "process");
-  b.link("router", local_id, "in-process", "process");
-  if (remote) b.link("router", PlanBuilder::model_component(*remote), "https", "internet");
-  b.link("app", queue_id, "sqlite", "process");
-  b.link("sync", queue_id, "sqlite", "process");
-  if (sync) b.link("sync", "cloud-api", "https", "internet");
+  b.link("router", f.local_id, "in-process", "process");
+  if (f.remote) b.link("router", PlanBuilder::model_component(*f.remote), "https", "internet");
+  b.link("app", f.queue_id, "sqlite", "process");
+  b.link("sync", f.queue_id, "sqlite", "process");
+  if (f.sync) b.link("sync", "cloud-api", "https", "internet");
+}
 
+void add_hybrid_field_path(PlanBuilder& b, const HybridFieldFacts& f) {
+  const Spec& s = b.spec();
   b.step("classify", "router", "label the request with its data class and deadline",
          {"route-policy"});
   b.step(
       "route", "router",
-      remote ? "choose local, remote or refuse; record the reason"
-             : "choose local or refuse; record the reason",
+      f.remote ? "choose local, remote or refuse; record the reason"
+               : "choose local or refuse; record the reason",
       {"route-policy", "consent", "route-" + std::string(enum_name(s.failure.on_route_unavailable)),
        b.remote_fallback_control()});
-  std::vector<std::string> local_controls;
-  if (local) local_controls = b.model_controls(*local);
-  b.step("infer-local", local_id, "answer on the device model", local_controls);
-  if (remote) {
-    b.step("infer-remote", PlanBuilder::model_component(*remote),
+  b.step("infer-local", f.local_id, "answer on the device model",
+         with_model_controls(b, {}, f.local));
+  if (f.remote) {
+    b.step("infer-remote", PlanBuilder::model_component(*f.remote),
            "answer on the private-cloud model when policy and connectivity allow",
            {b.egress_control(), "consent"});
   }
-  if (writes && queue_store) {
-    b.step("queue", queue_id, "store commands made offline durably", {"durable-offline-queue"});
+  if (f.writes && f.queue_store) {
+    b.step("queue", f.queue_id, "store commands made offline durably", {"durable-offline-queue"});
   }
-  if (sync) {
+  if (f.sync) {
     b.step("sync", "sync", "send queued changes with ids and base versions; resolve conflicts",
            {"versioned-sync", b.egress_control()});
   }
+}
 
+void add_hybrid_field_metrics(PlanBuilder& b) {
   b.metric("keel_route_decisions_total", "decisions", "counter", "router");
   b.metric("keel_route_fallbacks_total", "decisions", "counter", "router");
   b.metric("keel_offline_requests_total", "requests", "counter", "router");
@@ -740,12 +927,22 @@ void plan_hybrid_field(PlanBuilder& b) {
   b.metric("keel_sync_duplicates_prevented_total", "changes", "counter", "sync");
   b.metric("keel_request_seconds", "seconds", "histogram", "router");
   b.metric("keel_model_version_parity", "ratio", "gauge", "sync");
+}
+
+}  // namespace
+
+void plan_hybrid_field(PlanBuilder& b) {
+  const HybridFieldFacts f = hybrid_field_facts(b.spec());
+  add_hybrid_field_controls(b, f);
+  add_hybrid_field_topology(b, f);
+  add_hybrid_field_path(b, f);
+  add_hybrid_field_metrics(b);
 
   b.refuse("sending data to a route its class forbids");
-  if (s.failure.on_route_unavailable == OnRouteUnavailable::fail_closed) {
+  if (b.spec().failure.on_route_unavailable == OnRouteUnavailable::fail_closed) {
     b.refuse("trying another route when the permitted one is unavailable");
   }
-  if (sync) b.refuse("overwriting a newer version during sync");
+  if (f.sync) b.refuse("overwriting a newer version during sync");
 }
 
 }  // namespace keel::contract

@@ -294,99 +294,123 @@ DataSpec read_data(Reader& r, const YAML::Node& node, int parent_line) {
   return data;
 }
 
+std::optional<PrincipalLimits> read_principal_limits(Reader& r, const YAML::Node& node,
+                                                     const std::string& p) {
+  auto lm = r.map(node, p, line_of(node));
+  if (!lm.valid()) return std::nullopt;
+  PrincipalLimits limits;
+  limits.requests_per_minute =
+      r.non_negative(lm.get("requests_per_minute"), p + ".requests_per_minute").value_or(0);
+  limits.tokens_per_minute =
+      r.non_negative(lm.get("tokens_per_minute"), p + ".tokens_per_minute").value_or(0);
+  limits.max_concurrent = r.integer(lm.get("max_concurrent"), p + ".max_concurrent", 0).value_or(0);
+  limits.models = r.string_list(lm.get("models"), p + ".models");
+  lm.finish();
+  return limits;
+}
+
+std::optional<Principal> read_principal(Reader& r, const YAML::Node& node, const std::string& p) {
+  auto pm = r.item(node, p);
+  if (!pm.valid()) return std::nullopt;
+  Principal principal;
+  principal.where = pm.where();
+  if (auto v = r.identifier(pm.require("id"), p + ".id")) principal.id = *v;
+  principal.roles = r.string_list(pm.get("roles"), p + ".roles");
+  if (auto l = pm.get("limits"); l.IsDefined() && !l.IsNull()) {
+    principal.limits = read_principal_limits(r, l, p + ".limits");
+  }
+  if (auto k = pm.get("public_key"); k.IsDefined() && !k.IsNull()) {
+    if (auto v = r.string(k, p + ".public_key")) {
+      auto key = parse_public_key(*v);
+      if (key.ok()) {
+        principal.public_key = *key;
+      } else {
+        r.error(p + ".public_key", k, key.status().message());
+      }
+    }
+  }
+  pm.finish();
+  return principal;
+}
+
+std::optional<Tool> read_tool(Reader& r, const YAML::Node& node, const std::string& p) {
+  auto tm = r.item(node, p);
+  if (!tm.valid()) return std::nullopt;
+  Tool tool;
+  tool.where = tm.where();
+  if (auto v = r.identifier(tm.require("name"), p + ".name")) tool.name = *v;
+  if (auto v = r.string(tm.get("description"), p + ".description")) tool.description = *v;
+  if (auto v = r.enumeration<Effect>(tm.require("effect"), p + ".effect")) tool.effect = *v;
+  if (auto v = r.enumeration<Idempotency>(tm.get("idempotency"), p + ".idempotency")) {
+    tool.idempotency = *v;
+  }
+  if (auto v = r.enumeration<Approval>(tm.get("approval"), p + ".approval")) tool.approval = *v;
+  if (auto c = tm.get("condition"); c.IsDefined() && !c.IsNull()) {
+    if (auto v = r.string(c, p + ".condition")) tool.condition = *v;
+  }
+  tool.roles = r.string_list(tm.get("roles"), p + ".roles");
+  if (auto v = r.integer(tm.get("timeout_ms"), p + ".timeout_ms", 1)) tool.timeout_ms = *v;
+  tool.approval_remind_after_s =
+      r.positive(tm.get("approval_remind_after_s"), p + ".approval_remind_after_s");
+  tool.approval_expire_after_s =
+      r.positive(tm.get("approval_expire_after_s"), p + ".approval_expire_after_s");
+  if (auto ar = tm.get("approver_roles"); ar.IsDefined()) {
+    tool.approver_roles = r.string_list(ar, p + ".approver_roles");
+    if (ar.IsSequence() && ar.size() == 0) {
+      r.error(p + ".approver_roles", ar,
+              "must name at least one role (leave it out for the default, [approver])");
+    }
+  }
+  tm.finish();
+  return tool;
+}
+
+std::optional<PolicyRule> read_policy_rule(Reader& r, const YAML::Node& node,
+                                           const std::string& p) {
+  auto pm = r.item(node, p);
+  if (!pm.valid()) return std::nullopt;
+  PolicyRule rule;
+  rule.where = pm.where();
+  if (auto v = r.identifier(pm.require("id"), p + ".id")) rule.id = *v;
+  if (auto v = r.enumeration<PolicyEffect>(pm.require("effect"), p + ".effect")) rule.effect = *v;
+  rule.roles = r.string_list(pm.get("roles"), p + ".roles");
+  rule.tools = r.string_list(pm.require("tools"), p + ".tools");
+  if (auto v = r.string(pm.get("when"), p + ".when")) rule.when = *v;
+  if (auto v = r.string(pm.get("reason"), p + ".reason")) rule.reason = *v;
+  pm.finish();
+  return rule;
+}
+
+MemorySpec read_memory(Reader& r, const YAML::Node& node, int parent_line) {
+  MemorySpec memory;
+  auto mm = r.map(node, "authority.memory", parent_line);
+  memory.where = mm.where();
+  if (auto v = r.enumeration<MemoryWrites>(mm.get("writes"), "authority.memory.writes")) {
+    memory.writes = *v;
+  }
+  if (auto s = mm.get("store"); s.IsDefined() && !s.IsNull()) {
+    if (auto v = r.identifier(s, "authority.memory.store")) memory.store = *v;
+  }
+  mm.finish();
+  return memory;
+}
+
 AuthoritySpec read_authority(Reader& r, const YAML::Node& node, int parent_line) {
   AuthoritySpec a;
   auto m = r.map(node, "authority", parent_line);
   a.where = m.where();
   r.list(m.get("principals"), "authority.principals",
          [&](const YAML::Node& n, const std::string& p) {
-           auto pm = r.item(n, p);
-           if (!pm.valid()) return;
-           Principal principal;
-           principal.where = pm.where();
-           if (auto v = r.identifier(pm.require("id"), p + ".id")) principal.id = *v;
-           principal.roles = r.string_list(pm.get("roles"), p + ".roles");
-           if (auto l = pm.get("limits"); l.IsDefined() && !l.IsNull()) {
-             auto lm = r.map(l, p + ".limits", line_of(l));
-             if (lm.valid()) {
-               PrincipalLimits limits;
-               limits.requests_per_minute = r.non_negative(lm.get("requests_per_minute"), p + ".limits.requests_per_minute").value_or(0);
-               limits.tokens_per_minute = r.non_negative(lm.get("tokens_per_minute"), p + ".limits.tokens_per_minute").value_or(0);
-               limits.max_concurrent = r.integer(lm.get("max_concurrent"), p + ".limits.max_concurrent", 0).value_or(0);
-               limits.models = r.string_list(lm.get("models"), p + ".limits.models");
-               lm.finish();
-               principal.limits = limits;
-             }
-           }
-           if (auto k = pm.get("public_key"); k.IsDefined() && !k.IsNull()) {
-             if (auto v = r.string(k, p + ".public_key")) {
-               auto key = parse_public_key(*v);
-               if (key.ok()) {
-                 principal.public_key = *key;
-               } else {
-                 r.error(p + ".public_key", k, key.status().message());
-               }
-             }
-           }
-           pm.finish();
-           a.principals.push_back(std::move(principal));
+           if (auto principal = read_principal(r, n, p))
+             a.principals.push_back(std::move(*principal));
          });
   r.list(m.get("tools"), "authority.tools", [&](const YAML::Node& n, const std::string& p) {
-    auto tm = r.item(n, p);
-    if (!tm.valid()) return;
-    Tool tool;
-    tool.where = tm.where();
-    if (auto v = r.identifier(tm.require("name"), p + ".name")) tool.name = *v;
-    if (auto v = r.string(tm.get("description"), p + ".description")) tool.description = *v;
-    if (auto v = r.enumeration<Effect>(tm.require("effect"), p + ".effect")) tool.effect = *v;
-    if (auto v = r.enumeration<Idempotency>(tm.get("idempotency"), p + ".idempotency")) {
-      tool.idempotency = *v;
-    }
-    if (auto v = r.enumeration<Approval>(tm.get("approval"), p + ".approval")) tool.approval = *v;
-    if (auto c = tm.get("condition"); c.IsDefined() && !c.IsNull()) {
-      if (auto v = r.string(c, p + ".condition")) tool.condition = *v;
-    }
-    tool.roles = r.string_list(tm.get("roles"), p + ".roles");
-    if (auto v = r.integer(tm.get("timeout_ms"), p + ".timeout_ms", 1)) tool.timeout_ms = *v;
-    tool.approval_remind_after_s =
-        r.positive(tm.get("approval_remind_after_s"), p + ".approval_remind_after_s");
-    tool.approval_expire_after_s =
-        r.positive(tm.get("approval_expire_after_s"), p + ".approval_expire_after_s");
-    if (auto ar = tm.get("approver_roles"); ar.IsDefined()) {
-      tool.approver_roles = r.string_list(ar, p + ".approver_roles");
-      if (ar.IsSequence() && ar.size() == 0) {
-        r.error(p + ".approver_roles", ar,
-                "must name at least one role (leave it out for the default, [approver])");
-      }
-    }
-    tm.finish();
-    a.tools.push_back(std::move(tool));
+    if (auto tool = read_tool(r, n, p)) a.tools.push_back(std::move(*tool));
   });
   r.list(m.get("policy"), "authority.policy", [&](const YAML::Node& n, const std::string& p) {
-    auto pm = r.item(n, p);
-    if (!pm.valid()) return;
-    PolicyRule rule;
-    rule.where = pm.where();
-    if (auto v = r.identifier(pm.require("id"), p + ".id")) rule.id = *v;
-    if (auto v = r.enumeration<PolicyEffect>(pm.require("effect"), p + ".effect")) rule.effect = *v;
-    rule.roles = r.string_list(pm.get("roles"), p + ".roles");
-    rule.tools = r.string_list(pm.require("tools"), p + ".tools");
-    if (auto v = r.string(pm.get("when"), p + ".when")) rule.when = *v;
-    if (auto v = r.string(pm.get("reason"), p + ".reason")) rule.reason = *v;
-    pm.finish();
-    a.policy.push_back(std::move(rule));
+    if (auto rule = read_policy_rule(r, n, p)) a.policy.push_back(std::move(*rule));
   });
-  {
-    auto mm = r.map(m.get("memory"), "authority.memory", m.line());
-    a.memory.where = mm.where();
-    if (auto v = r.enumeration<MemoryWrites>(mm.get("writes"), "authority.memory.writes")) {
-      a.memory.writes = *v;
-    }
-    if (auto s = mm.get("store"); s.IsDefined() && !s.IsNull()) {
-      if (auto v = r.identifier(s, "authority.memory.store")) a.memory.store = *v;
-    }
-    mm.finish();
-  }
+  a.memory = read_memory(r, m.get("memory"), m.line());
   if (auto w = m.get("workflow"); w.IsDefined() && !w.IsNull()) {
     if (auto v = r.identifier(w, "authority.workflow")) a.workflow = *v;
   }
@@ -472,17 +496,13 @@ SloSpec read_slo(Reader& r, const YAML::Node& node, int parent_line) {
   return slo;
 }
 
-DeploymentSpec read_deployment(Reader& r, const YAML::Node& node, int parent_line) {
-  DeploymentSpec d;
-  auto m = r.map(node, "deployment", parent_line);
-  d.where = m.where();
-  if (auto v = r.enumeration<Target>(m.require("target"), "deployment.target")) d.target = *v;
-
-  YAML::Node egress = m.require("egress");
-  d.egress.where = {"deployment.egress", egress.IsDefined() ? line_of(egress) : m.line()};
+// `egress: none` or `egress: {allow: [host, ...]}`.
+Egress read_egress(Reader& r, const YAML::Node& egress, int parent_line) {
+  Egress e;
+  e.where = {"deployment.egress", egress.IsDefined() ? line_of(egress) : parent_line};
   if (egress.IsScalar()) {
     if (egress.Scalar() == "none") {
-      d.egress.none = true;
+      e.none = true;
     } else {
       r.error("deployment.egress", egress,
               fmt::format("expected 'none' or a mapping {{allow: [host, ...]}}, got '{}'",
@@ -490,15 +510,108 @@ DeploymentSpec read_deployment(Reader& r, const YAML::Node& node, int parent_lin
     }
   } else if (egress.IsMap()) {
     auto em = r.map(egress, "deployment.egress", line_of(egress));
-    d.egress.none = false;
-    d.egress.allow = r.string_list(em.require("allow"), "deployment.egress.allow");
+    e.none = false;
+    e.allow = r.string_list(em.require("allow"), "deployment.egress.allow");
     em.finish();
   } else if (egress.IsDefined()) {
     r.error("deployment.egress", egress,
             fmt::format("expected 'none' or a mapping {{allow: [host, ...]}}, got {}",
                         Reader::describe(egress)));
   }
+  return e;
+}
 
+Telemetry read_telemetry(Reader& r, const YAML::Node& t, int parent_line) {
+  Telemetry telemetry;
+  if (!t.IsDefined()) {
+    telemetry.where = {"deployment.telemetry", parent_line};
+    return telemetry;
+  }
+  auto tm = r.map(t, "deployment.telemetry", line_of(t));
+  telemetry.where = tm.where();
+  if (auto v = r.enumeration<TelemetrySink>(tm.require("sink"), "deployment.telemetry.sink")) {
+    telemetry.sink = *v;
+  }
+  if (auto v = r.string(tm.get("endpoint"), "deployment.telemetry.endpoint")) {
+    telemetry.endpoint = *v;
+  }
+  tm.finish();
+  if (telemetry.sink == TelemetrySink::otlp && telemetry.endpoint.empty()) {
+    r.error("deployment.telemetry.endpoint", t, "required when sink is otlp");
+  }
+  return telemetry;
+}
+
+// `sha256:` must be 64 lower-case hex digits; anything else is reported and left unset.
+void read_model_sha256(Reader& r, Reader::Map& mm, const std::string& p, ModelSpec& model) {
+  if (auto v = r.string(mm.get("sha256"), p + ".sha256")) {
+    bool hex = v->size() == 64 && std::all_of(v->begin(), v->end(), [](unsigned char c) {
+                 return std::isdigit(c) || (c >= 'a' && c <= 'f');
+               });
+    if (!hex) {
+      r.error(p + ".sha256", mm.get("sha256"), "expected 64 lower-case hex digits");
+    } else {
+      model.sha256 = *v;
+    }
+  }
+}
+
+// A local model without `format:` takes it from its file name's extension.
+void infer_model_format(Reader& r, const YAML::Node& n, const std::string& p, ModelSpec& model) {
+  if (!model.format.empty() || model.runs != ModelPlacement::local) return;
+  std::string_view file = model.path.empty() ? model.url : model.path;
+  if (file.ends_with(".gguf")) {
+    model.format = "gguf";
+  } else if (file.ends_with(".onnx")) {
+    model.format = "onnx";
+  } else if (file.ends_with(".kprog") || file.ends_with(".keel")) {
+    model.format = "keel-program";
+  } else {
+    r.error(p + ".format", n,
+            "cannot tell the model format from the file name; add format: "
+            "gguf|onnx|keel-program");
+  }
+}
+
+std::optional<ModelSpec> read_model(Reader& r, const YAML::Node& n, const std::string& p) {
+  auto mm = r.item(n, p);
+  if (!mm.valid()) return std::nullopt;
+  ModelSpec model;
+  model.where = mm.where();
+  if (auto v = r.identifier(mm.require("id"), p + ".id")) model.id = *v;
+  if (auto v = r.string(mm.get("path"), p + ".path")) model.path = *v;
+  if (auto v = r.string(mm.get("url"), p + ".url")) model.url = *v;
+  if (auto v = r.enumeration<ModelPlacement>(mm.get("runs"), p + ".runs")) model.runs = *v;
+  read_model_sha256(r, mm, p, model);
+  if (auto f = mm.get("format"); f.IsDefined()) {
+    if (auto v = r.string(f, p + ".format")) {
+      if (*v != "gguf" && *v != "onnx" && *v != "keel-program") {
+        r.error(p + ".format", f,
+                fmt::format("expected one of gguf|onnx|keel-program, got '{}'", *v));
+      }
+      model.format = *v;
+    }
+  }
+  if (auto v = r.enumeration<ModelRole>(mm.require("role"), p + ".role")) model.role = *v;
+  model.max_ram_mb = r.integer(mm.get("max_ram_mb"), p + ".max_ram_mb", 1);
+  model.fallbacks = r.string_list(mm.get("fallbacks"), p + ".fallbacks");
+  mm.finish();
+  if (model.path.empty() && model.url.empty()) {
+    r.error(p + ".path", n, "a model needs a path (or a url for a client-side download)");
+  }
+  if (model.runs == ModelPlacement::remote && model.url.empty()) {
+    r.error(p + ".url", n, "a remote model needs the url of its endpoint");
+  }
+  infer_model_format(r, n, p, model);
+  return model;
+}
+
+DeploymentSpec read_deployment(Reader& r, const YAML::Node& node, int parent_line) {
+  DeploymentSpec d;
+  auto m = r.map(node, "deployment", parent_line);
+  d.where = m.where();
+  if (auto v = r.enumeration<Target>(m.require("target"), "deployment.target")) d.target = *v;
+  d.egress = read_egress(r, m.require("egress"), m.line());
   if (auto v = r.enumeration<RemoteFallback>(m.get("remote_fallback"), "deployment.remote_fallback")) {
     d.remote_fallback = *v;
   }
@@ -508,76 +621,9 @@ DeploymentSpec read_deployment(Reader& r, const YAML::Node& node, int parent_lin
     if (auto v = r.enumeration<RemoteReaders>(rr, "deployment.remote_readers"))
       d.remote_readers = *v;
   }
-  if (auto t = m.get("telemetry"); t.IsDefined()) {
-    auto tm = r.map(t, "deployment.telemetry", line_of(t));
-    d.telemetry.where = tm.where();
-    if (auto v = r.enumeration<TelemetrySink>(tm.require("sink"), "deployment.telemetry.sink")) {
-      d.telemetry.sink = *v;
-    }
-    if (auto v = r.string(tm.get("endpoint"), "deployment.telemetry.endpoint")) {
-      d.telemetry.endpoint = *v;
-    }
-    tm.finish();
-    if (d.telemetry.sink == TelemetrySink::otlp && d.telemetry.endpoint.empty()) {
-      r.error("deployment.telemetry.endpoint", t, "required when sink is otlp");
-    }
-  } else {
-    d.telemetry.where = {"deployment.telemetry", m.line()};
-  }
-
+  d.telemetry = read_telemetry(r, m.get("telemetry"), m.line());
   r.list(m.get("models"), "deployment.models", [&](const YAML::Node& n, const std::string& p) {
-    auto mm = r.item(n, p);
-    if (!mm.valid()) return;
-    ModelSpec model;
-    model.where = mm.where();
-    if (auto v = r.identifier(mm.require("id"), p + ".id")) model.id = *v;
-    if (auto v = r.string(mm.get("path"), p + ".path")) model.path = *v;
-    if (auto v = r.string(mm.get("url"), p + ".url")) model.url = *v;
-    if (auto v = r.enumeration<ModelPlacement>(mm.get("runs"), p + ".runs")) model.runs = *v;
-    if (auto v = r.string(mm.get("sha256"), p + ".sha256")) {
-      bool hex = v->size() == 64 && std::all_of(v->begin(), v->end(), [](unsigned char c) {
-                   return std::isdigit(c) || (c >= 'a' && c <= 'f');
-                 });
-      if (!hex) {
-        r.error(p + ".sha256", mm.get("sha256"), "expected 64 lower-case hex digits");
-      } else {
-        model.sha256 = *v;
-      }
-    }
-    if (auto f = mm.get("format"); f.IsDefined()) {
-      if (auto v = r.string(f, p + ".format")) {
-        if (*v != "gguf" && *v != "onnx" && *v != "keel-program") {
-          r.error(p + ".format", f,
-                  fmt::format("expected one of gguf|onnx|keel-program, got '{}'", *v));
-        }
-        model.format = *v;
-      }
-    }
-    if (auto v = r.enumeration<ModelRole>(mm.require("role"), p + ".role")) model.role = *v;
-    model.max_ram_mb = r.integer(mm.get("max_ram_mb"), p + ".max_ram_mb", 1);
-    model.fallbacks = r.string_list(mm.get("fallbacks"), p + ".fallbacks");
-    mm.finish();
-    if (model.path.empty() && model.url.empty()) {
-      r.error(p + ".path", n, "a model needs a path (or a url for a client-side download)");
-    }
-    if (model.runs == ModelPlacement::remote && model.url.empty()) {
-      r.error(p + ".url", n, "a remote model needs the url of its endpoint");
-    }
-    if (model.format.empty() && model.runs == ModelPlacement::local) {
-      std::string_view file = model.path.empty() ? model.url : model.path;
-      if (file.ends_with(".gguf")) {
-        model.format = "gguf";
-      } else if (file.ends_with(".onnx")) {
-        model.format = "onnx";
-      } else if (file.ends_with(".kprog") || file.ends_with(".keel")) {
-        model.format = "keel-program";
-      } else {
-        r.error(p + ".format", n,
-                "cannot tell the model format from the file name; add format: "
-                "gguf|onnx|keel-program");
-      }
-    }
-    d.models.push_back(std::move(model));
+    if (auto model = read_model(r, n, p)) d.models.push_back(std::move(*model));
   });
   m.finish();
   return d;

@@ -639,104 +639,147 @@ std::vector<FaultRun> durable_agent_faults(const contract::Spec& spec, const std
   return out;
 }
 
-}  // namespace
-
-int run_fault_eval(const std::string& scenario, const std::string& spec_arg, bool json) {
-  const std::string spec_path = spec_arg.empty() ? bundled_example("examples/" + scenario + ".yaml") : spec_arg;
+// The spec at `spec_path`, when it loads and is a `scenario` spec; otherwise nullopt, after
+// saying why on stderr.
+std::optional<contract::Spec> load_eval_spec(const std::string& scenario,
+                                             const std::string& spec_path) {
   auto spec = contract::load_spec(spec_path);
   if (!spec.ok()) {
     std::fprintf(stderr, "keel eval: %s (pass --spec)\n", spec.status().message().c_str());
-    return 1;
+    return std::nullopt;
   }
   if (contract::enum_name(spec->scenario) != scenario) {
     std::fprintf(stderr, "keel eval: %s is a %s spec, not %s\n", spec_path.c_str(),
                  std::string(contract::enum_name(spec->scenario)).c_str(), scenario.c_str());
-    return 1;
+    return std::nullopt;
   }
+  return std::move(*spec);
+}
+
+// This command's injections for the spec's scenario, run in `work`; nullopt for a scenario it
+// has none for, after saying so on stderr.
+std::optional<std::vector<FaultRun>> run_injections(const contract::Spec& spec,
+                                                    const std::string& spec_path,
+                                                    const std::string& work) {
+  if (spec.scenario == contract::ScenarioId::local_research) {
+    return local_research_faults(spec, work);
+  }
+  if (spec.scenario == contract::ScenarioId::durable_agent) {
+    return durable_agent_faults(spec, fs::absolute(spec_path).string(), work);
+  }
+  std::fprintf(stderr,
+               "keel eval: --faults runs for local-research and durable-agent; `keel plan %s` "
+               "lists which tests inject %s's faults\n",
+               spec_path.c_str(), std::string(contract::enum_name(spec.scenario)).c_str());
+  return std::nullopt;
+}
+
+// (fault, who injects it) for each fault the spec declares that no run here injected.
+using FaultsElsewhere = std::vector<std::pair<std::string, std::string>>;
+
+FaultsElsewhere faults_injected_elsewhere(const contract::Spec& spec,
+                                          const std::vector<FaultRun>& runs) {
+  FaultsElsewhere elsewhere;
+  for (contract::Fault f : spec.failure.inject) {
+    const std::string name(contract::enum_name(f));
+    bool here = false;
+    for (const auto& run : runs) here |= run.fault == name && run.ran;
+    if (here) continue;
+    std::vector<std::string> tests;
+    for (const auto* row : contract::injections_for(f, spec.scenario))
+      tests.emplace_back(row->test);
+    elsewhere.emplace_back(name, tests.empty()
+                                     ? std::string("not injected")
+                                     : fmt::format("tested by {}", fmt::join(tests, "; ")));
+  }
+  return elsewhere;
+}
+
+struct FaultTally {
+  int passed = 0, failed = 0, skipped = 0;
+};
+
+FaultTally tally(const std::vector<FaultRun>& runs) {
+  FaultTally t;
+  for (const auto& run : runs) {
+    if (!run.ran) {
+      ++t.skipped;
+    } else {
+      (run.passed ? t.passed : t.failed) += 1;
+    }
+  }
+  return t;
+}
+
+void print_fault_report_json(const std::string& scenario, const std::string& spec_path,
+                             const std::vector<FaultRun>& runs, const FaultsElsewhere& elsewhere,
+                             const FaultTally& counts) {
+  Json faults = Json::array();
+  for (const auto& run : runs) {
+    faults.push_back({{"fault", run.fault},
+                      {"ran", run.ran},
+                      {"injected", run.injected},
+                      {"observed", one_line(run.observed)},
+                      {"passed", run.ran && run.passed}});
+  }
+  Json other = Json::array();
+  for (const auto& [fault, where] : elsewhere)
+    other.push_back({{"fault", fault}, {"injection", where}});
+  Json out = {{"scenario", scenario},
+              {"spec", spec_path},
+              {"faults", faults},
+              {"passed", counts.passed},
+              {"failed", counts.failed},
+              {"not_run", counts.skipped},
+              {"declared_not_run_here", other}};
+  std::printf("%s\n", dump_json(out, 2).c_str());
+}
+
+void print_fault_report_text(const std::string& scenario, const std::vector<FaultRun>& runs,
+                             const FaultsElsewhere& elsewhere, const FaultTally& counts) {
+  TextTable t({"fault", "result", "injected", "what the runtime did"}, 60);
+  for (const auto& run : runs) {
+    t.add_row({run.fault,
+               !run.ran     ? "not run"
+               : run.passed ? "recovered"
+                            : "FAILED",
+               run.injected, one_line(run.observed)});
+  }
+  std::printf("%s faults: %d recovered, %d failed, %d not run\n%s", scenario.c_str(), counts.passed,
+              counts.failed, counts.skipped, t.render().c_str());
+  if (!elsewhere.empty()) {
+    std::printf("\ndeclared in failure.inject, not run by this command:\n");
+    for (const auto& [fault, where] : elsewhere)
+      std::printf("  %s: %s\n", fault.c_str(), where.c_str());
+  }
+}
+
+}  // namespace
+
+int run_fault_eval(const std::string& scenario, const std::string& spec_arg, bool json) {
+  const std::string spec_path =
+      spec_arg.empty() ? bundled_example("examples/" + scenario + ".yaml") : spec_arg;
+  const std::optional<contract::Spec> spec = load_eval_spec(scenario, spec_path);
+  if (!spec) return 1;
   char dir[] = "/tmp/keel-faults-XXXXXX";
   if (!mkdtemp(dir)) {
     std::fprintf(stderr, "keel eval: cannot create a temporary folder\n");
     return 1;
   }
   const std::string work = dir;
-  std::vector<FaultRun> runs;
-  if (spec->scenario == contract::ScenarioId::local_research) {
-    runs = local_research_faults(*spec, work);
-  } else if (spec->scenario == contract::ScenarioId::durable_agent) {
-    runs = durable_agent_faults(*spec, fs::absolute(spec_path).string(), work);
-  } else {
-    std::fprintf(stderr,
-                 "keel eval: --faults runs for local-research and durable-agent; `keel plan %s` "
-                 "lists which tests inject %s's faults\n",
-                 spec_path.c_str(), scenario.c_str());
-    std::error_code ec;
-    fs::remove_all(work, ec);
-    return 1;
-  }
+  const std::optional<std::vector<FaultRun>> runs = run_injections(*spec, spec_path, work);
   std::error_code ec;
   fs::remove_all(work, ec);
+  if (!runs) return 1;
 
-  // The spec's other faults: who injects them, if anyone.
-  std::vector<std::pair<std::string, std::string>> elsewhere;
-  for (contract::Fault f : spec->failure.inject) {
-    const std::string name(contract::enum_name(f));
-    bool here = false;
-    for (const auto& run : runs) here |= run.fault == name && run.ran;
-    if (here) continue;
-    std::vector<std::string> tests;
-    for (const auto* row : contract::injections_for(f, spec->scenario))
-      tests.emplace_back(row->test);
-    elsewhere.emplace_back(name, tests.empty()
-                                     ? std::string("not injected")
-                                     : fmt::format("tested by {}", fmt::join(tests, "; ")));
-  }
-
-  int passed = 0, failed = 0, skipped = 0;
-  for (const auto& run : runs) {
-    if (!run.ran) {
-      ++skipped;
-    } else {
-      (run.passed ? passed : failed) += 1;
-    }
-  }
+  const FaultsElsewhere elsewhere = faults_injected_elsewhere(*spec, *runs);
+  const FaultTally counts = tally(*runs);
   if (json) {
-    Json faults = Json::array();
-    for (const auto& run : runs) {
-      faults.push_back({{"fault", run.fault},
-                        {"ran", run.ran},
-                        {"injected", run.injected},
-                        {"observed", one_line(run.observed)},
-                        {"passed", run.ran && run.passed}});
-    }
-    Json other = Json::array();
-    for (const auto& [fault, where] : elsewhere)
-      other.push_back({{"fault", fault}, {"injection", where}});
-    Json out = {{"scenario", scenario},
-                {"spec", spec_path},
-                {"faults", faults},
-                {"passed", passed},
-                {"failed", failed},
-                {"not_run", skipped},
-                {"declared_not_run_here", other}};
-    std::printf("%s\n", dump_json(out, 2).c_str());
+    print_fault_report_json(scenario, spec_path, *runs, elsewhere, counts);
   } else {
-    TextTable t({"fault", "result", "injected", "what the runtime did"}, 60);
-    for (const auto& run : runs) {
-      t.add_row({run.fault,
-                 !run.ran     ? "not run"
-                 : run.passed ? "recovered"
-                              : "FAILED",
-                 run.injected, one_line(run.observed)});
-    }
-    std::printf("%s faults: %d recovered, %d failed, %d not run\n%s", scenario.c_str(), passed,
-                failed, skipped, t.render().c_str());
-    if (!elsewhere.empty()) {
-      std::printf("\ndeclared in failure.inject, not run by this command:\n");
-      for (const auto& [fault, where] : elsewhere)
-        std::printf("  %s: %s\n", fault.c_str(), where.c_str());
-    }
+    print_fault_report_text(scenario, *runs, elsewhere, counts);
   }
-  return failed > 0 ? 2 : 0;
+  return counts.failed > 0 ? 2 : 0;
 }
 
 }  // namespace keel::app
