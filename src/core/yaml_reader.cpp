@@ -18,19 +18,23 @@ int yaml_line_of(const YAML::Node& node) {
   return mark.is_null() ? 0 : mark.line + 1;
 }
 
-Result<YAML::Node> load_yaml_file(const std::string& path, uint64_t max_bytes) {
-  KEEL_ASSIGN_OR_RETURN(std::string text, read_file(path, max_bytes));
+Result<YAML::Node> parse_yaml(std::string_view text, std::string_view file) {
   if (auto bad = first_invalid_utf8(text)) {
     const auto line = 1 + std::count(text.begin(), text.begin() + *bad, '\n');
     return Status::invalid_argument(
-        fmt::format("{}: line {}: not valid UTF-8 at byte {}", path, line, *bad));
+        fmt::format("{}: line {}: not valid UTF-8 at byte {}", file, line, *bad));
   }
   try {
-    return YAML::Load(text);
+    return YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    return Status::invalid_argument(fmt::format("{}: line {}: YAML syntax error: {}", path,
+    return Status::invalid_argument(fmt::format("{}: line {}: YAML syntax error: {}", file,
                                                 e.mark.is_null() ? 0 : e.mark.line + 1, e.msg));
   }
+}
+
+Result<YAML::Node> load_yaml_file(const std::string& path, uint64_t max_bytes) {
+  KEEL_ASSIGN_OR_RETURN(std::string text, read_file(path, max_bytes));
+  return parse_yaml(text, path);
 }
 
 void YamlReader::error(const std::string& path, const YAML::Node& node, std::string message) {

@@ -39,6 +39,8 @@ struct YamlError {
 //! The 1-based line of a node, 0 when it has none.
 int yaml_line_of(const YAML::Node& node);
 
+//! Parses YAML text (UTF-8 checked); `file` names it in errors.
+[[nodiscard]] Result<YAML::Node> parse_yaml(std::string_view text, std::string_view file);
 //! Reads a YAML file of at most max_bytes (see the contract).
 [[nodiscard]] Result<YAML::Node> load_yaml_file(const std::string& path, uint64_t max_bytes);
 

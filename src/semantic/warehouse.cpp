@@ -1,0 +1,109 @@
+#include "semantic/warehouse.h"
+
+#include <fmt/format.h>
+#include <libpq-fe.h>
+
+#include <cstdlib>
+
+namespace keel::semantic {
+namespace {
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultDeleter>;
+
+// PostgreSQL type oids (pg_type.dat) of the values a metric query returns.
+constexpr Oid kInt8 = 20, kInt2 = 21, kInt4 = 23, kFloat4 = 700, kFloat8 = 701, kNumeric = 1700;
+
+std::string trimmed(const char* message) {
+  std::string m = message ? message : "";
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  return m;
+}
+
+Json value_of(const PGresult* r, int row, int column) {
+  if (PQgetisnull(r, row, column)) return nullptr;
+  const char* text = PQgetvalue(r, row, column);
+  switch (PQftype(r, column)) {
+    case kInt2:
+    case kInt4:
+    case kInt8: return std::strtoll(text, nullptr, 10);
+    case kFloat4:
+    case kFloat8:
+    case kNumeric: return std::strtod(text, nullptr);
+    default: return std::string(text);
+  }
+}
+
+}  // namespace
+
+struct Warehouse::Impl {
+  PGconn* conn = nullptr;
+  ~Impl() {
+    if (conn) PQfinish(conn);
+  }
+
+  //! A failed statement: unavailable when the connection is gone, internal otherwise.
+  Status failure(const std::string& what) {
+    std::string message = trimmed(PQerrorMessage(conn));
+    if (PQstatus(conn) != CONNECTION_OK)
+      return Status::unavailable(fmt::format("the warehouse is unreachable ({}): {}", what, message));
+    return Status::internal(fmt::format("{} failed: {}", what, message));
+  }
+
+  Result<PgResult> exec(const std::string& sql, const std::vector<std::string>& params,
+                        ExecStatusType expected, const std::string& what) {
+    std::vector<const char*> values;
+    for (const auto& p : params) values.push_back(p.c_str());
+    PgResult r(PQexecParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                            values.data(), nullptr, nullptr, 0));
+    if (!r || PQresultStatus(r.get()) != expected) {
+      const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+      Status s = state && std::string_view(state) == "42501"  // insufficient_privilege
+                     ? Status::permission_denied(fmt::format(
+                           "the warehouse refused {}: {}", what, trimmed(PQerrorMessage(conn))))
+                     : failure(what);
+      if (PQstatus(conn) == CONNECTION_OK) PgResult(PQexec(conn, "ROLLBACK"));
+      return s;
+    }
+    return r;
+  }
+};
+
+Warehouse::Warehouse(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Warehouse::~Warehouse() = default;
+
+Result<std::unique_ptr<Warehouse>> Warehouse::connect(const std::string& conninfo) {
+  auto impl = std::make_unique<Impl>();
+  impl->conn = PQconnectdb(conninfo.c_str());
+  if (PQstatus(impl->conn) != CONNECTION_OK) {
+    return Status::unavailable(
+        fmt::format("cannot connect to the warehouse: {}", trimmed(PQerrorMessage(impl->conn))));
+  }
+  return std::unique_ptr<Warehouse>(new Warehouse(std::move(impl)));
+}
+
+Result<MetricRows> Warehouse::run(const CompiledQuery& query, const std::string& tenant,
+                                  int64_t max_rows) {
+  Impl& i = *impl_;
+  if (PQstatus(i.conn) != CONNECTION_OK) PQreset(i.conn);  // a restarted server: try again
+  if (PQstatus(i.conn) != CONNECTION_OK) return i.failure("reconnecting");
+  KEEL_ASSIGN_OR_RETURN(auto begin, i.exec("BEGIN READ ONLY", {}, PGRES_COMMAND_OK, "BEGIN"));
+  KEEL_ASSIGN_OR_RETURN(auto set, i.exec("SELECT set_config('keel.tenant', $1, true)", {tenant},
+                                         PGRES_TUPLES_OK, "setting the tenant"));
+  KEEL_ASSIGN_OR_RETURN(auto r, i.exec(query.sql, query.params, PGRES_TUPLES_OK, "the metric query"));
+  KEEL_ASSIGN_OR_RETURN(auto commit, i.exec("COMMIT", {}, PGRES_COMMAND_OK, "COMMIT"));
+  MetricRows out;
+  for (int c = 0; c < PQnfields(r.get()); ++c) out.columns.emplace_back(PQfname(r.get(), c));
+  const int rows = PQntuples(r.get());
+  out.truncated = rows > max_rows;
+  for (int row = 0; row < rows && row < max_rows; ++row) {
+    std::vector<Json> values;
+    for (int c = 0; c < PQnfields(r.get()); ++c) values.push_back(value_of(r.get(), row, c));
+    out.rows.push_back(std::move(values));
+  }
+  return out;
+}
+
+}  // namespace keel::semantic

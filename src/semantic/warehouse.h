@@ -1,0 +1,48 @@
+// The warehouse the metrics are computed in: PostgreSQL, reached as a role that row-level
+// security binds (no BYPASSRLS, not the tables' owner), with the asker's tenant set for each
+// query's transaction.
+//
+// Contract:
+// - connect() opens a libpq connection; a server that cannot be reached is `unavailable`.
+// - run() executes one compiled query in its own read-only transaction, after
+//   `set_config('keel.tenant', <tenant>, true)` (a bind parameter, local to the transaction),
+//   so the tables' policies (USING tenant_id = current_setting('keel.tenant')) see the tenant.
+//   The rows come back as JSON values (numbers as numbers, dates as "YYYY-MM-DD"), at most
+//   max_rows of them (`truncated` says more existed). A lost connection is `unavailable` and
+//   nothing partial is returned; a column the role may not read is `permission_denied` (the
+//   database's own column privileges); any other query error is `internal` (the catalog names something the
+//   database does not have) with the server's message.
+// - Not thread-safe: one Warehouse per thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/json.h"
+#include "core/result.h"
+#include "semantic/sql_compiler.h"
+
+namespace keel::semantic {
+
+struct MetricRows {
+  std::vector<std::string> columns;
+  std::vector<std::vector<Json>> rows;
+  bool truncated = false;
+};
+
+class Warehouse {
+ public:
+  [[nodiscard]] static Result<std::unique_ptr<Warehouse>> connect(const std::string& conninfo);
+  ~Warehouse();
+
+  [[nodiscard]] Result<MetricRows> run(const CompiledQuery& query, const std::string& tenant,
+                                       int64_t max_rows = 10000);
+
+ private:
+  struct Impl;
+  explicit Warehouse(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keel::semantic
