@@ -158,7 +158,7 @@ struct Fixture {
     (void)tools.add(std::make_shared<MemoryTool>("fetch", contract::Effect::read));
     (void)tools.add(std::make_shared<MemoryTool>("record", contract::Effect::write));
     auto parsed = contract::parse_spec_text(kSpec);
-    policy = *Policy::from_spec(*parsed.spec);
+    policy = *Policy::from_spec(*parsed);
     workflows.add(ten_steps());
   }
 };

@@ -1,7 +1,6 @@
 #include "contract/spec_parser.h"
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,7 +13,7 @@
 #include <set>
 #include <sstream>
 
-#include "core/closest_match.h"
+#include "core/yaml_reader.h"
 #include "core/utf8.h"
 
 namespace keel::contract {
@@ -29,192 +28,10 @@ std::string SpecError::to_string() const {
 
 namespace {
 
-int line_of(const YAML::Node& node) {
-  YAML::Mark mark = node.Mark();
-  return mark.is_null() ? 0 : mark.line + 1;
-}
-
-// Collects errors while walking the document. Every reader takes the node and its path.
-class Reader {
+// The spec's reader: the shared YAML reader (core/yaml_reader.h) with the spec's enumerations
+// and locations.
+class Reader : public YamlReader {
  public:
-  std::vector<SpecError> errors;
-  std::map<std::string, int, std::less<>> key_lines;  //!< every key read, by path
-
-  void error(const std::string& path, const YAML::Node& node, std::string message) {
-    errors.push_back({path, line_of(node), std::move(message)});
-  }
-
-  // A mapping whose keys are checked against the ones the reader consumed.
-  class Map {
-   public:
-    Map(Reader* reader, YAML::Node node, std::string path, int fallback_line)
-        : reader_(reader), node_(std::move(node)), path_(std::move(path)),
-          line_(fallback_line) {
-      if (node_ && node_.IsMap()) {
-        line_ = line_of(node_);
-        std::set<std::string> seen;
-        for (auto it = node_.begin(); it != node_.end(); ++it) {
-          const std::string key = it->first.IsScalar() ? it->first.Scalar() : std::string("?");
-          if (!seen.insert(key).second) {
-            reader_->error(child_path(key), it->first, "duplicate key");
-          }
-        }
-      }
-    }
-    bool valid() const { return node_ && node_.IsMap(); }
-    const std::string& path() const { return path_; }
-    int line() const { return line_; }
-    SpecLocation where() const { return {path_, line_}; }
-    std::string child_path(std::string_view key) const {
-      return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
-    }
-
-    // The value for `key`, or an undefined node. Marks the key as known.
-    YAML::Node get(const std::string& key) {
-      known_.insert(key);
-      if (!valid()) return YAML::Node(YAML::NodeType::Undefined);
-      for (auto it = node_.begin(); it != node_.end(); ++it) {
-        if (it->first.IsScalar() && it->first.Scalar() == key) {
-          reader_->key_lines[child_path(key)] = line_of(it->first);
-          return it->second;
-        }
-      }
-      return YAML::Node(YAML::NodeType::Undefined);
-    }
-    // Like get(), and reports the key missing (only when this mapping itself exists: a missing
-    // or mistyped parent has been reported already).
-    YAML::Node require(const std::string& key) {
-      YAML::Node n = get(key);
-      if (!n.IsDefined() && valid()) {
-        reader_->errors.push_back({child_path(key), line_, "required key is missing"});
-      }
-      return n;
-    }
-    // Reports keys nobody asked for.
-    void finish() {
-      if (!valid()) return;
-      for (auto it = node_.begin(); it != node_.end(); ++it) {
-        if (!it->first.IsScalar()) {
-          reader_->error(path_, it->first, "keys must be plain strings");
-          continue;
-        }
-        const std::string& key = it->first.Scalar();
-        if (known_.count(key)) continue;
-        std::string best = closest_match(key, {known_.begin(), known_.end()});
-        std::string message = "unknown key";
-        if (!best.empty()) message += fmt::format("; did you mean '{}'?", best);
-        std::string allowed;
-        for (const auto& k : known_) allowed += (allowed.empty() ? "" : ", ") + k;
-        message += fmt::format(" (allowed here: {})", allowed);
-        reader_->error(child_path(key), it->first, std::move(message));
-      }
-    }
-
-   private:
-    Reader* reader_;
-    YAML::Node node_;
-    std::string path_;
-    int line_;
-    std::set<std::string> known_;
-  };
-
-  // Opens `node` as a mapping; a missing node gives an invalid Map silently (the caller
-  // decided whether it was required), a non-mapping reports a type error.
-  Map map(const YAML::Node& node, const std::string& path, int fallback_line) {
-    if (node.IsDefined() && !node.IsNull() && !node.IsMap()) {
-      error(path, node, fmt::format("expected a mapping, got {}", describe(node)));
-      return Map(this, YAML::Node(YAML::NodeType::Undefined), path, fallback_line);
-    }
-    return Map(this, node.IsDefined() && !node.IsNull() ? node
-                                                        : YAML::Node(YAML::NodeType::Undefined),
-               path, node.IsDefined() ? line_of(node) : fallback_line);
-  }
-
-  // A list item that must be a mapping; anything else (null included) is reported.
-  Map item(const YAML::Node& node, const std::string& path) {
-    if (!node.IsMap()) {
-      error(path, node, fmt::format("expected a mapping, got {}", describe(node)));
-      return Map(this, YAML::Node(YAML::NodeType::Undefined), path, line_of(node));
-    }
-    return Map(this, node, path, line_of(node));
-  }
-
-  static std::string describe(const YAML::Node& node) {
-    switch (node.Type()) {
-      case YAML::NodeType::Map: return "a mapping";
-      case YAML::NodeType::Sequence: return "a list";
-      case YAML::NodeType::Null: return "null";
-      case YAML::NodeType::Scalar: return fmt::format("'{}'", node.Scalar());
-      default: return "nothing";
-    }
-  }
-
-  std::optional<std::string> string(const YAML::Node& node, const std::string& path) {
-    if (!node.IsDefined()) return std::nullopt;
-    if (!node.IsScalar()) {
-      error(path, node, fmt::format("expected a string, got {}", describe(node)));
-      return std::nullopt;
-    }
-    return node.Scalar();
-  }
-
-  std::optional<double> number(const YAML::Node& node, const std::string& path) {
-    if (!node.IsDefined()) return std::nullopt;
-    if (node.IsScalar()) {
-      const std::string& s = node.Scalar();
-      char* end = nullptr;
-      errno = 0;
-      double v = std::strtod(s.c_str(), &end);
-      if (!s.empty() && end == s.c_str() + s.size() && errno == 0 && std::isfinite(v)) return v;
-    }
-    error(path, node, fmt::format("expected a number, got {}", describe(node)));
-    return std::nullopt;
-  }
-
-  std::optional<double> non_negative(const YAML::Node& node, const std::string& path) {
-    auto v = number(node, path);
-    if (v && *v < 0) {
-      error(path, node, fmt::format("must not be negative, got {}", *v));
-      return std::nullopt;
-    }
-    return v;
-  }
-
-  std::optional<double> positive(const YAML::Node& node, const std::string& path) {
-    auto v = number(node, path);
-    if (v && *v <= 0) {
-      error(path, node, fmt::format("must be more than 0, got {}", *v));
-      return std::nullopt;
-    }
-    return v;
-  }
-
-  std::optional<int64_t> integer(const YAML::Node& node, const std::string& path,
-                                 int64_t min = 0) {
-    auto v = number(node, path);
-    if (!v) return std::nullopt;
-    if (*v != std::floor(*v) || std::fabs(*v) > 9e15) {
-      error(path, node, fmt::format("expected a whole number, got {}", node.Scalar()));
-      return std::nullopt;
-    }
-    if (*v < static_cast<double>(min)) {
-      error(path, node, fmt::format("must be at least {}, got {}", min, node.Scalar()));
-      return std::nullopt;
-    }
-    return static_cast<int64_t>(*v);
-  }
-
-  std::optional<bool> boolean(const YAML::Node& node, const std::string& path) {
-    if (!node.IsDefined()) return std::nullopt;
-    if (node.IsScalar()) {
-      const std::string& s = node.Scalar();
-      if (s == "true" || s == "yes" || s == "on") return true;
-      if (s == "false" || s == "no" || s == "off") return false;
-    }
-    error(path, node, fmt::format("expected true or false, got {}", describe(node)));
-    return std::nullopt;
-  }
-
   template <typename E>
   std::optional<E> enumeration(const YAML::Node& node, const std::string& path) {
     if (!node.IsDefined()) return std::nullopt;
@@ -228,39 +45,7 @@ class Reader {
     return std::nullopt;
   }
 
-  // Calls item(node, "path[i]") for each element of a list; null counts as an empty list.
-  void list(const YAML::Node& node, const std::string& path,
-            const std::function<void(const YAML::Node&, const std::string&)>& item) {
-    if (!node.IsDefined() || node.IsNull()) return;
-    if (!node.IsSequence()) {
-      error(path, node, fmt::format("expected a list, got {}", describe(node)));
-      return;
-    }
-    for (size_t i = 0; i < node.size(); ++i) item(node[i], fmt::format("{}[{}]", path, i));
-  }
-
-  std::vector<std::string> string_list(const YAML::Node& node, const std::string& path) {
-    std::vector<std::string> out;
-    list(node, path, [&](const YAML::Node& n, const std::string& p) {
-      if (auto s = string(n, p)) out.push_back(*s);
-    });
-    return out;
-  }
-
-  // A non-empty identifier: letters, digits, '-', '_', '.', ':'.
-  std::optional<std::string> identifier(const YAML::Node& node, const std::string& path) {
-    auto s = string(node, path);
-    if (!s) return std::nullopt;
-    bool ok = !s->empty() && std::all_of(s->begin(), s->end(), [](unsigned char c) {
-      return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';
-    });
-    if (!ok) {
-      error(path, node,
-            fmt::format("expected an identifier (letters, digits, - _ . :), got '{}'", *s));
-      return std::nullopt;
-    }
-    return s;
-  }
+  static SpecLocation where(const Map& m) { return {m.path(), m.line()}; }
 };
 
 // ---- sections ---------------------------------------------------------------------------
@@ -268,7 +53,7 @@ class Reader {
 DataSpec read_data(Reader& r, const YAML::Node& node, int parent_line) {
   DataSpec data;
   auto m = r.map(node, "data", parent_line);
-  data.where = m.where();
+  data.where = Reader::where(m);
   r.list(m.require("classes"), "data.classes", [&](const YAML::Node& n, const std::string& p) {
     if (auto c = r.enumeration<DataClass>(n, p)) data.classes.push_back(*c);
   });
@@ -279,7 +64,7 @@ DataSpec read_data(Reader& r, const YAML::Node& node, int parent_line) {
     auto s = r.item(n, p);
     if (!s.valid()) return;
     DataSource src;
-    src.where = s.where();
+    src.where = Reader::where(s);
     if (auto v = r.identifier(s.require("id"), p + ".id")) src.id = *v;
     if (auto v = r.enumeration<SourceKind>(s.require("kind"), p + ".kind")) src.kind = *v;
     if (auto v = r.string(s.get("path"), p + ".path")) src.path = *v;
@@ -296,7 +81,7 @@ DataSpec read_data(Reader& r, const YAML::Node& node, int parent_line) {
 
 std::optional<PrincipalLimits> read_principal_limits(Reader& r, const YAML::Node& node,
                                                      const std::string& p) {
-  auto lm = r.map(node, p, line_of(node));
+  auto lm = r.map(node, p, yaml_line_of(node));
   if (!lm.valid()) return std::nullopt;
   PrincipalLimits limits;
   limits.requests_per_minute =
@@ -313,7 +98,7 @@ std::optional<Principal> read_principal(Reader& r, const YAML::Node& node, const
   auto pm = r.item(node, p);
   if (!pm.valid()) return std::nullopt;
   Principal principal;
-  principal.where = pm.where();
+  principal.where = Reader::where(pm);
   if (auto v = r.identifier(pm.require("id"), p + ".id")) principal.id = *v;
   principal.roles = r.string_list(pm.get("roles"), p + ".roles");
   if (auto l = pm.get("limits"); l.IsDefined() && !l.IsNull()) {
@@ -337,7 +122,7 @@ std::optional<Tool> read_tool(Reader& r, const YAML::Node& node, const std::stri
   auto tm = r.item(node, p);
   if (!tm.valid()) return std::nullopt;
   Tool tool;
-  tool.where = tm.where();
+  tool.where = Reader::where(tm);
   if (auto v = r.identifier(tm.require("name"), p + ".name")) tool.name = *v;
   if (auto v = r.string(tm.get("description"), p + ".description")) tool.description = *v;
   if (auto v = r.enumeration<Effect>(tm.require("effect"), p + ".effect")) tool.effect = *v;
@@ -370,7 +155,7 @@ std::optional<PolicyRule> read_policy_rule(Reader& r, const YAML::Node& node,
   auto pm = r.item(node, p);
   if (!pm.valid()) return std::nullopt;
   PolicyRule rule;
-  rule.where = pm.where();
+  rule.where = Reader::where(pm);
   if (auto v = r.identifier(pm.require("id"), p + ".id")) rule.id = *v;
   if (auto v = r.enumeration<PolicyEffect>(pm.require("effect"), p + ".effect")) rule.effect = *v;
   rule.roles = r.string_list(pm.get("roles"), p + ".roles");
@@ -384,7 +169,7 @@ std::optional<PolicyRule> read_policy_rule(Reader& r, const YAML::Node& node,
 MemorySpec read_memory(Reader& r, const YAML::Node& node, int parent_line) {
   MemorySpec memory;
   auto mm = r.map(node, "authority.memory", parent_line);
-  memory.where = mm.where();
+  memory.where = Reader::where(mm);
   if (auto v = r.enumeration<MemoryWrites>(mm.get("writes"), "authority.memory.writes")) {
     memory.writes = *v;
   }
@@ -398,7 +183,7 @@ MemorySpec read_memory(Reader& r, const YAML::Node& node, int parent_line) {
 AuthoritySpec read_authority(Reader& r, const YAML::Node& node, int parent_line) {
   AuthoritySpec a;
   auto m = r.map(node, "authority", parent_line);
-  a.where = m.where();
+  a.where = Reader::where(m);
   r.list(m.get("principals"), "authority.principals",
          [&](const YAML::Node& n, const std::string& p) {
            if (auto principal = read_principal(r, n, p))
@@ -420,7 +205,7 @@ AuthoritySpec read_authority(Reader& r, const YAML::Node& node, int parent_line)
   {
     YAML::Node u = m.get("unsigned_approvals");
     a.unsigned_approvals_where = {"authority.unsigned_approvals",
-                                  u.IsDefined() ? line_of(u) : m.line()};
+                                  u.IsDefined() ? yaml_line_of(u) : m.line()};
     if (auto v = r.enumeration<UnsignedApprovals>(u, "authority.unsigned_approvals")) {
       a.unsigned_approvals = *v;
     }
@@ -432,12 +217,12 @@ AuthoritySpec read_authority(Reader& r, const YAML::Node& node, int parent_line)
 std::optional<LatencySlo> read_latency(Reader& r, const YAML::Node& node, const std::string& path) {
   if (!node.IsDefined() || node.IsNull()) return std::nullopt;
   LatencySlo slo;
-  slo.where = {path, line_of(node)};
+  slo.where = {path, yaml_line_of(node)};
   if (node.IsScalar()) {  // `ttft_ms: 2000` parses, and K010 explains why it is not enough
     slo.bare = r.non_negative(node, path);
     return slo;
   }
-  auto m = r.map(node, path, line_of(node));
+  auto m = r.map(node, path, yaml_line_of(node));
   if (!m.valid()) return std::nullopt;
   slo.p50 = r.non_negative(m.get("p50"), path + ".p50");
   slo.p90 = r.non_negative(m.get("p90"), path + ".p90");
@@ -457,7 +242,7 @@ std::optional<Distribution> read_distribution(Reader& r, const YAML::Node& node,
     d.p50 = r.non_negative(node, path);
     return d;
   }
-  auto m = r.map(node, path, line_of(node));
+  auto m = r.map(node, path, yaml_line_of(node));
   if (!m.valid()) return std::nullopt;
   d.p50 = r.non_negative(m.get("p50"), path + ".p50");
   d.p95 = r.non_negative(m.get("p95"), path + ".p95");
@@ -471,16 +256,16 @@ SloSpec read_slo(Reader& r, const YAML::Node& node, int parent_line) {
   SloSpec slo;
   slo.present = node.IsDefined() && !node.IsNull();
   auto m = r.map(node, "slo", parent_line);
-  slo.where = m.where();
+  slo.where = Reader::where(m);
   slo.ttft_ms = read_latency(r, m.get("ttft_ms"), "slo.ttft_ms");
   slo.tpot_ms = read_latency(r, m.get("tpot_ms"), "slo.tpot_ms");
   slo.e2e_ms = read_latency(r, m.get("e2e_ms"), "slo.e2e_ms");
   slo.latency_ms = read_latency(r, m.get("latency_ms"), "slo.latency_ms");
   if (auto w = m.get("workload"); w.IsDefined() && !w.IsNull()) {
-    auto wm = r.map(w, "slo.workload", line_of(w));
+    auto wm = r.map(w, "slo.workload", yaml_line_of(w));
     if (wm.valid()) {
       Workload workload;
-      workload.where = wm.where();
+      workload.where = Reader::where(wm);
       workload.rps = r.non_negative(wm.get("rps"), "slo.workload.rps");
       workload.concurrency = r.integer(wm.get("concurrency"), "slo.workload.concurrency", 1);
       workload.prompt_tokens =
@@ -499,7 +284,7 @@ SloSpec read_slo(Reader& r, const YAML::Node& node, int parent_line) {
 // `egress: none` or `egress: {allow: [host, ...]}`.
 Egress read_egress(Reader& r, const YAML::Node& egress, int parent_line) {
   Egress e;
-  e.where = {"deployment.egress", egress.IsDefined() ? line_of(egress) : parent_line};
+  e.where = {"deployment.egress", egress.IsDefined() ? yaml_line_of(egress) : parent_line};
   if (egress.IsScalar()) {
     if (egress.Scalar() == "none") {
       e.none = true;
@@ -509,7 +294,7 @@ Egress read_egress(Reader& r, const YAML::Node& egress, int parent_line) {
                           egress.Scalar()));
     }
   } else if (egress.IsMap()) {
-    auto em = r.map(egress, "deployment.egress", line_of(egress));
+    auto em = r.map(egress, "deployment.egress", yaml_line_of(egress));
     e.none = false;
     e.allow = r.string_list(em.require("allow"), "deployment.egress.allow");
     em.finish();
@@ -527,8 +312,8 @@ Telemetry read_telemetry(Reader& r, const YAML::Node& t, int parent_line) {
     telemetry.where = {"deployment.telemetry", parent_line};
     return telemetry;
   }
-  auto tm = r.map(t, "deployment.telemetry", line_of(t));
-  telemetry.where = tm.where();
+  auto tm = r.map(t, "deployment.telemetry", yaml_line_of(t));
+  telemetry.where = Reader::where(tm);
   if (auto v = r.enumeration<TelemetrySink>(tm.require("sink"), "deployment.telemetry.sink")) {
     telemetry.sink = *v;
   }
@@ -577,7 +362,7 @@ std::optional<ModelSpec> read_model(Reader& r, const YAML::Node& n, const std::s
   auto mm = r.item(n, p);
   if (!mm.valid()) return std::nullopt;
   ModelSpec model;
-  model.where = mm.where();
+  model.where = Reader::where(mm);
   if (auto v = r.identifier(mm.require("id"), p + ".id")) model.id = *v;
   if (auto v = r.string(mm.get("path"), p + ".path")) model.path = *v;
   if (auto v = r.string(mm.get("url"), p + ".url")) model.url = *v;
@@ -609,7 +394,7 @@ std::optional<ModelSpec> read_model(Reader& r, const YAML::Node& n, const std::s
 DeploymentSpec read_deployment(Reader& r, const YAML::Node& node, int parent_line) {
   DeploymentSpec d;
   auto m = r.map(node, "deployment", parent_line);
-  d.where = m.where();
+  d.where = Reader::where(m);
   if (auto v = r.enumeration<Target>(m.require("target"), "deployment.target")) d.target = *v;
   d.egress = read_egress(r, m.require("egress"), m.line());
   if (auto v = r.enumeration<RemoteFallback>(m.get("remote_fallback"), "deployment.remote_fallback")) {
@@ -617,7 +402,7 @@ DeploymentSpec read_deployment(Reader& r, const YAML::Node& node, int parent_lin
   }
   {
     YAML::Node rr = m.get("remote_readers");
-    d.remote_readers_where = {"deployment.remote_readers", rr.IsDefined() ? line_of(rr) : m.line()};
+    d.remote_readers_where = {"deployment.remote_readers", rr.IsDefined() ? yaml_line_of(rr) : m.line()};
     if (auto v = r.enumeration<RemoteReaders>(rr, "deployment.remote_readers"))
       d.remote_readers = *v;
   }
@@ -633,12 +418,12 @@ FailureSpec read_failure(Reader& r, const YAML::Node& node, int parent_line) {
   FailureSpec f;
   f.present = node.IsDefined() && !node.IsNull();
   auto m = r.map(node, "failure", parent_line);
-  f.where = m.where();
+  f.where = Reader::where(m);
   if (auto v = r.enumeration<OnModelUnfit>(m.get("on_model_unfit"), "failure.on_model_unfit")) {
     f.on_model_unfit = *v;
   }
   if (auto o = m.get("on_overload"); o.IsDefined() && !o.IsNull()) {
-    auto om = r.map(o, "failure.on_overload", line_of(o));
+    auto om = r.map(o, "failure.on_overload", yaml_line_of(o));
     if (om.valid()) {
       OverloadPolicy policy;
       if (auto v = r.integer(om.get("status"), "failure.on_overload.status", 100)) {
@@ -661,7 +446,7 @@ FailureSpec read_failure(Reader& r, const YAML::Node& node, int parent_line) {
     f.on_route_unavailable_set = true;
   }
   YAML::Node inject = m.get("inject");
-  f.inject_where = {"failure.inject", inject.IsDefined() ? line_of(inject) : m.line()};
+  f.inject_where = {"failure.inject", inject.IsDefined() ? yaml_line_of(inject) : m.line()};
   r.list(inject, "failure.inject", [&](const YAML::Node& n, const std::string& p) {
     if (auto v = r.enumeration<Fault>(n, p)) {
       if (std::find(f.inject.begin(), f.inject.end(), *v) != f.inject.end()) {
@@ -679,7 +464,7 @@ ServingSpec read_serving(Reader& r, const YAML::Node& node) {
   ServingSpec s;
   s.present = node.IsDefined() && !node.IsNull();
   auto m = r.map(node, "serving", 1);
-  s.where = m.where();
+  s.where = Reader::where(m);
   if (!m.valid()) return s;
   if (auto v = r.string(m.get("host"), "serving.host")) s.host = *v;
   if (auto v = r.integer(m.get("port"), "serving.port", 0)) {
@@ -713,7 +498,7 @@ std::vector<Component> read_components(Reader& r, const YAML::Node& node) {
     auto cm = r.item(n, p);
     if (!cm.valid()) return;
     Component c;
-    c.where = cm.where();
+    c.where = Reader::where(cm);
     if (auto v = r.identifier(cm.require("id"), p + ".id")) c.id = *v;
     if (auto v = r.enumeration<ComponentKind>(cm.require("kind"), p + ".kind")) c.kind = *v;
     if (auto v = r.string(cm.get("path"), p + ".path")) c.path = *v;
@@ -742,104 +527,96 @@ void check_unique(Reader& r, const std::vector<T>& items, GetId get_id, const ch
 
 }  // namespace
 
+namespace {
+
+SpecErrors one_error(int line, std::string message) { return {SpecError{"", line, std::move(message)}}; }
+
+// The top-level keys and the sections, then the names that must be unique.
+void read_spec(Reader& r, const YAML::Node& root, Spec& spec) {
+  Reader::Map top(&r, root, "", 1);
+  if (auto v = r.integer(top.require("keel"), "keel", 0)) {
+    if (*v != 1) {
+      r.error("keel", top.get("keel"),
+              fmt::format("unsupported spec version {}; this keel reads version 1", *v));
+    }
+    spec.version = static_cast<int>(*v);
+  }
+  if (auto v = r.identifier(top.require("name"), "name")) spec.name = *v;
+  if (auto v = r.string(top.get("description"), "description")) spec.description = *v;
+  if (auto v = r.enumeration<ScenarioId>(top.require("scenario"), "scenario")) spec.scenario = *v;
+  spec.data = read_data(r, top.require("data"), 1);
+  spec.authority = read_authority(r, top.get("authority"), 1);
+  spec.slo = read_slo(r, top.get("slo"), 1);
+  spec.deployment = read_deployment(r, top.require("deployment"), 1);
+  spec.failure = read_failure(r, top.get("failure"), 1);
+  spec.serving = read_serving(r, top.get("serving"));
+  spec.components = read_components(r, top.get("components"));
+  top.finish();
+
+  auto id = [](const auto& x) -> const std::string& { return x.id; };
+  check_unique(r, spec.data.sources, id, "source id");
+  check_unique(r, spec.authority.principals, id, "principal id");
+  check_unique(r, spec.authority.tools, [](const Tool& t) -> const std::string& { return t.name; },
+               "tool name");
+  check_unique(r, spec.deployment.models, id, "model id");
+  check_unique(r, spec.components, id, "component id");
+  spec.key_lines = std::move(r.key_lines);
+}
+
+}  // namespace
+
 ParsedSpec parse_spec_text(std::string_view yaml, std::string base_dir, std::string file_name) {
-  ParsedSpec out;
-  Reader r;
   if (yaml.size() > kMaxSpecBytes) {
-    out.errors.push_back({"", 0, fmt::format("spec is {} bytes; the limit is {} bytes", yaml.size(),
-                                             kMaxSpecBytes)});
-    return out;
+    return one_error(0, fmt::format("spec is {} bytes; the limit is {} bytes", yaml.size(),
+                                    kMaxSpecBytes));
   }
   if (auto bad = first_invalid_utf8(yaml)) {
     int line = 1 + static_cast<int>(std::count(yaml.begin(), yaml.begin() + *bad, '\n'));
-    out.errors.push_back({"", line, fmt::format("spec is not valid UTF-8 at byte {}", *bad)});
-    return out;
+    return one_error(line, fmt::format("spec is not valid UTF-8 at byte {}", *bad));
   }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
   } catch (const YAML::Exception& e) {
-    out.errors.push_back({"", e.mark.is_null() ? 0 : e.mark.line + 1,
-                          fmt::format("YAML syntax error: {}", e.msg)});
-    return out;
+    return one_error(e.mark.is_null() ? 0 : e.mark.line + 1,
+                     fmt::format("YAML syntax error: {}", e.msg));
   }
-
+  if (!root.IsDefined() || root.IsNull()) return one_error(1, "spec is empty");
+  if (!root.IsMap())
+    return one_error(yaml_line_of(root), "a spec is a YAML mapping (keel: 1, name: ..., ...)");
+  Reader r;
+  Spec spec;
+  spec.file = std::move(file_name);
+  spec.base_dir = std::move(base_dir);
   try {
-    if (!root.IsDefined() || root.IsNull()) {
-      out.errors.push_back({"", 1, "spec is empty"});
-      return out;
-    }
-    if (!root.IsMap()) {
-      out.errors.push_back({"", line_of(root), "a spec is a YAML mapping (keel: 1, name: ..., ...)"});
-      return out;
-    }
-    Spec spec;
-    spec.file = std::move(file_name);
-    spec.base_dir = std::move(base_dir);
-    Reader::Map top(&r, root, "", 1);
-    if (auto v = r.integer(top.require("keel"), "keel", 0)) {
-      if (*v != 1) {
-        r.error("keel", top.get("keel"),
-                fmt::format("unsupported spec version {}; this keel reads version 1", *v));
-      }
-      spec.version = static_cast<int>(*v);
-    }
-    if (auto v = r.identifier(top.require("name"), "name")) spec.name = *v;
-    if (auto v = r.string(top.get("description"), "description")) spec.description = *v;
-    if (auto v = r.enumeration<ScenarioId>(top.require("scenario"), "scenario")) spec.scenario = *v;
-    spec.data = read_data(r, top.require("data"), 1);
-    spec.authority = read_authority(r, top.get("authority"), 1);
-    spec.slo = read_slo(r, top.get("slo"), 1);
-    spec.deployment = read_deployment(r, top.require("deployment"), 1);
-    spec.failure = read_failure(r, top.get("failure"), 1);
-    spec.serving = read_serving(r, top.get("serving"));
-    spec.components = read_components(r, top.get("components"));
-    top.finish();
-
-    auto id = [](const auto& x) -> const std::string& { return x.id; };
-    check_unique(r, spec.data.sources, id, "source id");
-    check_unique(r, spec.authority.principals, id, "principal id");
-    check_unique(r, spec.authority.tools, [](const Tool& t) -> const std::string& { return t.name; },
-                 "tool name");
-    check_unique(r, spec.deployment.models, id, "model id");
-    check_unique(r, spec.components, id, "component id");
-
-    spec.key_lines = std::move(r.key_lines);
-    if (r.errors.empty()) out.spec = std::move(spec);
+    read_spec(r, root, spec);
   } catch (const YAML::Exception& e) {
     // yaml-cpp throws on a few malformed shapes (e.g. aliases to odd nodes); never crash.
     r.errors.push_back({"", e.mark.is_null() ? 0 : e.mark.line + 1,
                         fmt::format("cannot read spec: {}", e.msg)});
   }
+  if (r.errors.empty()) return spec;
   std::stable_sort(r.errors.begin(), r.errors.end(),
-                   [](const SpecError& a, const SpecError& b) { return a.line < b.line; });
-  out.errors = std::move(r.errors);
-  if (!out.errors.empty()) out.spec.reset();
-  return out;
+                   [](const YamlError& a, const YamlError& b) { return a.line < b.line; });
+  SpecErrors errors;
+  for (auto& e : r.errors) errors.push_back({std::move(e.path), e.line, std::move(e.message)});
+  return errors;
 }
 
 ParsedSpec parse_spec_file(const std::string& path) {
-  ParsedSpec out;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
-    out.errors.push_back({"", 0, fmt::format("cannot read spec file {}: {}", path,
-                                             std::filesystem::exists(path, ec)
-                                                 ? "not a regular file"
-                                                 : "no such file")});
-    return out;
+    return one_error(0, fmt::format("cannot read spec file {}: {}", path,
+                                    std::filesystem::exists(path, ec) ? "not a regular file"
+                                                                      : "no such file"));
   }
   auto size = std::filesystem::file_size(path, ec);
   if (!ec && size > kMaxSpecBytes) {
-    out.errors.push_back({"", 0, fmt::format("spec file {} is {} bytes; the limit is {} bytes",
-                                             path, size, kMaxSpecBytes)});
-    return out;
+    return one_error(0, fmt::format("spec file {} is {} bytes; the limit is {} bytes", path, size,
+                                    kMaxSpecBytes));
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    out.errors.push_back(
-        {"", 0, fmt::format("cannot read spec file {}: {}", path, std::strerror(errno))});
-    return out;
-  }
+  if (!in) return one_error(0, fmt::format("cannot read spec file {}: {}", path, std::strerror(errno)));
   std::stringstream buffer;
   buffer << in.rdbuf();
   std::string base = std::filesystem::path(path).parent_path().string();
@@ -848,9 +625,9 @@ ParsedSpec parse_spec_file(const std::string& path) {
 
 Result<Spec> load_spec(const std::string& path) {
   ParsedSpec parsed = parse_spec_file(path);
-  if (parsed.spec) return std::move(*parsed.spec);
+  if (parsed.ok()) return std::move(*parsed);
   std::string message = fmt::format("{} is not a valid keel spec:", path);
-  for (const auto& e : parsed.errors) message += "\n  " + e.to_string();
+  for (const auto& e : parsed.error()) message += "\n  " + e.to_string();
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return Status::not_found(message);
   return Status::invalid_argument(message);

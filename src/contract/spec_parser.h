@@ -30,15 +30,14 @@ struct SpecError {
   std::string to_string() const;
 };
 
-struct ParsedSpec {
-  std::optional<Spec> spec;  //!< set iff errors is empty
-  std::vector<SpecError> errors;
-};
+using SpecErrors = std::vector<SpecError>;
+//! The spec, or every error found in it (sorted by line; never empty).
+using ParsedSpec = Result<Spec, SpecErrors>;
 
 //! `base_dir` is where relative paths in the spec resolve (the spec file's folder).
-ParsedSpec parse_spec_text(std::string_view yaml, std::string base_dir = ".",
-                           std::string file_name = "");
-ParsedSpec parse_spec_file(const std::string& path);
+[[nodiscard]] ParsedSpec parse_spec_text(std::string_view yaml, std::string base_dir = ".",
+                                         std::string file_name = "");
+[[nodiscard]] ParsedSpec parse_spec_file(const std::string& path);
 
 //! The same, folded into one Status (invalid_argument, one error per line; not_found when the
 //! file is missing).

@@ -22,9 +22,9 @@ contract::Spec example_with(const std::string& old, const std::string& replaceme
   EXPECT_NE(at, std::string::npos) << old;
   if (at != std::string::npos) yaml.replace(at, old.size(), replacement);
   auto parsed = contract::parse_spec_text(yaml, keel::testing::source_dir() + "/examples");
-  EXPECT_TRUE(parsed.spec.has_value()) << (parsed.errors.empty() ? "" : parsed.errors[0].to_string());
-  if (!parsed.spec) return contract::Spec{};
-  return std::move(*parsed.spec);
+  EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error()[0].to_string());
+  if (!parsed.ok()) return contract::Spec{};
+  return std::move(*parsed);
 }
 
 const std::string kOrderComponent =

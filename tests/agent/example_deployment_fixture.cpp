@@ -21,8 +21,8 @@ void ExampleDeploymentTest::load_example_spec() {
 
 void ExampleDeploymentTest::parse_spec(const std::string& yaml) {
   auto parsed = contract::parse_spec_text(yaml, keel::testing::source_dir() + "/examples");
-  ASSERT_TRUE(parsed.spec) << (parsed.errors.empty() ? "" : parsed.errors[0].to_string());
-  spec_ = *parsed.spec;
+  ASSERT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error()[0].to_string());
+  spec_ = *parsed;
 }
 
 void ExampleDeploymentTest::make_policy() {

@@ -40,8 +40,8 @@ components: [{id: sor, kind: sqlite, path: sor.db}]
 
 Policy policy() {
   auto parsed = contract::parse_spec_text(kSpec);
-  EXPECT_TRUE(parsed.spec) << (parsed.errors.empty() ? "" : parsed.errors[0].to_string());
-  auto p = Policy::from_spec(*parsed.spec);
+  EXPECT_TRUE(parsed.ok()) << (parsed.ok() ? "" : parsed.error()[0].to_string());
+  auto p = Policy::from_spec(*parsed);
   EXPECT_TRUE(p.ok()) << p.status().to_string();
   return std::move(*p);
 }

@@ -177,8 +177,8 @@ TEST(Plan, JsonHasEveryKeyAndTextPutsFailuresFirst) {
 
   ParsedSpec bad = parse_spec_file(testing::source_dir() +
                                    "/examples/mistakes/K002-irreversible-without-approval.yaml");
-  ASSERT_TRUE(bad.spec);
-  Plan refused = build_plan(*bad.spec, run_checks(*bad.spec));
+  ASSERT_TRUE(bad.ok());
+  Plan refused = build_plan(*bad, run_checks(*bad));
   EXPECT_FALSE(refused.accepted);
   EXPECT_EQ(refused.checks.front().id, "K002");
   EXPECT_EQ(refused.checks.front().status, CheckStatus::fail);

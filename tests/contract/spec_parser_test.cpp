@@ -9,6 +9,9 @@
 namespace keel::contract {
 namespace {
 
+//! The errors of a parse (none when it succeeded).
+[[maybe_unused]] SpecErrors errors_of(const ParsedSpec& p) { return p.ok() ? SpecErrors{} : p.error(); }
+
 const char* kMinimal = R"(keel: 1
 name: minimal
 scenario: local-research
@@ -21,23 +24,23 @@ deployment:
 
 std::vector<std::string> error_strings(const ParsedSpec& p) {
   std::vector<std::string> out;
-  for (const auto& e : p.errors) out.push_back(e.to_string());
+  for (const auto& e : errors_of(p)) out.push_back(e.to_string());
   return out;
 }
 
 ::testing::AssertionResult has_error(const ParsedSpec& p, const std::string& expected) {
-  for (const auto& e : p.errors) {
+  for (const auto& e : errors_of(p)) {
     if (e.to_string() == expected) return ::testing::AssertionSuccess();
   }
   std::string all;
-  for (const auto& e : p.errors) all += "\n  " + e.to_string();
+  for (const auto& e : errors_of(p)) all += "\n  " + e.to_string();
   return ::testing::AssertionFailure() << "no error '" << expected << "' among:" << all;
 }
 
 TEST(SpecParser, MinimalSpecParsesWithDefaults) {
   ParsedSpec p = parse_spec_text(kMinimal);
-  ASSERT_TRUE(p.spec) << ::testing::PrintToString(error_strings(p));
-  const Spec& s = *p.spec;
+  ASSERT_TRUE(p.ok()) << ::testing::PrintToString(error_strings(p));
+  const Spec& s = *p;
   EXPECT_EQ(s.name, "minimal");
   EXPECT_EQ(s.scenario, ScenarioId::local_research);
   EXPECT_EQ(s.data.highest_class(), DataClass::confidential);
@@ -53,7 +56,7 @@ TEST(SpecParser, EveryExampleParses) {
   for (const auto& entry : std::filesystem::directory_iterator(testing::source_dir() + "/examples")) {
     if (entry.path().extension() != ".yaml") continue;
     ParsedSpec p = parse_spec_file(entry.path().string());
-    EXPECT_TRUE(p.spec) << entry.path() << ::testing::PrintToString(error_strings(p));
+    EXPECT_TRUE(p.ok()) << entry.path() << ::testing::PrintToString(error_strings(p));
   }
 }
 
@@ -65,7 +68,7 @@ TEST(SpecParser, BadEnumNamesPathAllowedValuesAndLine) {
       effect: delete
 )";
   ParsedSpec p = parse_spec_text(yaml);
-  EXPECT_FALSE(p.spec);
+  EXPECT_FALSE(p.ok());
   EXPECT_TRUE(has_error(
       p, "authority.tools[0].effect: expected one of read|write|irreversible, got 'delete' (line 13)"));
 }
@@ -73,10 +76,10 @@ TEST(SpecParser, BadEnumNamesPathAllowedValuesAndLine) {
 TEST(SpecParser, UnknownKeysAreErrorsWithSuggestions) {
   std::string yaml = std::string(kMinimal) + "slo:\n  ttft_ms: {p95: 10}\n  workloads: {rps: 1}\n";
   ParsedSpec p = parse_spec_text(yaml);
-  ASSERT_EQ(p.errors.size(), 1u) << ::testing::PrintToString(error_strings(p));
-  EXPECT_EQ(p.errors[0].path, "slo.workloads");
-  EXPECT_EQ(p.errors[0].line, 11);
-  EXPECT_NE(p.errors[0].message.find("did you mean 'workload'"), std::string::npos);
+  ASSERT_EQ(errors_of(p).size(), 1u) << ::testing::PrintToString(error_strings(p));
+  EXPECT_EQ(errors_of(p)[0].path, "slo.workloads");
+  EXPECT_EQ(errors_of(p)[0].line, 11);
+  EXPECT_NE(errors_of(p)[0].message.find("did you mean 'workload'"), std::string::npos);
 }
 
 TEST(SpecParser, MissingRequiredKeysAreNamed) {
@@ -97,9 +100,9 @@ TEST(SpecParser, WrongTypesAreNamed) {
 TEST(SpecParser, UnknownFaultListsTheCatalog) {
   std::string yaml = std::string(kMinimal) + "failure:\n  inject: [meteor-strike]\n";
   ParsedSpec p = parse_spec_text(yaml);
-  ASSERT_FALSE(p.errors.empty());
-  EXPECT_EQ(p.errors[0].path, "failure.inject[0]");
-  EXPECT_NE(p.errors[0].message.find("model-restart|worker-kill"), std::string::npos);
+  ASSERT_FALSE(errors_of(p).empty());
+  EXPECT_EQ(errors_of(p)[0].path, "failure.inject[0]");
+  EXPECT_NE(errors_of(p)[0].message.find("model-restart|worker-kill"), std::string::npos);
 }
 
 TEST(SpecParser, DuplicatesAreRefused) {
@@ -114,15 +117,15 @@ TEST(SpecParser, VersionSyntaxEncodingAndSize) {
   EXPECT_TRUE(has_error(parse_spec_text("keel: 2\nname: x\nscenario: local-research\ndata: {classes: [public]}\ndeployment: {target: desktop, egress: none}\n"),
                         "keel: unsupported spec version 2; this keel reads version 1 (line 1)"));
   ParsedSpec syntax = parse_spec_text("keel: 1\nname: [unclosed\n");
-  ASSERT_EQ(syntax.errors.size(), 1u);
-  EXPECT_NE(syntax.errors[0].message.find("YAML syntax error"), std::string::npos);
+  ASSERT_EQ(errors_of(syntax).size(), 1u);
+  EXPECT_NE(errors_of(syntax)[0].message.find("YAML syntax error"), std::string::npos);
   ParsedSpec utf = parse_spec_text("keel: 1\nname: \xff\n");
-  ASSERT_EQ(utf.errors.size(), 1u);
-  EXPECT_EQ(utf.errors[0].line, 2);
-  EXPECT_NE(utf.errors[0].message.find("not valid UTF-8"), std::string::npos);
-  EXPECT_FALSE(parse_spec_text(std::string(kMaxSpecBytes + 1, '#')).errors.empty());
+  ASSERT_EQ(errors_of(utf).size(), 1u);
+  EXPECT_EQ(errors_of(utf)[0].line, 2);
+  EXPECT_NE(errors_of(utf)[0].message.find("not valid UTF-8"), std::string::npos);
+  EXPECT_FALSE(parse_spec_text(std::string(kMaxSpecBytes + 1, '#')).ok());
   EXPECT_TRUE(has_error(parse_spec_text(""), "spec: spec is empty (line 1)"));
-  EXPECT_FALSE(parse_spec_text("- a\n- b\n").errors.empty());
+  EXPECT_FALSE(parse_spec_text("- a\n- b\n").ok());
 }
 
 TEST(SpecParser, EgressAllowListMatchesHostsPortsAndWildcards) {
@@ -152,8 +155,8 @@ TEST(SpecParser, ApproverKeysRolesAndConsentsAreReadWithTheirPaths) {
 )";
   yaml.replace(yaml.find("  egress: none\n"), 15, "  egress: none\n  remote_readers: allowed\n");
   ParsedSpec p = parse_spec_text(yaml);
-  ASSERT_TRUE(p.spec) << ::testing::PrintToString(error_strings(p));
-  const Spec& s = *p.spec;
+  ASSERT_TRUE(p.ok()) << ::testing::PrintToString(error_strings(p));
+  const Spec& s = *p;
   ASSERT_TRUE(s.authority.principals[0].public_key);
   EXPECT_EQ(format_public_key(*s.authority.principals[0].public_key), key);
   EXPECT_FALSE(s.authority.principals[1].public_key);
@@ -163,9 +166,9 @@ TEST(SpecParser, ApproverKeysRolesAndConsentsAreReadWithTheirPaths) {
   EXPECT_EQ(s.deployment.remote_readers, RemoteReaders::allowed);
   // The defaults are the secure ones.
   ParsedSpec minimal = parse_spec_text(kMinimal);
-  ASSERT_TRUE(minimal.spec);
-  EXPECT_EQ(minimal.spec->authority.unsigned_approvals, UnsignedApprovals::refused);
-  EXPECT_EQ(minimal.spec->deployment.remote_readers, RemoteReaders::refused);
+  ASSERT_TRUE(minimal.ok());
+  EXPECT_EQ(minimal->authority.unsigned_approvals, UnsignedApprovals::refused);
+  EXPECT_EQ(minimal->deployment.remote_readers, RemoteReaders::refused);
   Tool plain;
   EXPECT_EQ(plain.approving_roles(), (std::vector<std::string>{"approver"}));
 }
@@ -184,9 +187,9 @@ TEST(SpecParser, BadApproverKeysRolesAndConsentsNameTheirPath) {
 )";
   yaml.replace(yaml.find("  egress: none\n"), 15, "  egress: none\n  remote_readers: everyone\n");
   ParsedSpec p = parse_spec_text(yaml);
-  EXPECT_FALSE(p.spec);
+  EXPECT_FALSE(p.ok());
   auto has_path = [&](const std::string& path, const std::string& words) {
-    for (const auto& e : p.errors) {
+    for (const auto& e : errors_of(p)) {
       if (e.path == path && e.message.find(words) != std::string::npos) return true;
     }
     ADD_FAILURE() << path << ": '" << words << "' not among "
@@ -203,8 +206,8 @@ TEST(SpecParser, BadApproverKeysRolesAndConsentsNameTheirPath) {
 
 TEST(SpecParser, FileErrors) {
   ParsedSpec missing = parse_spec_file("/nonexistent/spec.yaml");
-  ASSERT_EQ(missing.errors.size(), 1u);
-  EXPECT_NE(missing.errors[0].message.find("no such file"), std::string::npos);
+  ASSERT_EQ(errors_of(missing).size(), 1u);
+  EXPECT_NE(errors_of(missing)[0].message.find("no such file"), std::string::npos);
   auto loaded = load_spec("/nonexistent/spec.yaml");
   EXPECT_EQ(loaded.status().code(), StatusCode::not_found);
 }

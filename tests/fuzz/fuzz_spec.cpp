@@ -11,8 +11,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   auto parsed = keel::contract::parse_spec_text(text, "/nonexistent");
-  if (parsed.spec) {
-    auto plan = keel::contract::build_plan(*parsed.spec, keel::contract::run_checks(*parsed.spec));
+  if (parsed.ok()) {
+    auto plan = keel::contract::build_plan(*parsed, keel::contract::run_checks(*parsed));
     (void)keel::contract::render_plan_json(plan);
     (void)keel::contract::render_plan_text(plan);
   }

@@ -26,20 +26,20 @@ void add_plan_command(CLI::App& root, int& exit_code) {
   cmd->add_flag("--json", opts->json, "print the plan as JSON");
   cmd->callback([opts, &exit_code] {
     contract::ParsedSpec parsed = contract::parse_spec_file(opts->spec);
-    if (!parsed.spec) {
+    if (!parsed.ok()) {
       if (opts->json) {
         Json errors = Json::array();
-        for (const auto& e : parsed.errors) {
+        for (const auto& e : parsed.error()) {
           errors.push_back({{"path", e.path}, {"line", e.line}, {"message", e.message}});
         }
         std::printf("%s\n", dump_json({{"spec", opts->spec}, {"errors", errors}}, 2).c_str());
       }
       std::fprintf(stderr, "keel plan: %s is not a valid keel spec:\n", opts->spec.c_str());
-      for (const auto& e : parsed.errors) std::fprintf(stderr, "  %s\n", e.to_string().c_str());
+      for (const auto& e : parsed.error()) std::fprintf(stderr, "  %s\n", e.to_string().c_str());
       exit_code = 1;
       return;
     }
-    contract::Plan plan = contract::build_plan(*parsed.spec, contract::run_checks(*parsed.spec));
+    contract::Plan plan = contract::build_plan(*parsed, contract::run_checks(*parsed));
     std::string out = opts->json ? contract::render_plan_json(plan) + "\n"
                                  : contract::render_plan_text(plan);
     std::fwrite(out.data(), 1, out.size(), stdout);
