@@ -223,9 +223,10 @@ void check_k005(const Spec& spec, Collector& c) {
     }
   }
   c.pass_unless_reported("K005", mem.where,
-                         mem.writes == MemoryWrites::none
-                             ? std::string("no memory writes")
-                             : fmt::format("memory is written to durable store '{}'", *mem.store));
+                         mem.writes == MemoryWrites::none ? std::string("no memory writes")
+                         : mem.store
+                             ? fmt::format("memory is written to durable store '{}'", *mem.store)
+                             : std::string("memory writes name no store"));
 }
 
 void check_k006(const Spec& spec, Collector& c) {

@@ -209,6 +209,23 @@ failure: {inject: [db-stop]}
   EXPECT_TRUE(failures(run_checks(s), "K004").empty());
 }
 
+// Explicit memory writes with no store: K005 fails, and every check's message is built without
+// reading the store that is not there (this once dereferenced an empty optional).
+TEST(Checks, K005RefusesMemoryWritesWithoutAStore) {
+  Spec s = parse_ok(R"(keel: 1
+name: t
+scenario: enterprise-rag
+data: {classes: [internal]}
+authority: {memory: {writes: explicit, store: null}}
+slo: {ttft_ms: {p95: 500}, workload: {rps: 1}}
+deployment: {target: cluster, egress: none}
+failure: {inject: [db-stop]}
+)");
+  auto k005 = failures(run_checks(s), "K005");
+  ASSERT_EQ(k005.size(), 1u) << statuses(run_checks(s));
+  EXPECT_NE(k005[0].message.find("no store is named"), std::string::npos);
+}
+
 TEST(Checks, K010NamesEveryBadObjective) {
   Spec s = parse_ok(R"(keel: 1
 name: t
