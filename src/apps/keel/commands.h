@@ -13,6 +13,7 @@ class App;
 namespace keel::app {
 
 void add_plan_command(CLI::App& root, int& exit_code);
+void add_rag_command(CLI::App& root, int& exit_code);
 void add_generate_command(CLI::App& root, int& exit_code);
 void add_tokenize_command(CLI::App& root, int& exit_code);
 void add_embed_command(CLI::App& root, int& exit_code);
