@@ -11,6 +11,7 @@ namespace {
 // Every value comes from the day, the order's number in the day and the tenant's index, so the
 // warehouse is the same on every run and a test can compute any figure independently.
 constexpr const char* kSchema = R"sql(
+SET client_min_messages = warning;
 DROP TABLE IF EXISTS orders, tickets, employees;
 CREATE TABLE orders (
   tenant_id TEXT NOT NULL, ordered_at DATE NOT NULL, region TEXT NOT NULL, product TEXT NOT NULL,

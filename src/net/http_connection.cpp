@@ -32,7 +32,8 @@ std::shared_ptr<HttpConnection> HttpConnection::start(tcp::socket socket,
 HttpConnection::HttpConnection(tcp::socket socket, HttpConnectionOptions options,
                                HttpConnectionHooks hooks)
     : socket_(std::move(socket)),
-      timer_(socket_.get_executor()),
+      executor_(socket_.get_executor()),
+      timer_(executor_),
       options_(std::move(options)),
       hooks_(std::move(hooks)),
       parser_(options_.limits) {
@@ -40,7 +41,7 @@ HttpConnection::HttpConnection(tcp::socket socket, HttpConnectionOptions options
 }
 
 void HttpConnection::post(std::function<void()> fn) {
-  asio::post(socket_.get_executor(), std::move(fn));
+  asio::post(executor_, std::move(fn));
 }
 
 void HttpConnection::write(std::string data) {
@@ -62,7 +63,7 @@ void HttpConnection::done(bool keep_alive) {
   // one call per request (a client's buffer full of pipelined requests would exhaust the
   // stack), and other connections get their turn in between.
   auto self = shared_from_this();
-  asio::post(socket_.get_executor(), [self] {
+  asio::post(executor_, [self] {
     if (!self->closed_ && !self->busy_) self->process(self->parser_.poll());
   });
 }

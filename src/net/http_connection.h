@@ -103,6 +103,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void on_eof();
 
   asio::ip::tcp::socket socket_;
+  const asio::any_io_executor executor_;  //!< the socket's, copied once: post() reads it from any thread
   asio::steady_timer timer_;
   HttpConnectionOptions options_;
   HttpConnectionHooks hooks_;

@@ -38,34 +38,44 @@ class LoopbackServer {
     listen(listener_, 16);
     getsockname(listener_, reinterpret_cast<sockaddr*>(&at), &length);
     port_ = ntohs(at.sin_port);
+    // Tests fork children (in_child) while this thread runs: a fork while it holds the
+    // allocator's lock would leave the child deadlocked in its first malloc. So the thread
+    // allocates nothing between accepts: everything of a request is freed before its connection
+    // closes (the client's cue to go on), and the constructor returns only once the thread is
+    // about to wait in accept().
     thread_ = std::thread([this] {
+      ready_ = true;
       for (;;) {
         int fd = accept(listener_, nullptr, nullptr);
         if (fd < 0 || stop_) {
           if (fd >= 0) close(fd);
           return;
         }
-        std::string request;
-        char buffer[4096];
-        // Up to the end of the headers, or whatever came within 300 ms (a TLS hello has no end
-        // of headers).
-        while (request.find("\r\n\r\n") == std::string::npos) {
-          pollfd p{fd, POLLIN, 0};
-          if (poll(&p, 1, 300) <= 0) break;
-          ssize_t n = read(fd, buffer, sizeof buffer);
-          if (n <= 0) break;
-          request.append(buffer, static_cast<size_t>(n));
-        }
-        respond_(fd, request);
+        serve(fd);
         close(fd);
       }
     });
+    while (!ready_) std::this_thread::yield();
   }
   ~LoopbackServer() {
     stop_ = true;
     shutdown(listener_, SHUT_RDWR);
     close(listener_);
     thread_.join();
+  }
+  void serve(int fd) {
+    std::string request;
+    char buffer[4096];
+    // Up to the end of the headers, or whatever came within 300 ms (a TLS hello has no end of
+    // headers).
+    while (request.find("\r\n\r\n") == std::string::npos) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 300) <= 0) break;
+      ssize_t n = read(fd, buffer, sizeof buffer);
+      if (n <= 0) break;
+      request.append(buffer, static_cast<size_t>(n));
+    }
+    respond_(fd, request);
   }
   std::string url(const std::string& path = "/") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
   int port() const { return port_; }
@@ -74,7 +84,7 @@ class LoopbackServer {
   std::function<void(int, const std::string&)> respond_;
   int listener_ = -1;
   int port_ = 0;
-  std::atomic<bool> stop_{false};
+  std::atomic<bool> stop_{false}, ready_{false};
   std::thread thread_;
 };
 
