@@ -1,11 +1,12 @@
 // The enterprise-rag example's warehouse: three tenants' orders, tickets and employees for
-// 2026, generated in the database from a fixed formula (the same rows on every run), with
+// 2026 and their policy documents (with role ACLs; one carries a prompt injection), generated in the database from a fixed formula (the same rows on every run), with
 // row-level security forced on every table and a reader role bound by it.
 //
 // Contract: create_sample_warehouse() connects as the tables' owner (a superuser of a
 // throwaway cluster), drops and recreates the tables, and (re)creates `reader_role`: LOGIN,
 // NOBYPASSRLS, SELECT on orders and tickets, and on employees every column but salary. Each
-// table's policy admits the rows whose tenant_id equals current_setting('keel.tenant').
+// table's policy admits the rows whose tenant_id equals current_setting('keel.tenant');
+// documents also need one of the row's roles among current_setting('keel.roles') (a JSON array).
 #pragma once
 
 #include <string>

@@ -158,6 +158,17 @@ const CatalogTable* MetricCatalog::table(std::string_view name) const {
   return nullptr;
 }
 
+std::vector<std::string> MetricCatalog::masked_fields(const std::vector<std::string>& roles) const {
+  std::vector<std::string> out;
+  for (const auto& f : restricted_fields) {
+    const bool may = std::any_of(f.roles.begin(), f.roles.end(), [&](const std::string& r) {
+      return std::find(roles.begin(), roles.end(), r) != roles.end();
+    });
+    if (!may) out.push_back(f.name);
+  }
+  return out;
+}
+
 std::vector<std::string> MetricCatalog::metric_names() const {
   std::vector<std::string> out;
   for (const auto& m : metrics) out.push_back(m.name);
@@ -197,6 +208,19 @@ Result<MetricCatalog> parse_metric_catalog(std::string_view yaml, std::string_vi
     if (!metric.table.empty() && !catalog.table(metric.table))
       r.error(p + ".table", n, fmt::format("table '{}' is not declared under tables", metric.table));
     catalog.metrics.push_back(std::move(metric));
+  });
+  std::set<std::string> fields;
+  r.list(top.get("restricted_fields"), "restricted_fields", [&](const YAML::Node& n, const std::string& p) {
+    auto m = r.item(n, p);
+    if (!m.valid()) return;
+    RestrictedField field;
+    if (auto v = sql_name(r, m.require("name"), p + ".name")) field.name = *v;
+    field.roles = r.string_list(m.require("roles"), p + ".roles");
+    m.finish();
+    if (field.name.empty()) return;
+    if (!fields.insert(field.name).second)
+      r.error(p + ".name", n, fmt::format("duplicate restricted field '{}'", field.name));
+    catalog.restricted_fields.push_back(std::move(field));
   });
   top.finish();
   KEEL_RETURN_IF_ERROR(r.status(file));

@@ -60,11 +60,22 @@ struct Metric {
   const Dimension* dimension(std::string_view name) const;
 };
 
+//! A field (a column, or a "name: value" line in a document) only some roles may read: the
+//! others see it masked in passages, and the warehouse grants them no access to the column.
+struct RestrictedField {
+  std::string name;
+  std::vector<std::string> roles;  //!< roles that may read it
+};
+
 struct MetricCatalog {
   std::string version;
   std::string sha256;  //!< of the file's bytes
   std::vector<CatalogTable> tables;
   std::vector<Metric> metrics;
+  std::vector<RestrictedField> restricted_fields;
+
+  //! The restricted fields none of `roles` may read.
+  std::vector<std::string> masked_fields(const std::vector<std::string>& roles) const;
 
   const Metric* metric(std::string_view name) const;
   const CatalogTable* table(std::string_view name) const;

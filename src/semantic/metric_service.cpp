@@ -64,12 +64,14 @@ Result<Json> MetricService::answer(const Asker& asker, const Json& request) {
   }
   policy.push_back(decision("catalog.roles", "allow",
                             fmt::format("metric {} (catalog {})", v->metric->name, catalog_.version)));
-  const CompiledQuery q = compile_metric_query(*v, asker.tenant);
-  policy.push_back(decision("tenant.row_filter", "applied",
-                            fmt::format("{} = the asker's tenant", v->table->tenant_column)));
+  const CompiledQuery q = compile_metric_query(*v, asker.tenant, options_);
+  policy.push_back(options_.tenant_filter
+                       ? decision("tenant.row_filter", "applied",
+                                  fmt::format("{} = the asker's tenant", v->table->tenant_column))
+                       : decision("tenant.row_filter", "skipped", "left to the warehouse's policy"));
   policy.push_back(decision("warehouse.row_level_security", "applied",
                             "keel.tenant set for the query's transaction"));
-  KEEL_ASSIGN_OR_RETURN(MetricRows rows, warehouse_.run(q, asker.tenant));
+  KEEL_ASSIGN_OR_RETURN(MetricRows rows, warehouse_.run(q, asker.tenant, options_.max_rows));
   Json out = {{"status", "answered"},
               {"columns", rows.columns},
               {"rows", Json::array()},

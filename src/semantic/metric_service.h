@@ -23,6 +23,7 @@
 #include "core/result.h"
 #include "semantic/metric_catalog.h"
 #include "semantic/metric_request.h"
+#include "semantic/sql_compiler.h"
 #include "semantic/warehouse.h"
 
 namespace keel::semantic {
@@ -37,14 +38,17 @@ struct ClaimMapping {
 
 class MetricService {
  public:
-  MetricService(const MetricCatalog& catalog, Warehouse& warehouse)
-      : catalog_(catalog), warehouse_(warehouse) {}
+  //! options.tenant_filter = false leaves the tenant to the warehouse's row-level security
+  //! alone (a test of that layer); the policy decisions say so.
+  MetricService(const MetricCatalog& catalog, Warehouse& warehouse, CompileOptions options = {})
+      : catalog_(catalog), warehouse_(warehouse), options_(options) {}
 
   [[nodiscard]] Result<Json> answer(const Asker& asker, const Json& request);
 
  private:
   const MetricCatalog& catalog_;
   Warehouse& warehouse_;
+  CompileOptions options_;
 };
 
 }  // namespace keel::semantic

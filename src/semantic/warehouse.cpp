@@ -69,6 +69,11 @@ struct Warehouse::Impl {
     }
     return r;
   }
+
+  //! One statement in its own read-only transaction with the asker's tenant and roles set.
+  Result<PgResult> read(const std::string& sql, const std::vector<std::string>& params,
+                        const std::string& tenant, const std::vector<std::string>& roles,
+                        const std::string& what);
 };
 
 Warehouse::Warehouse(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -84,16 +89,24 @@ Result<std::unique_ptr<Warehouse>> Warehouse::connect(const std::string& conninf
   return std::unique_ptr<Warehouse>(new Warehouse(std::move(impl)));
 }
 
+Result<PgResult> Warehouse::Impl::read(const std::string& sql, const std::vector<std::string>& params,
+                                       const std::string& tenant, const std::vector<std::string>& roles,
+                                       const std::string& what) {
+  if (PQstatus(conn) != CONNECTION_OK) PQreset(conn);  // a restarted server: try again
+  if (PQstatus(conn) != CONNECTION_OK) return failure("reconnecting");
+  KEEL_ASSIGN_OR_RETURN(auto begin, exec("BEGIN READ ONLY", {}, PGRES_COMMAND_OK, "BEGIN"));
+  KEEL_ASSIGN_OR_RETURN(auto set, exec("SELECT set_config('keel.tenant', $1, true), "
+                                       "set_config('keel.roles', $2, true)",
+                                       {tenant, Json(roles).dump()}, PGRES_TUPLES_OK,
+                                       "setting the tenant"));
+  KEEL_ASSIGN_OR_RETURN(auto r, exec(sql, params, PGRES_TUPLES_OK, what));
+  KEEL_ASSIGN_OR_RETURN(auto commit, exec("COMMIT", {}, PGRES_COMMAND_OK, "COMMIT"));
+  return r;
+}
+
 Result<MetricRows> Warehouse::run(const CompiledQuery& query, const std::string& tenant,
                                   int64_t max_rows) {
-  Impl& i = *impl_;
-  if (PQstatus(i.conn) != CONNECTION_OK) PQreset(i.conn);  // a restarted server: try again
-  if (PQstatus(i.conn) != CONNECTION_OK) return i.failure("reconnecting");
-  KEEL_ASSIGN_OR_RETURN(auto begin, i.exec("BEGIN READ ONLY", {}, PGRES_COMMAND_OK, "BEGIN"));
-  KEEL_ASSIGN_OR_RETURN(auto set, i.exec("SELECT set_config('keel.tenant', $1, true)", {tenant},
-                                         PGRES_TUPLES_OK, "setting the tenant"));
-  KEEL_ASSIGN_OR_RETURN(auto r, i.exec(query.sql, query.params, PGRES_TUPLES_OK, "the metric query"));
-  KEEL_ASSIGN_OR_RETURN(auto commit, i.exec("COMMIT", {}, PGRES_COMMAND_OK, "COMMIT"));
+  KEEL_ASSIGN_OR_RETURN(auto r, impl_->read(query.sql, query.params, tenant, {}, "the metric query"));
   MetricRows out;
   for (int c = 0; c < PQnfields(r.get()); ++c) out.columns.emplace_back(PQfname(r.get(), c));
   const int rows = PQntuples(r.get());
@@ -102,6 +115,61 @@ Result<MetricRows> Warehouse::run(const CompiledQuery& query, const std::string&
     std::vector<Json> values;
     for (int c = 0; c < PQnfields(r.get()); ++c) values.push_back(value_of(r.get(), row, c));
     out.rows.push_back(std::move(values));
+  }
+  return out;
+}
+
+}  // namespace keel::semantic
+
+namespace keel::semantic {
+namespace {
+
+// PostgreSQL's text form of a TEXT[] ({a,b,"c d"}) read into strings.
+std::vector<std::string> text_array(std::string_view text) {
+  std::vector<std::string> out;
+  if (text.size() < 2 || text.front() != '{' || text.back() != '}') return out;
+  std::string item;
+  bool quoted = false, any = false;
+  for (size_t i = 1; i + 1 < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '\\' && i + 2 < text.size()) item += text[++i];
+      else if (c == '"') quoted = false;
+      else item += c;
+    } else if (c == '"') {
+      quoted = any = true;
+    } else if (c == ',') {
+      out.push_back(std::move(item));
+      item.clear();
+      any = false;
+    } else {
+      item += c;
+      any = true;
+    }
+  }
+  if (any || !item.empty()) out.push_back(std::move(item));
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<WarehouseDocument>> Warehouse::documents(const std::string& tenant,
+                                                            const std::vector<std::string>& roles,
+                                                            int64_t max_documents) {
+  KEEL_ASSIGN_OR_RETURN(
+      auto r, impl_->read("SELECT tenant_id, doc_id, title, body, roles, classification FROM "
+                          "documents ORDER BY tenant_id, doc_id LIMIT $1",
+                          {std::to_string(max_documents)}, tenant, roles, "reading the documents"));
+  std::vector<WarehouseDocument> out;
+  for (int row = 0; row < PQntuples(r.get()); ++row) {
+    WarehouseDocument d;
+    d.tenant = PQgetvalue(r.get(), row, 0);
+    d.id = PQgetvalue(r.get(), row, 1);
+    d.title = PQgetvalue(r.get(), row, 2);
+    d.body = PQgetvalue(r.get(), row, 3);
+    d.roles = text_array(PQgetvalue(r.get(), row, 4));
+    d.classification = PQgetvalue(r.get(), row, 5);
+    out.push_back(std::move(d));
   }
   return out;
 }

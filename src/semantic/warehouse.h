@@ -12,6 +12,11 @@
 //   nothing partial is returned; a column the role may not read is `permission_denied` (the
 //   database's own column privileges); any other query error is `internal` (the catalog names something the
 //   database does not have) with the server's message.
+// - documents() reads the warehouse's `documents` table (tenant_id, doc_id, title, body,
+//   roles TEXT[], classification) in the same kind of transaction, with keel.tenant and
+//   keel.roles (the asker's roles as a JSON array) set, so the table's policy can admit a row by
+//   tenant and ACL. Every row the database returns comes back with its tenant and ACL: the
+//   caller checks them again (context/access_policy.h), so either layer alone stops a leak.
 // - Not thread-safe: one Warehouse per thread.
 #pragma once
 
@@ -31,6 +36,11 @@ struct MetricRows {
   bool truncated = false;
 };
 
+struct WarehouseDocument {
+  std::string tenant, id, title, body, classification;
+  std::vector<std::string> roles;  //!< who may read it (any one of them)
+};
+
 class Warehouse {
  public:
   [[nodiscard]] static Result<std::unique_ptr<Warehouse>> connect(const std::string& conninfo);
@@ -38,6 +48,8 @@ class Warehouse {
 
   [[nodiscard]] Result<MetricRows> run(const CompiledQuery& query, const std::string& tenant,
                                        int64_t max_rows = 10000);
+  [[nodiscard]] Result<std::vector<WarehouseDocument>> documents(
+      const std::string& tenant, const std::vector<std::string>& roles, int64_t max_documents = 10000);
 
  private:
   struct Impl;

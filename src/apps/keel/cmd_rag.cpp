@@ -1,27 +1,33 @@
-// keel rag: the enterprise-rag scenario's commands (so far: typed metric queries).
+// keel rag: the enterprise-rag scenario's commands (serve and ask: cmd_rag_serve.cpp).
 //   keel rag query --token FILE --jwks FILE --warehouse URI --request JSON [--spec SPEC] [--json]
-//     verifies the token, maps its claims to principal, tenant and roles, and answers the typed
-//     request from the spec's metric catalog under the warehouse's row-level security.
+//     the semantic layer alone: verifies the token, maps its claims to principal, tenant and
+//     roles, and answers the typed request from the spec's metric catalog under the warehouse's
+//     row-level security (no documents, no audit: `keel rag ask --request` does both).
 //     Exit 0 answered, 4 a typed limitation (the answer says which), 1 refused or failed.
+//   keel rag sample-identity --out DIR
+//     a key set and a token per sample asker (acme analyst and hr, globex and initech analysts).
 //   keel rag sample-warehouse --warehouse URI
 //     creates the example's warehouse (three tenants' orders, tickets and employees, row-level
 //     security forced, the reader role keel_reader) in a database the URI reaches as its owner.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include <libpq-fe.h>
+#include <fmt/ranges.h>
 
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 
 #include "apps/keel/commands.h"
 #include "apps/keel/example_paths.h"
-#include "contract/egress_guard.h"
+#include "apps/keel/rag_setup.h"
 #include "contract/spec_parser.h"
 #include "core/file_io.h"
 #include "core/json.h"
-#include "core/jwt.h"
+#include "rag/audit_log.h"
 #include "core/text_table.h"
+#include "samples/sample_idp.h"
 #include "samples/warehouse.h"
 #include "semantic/metric_service.h"
 
@@ -29,9 +35,12 @@ namespace keel::app {
 namespace {
 
 constexpr int kExitLimited = 4;
+constexpr const char* kSampleIssuer = "https://identity.internal.example";
+constexpr const char* kSampleAudience = "keel-rag";
 
 struct QueryOptions {
-  std::string spec, token, jwks, warehouse, request, issuer, audience;
+  std::string spec, token, warehouse, request;
+  RagIdentityOptions identity;
   bool json = false;
 };
 
@@ -40,49 +49,10 @@ int fail(const std::string& message) {
   return 1;
 }
 
-// The metric catalog the spec names (a data source of kind semantic-layer).
-Result<semantic::MetricCatalog> catalog_of(const contract::Spec& spec) {
-  for (const auto& source : spec.data.sources) {
-    if (source.kind != contract::SourceKind::semantic_layer) continue;
-    const std::string path =
-        source.path.empty() || source.path[0] == '/' ? source.path : spec.base_dir + "/" + source.path;
-    return semantic::load_metric_catalog(path);
-  }
-  return Status::failed_precondition(
-      fmt::format("spec {} names no data source of kind semantic-layer (the metric catalog)", spec.file));
-}
-
 Result<semantic::Asker> asker_of(const QueryOptions& o) {
-  KEEL_ASSIGN_OR_RETURN(std::string jwks, read_file(o.jwks, 1 << 20));
-  KEEL_ASSIGN_OR_RETURN(auto verifier, JwtVerifier::from_jwks(jwks, {o.issuer, o.audience, 60}));
-  KEEL_ASSIGN_OR_RETURN(std::string token, read_file(o.token, 64 << 10));
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' '))
-    token.pop_back();
-  KEEL_ASSIGN_OR_RETURN(VerifiedToken verified, verifier->verify(token));
-  return semantic::asker_from_claims(verified.claims);
-}
-
-// The warehouse is reached over its Unix socket, and then the process can reach nothing else
-// (the local_ipc guard), or at a host the spec's egress allow-list names.
-Status guard_for_warehouse(const contract::Spec& spec, const std::string& uri) {
-  char* error = nullptr;
-  PQconninfoOption* options = PQconninfoParse(uri.c_str(), &error);
-  if (!options) {
-    std::string message = error ? error : "cannot parse it";
-    PQfreemem(error);
-    return Status::invalid_argument("--warehouse: " + message);
-  }
-  std::string host;
-  for (PQconninfoOption* o = options; o->keyword; ++o)
-    if (std::string_view(o->keyword) == "host" && o->val) host = o->val;
-  PQconninfoFree(options);
-  if (host.empty() || host[0] == '/')
-    return contract::install_egress_guard(contract::EgressGuardProfile::local_ipc);
-  if (!spec.deployment.egress.none && spec.deployment.egress.allows(host)) return Status();
-  return Status::permission_denied(fmt::format(
-      "the warehouse host {} is not in deployment.egress.allow of {}: add it, or reach the "
-      "warehouse over its Unix socket",
-      host, spec.file));
+  KEEL_ASSIGN_OR_RETURN(auto authenticator, make_authenticator(o.identity));
+  KEEL_ASSIGN_OR_RETURN(std::string token, read_token_file(o.token));
+  return authenticator->authenticate(token);
 }
 
 void print_text(const Json& answer) {
@@ -144,9 +114,7 @@ void add_query(CLI::App& rag, int& exit_code) {
   CLI::App* cmd = rag.add_subcommand("query", "Answer a typed metric request for a token's tenant");
   cmd->add_option("--spec", o->spec, "enterprise-rag spec (default: examples/enterprise-rag.yaml)");
   cmd->add_option("--token", o->token, "file holding the asker's JWT")->required();
-  cmd->add_option("--jwks", o->jwks, "JSON Web Key Set the tokens are verified against")->required();
-  cmd->add_option("--issuer", o->issuer, "expected iss claim (empty: not checked)");
-  cmd->add_option("--audience", o->audience, "expected aud claim (empty: not checked)");
+  add_identity_options(*cmd, o->identity);
   cmd->add_option("--warehouse", o->warehouse, "libpq URI of the warehouse (as its reader role)")
       ->required();
   cmd->add_option("--request", o->request, "the typed request: JSON, or @FILE")->required();
@@ -164,11 +132,54 @@ void add_sample_warehouse(CLI::App& rag, int& exit_code) {
   cmd->add_option("--warehouse", *uri, "libpq URI reaching the database as its owner")->required();
   cmd->callback([uri, &exit_code] {
     Status s = samples::create_sample_warehouse(*uri);
+    if (s.ok()) s = rag::install_audit_table(*uri);
     if (!s.ok()) {
       exit_code = fail(s.to_string());
       return;
     }
-    std::printf("created the sample warehouse (tenants acme, globex, initech; reader role keel_reader)\n");
+    std::printf("created the sample warehouse (tenants acme, globex, initech; their documents; the "
+                "append-only audit table keel_audit; reader role keel_reader)\n");
+    exit_code = 0;
+  });
+}
+
+// Keys, a key set and a token per sample asker, for trying the scenario without an IdP.
+void add_sample_identity(CLI::App& rag, int& exit_code) {
+  auto out = std::make_shared<std::string>();
+  auto days = std::make_shared<int>(30);
+  CLI::App* cmd = rag.add_subcommand(
+      "sample-identity", "Write a key set and tokens for the example's askers (a stand-in for your IdP)");
+  cmd->add_option("--out", *out, "folder to write jwks.json and <tenant>-<role>.jwt into")->required();
+  cmd->add_option("--days", *days, "how long the tokens stay valid")->capture_default_str()->check(CLI::Range(1, 365));
+  cmd->callback([out, days, &exit_code] {
+    samples::SampleIdp idp;
+    std::error_code ec;
+    std::filesystem::create_directories(*out, ec);
+    const int64_t exp = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch()).count() + int64_t{*days} * 86400;
+    Status s = write_file_atomically(*out + "/jwks.json", idp.jwks() + "\n");
+    std::vector<std::string> written = {"jwks.json"};
+    struct Asker {
+      const char* tenant;
+      const char* role;
+    };
+    for (const Asker a : {Asker{"acme", "analyst"}, Asker{"acme", "hr"}, Asker{"globex", "analyst"},
+                          Asker{"initech", "analyst"}}) {
+      const Json claims = {{"iss", kSampleIssuer},   {"aud", kSampleAudience},
+                           {"sub", fmt::format("{}-{}", a.role, a.tenant)},
+                           {"tenant", a.tenant},     {"roles", {a.role}},
+                           {"exp", exp}};
+      const std::string name = fmt::format("{}-{}.jwt", a.tenant, a.role);
+      if (s.ok()) s = write_file_atomically(*out + "/" + name, idp.issue(claims) + "\n");
+      written.push_back(name);
+    }
+    if (!s.ok()) {
+      exit_code = fail(s.to_string());
+      return;
+    }
+    std::printf("wrote %s to %s (issuer %s, audience %s, valid %d days; the signing keys are not kept)\n",
+                fmt::format("{}", fmt::join(written, ", ")).c_str(), out->c_str(), kSampleIssuer, kSampleAudience,
+                *days);
     exit_code = 0;
   });
 }
@@ -176,10 +187,14 @@ void add_sample_warehouse(CLI::App& rag, int& exit_code) {
 }  // namespace
 
 void add_rag_command(CLI::App& root, int& exit_code) {
-  CLI::App* rag = root.add_subcommand("rag", "Enterprise RAG: governed metric answers");
+  CLI::App* rag = root.add_subcommand(
+      "rag", "Enterprise RAG: governed answers from typed metrics and policy documents");
   rag->require_subcommand(1);
+  add_rag_serve(*rag, exit_code);
+  add_rag_ask(*rag, exit_code);
   add_query(*rag, exit_code);
   add_sample_warehouse(*rag, exit_code);
+  add_sample_identity(*rag, exit_code);
 }
 
 }  // namespace keel::app

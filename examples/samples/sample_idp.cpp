@@ -1,4 +1,4 @@
-#include "support/test_idp.h"
+#include "samples/sample_idp.h"
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -8,9 +8,9 @@
 
 #include "core/jwt.h"
 
-namespace keel::testing {
+namespace keel::samples {
 
-struct TestIdp::Keys {
+struct SampleIdp::Keys {
   EVP_PKEY* rsa = nullptr;
   EVP_PKEY* ed = nullptr;
   ~Keys() {
@@ -49,15 +49,15 @@ std::string sign(EVP_PKEY* key, bool rsa, const std::string& data) {
 
 }  // namespace
 
-TestIdp::TestIdp() : keys_(std::make_unique<Keys>()) {
+SampleIdp::SampleIdp() : keys_(std::make_unique<Keys>()) {
   keys_->rsa = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048));
   keys_->ed = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
   if (!keys_->rsa || !keys_->ed) throw std::runtime_error("key generation failed");
 }
 
-TestIdp::~TestIdp() = default;
+SampleIdp::~SampleIdp() = default;
 
-std::string TestIdp::jwks() const {
+std::string SampleIdp::jwks() const {
   unsigned char raw[32];
   size_t raw_length = sizeof(raw);
   EVP_PKEY_get_raw_public_key(keys_->ed, raw, &raw_length);
@@ -74,7 +74,7 @@ std::string TestIdp::jwks() const {
   return dump_json({{"keys", keys}});
 }
 
-std::string TestIdp::issue(const Json& claims, bool rsa, const Json& header_extra) const {
+std::string SampleIdp::issue(const Json& claims, bool rsa, const Json& header_extra) const {
   Json header = {{"alg", rsa ? "RS256" : "EdDSA"}, {"typ", "JWT"}, {"kid", rsa ? "rsa-1" : "ed-1"}};
   for (auto it = header_extra.begin(); it != header_extra.end(); ++it) header[it.key()] = it.value();
   const std::string signed_part =
@@ -82,4 +82,4 @@ std::string TestIdp::issue(const Json& claims, bool rsa, const Json& header_extr
   return signed_part + "." + base64url_encode(sign(rsa ? keys_->rsa : keys_->ed, rsa, signed_part));
 }
 
-}  // namespace keel::testing
+}  // namespace keel::samples

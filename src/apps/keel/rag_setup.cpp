@@ -1,0 +1,108 @@
+#include "apps/keel/rag_setup.h"
+
+#include <fmt/format.h>
+#include <libpq-fe.h>
+
+#include <cstdio>
+
+#include "contract/egress_guard.h"
+#include "rag/audit_log.h"
+#include "samples/warehouse.h"
+#include "core/file_io.h"
+
+namespace keel::app {
+
+void add_identity_options(CLI::App& cmd, RagIdentityOptions& o) {
+  cmd.add_option("--jwks", o.jwks, "JSON Web Key Set the tokens are verified against (re-read when it changes)")
+      ->required();
+  cmd.add_option("--issuer", o.issuer, "expected iss claim (empty: not checked)");
+  cmd.add_option("--audience", o.audience, "expected aud claim (empty: not checked)");
+  cmd.add_option("--principal-claim", o.claims.principal, "claim naming the principal")->capture_default_str();
+  cmd.add_option("--tenant-claim", o.claims.tenant, "claim naming the tenant")->capture_default_str();
+  cmd.add_option("--roles-claim", o.claims.roles, "claim listing the roles")->capture_default_str();
+}
+
+Result<std::unique_ptr<rag::TokenAuthenticator>> make_authenticator(const RagIdentityOptions& o) {
+  return rag::TokenAuthenticator::create(o.jwks, {o.issuer, o.audience, 60}, o.claims);
+}
+
+void add_warehouse_options(CLI::App& cmd, WarehouseOptions& o) {
+  auto* uri = cmd.add_option("--warehouse", o.uri, "libpq URI of the warehouse, as its reader role");
+  auto* dir = cmd.add_option("--pg-data", o.pg_data,
+                             "run PostgreSQL in this folder (created with the sample warehouse on first use)");
+  uri->excludes(dir);
+  dir->excludes(uri);
+}
+
+Result<std::string> open_warehouse(const WarehouseOptions& o, std::unique_ptr<LocalPostgres>* cluster) {
+  if (o.pg_data.empty()) {
+    if (o.uri.empty()) return Status::invalid_argument("give --warehouse URI or --pg-data DIR");
+    return o.uri;
+  }
+  auto progress = [](std::string_view line) { std::fprintf(stderr, "keel rag: %.*s\n", static_cast<int>(line.size()), line.data()); };
+  KEEL_ASSIGN_OR_RETURN(*cluster, LocalPostgres::start(o.pg_data, progress));
+  if ((*cluster)->created()) {
+    progress("creating the sample warehouse (three tenants, their documents, the audit table)");
+    KEEL_RETURN_IF_ERROR(samples::create_sample_warehouse((*cluster)->uri()));
+    KEEL_RETURN_IF_ERROR(rag::install_audit_table((*cluster)->uri()));
+  }
+  return (*cluster)->uri("keel_reader");
+}
+
+Result<semantic::MetricCatalog> catalog_of(const contract::Spec& spec) {
+  for (const auto& source : spec.data.sources) {
+    if (source.kind != contract::SourceKind::semantic_layer) continue;
+    const std::string path =
+        source.path.empty() || source.path[0] == '/' ? source.path : spec.base_dir + "/" + source.path;
+    return semantic::load_metric_catalog(path);
+  }
+  return Status::failed_precondition(
+      fmt::format("spec {} names no data source of kind semantic-layer (the metric catalog)", spec.file));
+}
+
+namespace {
+
+// The host a libpq URI reaches ("" or a folder: a Unix socket).
+Result<std::string> warehouse_host(const std::string& uri) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(uri.c_str(), &error);
+  if (!options) {
+    std::string message = error ? error : "cannot parse it";
+    PQfreemem(error);
+    return Status::invalid_argument("--warehouse: " + message);
+  }
+  std::string host;
+  for (PQconninfoOption* o = options; o->keyword; ++o)
+    if (std::string_view(o->keyword) == "host" && o->val) host = o->val;
+  PQconninfoFree(options);
+  return host;
+}
+
+bool is_unix_socket(const std::string& host) { return host.empty() || host[0] == '/'; }
+
+}  // namespace
+
+Status guard_for_warehouse(const contract::Spec& spec, const std::string& uri) {
+  KEEL_RETURN_IF_ERROR(check_warehouse_host(spec, uri));
+  KEEL_ASSIGN_OR_RETURN(std::string host, warehouse_host(uri));
+  if (is_unix_socket(host)) return contract::install_egress_guard(contract::EgressGuardProfile::local_ipc);
+  return Status();
+}
+
+Status check_warehouse_host(const contract::Spec& spec, const std::string& uri) {
+  KEEL_ASSIGN_OR_RETURN(std::string host, warehouse_host(uri));
+  if (is_unix_socket(host)) return Status();
+  if (!spec.deployment.egress.none && spec.deployment.egress.allows(host)) return Status();
+  return Status::permission_denied(fmt::format(
+      "the warehouse host {} is not in deployment.egress.allow of {}: add it, or reach the "
+      "warehouse over its Unix socket",
+      host, spec.file));
+}
+
+Result<std::string> read_token_file(const std::string& path) {
+  KEEL_ASSIGN_OR_RETURN(std::string token, read_file(path, 64 << 10));
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+  return token;
+}
+
+}  // namespace keel::app

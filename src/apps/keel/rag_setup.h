@@ -1,0 +1,52 @@
+// What the keel rag commands share: the spec's metric catalog, the guard that lets the process
+// reach only its warehouse, and the identity options.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <memory>
+#include <string>
+
+#include "contract/spec.h"
+#include "core/local_postgres.h"
+#include "core/result.h"
+#include "rag/token_authenticator.h"
+#include "semantic/metric_catalog.h"
+
+namespace keel::app {
+
+struct RagIdentityOptions {
+  std::string jwks, issuer, audience;
+  semantic::ClaimMapping claims;
+};
+
+//! --jwks (required), --issuer, --audience and the claim names.
+void add_identity_options(CLI::App& cmd, RagIdentityOptions& o);
+[[nodiscard]] Result<std::unique_ptr<rag::TokenAuthenticator>> make_authenticator(const RagIdentityOptions& o);
+
+//! Where the warehouse is: a libpq URI (as its reader role), or a folder where the command runs
+//! a PostgreSQL cluster of its own, holding the example's sample warehouse.
+struct WarehouseOptions {
+  std::string uri, pg_data;
+};
+
+//! --warehouse URI | --pg-data DIR (exactly one).
+void add_warehouse_options(CLI::App& cmd, WarehouseOptions& o);
+
+//! The reader role's URI. For --pg-data, starts the cluster (kept in *cluster: it stops when
+//! that goes) and, the first time, creates the sample warehouse and the audit table in it.
+[[nodiscard]] Result<std::string> open_warehouse(const WarehouseOptions& o, std::unique_ptr<LocalPostgres>* cluster);
+
+//! The metric catalog the spec names (a data source of kind semantic-layer).
+[[nodiscard]] Result<semantic::MetricCatalog> catalog_of(const contract::Spec& spec);
+
+//! The warehouse is reached over its Unix socket, and then the process can reach nothing else
+//! (the local_ipc guard), or at a host the spec's egress allow-list names.
+[[nodiscard]] Status guard_for_warehouse(const contract::Spec& spec, const std::string& uri);
+//! Only the allow-list check (a server, whose listening socket the guard's profiles would close).
+[[nodiscard]] Status check_warehouse_host(const contract::Spec& spec, const std::string& uri);
+
+//! A file's text without its trailing new line (a token file).
+[[nodiscard]] Result<std::string> read_token_file(const std::string& path);
+
+}  // namespace keel::app

@@ -1,0 +1,250 @@
+#include "rag/answer_server.h"
+
+#include <fmt/format.h>
+
+#include <asio.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <vector>
+
+#include "core/log.h"
+#include "core/thread_pool.h"
+#include "net/http_connection.h"
+#include "net/http_response.h"
+#include "rag/answer_api.h"
+
+namespace keel::rag {
+namespace {
+
+using asio::ip::tcp;
+
+std::string json_response(int status, const std::string& body, bool keep_alive,
+                          std::vector<std::string> headers = {}) {
+  return net::http_response(status, "application/json", body, headers, keep_alive);
+}
+
+std::string failure_response(const ApiFailure& f, bool keep_alive) {
+  std::vector<std::string> headers;
+  if (f.status == 401)
+    headers.push_back(fmt::format("WWW-Authenticate: Bearer realm=\"keel\", error=\"{}\"", f.code));
+  if (f.status == 503) headers.push_back("Retry-After: 2");
+  return json_response(f.status, error_body(f), keep_alive, headers);
+}
+
+ApiFailure failure_of(const Status& s) {
+  ApiFailure f;
+  f.message = s.message();
+  switch (s.code()) {
+    case StatusCode::unauthenticated:
+      f = {401, "authentication_error", "invalid_token", s.message(), ""};
+      break;
+    case StatusCode::unavailable:
+      f = {503, "server_error", "warehouse_unavailable", s.message(), ""};
+      break;
+    case StatusCode::permission_denied:
+      f = {403, "permission_error", "permission_denied", s.message(), ""};
+      break;
+    default:
+      f = {500, "server_error", "internal_error", s.to_string(), ""};
+  }
+  return f;
+}
+
+int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+struct AnswerServer::Impl {
+  AnswerServerOptions options;
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  asio::signal_set signals{io};
+  std::mutex mu;
+  std::condition_variable idle_cv;
+  std::vector<std::unique_ptr<ConnectedAnswerService>> idle;
+  // Declared last, destroyed first: queued answers finish while the services still exist.
+  std::unique_ptr<ThreadPool> workers;
+
+  explicit Impl(AnswerServerOptions o) : options(std::move(o)) {}
+
+  std::unique_ptr<ConnectedAnswerService> borrow() {
+    std::unique_lock lock(mu);
+    idle_cv.wait(lock, [&] { return !idle.empty(); });
+    auto s = std::move(idle.back());
+    idle.pop_back();
+    return s;
+  }
+  void give_back(std::unique_ptr<ConnectedAnswerService> s) {
+    {
+      std::lock_guard lock(mu);
+      idle.push_back(std::move(s));
+    }
+    idle_cv.notify_one();
+  }
+
+  // The whole answer to an authenticated route, as an HTTP response (runs on a worker).
+  std::string respond(const net::HttpRequest& req, ConnectedAnswerService& s);
+  Result<semantic::Asker, ApiFailure> authenticate(const net::HttpRequest& req, AnswerService& service,
+                                                   const std::string& question);
+  void answer(const std::shared_ptr<net::HttpConnection>& c, net::HttpRequest req);
+  void start_connection(tcp::socket socket);
+  void accept();
+};
+
+Result<semantic::Asker, ApiFailure> AnswerServer::Impl::authenticate(const net::HttpRequest& req,
+                                                                     AnswerService& service,
+                                                                     const std::string& question) {
+  auto refuse = [&](std::string code, std::string message) -> ApiFailure {
+    (void)service.audit_refusal(message, question);  // best effort: a refusal is answered anyway
+    return {401, "authentication_error", std::move(code), std::move(message), ""};
+  };
+  auto header = req.header("authorization");
+  if (!header) return refuse("missing_token", "this endpoint needs Authorization: Bearer <token>");
+  std::string_view value = *header;
+  if (value.size() < 7 || (value.substr(0, 7) != "Bearer " && value.substr(0, 7) != "bearer "))
+    return refuse("invalid_token", "the Authorization header must be 'Bearer <token>'");
+  auto asker = options.authenticate(value.substr(7));
+  if (!asker.ok()) return refuse("invalid_token", "the token was refused: " + asker.status().message());
+  return *std::move(asker);
+}
+
+std::string AnswerServer::Impl::respond(const net::HttpRequest& req, ConnectedAnswerService& s) {
+  const bool keep_alive = req.keep_alive();
+  const bool chat = req.path == "/v1/chat/completions";
+  ChatRequest parsed;
+  if (chat) {
+    auto r = parse_chat_request(req.body);
+    if (!r.ok()) return failure_response(r.error(), keep_alive);
+    parsed = *std::move(r);
+  } else {
+    auto r = parse_answer_request(req.body);
+    if (!r.ok()) return failure_response(r.error(), keep_alive);
+    parsed.request = *std::move(r);
+  }
+  auto asker = authenticate(req, *s.service, parsed.request.question);
+  if (!asker.ok()) return failure_response(asker.error(), keep_alive);
+  auto answer = s.service->answer(*asker, parsed.request);
+  if (!answer.ok()) return failure_response(failure_of(answer.status()), keep_alive);
+  if (!chat) return json_response(200, dump_json(*answer), keep_alive);
+  const std::string model = parsed.model.empty() ? options.model_id : parsed.model;
+  if (!parsed.stream) return json_response(200, dump_json(chat_completion(*answer, model, unix_seconds())), keep_alive);
+  std::string out = net::http_stream_head(200, "text/event-stream", {"Cache-Control: no-cache"});
+  for (const auto& payload : chat_stream_payloads(*answer, model, unix_seconds()))
+    out += net::http_chunk(net::sse_event(payload));
+  out += net::http_chunk(net::sse_event("[DONE]"));
+  out += net::http_chunk("");
+  return out;
+}
+
+void AnswerServer::Impl::answer(const std::shared_ptr<net::HttpConnection>& c, net::HttpRequest req) {
+  const bool keep_alive = req.keep_alive();
+  if (req.method == "GET" && req.path == "/healthz") {
+    c->write(json_response(200, R"({"status":"ok"})", keep_alive));
+    return c->done(keep_alive);
+  }
+  if (req.method == "GET" && req.path == "/v1/models") {
+    Json models = {{"object", "list"},
+                   {"data", Json::array({{{"id", options.model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "keel"}}})}};
+    c->write(json_response(200, dump_json(models), keep_alive));
+    return c->done(keep_alive);
+  }
+  if (req.path != "/v1/answers" && req.path != "/v1/chat/completions") {
+    c->write(failure_response({404, "invalid_request_error", "not_found", "no such endpoint: " + req.path, ""}, keep_alive));
+    return c->done(keep_alive);
+  }
+  if (req.method != "POST") {
+    c->write(json_response(405, error_body({405, "invalid_request_error", "method_not_allowed", "use POST", ""}),
+                           keep_alive, {"Allow: POST"}));
+    return c->done(keep_alive);
+  }
+  (void)workers->submit([this, c, req = std::move(req), keep_alive]() mutable {
+    std::string response;
+    auto service = borrow();
+    try {
+      response = respond(req, *service);
+    } catch (const std::exception& e) {
+      response = failure_response({500, "server_error", "internal_error", e.what(), ""}, false);
+    }
+    give_back(std::move(service));
+    // The worker keeps no reference: the connection is only ever destroyed on the I/O thread.
+    net::HttpConnection& connection = *c;
+    connection.post([c = std::move(c), keep_alive, response = std::move(response)]() mutable {
+      c->write(std::move(response));
+      c->done(keep_alive);
+    });
+  });
+}
+
+void AnswerServer::Impl::start_connection(tcp::socket socket) {
+  net::HttpConnectionOptions o;
+  o.limits.max_body_bytes = options.max_body_bytes;
+  o.header_timeout_ms = options.header_timeout_ms;
+  o.body_timeout_ms = options.body_timeout_ms;
+  o.idle_timeout_ms = options.idle_timeout_ms;
+  net::HttpConnectionHooks hooks;
+  hooks.handle = [this](const std::shared_ptr<net::HttpConnection>& c, net::HttpRequest req) {
+    answer(c, std::move(req));
+  };
+  hooks.error_body = [](const net::HttpError& e) {
+    return error_body({e.status, e.status >= 500 ? "server_error" : "invalid_request_error",
+                       e.code.empty() ? "invalid_request" : e.code, e.message, ""});
+  };
+  hooks.on_handler_failure = [](const char* what) { log_error("rag serve: a request failed: {}", what); };
+  net::HttpConnection::start(std::move(socket), std::move(o), std::move(hooks));
+}
+
+void AnswerServer::Impl::accept() {
+  acceptor.async_accept([this](std::error_code ec, tcp::socket socket) {
+    if (!ec) start_connection(std::move(socket));
+    if (acceptor.is_open()) accept();
+  });
+}
+
+Result<std::unique_ptr<AnswerServer>> AnswerServer::create(AnswerServerOptions options) {
+  if (!options.authenticate || !options.open_service)
+    return Status::invalid_argument("the answer server needs an authenticator and a service factory");
+  auto server = std::unique_ptr<AnswerServer>(new AnswerServer());
+  server->impl_ = std::make_unique<Impl>(std::move(options));
+  Impl& i = *server->impl_;
+  const size_t threads = std::max<size_t>(1, i.options.threads);
+  for (size_t t = 0; t < threads; ++t) {
+    KEEL_ASSIGN_OR_RETURN(auto service, i.options.open_service());
+    i.idle.push_back(std::move(service));
+  }
+  i.workers = std::make_unique<ThreadPool>(threads);
+  std::error_code ec;
+  auto address = asio::ip::make_address(i.options.host, ec);
+  if (ec) return Status::invalid_argument(fmt::format("'{}' is not an IP address", i.options.host));
+  tcp::endpoint endpoint(address, i.options.port);
+  i.acceptor.open(endpoint.protocol(), ec);
+  if (!ec) i.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) i.acceptor.bind(endpoint, ec);
+  if (!ec) i.acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return Status::unavailable(fmt::format("cannot listen on {}:{}: {}", i.options.host, i.options.port, ec.message()));
+  return server;
+}
+
+AnswerServer::~AnswerServer() = default;
+
+uint16_t AnswerServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+
+void AnswerServer::run() {
+  Impl& i = *impl_;
+  i.signals.add(SIGTERM);
+  i.signals.add(SIGINT);
+  i.signals.async_wait([&i](std::error_code ec, int) {
+    if (!ec) i.io.stop();
+  });
+  i.accept();
+  i.io.run();
+}
+
+void AnswerServer::stop() {
+  asio::post(impl_->io, [i = impl_.get()] { i->io.stop(); });
+}
+
+}  // namespace keel::rag

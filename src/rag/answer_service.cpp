@@ -1,0 +1,176 @@
+#include "rag/answer_service.h"
+
+#include <fmt/format.h>
+
+#include <random>
+
+#include "core/clock.h"
+#include "core/hash.h"
+#include "rag/question_reader.h"
+#include "semantic/metric_service.h"
+
+namespace keel::rag {
+namespace {
+
+Json decision(std::string rule, std::string verdict, std::string detail) {
+  return {{"rule", std::move(rule)}, {"decision", std::move(verdict)}, {"detail", std::move(detail)}};
+}
+
+std::string new_answer_id() {
+  static thread_local std::mt19937_64 random{std::random_device{}()};
+  return fmt::format("ans_{:016x}", random());
+}
+
+void append_all(Json* to, const Json& from) {
+  for (const auto& item : from) to->push_back(item);
+}
+
+std::string cell_text(const Json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_float()) return fmt::format("{:.2f}", v.get<double>());
+  return v.dump();
+}
+
+// The metrics this asker may query, for a limitation's nearest names.
+std::vector<std::string> permitted_metrics(const semantic::MetricCatalog& catalog, const semantic::Asker& asker) {
+  std::vector<std::string> out;
+  for (const auto& m : catalog.metrics)
+    for (const auto& r : m.roles)
+      if (std::find(asker.roles.begin(), asker.roles.end(), r) != asker.roles.end()) {
+        out.push_back(m.name);
+        break;
+      }
+  return out;
+}
+
+}  // namespace
+
+std::string metric_answer_text(const Json& metric_answer, const Json& request) {
+  const Json& e = metric_answer["evidence"];
+  std::string scope;
+  if (auto r = request.find("range"); r != request.end() && r->is_object())
+    scope = fmt::format(", {} to {}", r->value("from", "start"), r->value("to", "now"));
+  std::string text = fmt::format("{} ({}{}), from metric catalog {}:", e["metric"].get<std::string>(),
+                                 e["unit"].get<std::string>(), scope, e["catalog_version"].get<std::string>());
+  const Json& columns = metric_answer["columns"];
+  const Json& rows = metric_answer["rows"];
+  if (rows.empty()) return text + " no rows match.";
+  if (rows.size() == 1 && columns.size() == 1) return text + " " + cell_text(rows[0][0]);
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t c = 0; c + 1 < row.size(); ++c)
+      line += (line.empty() ? "" : ", ") + columns[c].get<std::string>() + " " + cell_text(row[c]);
+    text += fmt::format("\n  {}: {}", line, cell_text(row.back()));
+  }
+  if (metric_answer.value("truncated", false)) text += "\n  (more rows exist; narrow the request)";
+  return text;
+}
+
+Result<Json> AnswerService::answer_metric(const semantic::Asker& asker, const Json& request, Json* out) {
+  semantic::MetricService metrics(catalog_, warehouse_, options_.metrics);
+  KEEL_ASSIGN_OR_RETURN(Json m, metrics.answer(asker, request));
+  for (const auto& d : m["policy"])
+    if (d["rule"] != "identity") (*out)["policy"].push_back(d);  // answer() wrote it first
+  (*out)["route"] = {{"source", "metric"}, {"composer", "metric-template"}, {"model", nullptr}, {"request", request}};
+  if (m["status"] == "limited") {
+    (*out)["status"] = "limited";
+    (*out)["limitations"].push_back(m["limitation"]);
+    (*out)["text"] = "No answer: " + m["limitation"]["message"].get<std::string>();
+    return *out;
+  }
+  Json evidence = m["evidence"];
+  evidence["columns"] = m["columns"];
+  evidence["rows"] = m["rows"];
+  evidence["truncated"] = m["truncated"];
+  (*out)["evidence"]["metrics"].push_back(std::move(evidence));
+  (*out)["status"] = "answered";
+  (*out)["text"] = metric_answer_text(m, request);
+  return *out;
+}
+
+Result<Json> AnswerService::answer_documents(const semantic::Asker& asker, const std::string& question, Json* out) {
+  KEEL_ASSIGN_OR_RETURN(auto documents, warehouse_.documents(asker.tenant, asker.roles));
+  (*out)["policy"].push_back(decision("warehouse.row_level_security", "applied",
+                                      "keel.tenant and keel.roles set for the documents' transaction"));
+  DocumentAnswer d = answer_from_documents(question, documents, {asker.tenant, asker.roles},
+                                           catalog_.masked_fields(asker.roles), options_.documents);
+  append_all(&(*out)["policy"], d.decisions);
+  (*out)["route"] = {{"source", "documents"}, {"composer", "extractive"}, {"model", nullptr}, {"request", nullptr}};
+  if (d.found) {
+    (*out)["status"] = "answered";
+    (*out)["text"] = d.text;
+    (*out)["evidence"]["passages"] = d.evidence;
+    return *out;
+  }
+  if (asks_for_a_number(question)) {
+    semantic::Limitation l{"unsupported_metric",
+                           "the question asks for a number that no metric of the catalog defines",
+                           permitted_metrics(catalog_, asker)};
+    (*out)["status"] = "limited";
+    (*out)["limitations"].push_back(l.to_json());
+    (*out)["text"] = "No answer: " + l.message + ".";
+    return *out;
+  }
+  (*out)["status"] = "declined";
+  (*out)["text"] = fmt::format(
+      "I cannot answer that from the documents you may read (the best passage covers {:.0f}% of the question).",
+      100 * d.coverage);
+  return *out;
+}
+
+Result<Json> AnswerService::answer(const semantic::Asker& asker, const AnswerRequest& request) {
+  const int64_t start = monotonic_now_ns();
+  Json out = {{"answer_id", new_answer_id()},
+              {"status", "declined"},
+              {"text", ""},
+              {"evidence", {{"metrics", Json::array()}, {"passages", Json::array()}}},
+              {"limitations", Json::array()},
+              {"policy", Json::array({decision("identity", "allow",
+                                               fmt::format("principal {} of tenant {}", asker.principal,
+                                                           asker.tenant))})},
+              {"catalog", {{"version", catalog_.version}, {"sha256", catalog_.sha256}}},
+              {"cost", {{"prompt_tokens", 0}, {"completion_tokens", 0}}}};
+  Result<Json> answered = Status();
+  if (request.metric_request) {
+    answered = answer_metric(asker, *request.metric_request, &out);
+  } else if (auto typed = read_metric_request(catalog_, request.question)) {
+    out["policy"].push_back(decision("question.reader", "applied",
+                                     "a typed metric request read from the question's words: " + typed->dump()));
+    answered = answer_metric(asker, *typed, &out);
+  } else {
+    answered = answer_documents(asker, request.question, &out);
+  }
+  if (!answered.ok()) {
+    if (audit_) {
+      AuditEntry failed{out["answer_id"], asker.principal, asker.tenant, "failed",
+                        sha256_hex(request.question), out["policy"]};
+      failed.decisions.push_back(decision("answer", "failed", answered.status().to_string()));
+      (void)audit_->append(failed);  // best effort: the database may be what failed
+    }
+    return answered.status();
+  }
+  out["latency_ms"] = static_cast<double>(monotonic_now_ns() - start) / 1e6;
+  if (audit_) {
+    const std::string subject = request.metric_request ? request.metric_request->dump() : request.question;
+    KEEL_RETURN_IF_ERROR(audit_->append({out["answer_id"], asker.principal, asker.tenant, out["status"],
+                                         sha256_hex(subject), out["policy"]}));
+  }
+  return out;
+}
+
+Result<std::unique_ptr<ConnectedAnswerService>> ConnectedAnswerService::open(
+    const semantic::MetricCatalog& catalog, const std::string& warehouse_conninfo, AnswerServiceOptions options) {
+  auto c = std::make_unique<ConnectedAnswerService>();
+  KEEL_ASSIGN_OR_RETURN(c->warehouse, semantic::Warehouse::connect(warehouse_conninfo));
+  KEEL_ASSIGN_OR_RETURN(c->audit, AuditLog::connect(warehouse_conninfo));
+  c->service = std::make_unique<AnswerService>(catalog, *c->warehouse, c->audit.get(), options);
+  return c;
+}
+
+Status AnswerService::audit_refusal(const std::string& reason, const std::string& question) {
+  if (!audit_) return Status();
+  return audit_->append({new_answer_id(), "", "", "refused", sha256_hex(question),
+                         Json::array({decision("identity", "deny", reason)})});
+}
+
+}  // namespace keel::rag

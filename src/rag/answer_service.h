@@ -1,0 +1,88 @@
+// The enterprise-rag answer: a question (or a typed metric request) from an authenticated asker,
+// answered from governed metrics or from the policy documents the asker may read, with its
+// evidence, typed limitations and every policy decision, all written to the audit table before
+// the answer is returned.
+//
+// Contract:
+// - answer() returns JSON:
+//     {"answer_id", "status": "answered" | "limited" | "declined", "text",
+//      "evidence": {"metrics": [...metric evidence, with "columns" and "rows"],
+//                   "passages": [...document_search.h evidence]},
+//      "limitations": [{"code", "message", "nearest"}], "policy": [{"rule", "decision", "detail"}],
+//      "route": {"source": "metric" | "documents", "composer", "model", "request"},
+//      "catalog": {"version", "sha256"}, "cost": {"prompt_tokens", "completion_tokens"},
+//      "latency_ms"}
+// - A typed request goes to the semantic layer as it is; a question is read for a metric request
+//   (question_reader.h), else answered from the documents; a question asking for a number that
+//   neither answers is a typed limitation (unsupported_metric, with the metrics the asker may
+//   query), any other unanswered question is declined. No text is composed by a model yet: the
+//   route names the composer ("metric-template" or "extractive") and model null.
+// - A warehouse or audit failure is returned as that Status with nothing of the answer (the
+//   caller maps it to an error): no partial answer, no answer without its audit rows.
+// - Not thread-safe (its connections): one service per thread.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/json.h"
+#include "core/result.h"
+#include "rag/audit_log.h"
+#include "rag/document_search.h"
+#include "semantic/metric_catalog.h"
+#include "semantic/metric_request.h"
+#include "semantic/sql_compiler.h"
+#include "semantic/warehouse.h"
+
+namespace keel::rag {
+
+struct AnswerRequest {
+  std::string question;
+  std::optional<Json> metric_request;  //!< a typed request, answered as given
+};
+
+struct AnswerServiceOptions {
+  DocumentSearchOptions documents;
+  semantic::CompileOptions metrics;  //!< tenant_filter = false: the warehouse's policy alone (tests)
+};
+
+class AnswerService {
+ public:
+  //! `audit` may be null only where no audit table exists (a read-only demo query).
+  AnswerService(const semantic::MetricCatalog& catalog, semantic::Warehouse& warehouse,
+                AuditLog* audit, AnswerServiceOptions options = {})
+      : catalog_(catalog), warehouse_(warehouse), audit_(audit), options_(options) {}
+
+  [[nodiscard]] Result<Json> answer(const semantic::Asker& asker, const AnswerRequest& request);
+
+  //! Writes a refused request (no or a bad token) to the audit table.
+  [[nodiscard]] Status audit_refusal(const std::string& reason, const std::string& question);
+
+ private:
+  Result<Json> answer_metric(const semantic::Asker& asker, const Json& request, Json* out);
+  Result<Json> answer_documents(const semantic::Asker& asker, const std::string& question, Json* out);
+
+  const semantic::MetricCatalog& catalog_;
+  semantic::Warehouse& warehouse_;
+  AuditLog* audit_;
+  AnswerServiceOptions options_;
+};
+
+//! An AnswerService with the connections it owns (the warehouse as its reader role, the audit
+//! table): what one worker thread of a server holds.
+struct ConnectedAnswerService {
+  std::unique_ptr<semantic::Warehouse> warehouse;
+  std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<AnswerService> service;
+
+  [[nodiscard]] static Result<std::unique_ptr<ConnectedAnswerService>> open(
+      const semantic::MetricCatalog& catalog, const std::string& warehouse_conninfo,
+      AnswerServiceOptions options = {});
+};
+
+//! The answer's one-line-per-row text for a metric result: "revenue (EUR), 2026-01-01 to
+//! 2026-04-01: 123456.78", or a line per group.
+std::string metric_answer_text(const Json& metric_answer, const Json& request);
+
+}  // namespace keel::rag
