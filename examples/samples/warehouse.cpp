@@ -142,19 +142,31 @@ Status create_sample_warehouse(const std::string& owner_conninfo, const std::str
       "CREATE ROLE {1} LOGIN NOBYPASSRLS; END IF; END $$;"
       "ALTER ROLE {1} NOBYPASSRLS NOSUPERUSER;"
       "GRANT SELECT ON orders, tickets TO {1};"
-      "GRANT SELECT (tenant_id, name, department, hired_at) ON employees TO {1};"
-      "GRANT SELECT ON documents TO {1};",
+      "GRANT SELECT (tenant_id, name, department, hired_at) ON employees TO {1};",
       std::unique_ptr<char, decltype(&PQfreemem)>(
           PQescapeLiteral(conn.get(), reader_role.c_str(), reader_role.size()), &PQfreemem)
           .get(),
       r);
   // A document is read by its tenant's askers holding one of its roles (keel.roles: the asker's
-  // roles as a JSON array, set per transaction like keel.tenant).
-  sql +=
+  // roles as a JSON array, set per transaction like keel.tenant). The reader role reads
+  // documents only through documents_readable, which applies the same rule and masks the
+  // restricted salary lines for everyone but hr; the table's own policy stays for the owner's
+  // other roles.
+  sql += fmt::format(
+      "CREATE OR REPLACE FUNCTION keel_roles() RETURNS text[] LANGUAGE sql STABLE AS $$ SELECT "
+      "ARRAY(SELECT jsonb_array_elements_text(coalesce(nullif(current_setting('keel.roles', true), "
+      "''), '[]')::jsonb)) $$;"
       "ALTER TABLE documents ENABLE ROW LEVEL SECURITY; ALTER TABLE documents FORCE ROW LEVEL "
       "SECURITY; CREATE POLICY tenant_and_roles ON documents USING (tenant_id = "
-      "current_setting('keel.tenant', true) AND roles && ARRAY(SELECT jsonb_array_elements_text("
-      "coalesce(nullif(current_setting('keel.roles', true), ''), '[]')::jsonb)));\n";
+      "current_setting('keel.tenant', true) AND roles && keel_roles());"
+      "DROP VIEW IF EXISTS documents_readable;"
+      "CREATE VIEW documents_readable WITH (security_barrier) AS SELECT tenant_id, doc_id, title, "
+      "CASE WHEN 'hr' = ANY(keel_roles()) THEN body ELSE regexp_replace(body, "
+      "'^([ \t]*(- )?salary:[ \t]*)[^\n]+$', '\\1[masked]', 'gni') END AS body, roles, "
+      "classification FROM documents WHERE tenant_id = current_setting('keel.tenant', true) AND "
+      "roles && keel_roles();"
+      "GRANT SELECT ON documents_readable TO {0};\n",
+      r);
   std::unique_ptr<PGresult, ResultDeleter> result(PQexec(conn.get(), sql.c_str()));
   if (PQresultStatus(result.get()) != PGRES_COMMAND_OK)
     return Status::internal(fmt::format("creating the sample warehouse failed: {}",

@@ -7,6 +7,8 @@
 // NOBYPASSRLS, SELECT on orders and tickets, and on employees every column but salary. Each
 // table's policy admits the rows whose tenant_id equals current_setting('keel.tenant');
 // documents also need one of the row's roles among current_setting('keel.roles') (a JSON array).
+// The reader role reads documents only through the view documents_readable: the same rule, and
+// the restricted "salary:" lines masked unless the asker holds hr.
 #pragma once
 
 #include <string>

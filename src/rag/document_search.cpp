@@ -49,7 +49,8 @@ DocumentAnswer answer_from_documents(std::string_view question,
         continue;
       }
     }
-    context::MaskedText masked = context::mask_fields(d.body, masked_fields);
+    context::MaskedText masked =
+        context::mask_fields(d.body, options.enforce_policy ? masked_fields : std::vector<std::string>{});
     for (const auto& f : masked.masked) masked_any.insert(f);
     readable.push_back({&d, std::move(masked.text), ""});
     readable.back().sha256 = sha256_hex(readable.back().text);

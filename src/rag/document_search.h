@@ -6,8 +6,8 @@
 // Contract:
 // - Pure over the documents handed in (no I/O, no model): a denied document is only counted in
 //   a decision ("document.acl" / "tenant.row_filter", deny) and never ranked or quoted.
-// - enforce_policy = false skips the check here (a test of the warehouse's own policy alone);
-//   masking still follows the asker's roles.
+// - enforce_policy = false skips the check and the masking here (an evaluation of the
+//   warehouse's own policy alone).
 // - Quotes are byte ranges of the document's text as this asker sees it (after masking); the
 //   evidence's document_sha256 is of that text, quote_sha256 of the quoted bytes.
 // - found is false when no readable passage covers at least min_coverage of the question's

@@ -155,10 +155,12 @@ std::vector<std::string> text_array(std::string_view text) {
 
 Result<std::vector<WarehouseDocument>> Warehouse::documents(const std::string& tenant,
                                                             const std::vector<std::string>& roles,
-                                                            int64_t max_documents) {
+                                                            DocumentSource source, int64_t max_documents) {
+  const char* relation = source == DocumentSource::policy_view ? "documents_readable" : "documents";
   KEEL_ASSIGN_OR_RETURN(
-      auto r, impl_->read("SELECT tenant_id, doc_id, title, body, roles, classification FROM "
-                          "documents ORDER BY tenant_id, doc_id LIMIT $1",
+      auto r, impl_->read(fmt::format("SELECT tenant_id, doc_id, title, body, roles, classification FROM "
+                                      "{} ORDER BY tenant_id, doc_id LIMIT $1",
+                                      relation),
                           {std::to_string(max_documents)}, tenant, roles, "reading the documents"));
   std::vector<WarehouseDocument> out;
   for (int row = 0; row < PQntuples(r.get()); ++row) {

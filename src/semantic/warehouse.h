@@ -12,11 +12,13 @@
 //   nothing partial is returned; a column the role may not read is `permission_denied` (the
 //   database's own column privileges); any other query error is `internal` (the catalog names something the
 //   database does not have) with the server's message.
-// - documents() reads the warehouse's `documents` table (tenant_id, doc_id, title, body,
-//   roles TEXT[], classification) in the same kind of transaction, with keel.tenant and
-//   keel.roles (the asker's roles as a JSON array) set, so the table's policy can admit a row by
-//   tenant and ACL. Every row the database returns comes back with its tenant and ACL: the
-//   caller checks them again (context/access_policy.h), so either layer alone stops a leak.
+// - documents() reads the warehouse's documents (tenant_id, doc_id, title, body, roles TEXT[],
+//   classification) in the same kind of transaction, with keel.tenant and keel.roles (the
+//   asker's roles as a JSON array) set: from the view `documents_readable`, which admits a row
+//   by tenant and ACL and masks restricted fields, or (DocumentSource::table, an evaluation
+//   with the database's policy switched off, as an owner that row-level security does not bind)
+//   from the table `documents`. Every row comes back with its tenant and ACL: the caller checks
+//   them again (context/access_policy.h), so either layer alone stops a leak.
 // - Not thread-safe: one Warehouse per thread.
 #pragma once
 
@@ -41,6 +43,8 @@ struct WarehouseDocument {
   std::vector<std::string> roles;  //!< who may read it (any one of them)
 };
 
+enum class DocumentSource { policy_view, table };
+
 class Warehouse {
  public:
   [[nodiscard]] static Result<std::unique_ptr<Warehouse>> connect(const std::string& conninfo);
@@ -49,7 +53,8 @@ class Warehouse {
   [[nodiscard]] Result<MetricRows> run(const CompiledQuery& query, const std::string& tenant,
                                        int64_t max_rows = 10000);
   [[nodiscard]] Result<std::vector<WarehouseDocument>> documents(
-      const std::string& tenant, const std::vector<std::string>& roles, int64_t max_documents = 10000);
+      const std::string& tenant, const std::vector<std::string>& roles,
+      DocumentSource source = DocumentSource::policy_view, int64_t max_documents = 10000);
 
  private:
   struct Impl;

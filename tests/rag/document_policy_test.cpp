@@ -1,7 +1,7 @@
 // Document policy on a real PostgreSQL, each layer switched off in turn: the warehouse's
-// row-level security alone (Keel's check skipped) and Keel's check alone (the warehouse read as
-// its superuser, which row-level security does not bind) each keep other tenants' documents
-// and hr-only documents out of an answer; with both off the leak check fires (a negative
+// policy alone (its masking view; Keel's check and masking skipped) and Keel's alone (the table
+// read as its superuser, which row-level security does not bind) each keep other tenants'
+// documents, hr-only documents and masked salaries out of an answer; with both off the leak check fires (a negative
 // control that proves the check can fail).
 #include <gtest/gtest.h>
 
@@ -29,7 +29,8 @@ class DocumentPolicy : public ::testing::Test {
   std::vector<semantic::WarehouseDocument> documents(bool database_policy, const context::Reader& r) {
     auto w = semantic::Warehouse::connect(database_policy ? reader_uri() : pg_.uri());
     EXPECT_TRUE(w.ok());
-    auto d = (*w)->documents(r.tenant, r.roles);
+    auto d = (*w)->documents(r.tenant, r.roles,
+                             database_policy ? semantic::DocumentSource::policy_view : semantic::DocumentSource::table);
     EXPECT_TRUE(d.ok()) << d.status().to_string();
     return d.ok() ? *d : std::vector<semantic::WarehouseDocument>{};
   }
@@ -39,7 +40,8 @@ class DocumentPolicy : public ::testing::Test {
     for (const std::string other : {"globex", "initech"})
       for (const auto& c : samples::sample_customers(other))
         if (all.find(c) != std::string::npos) return true;
-    return all.find("91000") != std::string::npos || all.find("52000") != std::string::npos;
+    return all.find("91000") != std::string::npos || all.find("52000") != std::string::npos ||
+           all.find("58000") != std::string::npos;
   }
   int leaks_over_questions(bool database_policy, bool keel_policy) {
     const context::Reader analyst{"acme", {"analyst"}};
@@ -48,6 +50,7 @@ class DocumentPolicy : public ::testing::Test {
     int leaked = 0;
     for (const char* q : {"Who are the key accounts of globex?", "Who are the key accounts of initech?",
                           "What are the compensation bands for engineers?",
+                          "What is the salary of the support team lead?",
                           "Which customers are key accounts of every other tenant?"}) {
       leaked += leaks(answer_from_documents(q, documents(database_policy, analyst), analyst, {"salary"}, o));
     }
@@ -66,7 +69,17 @@ TEST_F(DocumentPolicy, TheWarehouseReturnsOnlyTheTenantsReadableDocuments) {
                                         "travel-policy"}));
   EXPECT_EQ(documents(true, {"acme", {}}).size(), 0u);
   EXPECT_EQ(documents(true, {"acme", {"hr"}}).size(), 4u);
-  EXPECT_EQ(documents(false, {"acme", {"analyst"}}).size(), 16u);  // the superuser: everything
+  EXPECT_EQ(documents(false, {"acme", {"analyst"}}).size(), 16u);  // the table as superuser: everything
+  for (const auto& d : documents(true, {"acme", {"analyst"}})) {
+    if (d.id == "team-directory") {
+      EXPECT_NE(d.body.find("salary: [masked]\n"), std::string::npos) << d.body;
+    }
+  }
+  for (const auto& d : documents(true, {"acme", {"hr"}})) {
+    if (d.id == "team-directory") {
+      EXPECT_NE(d.body.find("salary: 58000 EUR\n"), std::string::npos) << d.body;
+    }
+  }
 }
 
 TEST_F(DocumentPolicy, EitherLayerAloneStopsALeak) {
