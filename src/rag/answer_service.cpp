@@ -89,7 +89,7 @@ Result<Json> AnswerService::answer_metric(const semantic::Asker& asker, const Js
 }
 
 Result<Json> AnswerService::answer_documents(const semantic::Asker& asker, const std::string& question, Json* out) {
-  KEEL_ASSIGN_OR_RETURN(auto documents, warehouse_.documents(asker.tenant, asker.roles));
+  KEEL_ASSIGN_OR_RETURN(auto documents, warehouse_.documents(asker.tenant, asker.roles, options_.document_source));
   (*out)["policy"].push_back(decision("warehouse.row_level_security", "applied",
                                       "keel.tenant and keel.roles set for the documents' transaction"));
   DocumentAnswer d = answer_from_documents(question, documents, {asker.tenant, asker.roles},

@@ -45,6 +45,8 @@ struct AnswerRequest {
 struct AnswerServiceOptions {
   DocumentSearchOptions documents;
   semantic::CompileOptions metrics;  //!< tenant_filter = false: the warehouse's policy alone (tests)
+  //! table: the documents as an owner reads them (the database's policy off, an evaluation)
+  semantic::DocumentSource document_source = semantic::DocumentSource::policy_view;
 };
 
 class AnswerService {

@@ -257,6 +257,25 @@ TEST_F(RagServe, OfficialOpenAIClientGetsGovernedAnswers) {
   EXPECT_NE(r.out.find("# fail 0"), std::string::npos) << r.out;
 }
 
+// The evaluation: no leak with either layer on, the control (both off) leaks, every bad token
+// refused, every figure and citation checked against what the warehouse holds.
+TEST(RagEval, NoLeakWithEitherLayerAndTheControlLeaks) {
+  auto r = testing::run_keel({"eval", "enterprise-rag", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  Json report = *parse_json(r.out);
+  ASSERT_EQ(report["layers"].size(), 4u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(report["layers"][i]["leaks"], 0) << report["layers"][i];
+  EXPECT_GT(report["layers"][3]["leaks"].get<int>(), 0);
+  EXPECT_EQ(report["refusals"]["correct"], report["refusals"]["total"]);
+  EXPECT_GE(report["refusals"]["total"].get<int>(), 12);
+  EXPECT_GE(report["adversarial_cases"].get<int>(), 20);
+  EXPECT_EQ(report["citations"]["valid"], report["citations"]["total"]);
+  EXPECT_GT(report["citations"]["total"].get<int>(), 0);
+  EXPECT_GE(report["answers"]["correct"].get<double>(), 0.9 * report["answers"]["total"].get<double>());
+  EXPECT_EQ(report["limitations"]["correct"], report["limitations"]["total"]);
+  EXPECT_GT(report["latency_ms"]["p95"].get<double>(), 0);
+}
+
 // The demo path: a key set and tokens from `sample-identity`, PostgreSQL run by the command in
 // a folder (created with the sample warehouse on first use, reused after, stopped at exit).
 TEST(RagDemo, AnswersFromAClusterTheCommandRunsItself) {

@@ -1,4 +1,5 @@
 // keel eval local-research [--spec SPEC] [--questions FILE] [--k 5] [--answer MODE] [--record] [--json]
+// keel eval enterprise-rag [--spec SPEC] [--questions FILE] [--pg-data DIR] [--json]: rag_eval.h
 // Retrieval recall@k (BM25 and hybrid), answers with correct citations (judged against the gold
 // spans), grounded citations and declining over a question set. --record measures the spec's
 // generator in its own words and writes the figures beside it (answer_quality.h).
@@ -13,6 +14,7 @@
 #include "apps/keel/commands.h"
 #include "apps/keel/eval_faults.h"
 #include "apps/keel/example_paths.h"
+#include "apps/keel/rag_eval.h"
 #include "assistant/answer_quality.h"
 #include "assistant/evaluation.h"
 #include "assistant/local_research_run.h"
@@ -30,7 +32,7 @@ namespace keel::app {
 namespace {
 
 struct Options {
-  std::string scenario, spec, questions, store, answer = "auto";
+  std::string scenario, spec, questions, store, answer = "auto", pg_data;
   int k = 5, threads = 0;
   double quality_floor = 0.5;
   bool json = false, record = false;
@@ -189,7 +191,7 @@ int eval_questions(const Options& o) {
 void add_eval_command(CLI::App& root, int& exit_code) {
   auto o = std::make_shared<Options>();
   CLI::App* cmd = root.add_subcommand("eval", "Evaluate a scenario on its question set");
-  cmd->add_option("scenario", o->scenario, "scenario id (local-research; durable-agent with --faults)")->required()->check(CLI::IsMember({"local-research", "durable-agent"}));
+  cmd->add_option("scenario", o->scenario, "scenario id (local-research, enterprise-rag; durable-agent with --faults)")->required()->check(CLI::IsMember({"local-research", "enterprise-rag", "durable-agent"}));
   cmd->add_option("--spec", o->spec, "scenario spec (default: the bundled example of the scenario)");
   cmd->add_option("--questions", o->questions, "question set (default: questions.json beside the spec's documents)");
   cmd->add_option("--store", o->store, "index location (default: a fresh temporary store)");
@@ -203,12 +205,20 @@ void add_eval_command(CLI::App& root, int& exit_code) {
   cmd->add_flag("--record", o->record,
                 "evaluate the spec's generator in its own words and record the figures beside the model "
                 "(<model>.keel-eval.json), for --answer auto");
+  cmd->add_option("--pg-data", o->pg_data,
+                  "enterprise-rag: run PostgreSQL in this folder (default: a temporary one); the sample "
+                  "warehouse is (re)created in it");
   cmd->add_flag("--json", o->json, "print the report as JSON");
   cmd->add_flag("--faults", o->faults, "inject the scenario's faults into its real components and report the recovery");
   cmd->callback([o, &exit_code, cmd] {
     const bool spec_given = cmd->get_option("--spec")->count() > 0;
     if (o->faults) {
       exit_code = run_fault_eval(o->scenario, spec_given ? o->spec : "", o->json);
+      return;
+    }
+    if (o->scenario == "enterprise-rag") {
+      exit_code = run_enterprise_rag_eval(
+          {spec_given ? o->spec : bundled_example("examples/enterprise-rag.yaml"), o->questions, o->pg_data, o->json});
       return;
     }
     if (o->scenario != "local-research") {
