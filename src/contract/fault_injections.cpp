@@ -45,6 +45,17 @@ constexpr FaultInjection kInjections[] = {
      "tests/context/disk_full_test.cpp IndexerDiskFull.AVectorIndexCutShortIsNeverPutInPlace",
      "the tmpfs fills just before the vector index is rewritten"},
 
+    // enterprise-rag
+    {F::db_stop, S::enterprise_rag,
+     "tests/apps/rag_serve_test.cpp RagServe.AStoppedWarehouseIs503WithNoPartialAnswerAndServiceResumes",
+     "PostgreSQL stopped under keel rag serve, then started again"},
+    {F::overload, S::enterprise_rag,
+     "tests/apps/rag_serve_test.cpp RagServe.OverloadIsRefusedWithRetryAfterAndTheAdmittedAnswerCompletes",
+     "the one worker held inside its query by a table lock while another request arrives"},
+    {F::policy_store_unavailable, S::enterprise_rag,
+     "tests/apps/rag_serve_test.cpp RagServe.AMissingPolicyViewFailsClosed",
+     "the warehouse's document policy view dropped under the server"},
+
     // llm-service
     {F::overload, S::llm_service,
      "tests/apps/serve_test.cpp Serve.OverloadIsRefusedWithRetryAfterAndAdmittedRequestsComplete",

@@ -81,6 +81,12 @@ FailureResponse plan_fault_for_db_stop(const Spec& spec) {
   r.response = is_durable_agent(spec) ? "the worker pauses the case; nothing is acknowledged "
                                         "that is not durable"
                                       : "requests fail with unavailable; no partial results";
+  if (spec.scenario == ScenarioId::enterprise_rag) {
+    r.response = "requests fail with 503 warehouse_unavailable and Retry-After; no partial answer";
+    r.recovery = "each request reconnects when the database is back; nothing is left to resume";
+    r.evidence = "the 503 body carries no answer text; the next request after the restart is answered";
+    return r;
+  }
   r.recovery = "reconnect with backoff when the database is back; resume from the journal";
   r.evidence = "journal continuity: no step lost or repeated";
   return r;
@@ -198,7 +204,7 @@ constexpr FixedFaultText kFixedFaultTexts[] = {
     {Fault::policy_store_unavailable, "the policy cannot be loaded or evaluated",
      "deny (fail closed); no context is released",
      "serve again once the policy loads; decisions are re-evaluated",
-     "keel_policy_denials_total{reason=\"policy_unavailable\"}"},
+     "the refusal; no passage or figure is released while the policy is missing"},
     {Fault::backend_unavailable, "WebNN/WebGPU probe fails or compilation throws",
      "select the next backend (WebGPU, then Wasm)",
      "if no backend works, the non-AI form carries on alone", "keel_fallback_total{reason}"},

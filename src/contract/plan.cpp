@@ -180,8 +180,8 @@ bool runtime_built(ScenarioId scenario) {
     case ScenarioId::local_research:
     case ScenarioId::llm_service:
     case ScenarioId::durable_agent:
-      return true;
     case ScenarioId::enterprise_rag:
+      return true;
     case ScenarioId::browser_classifier:
     case ScenarioId::mobile_vision:
     case ScenarioId::hybrid_field:
@@ -198,6 +198,8 @@ std::string runtime_command(ScenarioId scenario) {
       return "keel serve --spec SPEC";
     case ScenarioId::durable_agent:
       return "keel agent run SPEC --case ID (keel agent work, resume)";
+    case ScenarioId::enterprise_rag:
+      return "keel rag serve --spec SPEC (keel rag ask, keel eval enterprise-rag)";
     default:
       return "not built";
   }
@@ -205,7 +207,7 @@ std::string runtime_command(ScenarioId scenario) {
 
 namespace {
 
-// What the three built runtimes do, for controls whose enforcement differs between them. A
+// What the built runtimes do, for controls whose enforcement differs between them. A
 // scenario whose runtime is not built gets the planned mechanism (finish() marks it unenforced).
 bool is(const Spec& s, ScenarioId id) {
   return s.scenario == id;
@@ -224,8 +226,12 @@ std::string egress_enforcement(const Spec& spec) {
     default:
       if (!e.none) {
         return fmt::format("connections Keel opens (its one HTTP client) only to {}: the URL's host and "
-                           "every address it resolves to are checked; no proxy, no redirect",
-                           fmt::join(e.allow, ", "));
+                           "every address it resolves to are checked; no proxy, no redirect{}",
+                           fmt::join(e.allow, ", "),
+                           spec.scenario == ScenarioId::enterprise_rag
+                               ? "; keel rag connects to the warehouse only at a host on the list or "
+                                 "over a Unix socket of this machine"
+                               : "");
       }
       if (spec.scenario == ScenarioId::llm_service) {
         return "seccomp filter once the listener is bound: socket() of every family, connect() and "
@@ -254,6 +260,9 @@ void add_telemetry_control(PlanBuilder& b) {
               ? "no exporter: figures are printed by the command that measured them (--json)"
           : is(s, ScenarioId::llm_service)
               ? "no exporter: /metrics on the serving port for a scraper to pull; nothing is "
+                "pushed"
+          : is(s, ScenarioId::enterprise_rag)
+              ? "no exporter: /metrics on keel rag serve's port for a scraper to pull; nothing is "
                 "pushed"
           : is(s, ScenarioId::durable_agent)
               ? "no exporter: `keel agent stats` computes figures from the journal on demand"
@@ -314,6 +323,17 @@ void add_retention_control(PlanBuilder& b) {
                                      "it is deleted by hand",
                                      enum_name(r)));
     }
+    return;
+  }
+  if (is(s, ScenarioId::enterprise_rag)) {
+    b.control(id, "retention",
+              r == Retention::durable
+                  ? "declared durable, but keel rag writes no question anywhere: the audit table "
+                    "keeps each question's SHA-256 only"
+                  : fmt::format("questions live in memory for the request only; the audit table keeps "
+                                "their SHA-256, never the text{}",
+                                r == Retention::session ? " (stricter than the declared session)" : ""),
+              "data.raw_input_retention");
     return;
   }
   if (is(s, ScenarioId::local_research) || is(s, ScenarioId::llm_service)) {
@@ -486,6 +506,9 @@ void add_model_controls(PlanBuilder& b) {
                   m.where.path);
         if (is(s, ScenarioId::durable_agent)) {
           b.not_enforced(id, "keel agent loads its model without a memory-fit check");
+        } else if (is(s, ScenarioId::enterprise_rag)) {
+          b.not_enforced(id, "keel rag loads no model: answers are composed from metric results and "
+                             "quoted passages");
         }
       }
     }
@@ -512,6 +535,9 @@ void add_overload_and_route_controls(PlanBuilder& b) {
                                               ? fmt::format(" and a predicted wait under {} ms",
                                                             s.serving.max_queue_wait_ms)
                                               : std::string())
+                        : is(s, ScenarioId::enterprise_rag)
+                            ? std::string("at most --max-waiting (64 by default) requests waiting "
+                                          "for keel rag serve's workers")
                             : std::string("bounded queue");
     b.control("admission", "admission",
               fmt::format("{}; past the bound HTTP {} with Retry-After (floor {} s) and a stable "
@@ -520,7 +546,7 @@ void add_overload_and_route_controls(PlanBuilder& b) {
               "failure.on_overload");
     if (is(s, ScenarioId::llm_service) && o.status != 429) {
       b.not_enforced("admission", fmt::format("keel serve answers 429, not {}", o.status));
-    } else if (b.runtime_built() && !is(s, ScenarioId::llm_service)) {
+    } else if (b.runtime_built() && !is(s, ScenarioId::llm_service) && !is(s, ScenarioId::enterprise_rag)) {
       b.not_enforced("admission",
                      fmt::format("the {} runtime has no admission queue", enum_name(s.scenario)));
     }

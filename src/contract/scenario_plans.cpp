@@ -176,14 +176,24 @@ void add_enterprise_rag_controls(PlanBuilder& b, const EnterpriseRagFacts& f) {
   }
   if (f.semantic) {
     b.control("typed-metrics-only", "semantic",
-              "the model asks for typed metrics from a versioned catalog, compiled to "
-              "parameterised SQL; free-form SQL is refused",
+              b.runtime_built()
+                  ? "numbers come only from typed metric requests (given by the client, or read "
+                    "from the question's words) validated against the versioned catalog and "
+                    "compiled to parameterised SQL; nothing else reaches the warehouse"
+                  : "the model asks for typed metrics from a versioned catalog, compiled to "
+                    "parameterised SQL; free-form SQL is refused",
               "data.sources");
   }
   if (f.warehouse_db && f.warehouse_db->kind == ComponentKind::postgresql) {
     b.control("tenant-rls", "tenant-isolation",
-              fmt::format("PostgreSQL row-level security keyed by tenant on every query to {}",
-                          f.warehouse_db->id),
+              b.runtime_built()
+                  ? fmt::format("PostgreSQL row-level security keyed by tenant on every query to {} "
+                                "(keel.tenant set per read-only transaction); keel rag refuses to "
+                                "start when its role is a superuser or has BYPASSRLS, or a catalog "
+                                "table's row security is off (or not forced for its owner)",
+                                f.warehouse_db->id)
+                  : fmt::format("PostgreSQL row-level security keyed by tenant on every query to {}",
+                                f.warehouse_db->id),
               "components");
   }
   b.control("evidence-required", "answer-policy",
@@ -233,14 +243,32 @@ void add_enterprise_rag_path(PlanBuilder& b, const EnterpriseRagFacts& f) {
              ? "run the query read-only under the tenant's row-level security"
              : "run the query read-only",
          {"tenant-rls"});
-  b.step("generate", f.gen_id, "answer on the private model from permitted context",
-         with_model_controls(b, {b.egress_control(), b.retention_control()}, f.gen));
+  if (b.runtime_built()) {
+    b.step("compose", "evidence",
+           "compose the answer: metric figures by template, document answers quoted from the "
+           "permitted passages (the model is not called yet)",
+           {b.retention_control()});
+  } else {
+    b.step("generate", f.gen_id, "answer on the private model from permitted context",
+           with_model_controls(b, {b.egress_control(), b.retention_control()}, f.gen));
+  }
   b.step("assemble", "evidence", "attach evidence, metric version and typed limitations",
          {"evidence-required"});
   b.step("audit", "audit", "record decisions and evidence", {b.telemetry_control()});
 }
 
 void add_enterprise_rag_metrics(PlanBuilder& b, const EnterpriseRagFacts& f) {
+  if (b.runtime_built()) {
+    // What keel rag serve exports on /metrics (rag/answer_metrics.h); no model runs yet, so
+    // no token, latency-per-token or cost figure is promised.
+    b.metric("keel_answers_total", "answers", "counter", "evidence");
+    b.metric("keel_answers_with_provenance_ratio", "ratio", "gauge", "evidence");
+    b.metric("keel_policy_denials_total", "decisions", "counter", "policy");
+    b.metric("keel_semantic_metric_requests_total", "requests", "counter", "semantic-layer");
+    b.metric("keel_e2e_request_seconds", "seconds", "histogram", "gateway");
+    b.metric("keel_admission_rejections_total", "requests", "counter", "gateway");
+    return;
+  }
   b.metric("keel_answers_with_provenance_ratio", "ratio", "gauge", "evidence");
   b.metric("keel_policy_denials_total", "decisions", "counter", "policy");
   b.metric("keel_semantic_metric_requests_total", "requests", "counter", "semantic-layer");

@@ -35,6 +35,7 @@ struct ApiFailure {
   std::string code;
   std::string message;
   std::string param;  //!< the field at fault ("" when none)
+  int retry_after_s = 0;  //!< for overloaded
 };
 
 struct ChatRequest {

@@ -3,16 +3,19 @@
 #include <fmt/format.h>
 
 #include <asio.hpp>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
 #include "net/http_connection.h"
 #include "net/http_response.h"
 #include "rag/answer_api.h"
+#include "rag/answer_metrics.h"
 
 namespace keel::rag {
 namespace {
@@ -29,6 +32,7 @@ std::string failure_response(const ApiFailure& f, bool keep_alive) {
   if (f.status == 401)
     headers.push_back(fmt::format("WWW-Authenticate: Bearer realm=\"keel\", error=\"{}\"", f.code));
   if (f.status == 503) headers.push_back("Retry-After: 2");
+  if (f.code == "overloaded") headers.push_back(fmt::format("Retry-After: {}", f.retry_after_s));
   return json_response(f.status, error_body(f), keep_alive, headers);
 }
 
@@ -65,6 +69,8 @@ struct AnswerServer::Impl {
   std::mutex mu;
   std::condition_variable idle_cv;
   std::vector<std::unique_ptr<ConnectedAnswerService>> idle;
+  AnswerMetrics metrics;
+  std::atomic<size_t> pending{0};  // answered or waiting for a worker
   // Declared last, destroyed first: queued answers finish while the services still exist.
   std::unique_ptr<ThreadPool> workers;
 
@@ -124,10 +130,16 @@ std::string AnswerServer::Impl::respond(const net::HttpRequest& req, ConnectedAn
     if (!r.ok()) return failure_response(r.error(), keep_alive);
     parsed.request = *std::move(r);
   }
+  const int64_t start = monotonic_now_ns();
+  auto seconds = [start] { return static_cast<double>(monotonic_now_ns() - start) / 1e9; };
   auto asker = authenticate(req, *s.service, parsed.request.question);
-  if (!asker.ok()) return failure_response(asker.error(), keep_alive);
+  if (!asker.ok()) {
+    metrics.record_refusal(seconds());
+    return failure_response(asker.error(), keep_alive);
+  }
   auto answer = s.service->answer(*asker, parsed.request);
   if (!answer.ok()) return failure_response(failure_of(answer.status()), keep_alive);
+  metrics.record_answer(*answer, seconds());
   if (!chat) return json_response(200, dump_json(*answer), keep_alive);
   const std::string model = parsed.model.empty() ? options.model_id : parsed.model;
   if (!parsed.stream) return json_response(200, dump_json(chat_completion(*answer, model, unix_seconds())), keep_alive);
@@ -151,6 +163,10 @@ void AnswerServer::Impl::answer(const std::shared_ptr<net::HttpConnection>& c, n
     c->write(json_response(200, dump_json(models), keep_alive));
     return c->done(keep_alive);
   }
+  if (req.method == "GET" && req.path == "/metrics") {
+    c->write(net::http_response(200, "text/plain; version=0.0.4", metrics.render(), {}, keep_alive));
+    return c->done(keep_alive);
+  }
   if (req.path != "/v1/answers" && req.path != "/v1/chat/completions") {
     c->write(failure_response({404, "invalid_request_error", "not_found", "no such endpoint: " + req.path, ""}, keep_alive));
     return c->done(keep_alive);
@@ -158,6 +174,17 @@ void AnswerServer::Impl::answer(const std::shared_ptr<net::HttpConnection>& c, n
   if (req.method != "POST") {
     c->write(json_response(405, error_body({405, "invalid_request_error", "method_not_allowed", "use POST", ""}),
                            keep_alive, {"Allow: POST"}));
+    return c->done(keep_alive);
+  }
+  if (pending.fetch_add(1) >= options.threads + options.max_waiting) {
+    pending.fetch_sub(1);
+    metrics.record_rejection();
+    ApiFailure f{options.overload_status, "overloaded", "overloaded",
+                 fmt::format("{} requests are being answered or waiting; retry after {} s", pending.load(),
+                             options.retry_after_s),
+                 ""};
+    f.retry_after_s = options.retry_after_s;
+    c->write(failure_response(f, keep_alive));
     return c->done(keep_alive);
   }
   (void)workers->submit([this, c, req = std::move(req), keep_alive]() mutable {
@@ -169,6 +196,7 @@ void AnswerServer::Impl::answer(const std::shared_ptr<net::HttpConnection>& c, n
       response = failure_response({500, "server_error", "internal_error", e.what(), ""}, false);
     }
     give_back(std::move(service));
+    pending.fetch_sub(1);
     // The worker keeps no reference: the connection is only ever destroyed on the I/O thread.
     net::HttpConnection& connection = *c;
     connection.post([c = std::move(c), keep_alive, response = std::move(response)]() mutable {

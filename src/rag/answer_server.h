@@ -20,6 +20,10 @@
 //   answer. Any other failure: 500 with its message.
 // - Answers run on options.threads worker threads, each with its own ConnectedAnswerService
 //   (made by options.open_service when the server starts; a failure there fails create()).
+//   Admission: at most threads + max_waiting requests are answered or wait; past that a request
+//   is refused at once with overload_status (429 by default), Retry-After: retry_after_s and
+//   {"error": {"type": "overloaded", "code": "overloaded"}}.
+// - GET /metrics: answer_metrics.h, unauthenticated (it holds counts, no tenant's data).
 #pragma once
 
 #include <cstdint>
@@ -40,6 +44,9 @@ struct AnswerServerOptions {
   std::string model_id = "keel-enterprise-rag";
   int64_t header_timeout_ms = 10000, body_timeout_ms = 30000, idle_timeout_ms = 60000;
   size_t max_body_bytes = 256 << 10;
+  size_t max_waiting = 64;
+  int overload_status = 429;
+  int retry_after_s = 2;
   std::function<Result<semantic::Asker>(std::string_view token)> authenticate;
   std::function<Result<std::unique_ptr<ConnectedAnswerService>>()> open_service;
 };

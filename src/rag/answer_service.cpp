@@ -162,6 +162,11 @@ Result<std::unique_ptr<ConnectedAnswerService>> ConnectedAnswerService::open(
     const semantic::MetricCatalog& catalog, const std::string& warehouse_conninfo, AnswerServiceOptions options) {
   auto c = std::make_unique<ConnectedAnswerService>();
   KEEL_ASSIGN_OR_RETURN(c->warehouse, semantic::Warehouse::connect(warehouse_conninfo));
+  if (options.require_row_security) {
+    std::vector<std::string> tables;
+    for (const auto& t : catalog.tables) tables.push_back(t.name);
+    KEEL_RETURN_IF_ERROR(c->warehouse->check_row_security(tables));
+  }
   KEEL_ASSIGN_OR_RETURN(c->audit, AuditLog::connect(warehouse_conninfo));
   c->service = std::make_unique<AnswerService>(catalog, *c->warehouse, c->audit.get(), options);
   return c;

@@ -47,6 +47,9 @@ struct AnswerServiceOptions {
   semantic::CompileOptions metrics;  //!< tenant_filter = false: the warehouse's policy alone (tests)
   //! table: the documents as an owner reads them (the database's policy off, an evaluation)
   semantic::DocumentSource document_source = semantic::DocumentSource::policy_view;
+  //! open() refuses a warehouse whose role row-level security does not bind (false: an
+  //! evaluation with the database's policy switched off on purpose)
+  bool require_row_security = true;
 };
 
 class AnswerService {
@@ -72,7 +75,8 @@ class AnswerService {
 };
 
 //! An AnswerService with the connections it owns (the warehouse as its reader role, the audit
-//! table): what one worker thread of a server holds.
+//! table): what one worker thread of a server holds. open() checks the warehouse's row
+//! security over the catalog's tables first (Warehouse::check_row_security).
 struct ConnectedAnswerService {
   std::unique_ptr<semantic::Warehouse> warehouse;
   std::unique_ptr<AuditLog> audit;

@@ -153,6 +153,38 @@ std::vector<std::string> text_array(std::string_view text) {
 
 }  // namespace
 
+Status Warehouse::check_row_security(const std::vector<std::string>& tables) {
+  Impl& i = *impl_;
+  KEEL_ASSIGN_OR_RETURN(auto role, i.exec("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user",
+                                          {}, PGRES_TUPLES_OK, "reading the role"));
+  const std::string user = PQgetvalue(role.get(), 0, 0);
+  if (std::string_view(PQgetvalue(role.get(), 0, 1)) == "t" || std::string_view(PQgetvalue(role.get(), 0, 2)) == "t")
+    return Status::failed_precondition(fmt::format(
+        "the warehouse role {} bypasses row-level security (it is a superuser or has BYPASSRLS): connect as a "
+        "role the tables' policies bind",
+        user));
+  for (const auto& table : tables) {
+    KEEL_ASSIGN_OR_RETURN(auto r, i.exec("SELECT c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner) = "
+                                         "current_user FROM pg_class c WHERE c.oid = to_regclass($1)",
+                                         {table}, PGRES_TUPLES_OK, "reading a table's row security"));
+    if (PQntuples(r.get()) == 0) return Status::not_found(fmt::format("the warehouse has no table {}", table));
+    const bool enabled = std::string_view(PQgetvalue(r.get(), 0, 0)) == "t";
+    const bool forced = std::string_view(PQgetvalue(r.get(), 0, 1)) == "t";
+    const bool owner = std::string_view(PQgetvalue(r.get(), 0, 2)) == "t";
+    if (!enabled)
+      return Status::failed_precondition(fmt::format(
+          "table {} has no row-level security: ALTER TABLE {} ENABLE ROW LEVEL SECURITY and add a policy on "
+          "current_setting('keel.tenant')",
+          table, table));
+    if (owner && !forced)
+      return Status::failed_precondition(fmt::format(
+          "{} owns table {}, whose row-level security is not forced: ALTER TABLE {} FORCE ROW LEVEL SECURITY, "
+          "or connect as another role",
+          user, table, table));
+  }
+  return Status();
+}
+
 Result<std::vector<WarehouseDocument>> Warehouse::documents(const std::string& tenant,
                                                             const std::vector<std::string>& roles,
                                                             DocumentSource source, int64_t max_documents) {

@@ -19,6 +19,10 @@
 //   with the database's policy switched off, as an owner that row-level security does not bind)
 //   from the table `documents`. Every row comes back with its tenant and ACL: the caller checks
 //   them again (context/access_policy.h), so either layer alone stops a leak.
+// - check_row_security() proves the connection is bound by row-level security before anything
+//   is answered: its role is neither a superuser nor BYPASSRLS, and every table named has
+//   row-level security enabled (and forced, when the role owns the table). Anything else is
+//   failed_precondition naming what to fix; a table that does not exist is not_found.
 // - Not thread-safe: one Warehouse per thread.
 #pragma once
 
@@ -52,6 +56,7 @@ class Warehouse {
 
   [[nodiscard]] Result<MetricRows> run(const CompiledQuery& query, const std::string& tenant,
                                        int64_t max_rows = 10000);
+  [[nodiscard]] Status check_row_security(const std::vector<std::string>& tables);
   [[nodiscard]] Result<std::vector<WarehouseDocument>> documents(
       const std::string& tenant, const std::vector<std::string>& roles,
       DocumentSource source = DocumentSource::policy_view, int64_t max_documents = 10000);

@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <thread>
 
 #include "core/hash.h"
 #include "core/json.h"
@@ -36,10 +37,17 @@ class RagServe : public ::testing::Test {
     auto r = testing::run_keel({"rag", "sample-warehouse", "--warehouse", pg_.uri()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     testing::write_file(dir_.file("jwks.json"), idp_.jwks());
-    server_ = std::make_unique<testing::BackgroundProcess>(std::vector<std::string>{
-        testing::keel_binary(), "rag", "serve", "--spec", repo("examples/enterprise-rag.yaml"), "--port", "0",
-        "--threads", "2", "--jwks", dir_.file("jwks.json"), "--issuer", "https://idp.test", "--audience",
-        "keel-rag", "--warehouse", reader_uri()});
+    start_server({"--threads", "2"});
+  }
+
+  void start_server(const std::vector<std::string>& extra, const std::string& warehouse = "") {
+    server_.reset();
+    std::vector<std::string> argv = {testing::keel_binary(), "rag", "serve", "--spec", repo("examples/enterprise-rag.yaml"),
+                                     "--port", "0", "--jwks", dir_.file("jwks.json"), "--issuer", "https://idp.test",
+                                     "--audience", "keel-rag", "--warehouse", warehouse.empty() ? reader_uri() : warehouse};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    server_ = std::make_unique<testing::BackgroundProcess>(argv);
+    if (!warehouse.empty()) return;  // the caller expects a refusal
     ASSERT_TRUE(server_->wait_for_output("listening on http://")) << server_->output();
     url_ = testing::listening_url(server_->output());
   }
@@ -229,6 +237,71 @@ TEST_F(RagServe, AStoppedWarehouseIs503WithNoPartialAnswerAndServiceResumes) {
   ASSERT_TRUE(pg_.start());
   Json a = ask("acme", "What was the revenue in 2026?");
   EXPECT_EQ(a["status"], "answered") << a.dump();
+}
+
+TEST_F(RagServe, OverloadIsRefusedWithRetryAfterAndTheAdmittedAnswerCompletes) {
+  start_server({"--threads", "1", "--max-waiting", "0"});
+  // A lock on the orders table holds the one worker inside its metric query.
+  PGconn* owner = PQconnectdb(pg_.uri().c_str());
+  PQclear(PQexec(owner, "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE"));
+  testing::HttpResult first;
+  std::thread held([&] { first = post("/v1/answers", {{"question", "What was the revenue in 2026?"}}, token("acme")); });
+  EXPECT_TRUE(testing::poll_until([&] { return scalar("SELECT count(*) FROM pg_locks WHERE NOT granted") != "0"; }));
+  auto refused = post("/v1/answers", {{"question", "What was the revenue in 2026?"}}, token("globex"));
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(refused.headers["retry-after"], "2");
+  EXPECT_EQ((*parse_json(refused.body))["error"]["type"], "overloaded");
+  PQclear(PQexec(owner, "COMMIT"));
+  held.join();
+  PQfinish(owner);
+  EXPECT_EQ(first.status, 200) << first.body;
+  EXPECT_NE(testing::http_request(url_, "GET", "/metrics").body.find("keel_admission_rejections_total{reason=\"queue_full\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(RagServe, AMissingPolicyViewFailsClosed) {
+  ASSERT_EQ(scalar("DROP VIEW documents_readable; SELECT 1"), "1");
+  auto r = post("/v1/answers", {{"question", "Within how many days may a customer return a product?"}}, token("acme"));
+  EXPECT_GE(r.status, 500) << r.body;
+  EXPECT_EQ(r.body.find("\"text\""), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("days"), std::string::npos) << r.body;
+}
+
+TEST_F(RagServe, ARoleRowSecurityDoesNotBindIsRefusedAtStart) {
+  start_server({}, pg_.uri());  // the superuser
+  EXPECT_EQ(server_->wait(30000), 1) << server_->output();
+  EXPECT_NE(server_->output().find("bypasses row-level security"), std::string::npos) << server_->output();
+  ASSERT_EQ(scalar("ALTER TABLE orders NO FORCE ROW LEVEL SECURITY; ALTER TABLE orders OWNER TO keel_reader; SELECT 1"), "1");
+  start_server({}, reader_uri());
+  EXPECT_EQ(server_->wait(30000), 1) << server_->output();
+  EXPECT_NE(server_->output().find("row-level security is not forced"), std::string::npos) << server_->output();
+}
+
+TEST_F(RagServe, EveryMetricThePlanNamesIsExportedAndMoves) {
+  auto plan = testing::run_keel({"plan", "--json", repo("examples/enterprise-rag.yaml")});
+  ASSERT_EQ(plan.exit_code, 0) << plan.err;
+  Json p = *parse_json(plan.out);
+  EXPECT_EQ(p["runtime"], "built");
+  ask("acme", "What was the revenue in 2026?");
+  ask("acme", "Within how many days may a customer return a product?");
+  post("/v1/answers", {{"metric_request", {{"metric", "average_salary"}}}}, token("acme"));
+  post("/v1/answers", {{"question", "revenue"}}, "not.a.token");
+  const std::string text = testing::http_request(url_, "GET", "/metrics").body;
+  for (const auto& m : p["metrics"]) {
+    const std::string name = m["name"];
+    const std::string series = m["kind"] == "histogram" ? name + "_count" : name;
+    EXPECT_NE(text.find("\n" + series), std::string::npos) << name << " is not exported:\n" << text;
+  }
+  EXPECT_NE(text.find("keel_answers_total{status=\"answered\"} 2"), std::string::npos) << text;
+  EXPECT_NE(text.find("keel_answers_total{status=\"limited\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("keel_policy_denials_total{rule=\"identity\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("keel_policy_denials_total{rule=\"catalog.roles\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("keel_answers_with_provenance_ratio 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("keel_e2e_request_seconds_count 4"), std::string::npos) << text;
+  if (testing::have_program("promtool")) {
+    auto check = testing::run_command({"promtool", "check", "metrics"}, text);
+    EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  }
 }
 
 TEST_F(RagServe, RotatedIdentityKeysTakeEffectWithoutARestart) {

@@ -14,6 +14,7 @@
 #include "apps/keel/commands.h"
 #include "apps/keel/example_paths.h"
 #include "apps/keel/rag_setup.h"
+#include "contract/egress_guard.h"
 #include "contract/spec_parser.h"
 #include "core/file_io.h"
 #include "core/json.h"
@@ -29,7 +30,7 @@ struct ServeOptions {
   std::string spec, host = "127.0.0.1";
   WarehouseOptions warehouse;
   uint16_t port = 8090;
-  size_t threads = 4;
+  size_t threads = 4, max_waiting = 64;
   RagIdentityOptions identity;
 };
 
@@ -54,6 +55,7 @@ struct RagDeployment {
 Result<RagDeployment> open_deployment(const std::string& spec_path) {
   KEEL_ASSIGN_OR_RETURN(contract::Spec spec, contract::load_spec(spec_path));
   KEEL_ASSIGN_OR_RETURN(semantic::MetricCatalog catalog, catalog_of(spec));
+  contract::restrict_egress_to({&spec});  // Keel's own HTTP client: the allow-list only
   return RagDeployment{std::move(spec), std::move(catalog)};
 }
 
@@ -73,6 +75,11 @@ int run_serve(const ServeOptions& o) {
   options.host = o.host;
   options.port = o.port;
   options.threads = o.threads;
+  options.max_waiting = o.max_waiting;
+  if (const auto& overload = d->spec.failure.on_overload) {
+    options.overload_status = overload->status;
+    options.retry_after_s = overload->retry_after_s;
+  }
   options.authenticate = [tokens](std::string_view token) { return tokens->authenticate(token); };
   const semantic::MetricCatalog& catalog = d->catalog;
   options.open_service = [&catalog, uri = *warehouse] { return rag::ConnectedAnswerService::open(catalog, uri); };
@@ -165,6 +172,9 @@ void add_rag_serve(CLI::App& rag, int& exit_code) {
   cmd->add_option("--threads", o->threads, "answer workers, each with its own warehouse connection")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  cmd->add_option("--max-waiting", o->max_waiting,
+                  "requests that may wait for a worker; past that, the spec's on_overload answer")
+      ->capture_default_str();
   add_identity_options(*cmd, o->identity);
   cmd->callback([o, &exit_code] {
     if (o->spec.empty()) o->spec = bundled_example("examples/enterprise-rag.yaml");
