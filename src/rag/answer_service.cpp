@@ -66,8 +66,9 @@ std::string metric_answer_text(const Json& metric_answer, const Json& request) {
   return text;
 }
 
-Result<Json> AnswerService::answer_metric(const semantic::Asker& asker, const Json& request, Json* out) {
-  semantic::MetricService metrics(catalog_, warehouse_, options_.metrics);
+Result<Json> AnswerService::answer_metric(const semantic::MetricCatalog& catalog, const semantic::Asker& asker,
+                                          const Json& request, Json* out) {
+  semantic::MetricService metrics(catalog, warehouse_, options_.metrics);
   KEEL_ASSIGN_OR_RETURN(Json m, metrics.answer(asker, request));
   for (const auto& d : m["policy"])
     if (d["rule"] != "identity") (*out)["policy"].push_back(d);  // answer() wrote it first
@@ -88,12 +89,13 @@ Result<Json> AnswerService::answer_metric(const semantic::Asker& asker, const Js
   return *out;
 }
 
-Result<Json> AnswerService::answer_documents(const semantic::Asker& asker, const std::string& question, Json* out) {
+Result<Json> AnswerService::answer_documents(const semantic::MetricCatalog& catalog, const semantic::Asker& asker,
+                                             const std::string& question, Json* out) {
   KEEL_ASSIGN_OR_RETURN(auto documents, warehouse_.documents(asker.tenant, asker.roles, options_.document_source));
   (*out)["policy"].push_back(decision("warehouse.row_level_security", "applied",
                                       "keel.tenant and keel.roles set for the documents' transaction"));
   DocumentAnswer d = answer_from_documents(question, documents, {asker.tenant, asker.roles},
-                                           catalog_.masked_fields(asker.roles), options_.documents);
+                                           catalog.masked_fields(asker.roles), options_.documents);
   append_all(&(*out)["policy"], d.decisions);
   (*out)["route"] = {{"source", "documents"}, {"composer", "extractive"}, {"model", nullptr}, {"request", nullptr}};
   if (d.found) {
@@ -105,7 +107,7 @@ Result<Json> AnswerService::answer_documents(const semantic::Asker& asker, const
   if (asks_for_a_number(question)) {
     semantic::Limitation l{"unsupported_metric",
                            "the question asks for a number that no metric of the catalog defines",
-                           permitted_metrics(catalog_, asker)};
+                           permitted_metrics(catalog, asker)};
     (*out)["status"] = "limited";
     (*out)["limitations"].push_back(l.to_json());
     (*out)["text"] = "No answer: " + l.message + ".";
@@ -120,6 +122,8 @@ Result<Json> AnswerService::answer_documents(const semantic::Asker& asker, const
 
 Result<Json> AnswerService::answer(const semantic::Asker& asker, const AnswerRequest& request) {
   const int64_t start = monotonic_now_ns();
+  const std::shared_ptr<const semantic::MetricCatalog> held = catalog_->current();
+  const semantic::MetricCatalog& catalog = *held;
   Json out = {{"answer_id", new_answer_id()},
               {"status", "declined"},
               {"text", ""},
@@ -128,17 +132,17 @@ Result<Json> AnswerService::answer(const semantic::Asker& asker, const AnswerReq
               {"policy", Json::array({decision("identity", "allow",
                                                fmt::format("principal {} of tenant {}", asker.principal,
                                                            asker.tenant))})},
-              {"catalog", {{"version", catalog_.version}, {"sha256", catalog_.sha256}}},
+              {"catalog", {{"version", catalog.version}, {"sha256", catalog.sha256}}},
               {"cost", {{"prompt_tokens", 0}, {"completion_tokens", 0}}}};
   Result<Json> answered = Status();
   if (request.metric_request) {
-    answered = answer_metric(asker, *request.metric_request, &out);
-  } else if (auto typed = read_metric_request(catalog_, request.question)) {
+    answered = answer_metric(catalog, asker, *request.metric_request, &out);
+  } else if (auto typed = read_metric_request(catalog, request.question)) {
     out["policy"].push_back(decision("question.reader", "applied",
                                      "a typed metric request read from the question's words: " + typed->dump()));
-    answered = answer_metric(asker, *typed, &out);
+    answered = answer_metric(catalog, asker, *typed, &out);
   } else {
-    answered = answer_documents(asker, request.question, &out);
+    answered = answer_documents(catalog, asker, request.question, &out);
   }
   if (!answered.ok()) {
     if (audit_) {
@@ -159,16 +163,16 @@ Result<Json> AnswerService::answer(const semantic::Asker& asker, const AnswerReq
 }
 
 Result<std::unique_ptr<ConnectedAnswerService>> ConnectedAnswerService::open(
-    const semantic::MetricCatalog& catalog, const std::string& warehouse_conninfo, AnswerServiceOptions options) {
+    std::shared_ptr<CatalogSource> catalog, const std::string& warehouse_conninfo, AnswerServiceOptions options) {
   auto c = std::make_unique<ConnectedAnswerService>();
   KEEL_ASSIGN_OR_RETURN(c->warehouse, semantic::Warehouse::connect(warehouse_conninfo));
   if (options.require_row_security) {
     std::vector<std::string> tables;
-    for (const auto& t : catalog.tables) tables.push_back(t.name);
+    for (const auto& t : catalog->current()->tables) tables.push_back(t.name);
     KEEL_RETURN_IF_ERROR(c->warehouse->check_row_security(tables));
   }
   KEEL_ASSIGN_OR_RETURN(c->audit, AuditLog::connect(warehouse_conninfo));
-  c->service = std::make_unique<AnswerService>(catalog, *c->warehouse, c->audit.get(), options);
+  c->service = std::make_unique<AnswerService>(std::move(catalog), *c->warehouse, c->audit.get(), options);
   return c;
 }
 

@@ -29,6 +29,7 @@
 #include "core/json.h"
 #include "core/result.h"
 #include "rag/audit_log.h"
+#include "rag/catalog_source.h"
 #include "rag/document_search.h"
 #include "semantic/metric_catalog.h"
 #include "semantic/metric_request.h"
@@ -54,10 +55,11 @@ struct AnswerServiceOptions {
 
 class AnswerService {
  public:
-  //! `audit` may be null only where no audit table exists (a read-only demo query).
-  AnswerService(const semantic::MetricCatalog& catalog, semantic::Warehouse& warehouse,
-                AuditLog* audit, AnswerServiceOptions options = {})
-      : catalog_(catalog), warehouse_(warehouse), audit_(audit), options_(options) {}
+  //! Each answer uses the catalog's current version (catalog_source.h) throughout. `audit` may
+  //! be null only where no audit table exists.
+  AnswerService(std::shared_ptr<CatalogSource> catalog, semantic::Warehouse& warehouse, AuditLog* audit,
+                AnswerServiceOptions options = {})
+      : catalog_(std::move(catalog)), warehouse_(warehouse), audit_(audit), options_(options) {}
 
   [[nodiscard]] Result<Json> answer(const semantic::Asker& asker, const AnswerRequest& request);
 
@@ -65,10 +67,12 @@ class AnswerService {
   [[nodiscard]] Status audit_refusal(const std::string& reason, const std::string& question);
 
  private:
-  Result<Json> answer_metric(const semantic::Asker& asker, const Json& request, Json* out);
-  Result<Json> answer_documents(const semantic::Asker& asker, const std::string& question, Json* out);
+  Result<Json> answer_metric(const semantic::MetricCatalog& catalog, const semantic::Asker& asker,
+                             const Json& request, Json* out);
+  Result<Json> answer_documents(const semantic::MetricCatalog& catalog, const semantic::Asker& asker,
+                                const std::string& question, Json* out);
 
-  const semantic::MetricCatalog& catalog_;
+  std::shared_ptr<CatalogSource> catalog_;
   semantic::Warehouse& warehouse_;
   AuditLog* audit_;
   AnswerServiceOptions options_;
@@ -83,7 +87,7 @@ struct ConnectedAnswerService {
   std::unique_ptr<AnswerService> service;
 
   [[nodiscard]] static Result<std::unique_ptr<ConnectedAnswerService>> open(
-      const semantic::MetricCatalog& catalog, const std::string& warehouse_conninfo,
+      std::shared_ptr<CatalogSource> catalog, const std::string& warehouse_conninfo,
       AnswerServiceOptions options = {});
 };
 

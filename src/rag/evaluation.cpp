@@ -280,7 +280,7 @@ Result<EvalReport> run_evaluation(const EvalSet& set, const EvalEnvironment& env
     options.metrics.tenant_filter = layers.keel;
     options.document_source = layers.database ? semantic::DocumentSource::policy_view : semantic::DocumentSource::table;
     options.require_row_security = layers.database;
-    KEEL_ASSIGN_OR_RETURN(auto service, ConnectedAnswerService::open(*env.catalog, layers.database ? env.reader_uri : env.owner_uri,
+    KEEL_ASSIGN_OR_RETURN(auto service, ConnectedAnswerService::open(CatalogSource::fixed(*env.catalog), layers.database ? env.reader_uri : env.owner_uri,
                                                                      options));
     LayerSummary summary{layers, 0, 0, 0};
     for (const auto& c : set.cases) {

@@ -304,6 +304,34 @@ TEST_F(RagServe, EveryMetricThePlanNamesIsExportedAndMoves) {
   }
 }
 
+TEST_F(RagServe, ACatalogChangedMidSessionIsUsedAndNamedByTheNextAnswer) {
+  std::string catalog = testing::read_file(repo("examples/enterprise-rag/metrics.yaml"));
+  testing::write_file(dir_.file("metrics.yaml"), catalog);
+  start_server({"--catalog", dir_.file("metrics.yaml")});
+  Json before = ask("acme", "How many open tickets per quarter in 2026?");
+  ASSERT_EQ(before["status"], "answered") << before.dump();
+  EXPECT_EQ(before["catalog"]["version"], "2026.12.1");
+  EXPECT_EQ(before["evidence"]["metrics"][0]["catalog_version"], "2026.12.1");
+  // Version 2026.12.2 retires open_tickets.
+  std::string next = catalog;
+  next.replace(next.find("\"2026.12.1\""), 11, "\"2026.12.2\"");
+  const size_t from = next.find("  - name: open_tickets"), to = next.find("  - name: average_salary");
+  next.erase(from, to - from);
+  testing::write_file(dir_.file("metrics.yaml.new"), next);
+  std::filesystem::rename(dir_.file("metrics.yaml.new"), dir_.file("metrics.yaml"));
+  Json after = ask("acme", "How many open tickets per quarter in 2026?");
+  EXPECT_EQ(after["catalog"]["version"], "2026.12.2") << after.dump();
+  EXPECT_NE(after["status"], "answered") << after.dump();
+  Json revenue = ask("acme", "What was the revenue in 2026?");
+  EXPECT_EQ(revenue["evidence"]["metrics"][0]["catalog_version"], "2026.12.2");
+  // A catalog that no longer loads: the last good version goes on answering.
+  testing::write_file(dir_.file("metrics.yaml.new"), next + "\nunknown_key: 1\n");
+  std::filesystem::rename(dir_.file("metrics.yaml.new"), dir_.file("metrics.yaml"));
+  Json kept = ask("acme", "What was the revenue in 2026?");
+  EXPECT_EQ(kept["catalog"]["version"], "2026.12.2") << kept.dump();
+  EXPECT_TRUE(server_->wait_for_output("does not load"));
+}
+
 TEST_F(RagServe, RotatedIdentityKeysTakeEffectWithoutARestart) {
   testing::TestIdp rotated;
   const std::string old_token = token("acme");

@@ -20,6 +20,7 @@
 #include "core/json.h"
 #include "rag/answer_server.h"
 #include "rag/answer_service.h"
+#include "rag/catalog_source.h"
 
 namespace keel::app {
 namespace {
@@ -27,7 +28,7 @@ namespace {
 constexpr int kExitLimited = 4, kExitDeclined = 5;
 
 struct ServeOptions {
-  std::string spec, host = "127.0.0.1";
+  std::string spec, catalog, host = "127.0.0.1";
   WarehouseOptions warehouse;
   uint16_t port = 8090;
   size_t threads = 4, max_waiting = 64;
@@ -46,21 +47,25 @@ int fail(const std::string& message) {
   return 1;
 }
 
-// The spec and its metric catalog.
+// The spec and its metric catalog (followed as its file changes).
 struct RagDeployment {
   contract::Spec spec;
-  semantic::MetricCatalog catalog;
+  std::shared_ptr<rag::CatalogSource> catalog;
 };
 
-Result<RagDeployment> open_deployment(const std::string& spec_path) {
+Result<RagDeployment> open_deployment(const std::string& spec_path, const std::string& catalog_override = "") {
   KEEL_ASSIGN_OR_RETURN(contract::Spec spec, contract::load_spec(spec_path));
-  KEEL_ASSIGN_OR_RETURN(semantic::MetricCatalog catalog, catalog_of(spec));
+  std::string path = catalog_override;
+  if (path.empty()) {
+    KEEL_ASSIGN_OR_RETURN(path, catalog_path_of(spec));
+  }
+  KEEL_ASSIGN_OR_RETURN(auto catalog, rag::CatalogSource::open(path));
   contract::restrict_egress_to({&spec});  // Keel's own HTTP client: the allow-list only
   return RagDeployment{std::move(spec), std::move(catalog)};
 }
 
 int run_serve(const ServeOptions& o) {
-  auto d = open_deployment(o.spec);
+  auto d = open_deployment(o.spec, o.catalog);
   if (!d.ok()) return fail(d.status().message());
   // The warehouse's host must be allowed; over a Unix socket it is this machine. (The seccomp
   // guard's profiles do not yet combine a listening socket with new Unix-socket connections.)
@@ -81,12 +86,13 @@ int run_serve(const ServeOptions& o) {
     options.retry_after_s = overload->retry_after_s;
   }
   options.authenticate = [tokens](std::string_view token) { return tokens->authenticate(token); };
-  const semantic::MetricCatalog& catalog = d->catalog;
-  options.open_service = [&catalog, uri = *warehouse] { return rag::ConnectedAnswerService::open(catalog, uri); };
+  std::shared_ptr<rag::CatalogSource> catalogs = d->catalog;
+  options.open_service = [catalogs, uri = *warehouse] { return rag::ConnectedAnswerService::open(catalogs, uri); };
+  const auto catalog = catalogs->current();
   auto server = rag::AnswerServer::create(std::move(options));
   if (!server.ok()) return fail(server.status().message());
-  std::fprintf(stderr, "keel rag: metric catalog %s (%zu metrics), %zu worker(s)\n", catalog.version.c_str(),
-               catalog.metrics.size(), o.threads);
+  std::fprintf(stderr, "keel rag: metric catalog %s (%zu metrics; a changed file is read again), %zu worker(s)\n",
+               catalog->version.c_str(), catalog->metrics.size(), o.threads);
   std::fprintf(stderr, "keel rag: listening on http://%s:%u (POST /v1/answers, POST /v1/chat/completions)\n",
                o.host.c_str(), (*server)->port());
   (*server)->run();
@@ -166,6 +172,7 @@ void add_rag_serve(CLI::App& rag, int& exit_code) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* cmd = rag.add_subcommand("serve", "Serve governed answers over HTTP (and the OpenAI chat API)");
   cmd->add_option("--spec", o->spec, "enterprise-rag spec (default: examples/enterprise-rag.yaml)");
+  cmd->add_option("--catalog", o->catalog, "metric catalog file instead of the spec's semantic-layer source");
   add_warehouse_options(*cmd, o->warehouse);
   cmd->add_option("--host", o->host, "address to listen on")->capture_default_str();
   cmd->add_option("--port", o->port, "port to listen on (0: any free one)")->capture_default_str();

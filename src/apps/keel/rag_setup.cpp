@@ -50,11 +50,14 @@ Result<std::string> open_warehouse(const WarehouseOptions& o, std::unique_ptr<Lo
 }
 
 Result<semantic::MetricCatalog> catalog_of(const contract::Spec& spec) {
+  KEEL_ASSIGN_OR_RETURN(std::string path, catalog_path_of(spec));
+  return semantic::load_metric_catalog(path);
+}
+
+Result<std::string> catalog_path_of(const contract::Spec& spec) {
   for (const auto& source : spec.data.sources) {
     if (source.kind != contract::SourceKind::semantic_layer) continue;
-    const std::string path =
-        source.path.empty() || source.path[0] == '/' ? source.path : spec.base_dir + "/" + source.path;
-    return semantic::load_metric_catalog(path);
+    return source.path.empty() || source.path[0] == '/' ? source.path : spec.base_dir + "/" + source.path;
   }
   return Status::failed_precondition(
       fmt::format("spec {} names no data source of kind semantic-layer (the metric catalog)", spec.file));

@@ -37,8 +37,9 @@ void add_warehouse_options(CLI::App& cmd, WarehouseOptions& o);
 //! that goes) and, the first time, creates the sample warehouse and the audit table in it.
 [[nodiscard]] Result<std::string> open_warehouse(const WarehouseOptions& o, std::unique_ptr<LocalPostgres>* cluster);
 
-//! The metric catalog the spec names (a data source of kind semantic-layer).
+//! The metric catalog the spec names (a data source of kind semantic-layer), and its path.
 [[nodiscard]] Result<semantic::MetricCatalog> catalog_of(const contract::Spec& spec);
+[[nodiscard]] Result<std::string> catalog_path_of(const contract::Spec& spec);
 
 //! The warehouse is reached over its Unix socket, and then the process can reach nothing else
 //! (the local_ipc guard), or at a host the spec's egress allow-list names.
