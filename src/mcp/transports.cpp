@@ -339,13 +339,13 @@ std::optional<std::string> HttpTransport::Impl::authenticate(const net::HttpRequ
                                                              const std::vector<std::string>& cors,
                                                              std::string* principal) {
   *principal = options.default_principal;
-  if (!tokens) return std::nullopt;
+  if (!tokens && !options.authenticate) return std::nullopt;
   auto auth = req.header("authorization");
   if (!auth) {
     return json_error(401, rpc_error::invalid_request, "send 'Authorization: Bearer <token>'",
                       with({"WWW-Authenticate: Bearer realm=\"keel-mcp\""}, cors));
   }
-  auto p = tokens->principal(*auth);
+  auto p = options.authenticate ? options.authenticate(*auth) : tokens->principal(*auth);
   if (!p.ok()) {
     return json_error(
         401, rpc_error::invalid_request, p.status().message(),
@@ -501,6 +501,24 @@ void HttpTransport::Impl::accept() {
   });
 }
 
+Status parse_listen_address(const std::string& text, HttpOptions& h) {
+  std::string port = text;
+  if (auto colon = text.rfind(':'); colon != std::string::npos) {
+    h.host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (h.host.size() > 2 && h.host.front() == '[') h.host = h.host.substr(1, h.host.size() - 2);
+  }
+  try {
+    size_t used = 0;
+    int p = std::stoi(port, &used);
+    if (used != port.size() || p < 0 || p > 65535) throw std::out_of_range("port");
+    h.port = static_cast<uint16_t>(p);
+  } catch (const std::exception&) {
+    return Status::invalid_argument(fmt::format("--http {}: expected [HOST:]PORT", text));
+  }
+  return Status::ok_status();
+}
+
 Result<std::unique_ptr<HttpTransport>> HttpTransport::create(McpServer& server,
                                                              const HttpOptions& options) {
   auto t = std::unique_ptr<HttpTransport>(new HttpTransport());
@@ -514,7 +532,7 @@ Result<std::unique_ptr<HttpTransport>> HttpTransport::create(McpServer& server,
   auto address = asio::ip::make_address(options.host, ec);
   if (ec)
     return Status::invalid_argument(fmt::format("--http: '{}' is not an IP address", options.host));
-  if (!address.is_loopback() && !i.tokens) {
+  if (!address.is_loopback() && !i.tokens && !options.authenticate) {
     return Status::failed_precondition(
         fmt::format("refusing to serve MCP on {} without --tokens: anyone who can reach it could "
                     "call the tools",

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <istream>
 #include <map>
 #include <memory>
@@ -64,6 +65,9 @@ struct HttpOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 0;              //!< 0: any free port
   std::string tokens_path;        //!< empty: no authentication (then only loopback may be used)
+  //! Instead of a token file: the principal of an Authorization header's value (e.g. a verified
+  //! JWT's asker), or unauthenticated (401). Runs on the I/O thread.
+  std::function<Result<std::string>(std::string_view authorization)> authenticate;
   std::string default_principal;  //!< the principal of unauthenticated clients (no token file)
   std::vector<std::string> allowed_origins;  //!< besides http(s)://localhost|127.0.0.1|[::1][:port]
   size_t max_sessions = 4096;                //!< all principals together
@@ -77,6 +81,9 @@ struct HttpOptions {
   int64_t body_timeout_ms = serving_defaults::kBodyTimeoutMs;
   int64_t idle_timeout_ms = serving_defaults::kIdleTimeoutMs;
 };
+
+//! "[HOST:]PORT" (an IPv6 host in brackets) into h.host and h.port.
+[[nodiscard]] Status parse_listen_address(const std::string& text, HttpOptions& h);
 
 class HttpTransport {
  public:

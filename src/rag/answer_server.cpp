@@ -5,8 +5,6 @@
 #include <asio.hpp>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <vector>
 
 #include "core/clock.h"
@@ -16,6 +14,7 @@
 #include "net/http_response.h"
 #include "rag/answer_api.h"
 #include "rag/answer_metrics.h"
+#include "rag/service_pool.h"
 
 namespace keel::rag {
 namespace {
@@ -66,9 +65,7 @@ struct AnswerServer::Impl {
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   asio::signal_set signals{io};
-  std::mutex mu;
-  std::condition_variable idle_cv;
-  std::vector<std::unique_ptr<ConnectedAnswerService>> idle;
+  std::shared_ptr<ServicePool> services;
   AnswerMetrics metrics;
   std::atomic<size_t> pending{0};  // answered or waiting for a worker
   // Declared last, destroyed first: queued answers finish while the services still exist.
@@ -76,23 +73,8 @@ struct AnswerServer::Impl {
 
   explicit Impl(AnswerServerOptions o) : options(std::move(o)) {}
 
-  std::unique_ptr<ConnectedAnswerService> borrow() {
-    std::unique_lock lock(mu);
-    idle_cv.wait(lock, [&] { return !idle.empty(); });
-    auto s = std::move(idle.back());
-    idle.pop_back();
-    return s;
-  }
-  void give_back(std::unique_ptr<ConnectedAnswerService> s) {
-    {
-      std::lock_guard lock(mu);
-      idle.push_back(std::move(s));
-    }
-    idle_cv.notify_one();
-  }
-
   // The whole answer to an authenticated route, as an HTTP response (runs on a worker).
-  std::string respond(const net::HttpRequest& req, ConnectedAnswerService& s);
+  std::string respond(const net::HttpRequest& req, AnswerService& service);
   Result<semantic::Asker, ApiFailure> authenticate(const net::HttpRequest& req, AnswerService& service,
                                                    const std::string& question);
   void answer(const std::shared_ptr<net::HttpConnection>& c, net::HttpRequest req);
@@ -117,7 +99,7 @@ Result<semantic::Asker, ApiFailure> AnswerServer::Impl::authenticate(const net::
   return *std::move(asker);
 }
 
-std::string AnswerServer::Impl::respond(const net::HttpRequest& req, ConnectedAnswerService& s) {
+std::string AnswerServer::Impl::respond(const net::HttpRequest& req, AnswerService& service) {
   const bool keep_alive = req.keep_alive();
   const bool chat = req.path == "/v1/chat/completions";
   ChatRequest parsed;
@@ -132,12 +114,12 @@ std::string AnswerServer::Impl::respond(const net::HttpRequest& req, ConnectedAn
   }
   const int64_t start = monotonic_now_ns();
   auto seconds = [start] { return static_cast<double>(monotonic_now_ns() - start) / 1e9; };
-  auto asker = authenticate(req, *s.service, parsed.request.question);
+  auto asker = authenticate(req, service, parsed.request.question);
   if (!asker.ok()) {
     metrics.record_refusal(seconds());
     return failure_response(asker.error(), keep_alive);
   }
-  auto answer = s.service->answer(*asker, parsed.request);
+  auto answer = service.answer(*asker, parsed.request);
   if (!answer.ok()) return failure_response(failure_of(answer.status()), keep_alive);
   metrics.record_answer(*answer, seconds());
   if (!chat) return json_response(200, dump_json(*answer), keep_alive);
@@ -189,13 +171,14 @@ void AnswerServer::Impl::answer(const std::shared_ptr<net::HttpConnection>& c, n
   }
   (void)workers->submit([this, c, req = std::move(req), keep_alive]() mutable {
     std::string response;
-    auto service = borrow();
-    try {
-      response = respond(req, *service);
-    } catch (const std::exception& e) {
-      response = failure_response({500, "server_error", "internal_error", e.what(), ""}, false);
+    {
+      ServicePool::Lease lease = services->lease();
+      try {
+        response = respond(req, lease.service());
+      } catch (const std::exception& e) {
+        response = failure_response({500, "server_error", "internal_error", e.what(), ""}, false);
+      }
     }
-    give_back(std::move(service));
     pending.fetch_sub(1);
     // The worker keeps no reference: the connection is only ever destroyed on the I/O thread.
     net::HttpConnection& connection = *c;
@@ -238,10 +221,7 @@ Result<std::unique_ptr<AnswerServer>> AnswerServer::create(AnswerServerOptions o
   server->impl_ = std::make_unique<Impl>(std::move(options));
   Impl& i = *server->impl_;
   const size_t threads = std::max<size_t>(1, i.options.threads);
-  for (size_t t = 0; t < threads; ++t) {
-    KEEL_ASSIGN_OR_RETURN(auto service, i.options.open_service());
-    i.idle.push_back(std::move(service));
-  }
+  KEEL_ASSIGN_OR_RETURN(i.services, ServicePool::create(threads, i.options.open_service));
   i.workers = std::make_unique<ThreadPool>(threads);
   std::error_code ec;
   auto address = asio::ip::make_address(i.options.host, ec);

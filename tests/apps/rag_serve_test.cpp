@@ -332,6 +332,46 @@ TEST_F(RagServe, ACatalogChangedMidSessionIsUsedAndNamedByTheNextAnswer) {
   EXPECT_TRUE(server_->wait_for_output("does not load"));
 }
 
+TEST_F(RagServe, OfficialMcpClientQueriesTheSemanticLayerAsEachTenant) {
+  ASSERT_TRUE(std::filesystem::exists(repo("tests/peers/node_modules/@modelcontextprotocol/sdk")));
+  testing::BackgroundProcess mcp({testing::keel_binary(), "rag", "mcp", "--spec", repo("examples/enterprise-rag.yaml"),
+                                  "--http", "127.0.0.1:0", "--jwks", dir_.file("jwks.json"), "--issuer",
+                                  "https://idp.test", "--audience", "keel-rag", "--warehouse", reader_uri()});
+  ASSERT_TRUE(mcp.wait_for_output("/mcp")) << mcp.output();
+  // listening_url keeps the path: …/mcp
+  std::map<std::string, std::string> env = {{"KEEL_MCP_URL", testing::listening_url(mcp.output())}};;
+  for (const std::string tenant : {"acme", "globex", "initech"}) {
+    env["KEEL_TOKEN_" + tenant] = token(tenant);
+    env["KEEL_REVENUE_" + tenant] = fmt::format(
+        "{:.2f}", std::stod(scalar("SELECT SUM(amount) FROM orders WHERE tenant_id = '" + tenant +
+                                   "' AND ordered_at >= '2026-01-01' AND ordered_at < '2026-04-01'")));
+  }
+  auto r = testing::run_command({"node", "--test", repo("tests/peers/rag_mcp_client.test.mjs")}, "", env, 300);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("# fail 0"), std::string::npos) << r.out;
+  // Every tool call was audited like an answer.
+  EXPECT_GE(std::stoi(scalar("SELECT count(DISTINCT answer_id) FROM keel_audit")), 4);
+}
+
+TEST_F(RagServe, McpOverStdioAnswersAsTheTokensAsker) {
+  testing::write_file(dir_.file("initech.jwt"), token("initech"));
+  const std::string input =
+      R"({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}})"
+      "\n"
+      R"({"jsonrpc":"2.0","method":"notifications/initialized"})"
+      "\n"
+      R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"query_metric","arguments":{"metric":"order_count"}}})"
+      "\n";
+  auto r = testing::run_command({testing::keel_binary(), "rag", "mcp", "--spec", repo("examples/enterprise-rag.yaml"), "--stdio",
+                                 "--token", dir_.file("initech.jwt"), "--jwks", dir_.file("jwks.json"), "--warehouse",
+                                 reader_uri()},
+                                input, {}, 60);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const std::string count = scalar("SELECT count(*) FROM orders WHERE tenant_id = 'initech'");
+  EXPECT_NE(r.out.find("\"parameters\":[\"initech\"]"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("from metric catalog 2026.12.1: " + count), std::string::npos) << r.out;
+}
+
 TEST_F(RagServe, RotatedIdentityKeysTakeEffectWithoutARestart) {
   testing::TestIdp rotated;
   const std::string old_token = token("acme");

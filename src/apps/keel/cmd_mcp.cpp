@@ -32,24 +32,6 @@ struct Options {
 };
 
 // "[HOST:]PORT" (host default 127.0.0.1, IPv6 in brackets) into `h`.
-Status parse_listen_address(const std::string& text, mcp::HttpOptions& h) {
-  std::string port = text;
-  if (auto colon = text.rfind(':'); colon != std::string::npos) {
-    h.host = text.substr(0, colon);
-    port = text.substr(colon + 1);
-    if (h.host.size() > 2 && h.host.front() == '[') h.host = h.host.substr(1, h.host.size() - 2);
-  }
-  try {
-    size_t used = 0;
-    int p = std::stoi(port, &used);
-    if (used != port.size() || p < 0 || p > 65535) throw std::out_of_range("port");
-    h.port = static_cast<uint16_t>(p);
-  } catch (const std::exception&) {
-    return Status::invalid_argument(fmt::format("--http {}: expected [HOST:]PORT", text));
-  }
-  return Status::ok_status();
-}
-
 int serve(const Options& o) {
   auto fail = [](const std::string& message, int code = 1) {
     std::fprintf(stderr, "keel mcp serve: %s\n", message.c_str());
@@ -58,7 +40,7 @@ int serve(const Options& o) {
   if (!o.stdio && o.http.empty()) return fail("choose a transport: --stdio or --http [HOST:]PORT");
   mcp::HttpOptions h;
   if (!o.stdio) {
-    if (Status parsed = parse_listen_address(o.http, h); !parsed.ok()) return fail(parsed.message());
+    if (Status parsed = mcp::parse_listen_address(o.http, h); !parsed.ok()) return fail(parsed.message());
   }
   std::vector<contract::Spec> specs;
   for (const auto& path : o.specs) {

@@ -192,6 +192,7 @@ void add_rag_command(CLI::App& root, int& exit_code) {
   rag->require_subcommand(1);
   add_rag_serve(*rag, exit_code);
   add_rag_ask(*rag, exit_code);
+  add_rag_mcp(*rag, exit_code);
   add_query(*rag, exit_code);
   add_sample_warehouse(*rag, exit_code);
   add_sample_identity(*rag, exit_code);

@@ -14,9 +14,10 @@ namespace keel::app {
 
 void add_plan_command(CLI::App& root, int& exit_code);
 void add_rag_command(CLI::App& root, int& exit_code);
-//! `keel rag serve` and `keel rag ask`, registered on the `rag` subcommand.
+//! `keel rag serve`, `ask` and `mcp`, registered on the `rag` subcommand.
 void add_rag_serve(CLI::App& rag, int& exit_code);
 void add_rag_ask(CLI::App& rag, int& exit_code);
+void add_rag_mcp(CLI::App& rag, int& exit_code);
 void add_generate_command(CLI::App& root, int& exit_code);
 void add_tokenize_command(CLI::App& root, int& exit_code);
 void add_embed_command(CLI::App& root, int& exit_code);
