@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: set up and build, run every test, then build the unit tests with
-# AddressSanitizer + UndefinedBehaviorSanitizer and run them again, and the serve, agent and MCP
-# tests with ThreadSanitizer.
+# AddressSanitizer + UndefinedBehaviorSanitizer and run them again, and the serve, agent, MCP and
+# rag tests with ThreadSanitizer.
 #   KEEL_SKIP_SANITIZERS=1 tools/test.sh   skips the sanitizer pass (local iteration only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,15 +30,16 @@ if [ "${KEEL_SKIP_SANITIZERS:-0}" != "1" ]; then
     ctest --test-dir build-asan --output-on-failure -L unit -j "${KEEL_JOBS:-$(nproc)}"
 
   # The layers with threads of their own (the server's I/O, loader and scheduler threads; MCP's
-  # worker pools; the agent's workers and leases) under ThreadSanitizer.
-  echo "== serve, agent and MCP tests under ThreadSanitizer" >&2
+  # worker pools; the agent's workers and leases; the answer server's workers, key and catalog
+  # reloads) under ThreadSanitizer.
+  echo "== serve, agent, MCP and rag tests under ThreadSanitizer" >&2
   if [ ! -f build-tsan/build.ninja ]; then
     cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKEEL_WERROR=ON \
       -DKEEL_SANITIZE=thread -DKEEL_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS="-O1" \
       -DCMAKE_CXX_FLAGS_DEBUG="$SANITIZER_DEBUG_INFO" >/dev/null
   fi
-  cmake --build build-tsan -j "${KEEL_JOBS:-$(nproc)}" --target keel_serve_tests keel_agent_tests keel_mcp_tests
-  for t in serve agent mcp; do
+  cmake --build build-tsan -j "${KEEL_JOBS:-$(nproc)}" --target keel_serve_tests keel_agent_tests keel_mcp_tests keel_rag_tests
+  for t in serve agent mcp rag; do
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "build-tsan/tests/$t/keel_${t}_tests"
   done
 fi

@@ -134,16 +134,16 @@ Result<Json> AnswerService::answer(const semantic::Asker& asker, const AnswerReq
                                                            asker.tenant))})},
               {"catalog", {{"version", catalog.version}, {"sha256", catalog.sha256}}},
               {"cost", {{"prompt_tokens", 0}, {"completion_tokens", 0}}}};
-  Result<Json> answered = Status();
-  if (request.metric_request) {
-    answered = answer_metric(catalog, asker, *request.metric_request, &out);
-  } else if (auto typed = read_metric_request(catalog, request.question)) {
-    out["policy"].push_back(decision("question.reader", "applied",
-                                     "a typed metric request read from the question's words: " + typed->dump()));
-    answered = answer_metric(catalog, asker, *typed, &out);
-  } else {
-    answered = answer_documents(catalog, asker, request.question, &out);
-  }
+  auto route = [&]() -> Result<Json> {
+    if (request.metric_request) return answer_metric(catalog, asker, *request.metric_request, &out);
+    if (auto typed = read_metric_request(catalog, request.question)) {
+      out["policy"].push_back(decision("question.reader", "applied",
+                                       "a typed metric request read from the question's words: " + typed->dump()));
+      return answer_metric(catalog, asker, *typed, &out);
+    }
+    return answer_documents(catalog, asker, request.question, &out);
+  };
+  Result<Json> answered = route();
   if (!answered.ok()) {
     if (audit_) {
       AuditEntry failed{out["answer_id"], asker.principal, asker.tenant, "failed",
