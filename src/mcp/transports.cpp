@@ -538,14 +538,7 @@ Result<std::unique_ptr<HttpTransport>> HttpTransport::create(McpServer& server,
                     "call the tools",
                     options.host));
   }
-  tcp::endpoint endpoint(address, options.port);
-  i.acceptor.open(endpoint.protocol(), ec);
-  if (!ec) i.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) i.acceptor.bind(endpoint, ec);
-  if (!ec) i.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec)
-    return Status::unavailable(
-        fmt::format("cannot listen on {}:{}: {}", options.host, options.port, ec.message()));
+  KEEL_RETURN_IF_ERROR(net::listen_on(i.acceptor, options.host, options.port));
   return t;
 }
 

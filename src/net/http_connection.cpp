@@ -1,11 +1,26 @@
 #include "net/http_connection.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 
 #include "core/log.h"
 #include "net/http_response.h"
 
 namespace keel::net {
+
+Status listen_on(asio::ip::tcp::acceptor& acceptor, const std::string& host, uint16_t port, int backlog) {
+  std::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return Status::invalid_argument(fmt::format("'{}' is not an IP address", host));
+  asio::ip::tcp::endpoint endpoint(address, port);
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::ip::tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(backlog, ec);
+  if (ec) return Status::unavailable(fmt::format("cannot listen on {}:{}: {}", host, port, ec.message()));
+  return Status();
+}
 
 using asio::ip::tcp;
 

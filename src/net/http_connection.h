@@ -34,6 +34,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/status.h"
 #include "net/http_parser.h"
 
 namespace keel::net {
@@ -47,6 +48,12 @@ struct HttpConnectionOptions {
 };
 
 class HttpConnection;
+
+//! Opens `acceptor` on host:port (host: an IP address; port 0: any free one) with SO_REUSEADDR:
+//! invalid_argument for a host that is not an IP address, unavailable (with the system's
+//! reason) when it cannot listen there.
+[[nodiscard]] Status listen_on(asio::ip::tcp::acceptor& acceptor, const std::string& host, uint16_t port,
+                               int backlog = asio::socket_base::max_listen_connections);
 
 //! What a server plugs into its connections. Empty hooks do nothing (error_body: an empty body).
 struct HttpConnectionHooks {

@@ -75,18 +75,16 @@ struct AnswerServer::Impl {
 
   // The whole answer to an authenticated route, as an HTTP response (runs on a worker).
   std::string respond(const net::HttpRequest& req, AnswerService& service);
-  Result<semantic::Asker, ApiFailure> authenticate(const net::HttpRequest& req, AnswerService& service,
-                                                   const std::string& question);
+  Result<semantic::Asker, ApiFailure> authenticate(const net::HttpRequest& req, AnswerService& service);
   void answer(const std::shared_ptr<net::HttpConnection>& c, net::HttpRequest req);
   void start_connection(tcp::socket socket);
   void accept();
 };
 
 Result<semantic::Asker, ApiFailure> AnswerServer::Impl::authenticate(const net::HttpRequest& req,
-                                                                     AnswerService& service,
-                                                                     const std::string& question) {
+                                                                     AnswerService& service) {
   auto refuse = [&](std::string code, std::string message) -> ApiFailure {
-    (void)service.audit_refusal(message, question);  // best effort: a refusal is answered anyway
+    (void)service.audit_refusal(message, req.body);  // best effort: a refusal is answered anyway
     return {401, "authentication_error", std::move(code), std::move(message), ""};
   };
   auto header = req.header("authorization");
@@ -102,6 +100,15 @@ Result<semantic::Asker, ApiFailure> AnswerServer::Impl::authenticate(const net::
 std::string AnswerServer::Impl::respond(const net::HttpRequest& req, AnswerService& service) {
   const bool keep_alive = req.keep_alive();
   const bool chat = req.path == "/v1/chat/completions";
+  const int64_t start = monotonic_now_ns();
+  auto seconds = [start] { return static_cast<double>(monotonic_now_ns() - start) / 1e9; };
+  // Who asks comes first: a client without a valid token learns nothing, not even whether its
+  // body would have been accepted.
+  auto asker = authenticate(req, service);
+  if (!asker.ok()) {
+    metrics.record_refusal(seconds());
+    return failure_response(asker.error(), keep_alive);
+  }
   ChatRequest parsed;
   if (chat) {
     auto r = parse_chat_request(req.body);
@@ -111,13 +118,6 @@ std::string AnswerServer::Impl::respond(const net::HttpRequest& req, AnswerServi
     auto r = parse_answer_request(req.body);
     if (!r.ok()) return failure_response(r.error(), keep_alive);
     parsed.request = *std::move(r);
-  }
-  const int64_t start = monotonic_now_ns();
-  auto seconds = [start] { return static_cast<double>(monotonic_now_ns() - start) / 1e9; };
-  auto asker = authenticate(req, service, parsed.request.question);
-  if (!asker.ok()) {
-    metrics.record_refusal(seconds());
-    return failure_response(asker.error(), keep_alive);
   }
   auto answer = service.answer(*asker, parsed.request);
   if (!answer.ok()) return failure_response(failure_of(answer.status()), keep_alive);
@@ -223,16 +223,7 @@ Result<std::unique_ptr<AnswerServer>> AnswerServer::create(AnswerServerOptions o
   const size_t threads = std::max<size_t>(1, i.options.threads);
   KEEL_ASSIGN_OR_RETURN(i.services, ServicePool::create(threads, i.options.open_service));
   i.workers = std::make_unique<ThreadPool>(threads);
-  std::error_code ec;
-  auto address = asio::ip::make_address(i.options.host, ec);
-  if (ec) return Status::invalid_argument(fmt::format("'{}' is not an IP address", i.options.host));
-  tcp::endpoint endpoint(address, i.options.port);
-  i.acceptor.open(endpoint.protocol(), ec);
-  if (!ec) i.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) i.acceptor.bind(endpoint, ec);
-  if (!ec) i.acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec)
-    return Status::unavailable(fmt::format("cannot listen on {}:{}: {}", i.options.host, i.options.port, ec.message()));
+  KEEL_RETURN_IF_ERROR(net::listen_on(i.acceptor, i.options.host, i.options.port));
   return server;
 }
 

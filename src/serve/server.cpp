@@ -888,17 +888,7 @@ Result<std::unique_ptr<Server>> Server::create(const ServerOptions& options) {
     KEEL_ASSIGN_OR_RETURN(i.gateway, Gateway::from_key_file(options.api_keys_path));
   }
   for (const auto& [tenant, limits] : options.tenants) i.gateway->set_limits(tenant, limits);
-  std::error_code ec;
-  auto address = asio::ip::make_address(options.host, ec);
-  if (ec) return Status::invalid_argument(fmt::format("'{}' is not an IP address", options.host));
-  tcp::endpoint endpoint(address, options.port);
-  i.acceptor.open(endpoint.protocol(), ec);
-  if (!ec) i.acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) i.acceptor.bind(endpoint, ec);
-  if (!ec) i.acceptor.listen(4096, ec);
-  if (ec)
-    return Status::unavailable(
-        fmt::format("cannot listen on {}:{}: {}", options.host, options.port, ec.message()));
+  KEEL_RETURN_IF_ERROR(net::listen_on(i.acceptor, options.host, options.port, 4096));
   raise_fd_limit();
   rlimit rl{};
   const int64_t wanted =
