@@ -1,6 +1,7 @@
 #include "rag/answer_service.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <random>
 
@@ -41,6 +42,23 @@ std::vector<std::string> permitted_metrics(const semantic::MetricCatalog& catalo
         break;
       }
   return out;
+}
+
+// The answer's evidence as one audit row: enough to trace every figure and quote to its source
+// (metric, catalog version, SQL hash, the parameters' hash; document, bytes, quote hash), and
+// nothing the asker wrote in clear (the retention control promises the question is not kept).
+Json evidence_decision(const Json& out) {
+  std::vector<std::string> items;
+  for (const auto& m : out["evidence"]["metrics"])
+    items.push_back(fmt::format("metric {} catalog {} sql {} rows {} parameters {}", m["metric"].get<std::string>(),
+                                m["catalog_version"].get<std::string>(), m["sql_hash"].get<std::string>(),
+                                m["rows"].size(), sha256_hex(m["parameters"].dump())));
+  for (const auto& p : out["evidence"]["passages"])
+    items.push_back(fmt::format("document {} bytes {}-{} quote {}", p["document"].get<std::string>(),
+                                p["start"].get<uint64_t>(), p["end"].get<uint64_t>(),
+                                p["quote_sha256"].get<std::string>()));
+  for (const auto& l : out["limitations"]) items.push_back("limitation " + l["code"].get<std::string>());
+  return decision("evidence", out["status"].get<std::string>(), items.empty() ? "none" : fmt::format("{}", fmt::join(items, "; ")));
 }
 
 }  // namespace
@@ -156,8 +174,9 @@ Result<Json> AnswerService::answer(const semantic::Asker& asker, const AnswerReq
   out["latency_ms"] = static_cast<double>(monotonic_now_ns() - start) / 1e6;
   if (audit_) {
     const std::string subject = request.metric_request ? request.metric_request->dump() : request.question;
-    KEEL_RETURN_IF_ERROR(audit_->append({out["answer_id"], asker.principal, asker.tenant, out["status"],
-                                         sha256_hex(subject), out["policy"]}));
+    AuditEntry entry{out["answer_id"], asker.principal, asker.tenant, out["status"], sha256_hex(subject), out["policy"]};
+    entry.decisions.push_back(evidence_decision(out));
+    KEEL_RETURN_IF_ERROR(audit_->append(entry));
   }
   return out;
 }

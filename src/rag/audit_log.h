@@ -1,6 +1,7 @@
 // The append-only audit table: every decision an answer took (identity, routing, each policy
-// rule allowed, denied or applied, the limitation or the evidence), one row per decision, in the
-// warehouse's `keel_audit` table.
+// rule allowed, denied or applied) and its evidence (rule "evidence": metric, catalog version,
+// SQL hash and the parameters' hash; documents, byte spans and quote hashes; limitation codes),
+// one row per decision, in the warehouse's `keel_audit` table.
 //
 // Contract:
 // - install_audit_table() (as the database's owner) creates keel_audit if it is missing, with a

@@ -201,7 +201,10 @@ TEST_F(RagServe, BadTokensAre401AndEveryDecisionIsAudited) {
   const std::string id = a["answer_id"];
   EXPECT_EQ(scalar("SELECT count(*) FROM keel_audit WHERE outcome = 'refused'"), "4");
   EXPECT_EQ(scalar("SELECT count(*) FROM keel_audit WHERE answer_id = '" + id + "'"),
-            std::to_string(a["policy"].size()));
+            std::to_string(a["policy"].size() + 1));  // and its evidence
+  const std::string evidence = scalar("SELECT detail FROM keel_audit WHERE answer_id = '" + id + "' AND rule = 'evidence'");
+  EXPECT_NE(evidence.find("metric revenue catalog 2026.12.1 sql " + a["evidence"]["metrics"][0]["sql_hash"].get<std::string>()),
+            std::string::npos) << evidence;
   EXPECT_EQ(scalar("SELECT tenant FROM keel_audit WHERE answer_id = '" + id + "' LIMIT 1"), "globex");
   // Append-only: the reader may not read or change it, the owner may not change it.
   EXPECT_NE(scalar("SELECT count(*) FROM keel_audit", reader_uri()).find("permission denied"), std::string::npos);
