@@ -10,7 +10,9 @@ namespace {
 bool file_stamp(const std::string& path, int64_t* mtime_ns, int64_t* size) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) return false;
-  *mtime_ns = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+  // The inode too: a file replaced by rename within the clock's tick is still seen as changed.
+  *mtime_ns = (static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec) ^
+              (static_cast<int64_t>(st.st_ino) * 1'000'003);
   *size = static_cast<int64_t>(st.st_size);
   return true;
 }

@@ -1,9 +1,14 @@
-// Turns a bearer token into an asker: the JWT verified against a JWKS file, its claims mapped
-// to principal, tenant and roles. The identity provider may rotate its keys: the file is read
-// again when a token fails verification and the file has changed since it was read, so a rotation needs no restart and a token of a retired key stops working.
+// Turns a bearer token into an asker: the JWT verified against the identity provider's JWKS (a
+// file, or a URL the spec's egress allow-list names), its claims mapped to principal, tenant and
+// roles. The identity provider may rotate its keys: when a token fails verification the key set
+// is read again (a file when it changed since it was read; a URL at most once per
+// min_refetch_ms), so a rotation needs no restart and a token of a retired key stops working.
 //
 // Contract:
-// - create() reads the key set once (a missing or malformed file fails it).
+// - create() reads the key set once (a missing or malformed set fails it). A URL is fetched
+//   with the one HTTP client (held to the egress allow-list, 5 s, at most 1 MiB, status 200);
+//   it must be https:// unless its host is loopback (keys over plain HTTP could be replaced on
+//   the way).
 // - authenticate() is unauthenticated for a token that does not verify (the verifier's reason)
 //   or whose claims name no principal or tenant; thread-safe.
 #pragma once
@@ -22,7 +27,8 @@ namespace keel::rag {
 class TokenAuthenticator {
  public:
   [[nodiscard]] static Result<std::unique_ptr<TokenAuthenticator>> create(
-      std::string jwks_path, JwtExpectations expect, semantic::ClaimMapping mapping = {});
+      std::string jwks_path_or_url, JwtExpectations expect, semantic::ClaimMapping mapping = {},
+      int64_t min_refetch_ms = 30000);
 
   [[nodiscard]] Result<semantic::Asker> authenticate(std::string_view token);
   //! How many times the key set was read (1 after create()).
@@ -32,6 +38,9 @@ class TokenAuthenticator {
   TokenAuthenticator(std::string path, JwtExpectations expect, semantic::ClaimMapping mapping)
       : path_(std::move(path)), expect_(std::move(expect)), mapping_(std::move(mapping)) {}
   Status load();
+  bool is_url() const;
+  //! Whether the key set may have changed since it was read (under mu_).
+  bool stale_locked();
 
   const std::string path_;
   const JwtExpectations expect_;
@@ -39,6 +48,8 @@ class TokenAuthenticator {
   mutable std::mutex mu_;
   std::shared_ptr<const JwtVerifier> verifier_;
   int64_t file_mtime_ns_ = 0;
+  int64_t min_refetch_ms_ = 30000;
+  int64_t fetched_at_ns_ = 0;
   int loads_ = 0;
 };
 

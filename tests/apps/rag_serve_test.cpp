@@ -375,6 +375,44 @@ TEST_F(RagServe, McpOverStdioAnswersAsTheTokensAsker) {
   EXPECT_NE(r.out.find("from metric catalog 2026.12.1: " + count), std::string::npos) << r.out;
 }
 
+TEST_F(RagServe, AKeySetAtAnAllowListedUrlIsFetchedAndFetchedAgainOnRotation) {
+  ASSERT_TRUE(testing::have_program("python3"));
+  // The IdP: a static HTTP server on loopback serving jwks.json.
+  std::filesystem::create_directories(dir_.file("idp"));
+  testing::write_file(dir_.file("idp/jwks.json"), idp_.jwks());
+  testing::BackgroundProcess idp_server({"python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory",
+                                         dir_.file("idp")});
+  ASSERT_TRUE(idp_server.wait_for_output("port ")) << idp_server.output();
+  const std::string out = idp_server.output();
+  const std::string port = out.substr(out.find("port ") + 5, out.find(' ', out.find("port ") + 5) - out.find("port ") - 5);
+  const std::string jwks_url = "http://127.0.0.1:" + port + "/jwks.json";
+  // A spec whose egress allow-list names the IdP's host.
+  std::string spec = testing::read_file(repo("examples/enterprise-rag.yaml"));
+  spec.replace(spec.find("allow: [identity.internal.example"), 8, "allow: [127.0.0.1, ");
+  spec.replace(spec.find("enterprise-rag/metrics.yaml"), 27, repo("examples/enterprise-rag/metrics.yaml"));
+  for (size_t at; (at = spec.find("../models/")) != std::string::npos;) spec.replace(at, 10, repo("models/"));
+  testing::write_file(dir_.file("spec.yaml"), spec);
+  auto serve = [&](const std::string& spec_path) {
+    return std::make_unique<testing::BackgroundProcess>(std::vector<std::string>{
+        testing::keel_binary(), "rag", "serve", "--spec", spec_path, "--port", "0", "--jwks", jwks_url,
+        "--jwks-min-refetch-s", "0", "--warehouse", reader_uri()});
+  };
+  // Not on the allow-list: the key set is never fetched, the server does not start.
+  auto refused = serve(repo("examples/enterprise-rag.yaml"));
+  EXPECT_EQ(refused->wait(30000), 1) << refused->output();
+  EXPECT_NE(refused->output().find("127.0.0.1 is not in the spec's allow-list"), std::string::npos) << refused->output();
+  server_ = serve(dir_.file("spec.yaml"));
+  ASSERT_TRUE(server_->wait_for_output("listening on http://")) << server_->output();
+  url_ = testing::listening_url(server_->output());
+  EXPECT_EQ(post("/v1/answers", {{"question", "revenue in 2026"}}, token("acme")).status, 200);
+  testing::TestIdp rotated;
+  testing::write_file(dir_.file("idp/jwks.json.new"), rotated.jwks());
+  std::filesystem::rename(dir_.file("idp/jwks.json.new"), dir_.file("idp/jwks.json"));
+  auto fresh = post("/v1/answers", {{"question", "revenue in 2026"}}, rotated.issue(claims("acme")));
+  EXPECT_EQ(fresh.status, 200) << fresh.body;
+  EXPECT_EQ(post("/v1/answers", {{"question", "revenue in 2026"}}, token("acme")).status, 401);
+}
+
 TEST_F(RagServe, RotatedIdentityKeysTakeEffectWithoutARestart) {
   testing::TestIdp rotated;
   const std::string old_token = token("acme");

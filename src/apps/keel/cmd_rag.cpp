@@ -22,6 +22,7 @@
 #include "apps/keel/commands.h"
 #include "apps/keel/example_paths.h"
 #include "apps/keel/rag_setup.h"
+#include "contract/egress_guard.h"
 #include "contract/spec_parser.h"
 #include "core/file_io.h"
 #include "core/json.h"
@@ -84,6 +85,7 @@ int run_query(const QueryOptions& o) {
   if (!spec.ok()) return fail(spec.status().message());
   auto catalog = catalog_of(*spec);
   if (!catalog.ok()) return fail(catalog.status().message());
+  contract::restrict_egress_to({&*spec});  // a --jwks URL too
   auto asker = asker_of(o);
   if (!asker.ok()) return fail(asker.status().message());
   std::string text = o.request;

@@ -14,6 +14,7 @@
 #include "apps/keel/commands.h"
 #include "apps/keel/example_paths.h"
 #include "apps/keel/rag_setup.h"
+#include "contract/checks.h"
 #include "contract/egress_guard.h"
 #include "contract/spec_parser.h"
 #include "core/file_io.h"
@@ -55,6 +56,10 @@ struct RagDeployment {
 
 Result<RagDeployment> open_deployment(const std::string& spec_path, const std::string& catalog_override = "") {
   KEEL_ASSIGN_OR_RETURN(contract::Spec spec, contract::load_spec(spec_path));
+  for (const auto& c : contract::run_checks(spec)) {
+    if (c.status == contract::CheckStatus::fail)
+      return Status::failed_precondition(fmt::format("{} is refused: {} {}", spec_path, c.id, c.message));
+  }
   std::string path = catalog_override;
   if (path.empty()) {
     KEEL_ASSIGN_OR_RETURN(path, catalog_path_of(spec));

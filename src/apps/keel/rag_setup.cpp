@@ -13,8 +13,14 @@
 namespace keel::app {
 
 void add_identity_options(CLI::App& cmd, RagIdentityOptions& o) {
-  cmd.add_option("--jwks", o.jwks, "JSON Web Key Set the tokens are verified against (re-read when it changes)")
+  cmd.add_option("--jwks", o.jwks,
+                 "the identity provider's JSON Web Key Set: a file (re-read when it changes) or an https:// "
+                 "URL the spec's egress allow-list names (fetched again when a token fails)")
       ->required();
+  cmd.add_option("--jwks-min-refetch-s", o.jwks_min_refetch_s,
+                 "a --jwks URL is fetched again at most this often")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 86400));
   cmd.add_option("--issuer", o.issuer, "expected iss claim (empty: not checked)");
   cmd.add_option("--audience", o.audience, "expected aud claim (empty: not checked)");
   cmd.add_option("--principal-claim", o.claims.principal, "claim naming the principal")->capture_default_str();
@@ -23,7 +29,7 @@ void add_identity_options(CLI::App& cmd, RagIdentityOptions& o) {
 }
 
 Result<std::unique_ptr<rag::TokenAuthenticator>> make_authenticator(const RagIdentityOptions& o) {
-  return rag::TokenAuthenticator::create(o.jwks, {o.issuer, o.audience, 60}, o.claims);
+  return rag::TokenAuthenticator::create(o.jwks, {o.issuer, o.audience, 60}, o.claims, o.jwks_min_refetch_s * 1000);
 }
 
 void add_warehouse_options(CLI::App& cmd, WarehouseOptions& o) {

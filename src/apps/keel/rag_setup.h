@@ -16,7 +16,8 @@
 namespace keel::app {
 
 struct RagIdentityOptions {
-  std::string jwks, issuer, audience;
+  std::string jwks, issuer, audience;  //!< jwks: a file, or an https:// URL on the egress allow-list
+  int64_t jwks_min_refetch_s = 30;
   semantic::ClaimMapping claims;
 };
 
