@@ -36,22 +36,12 @@ std::string failure_response(const ApiFailure& f, bool keep_alive) {
 }
 
 ApiFailure failure_of(const Status& s) {
-  ApiFailure f;
-  f.message = s.message();
   switch (s.code()) {
-    case StatusCode::unauthenticated:
-      f = {401, "authentication_error", "invalid_token", s.message(), ""};
-      break;
-    case StatusCode::unavailable:
-      f = {503, "server_error", "warehouse_unavailable", s.message(), ""};
-      break;
-    case StatusCode::permission_denied:
-      f = {403, "permission_error", "permission_denied", s.message(), ""};
-      break;
-    default:
-      f = {500, "server_error", "internal_error", s.to_string(), ""};
+    case StatusCode::unauthenticated: return {401, "authentication_error", "invalid_token", s.message(), ""};
+    case StatusCode::unavailable: return {503, "server_error", "warehouse_unavailable", s.message(), ""};
+    case StatusCode::permission_denied: return {403, "permission_error", "permission_denied", s.message(), ""};
+    default: return {500, "server_error", "internal_error", s.to_string(), ""};
   }
-  return f;
 }
 
 int64_t unix_seconds() {

@@ -13,7 +13,7 @@ namespace {
 
 // The file's identity and version: modification time mixed with its inode and size, so a file
 // replaced by rename within the clock's tick is still seen as changed.
-int64_t mtime_ns(const std::string& path) {
+int64_t file_stamp(const std::string& path) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) return -1;
   const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
@@ -55,19 +55,19 @@ bool TokenAuthenticator::is_url() const {
 }
 
 Status TokenAuthenticator::load() {
-  const int64_t mtime = is_url() ? 0 : mtime_ns(path_);
+  const int64_t mtime = is_url() ? 0 : file_stamp(path_);
   KEEL_ASSIGN_OR_RETURN(std::string jwks, is_url() ? fetch_jwks(path_) : read_file(path_, 1 << 20));
   KEEL_ASSIGN_OR_RETURN(auto verifier, JwtVerifier::from_jwks(jwks, expect_));
   std::lock_guard lock(mu_);
   verifier_ = std::move(verifier);
-  file_mtime_ns_ = mtime;
+  file_stamp_ = mtime;
   fetched_at_ns_ = monotonic_now_ns();
   ++loads_;
   return Status();
 }
 
 bool TokenAuthenticator::stale_locked() {
-  if (!is_url()) return mtime_ns(path_) != file_mtime_ns_;  // one stat per refused token
+  if (!is_url()) return file_stamp(path_) != file_stamp_;  // one stat per refused token
   const int64_t now = monotonic_now_ns();
   if (now - fetched_at_ns_ < min_refetch_ms_ * 1'000'000) return false;
   fetched_at_ns_ = now;  // a burst of refused tokens fetches once per interval

@@ -47,7 +47,7 @@ class TokenAuthenticator {
   const semantic::ClaimMapping mapping_;
   mutable std::mutex mu_;
   std::shared_ptr<const JwtVerifier> verifier_;
-  int64_t file_mtime_ns_ = 0;
+  int64_t file_stamp_ = 0;
   int64_t min_refetch_ms_ = 30000;
   int64_t fetched_at_ns_ = 0;
   int loads_ = 0;

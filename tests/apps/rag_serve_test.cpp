@@ -59,10 +59,7 @@ class RagServe : public ::testing::Test {
   std::string token(const std::string& tenant, std::vector<std::string> roles = {"analyst"}) const {
     return idp_.issue(claims(tenant, std::move(roles)), tenant != "globex");
   }
-  std::string reader_uri() const {
-    std::string uri = pg_.uri();
-    return uri.replace(uri.find("user=postgres"), 13, "user=keel_reader");
-  }
+  std::string reader_uri() const { return pg_.uri("keel_reader"); }
   testing::HttpResult post(const std::string& path, const Json& body, const std::string& bearer) {
     std::vector<std::string> h = {"Content-Type: application/json"};
     if (!bearer.empty()) h.push_back("Authorization: Bearer " + bearer);

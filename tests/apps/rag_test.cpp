@@ -30,10 +30,7 @@ class RagCommand : public ::testing::Test {
     return {{"iss", "https://idp.test"}, {"aud", "keel-rag"}, {"sub", "analyst-" + tenant},
             {"tenant", tenant},          {"roles", {"analyst"}}, {"exp", kFarFuture}};
   }
-  std::string reader_uri() const {
-    std::string uri = pg_.uri();
-    return uri.replace(uri.find("user=postgres"), 13, "user=keel_reader");
-  }
+  std::string reader_uri() const { return pg_.uri("keel_reader"); }
   testing::CommandResult query(const std::string& token, const std::string& request) {
     return testing::run_keel({"rag", "query", "--spec", testing::source_dir() + "/examples/enterprise-rag.yaml",
                               "--jwks", dir_.file("jwks.json"), "--issuer", "https://idp.test", "--audience",

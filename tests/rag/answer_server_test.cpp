@@ -26,8 +26,7 @@ TEST(AnswerServer, ConcurrentTenantsWhileKeysRotateAndTheCatalogChanges) {
   ASSERT_TRUE(pg.ok()) << pg.error();
   ASSERT_TRUE(samples::create_sample_warehouse(pg.uri()).ok());
   ASSERT_TRUE(install_audit_table(pg.uri()).ok());
-  std::string reader = pg.uri();
-  reader.replace(reader.find("user=postgres"), 13, "user=keel_reader");
+  const std::string reader = pg.uri("keel_reader");
 
   testing::TempDir dir;
   testing::TestIdp idp, rotated;

@@ -22,10 +22,7 @@ class DocumentPolicy : public ::testing::Test {
     Status s = samples::create_sample_warehouse(pg_.uri());
     ASSERT_TRUE(s.ok()) << s.to_string();
   }
-  std::string reader_uri() const {
-    std::string uri = pg_.uri();
-    return uri.replace(uri.find("user=postgres"), 13, "user=keel_reader");
-  }
+  std::string reader_uri() const { return pg_.uri("keel_reader"); }
   std::vector<semantic::WarehouseDocument> documents(bool database_policy, const context::Reader& r) {
     auto w = semantic::Warehouse::connect(database_policy ? reader_uri() : pg_.uri());
     EXPECT_TRUE(w.ok());

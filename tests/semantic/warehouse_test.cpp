@@ -25,10 +25,7 @@ class WarehouseTest : public ::testing::Test {
     catalog_ = std::move(*c);
   }
 
-  std::string reader_uri() const {
-    std::string uri = pg_.uri();
-    return uri.replace(uri.find("user=postgres"), 13, "user=keel_reader");
-  }
+  std::string reader_uri() const { return pg_.uri("keel_reader"); }
 
   ValidatedRequest validated(const std::string& json, const Asker& asker) {
     auto request = parse_metric_request(*parse_json(json));

@@ -367,7 +367,9 @@ CommandResult PostgresServer::pg(const std::vector<std::string>& argv) {
   return run_command(full, "", {}, 120);
 }
 
-std::string PostgresServer::uri() const { return "postgresql:///postgres?host=" + dir_ + "&user=postgres"; }
+std::string PostgresServer::uri(const std::string& user) const {
+  return "postgresql:///postgres?host=" + dir_ + "&user=" + user;
+}
 
 bool PostgresServer::start() {
   auto r = pg({bin_dir_ + "/pg_ctl", "-D", dir_ + "/data", "-l", dir_ + "/server.log", "-w", "-t", "60", "-o",

@@ -91,8 +91,8 @@ class PostgresServer {
   //! False when PostgreSQL could not be set up; error() says why.
   bool ok() const { return ok_; }
   const std::string& error() const { return error_; }
-  //! libpq URI of the `postgres` database.
-  std::string uri() const;
+  //! libpq URI of the `postgres` database, as `user` (the owner by default).
+  std::string uri(const std::string& user = "postgres") const;
   bool stop();
   bool start();
 

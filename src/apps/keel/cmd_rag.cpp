@@ -88,14 +88,8 @@ int run_query(const QueryOptions& o) {
   contract::restrict_egress_to({&*spec});  // a --jwks URL too
   auto asker = asker_of(o);
   if (!asker.ok()) return fail(asker.status().message());
-  std::string text = o.request;
-  if (!text.empty() && text[0] == '@') {
-    auto file = read_file(text.substr(1), 1 << 20);
-    if (!file.ok()) return fail(file.status().message());
-    text = *file;
-  }
-  auto request = parse_json(text);
-  if (!request.ok()) return fail("--request is not JSON: " + request.status().message());
+  auto request = read_request_arg(o.request);
+  if (!request.ok()) return fail(request.status().message());
   if (Status guard = guard_for_warehouse(*spec, o.warehouse); !guard.ok())
     return fail(guard.message());
   auto warehouse = semantic::Warehouse::connect(o.warehouse);

@@ -134,14 +134,9 @@ int run_ask(const AskOptions& o) {
   rag::AnswerRequest request;
   request.question = o.question;
   if (!o.request.empty()) {
-    std::string text = o.request;
-    if (text[0] == '@') {
-      auto file = read_file(text.substr(1), 1 << 20);
-      if (!file.ok()) return fail(file.status().message());
-      text = *file;
-    }
-    auto parsed = parse_json(text);
-    if (!parsed.ok() || !parsed->is_object()) return fail("--request must be a JSON object (a typed metric request)");
+    auto parsed = read_request_arg(o.request);
+    if (!parsed.ok()) return fail(parsed.status().message());
+    if (!parsed->is_object()) return fail("--request must be a JSON object (a typed metric request)");
     request.metric_request = *parsed;
   }
   if (request.question.empty() && !request.metric_request) return fail("give a question or --request");

@@ -108,6 +108,16 @@ Status check_warehouse_host(const contract::Spec& spec, const std::string& uri) 
       host, spec.file));
 }
 
+Result<Json> read_request_arg(const std::string& arg) {
+  std::string text = arg;
+  if (!text.empty() && text[0] == '@') {
+    KEEL_ASSIGN_OR_RETURN(text, read_file(text.substr(1), 1 << 20));
+  }
+  auto request = parse_json(text);
+  if (!request.ok()) return Status::invalid_argument("--request is not JSON: " + request.status().message());
+  return *std::move(request);
+}
+
 Result<std::string> read_token_file(const std::string& path) {
   KEEL_ASSIGN_OR_RETURN(std::string token, read_file(path, 64 << 10));
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "contract/spec.h"
+#include "core/json.h"
 #include "core/local_postgres.h"
 #include "core/result.h"
 #include "rag/token_authenticator.h"
@@ -47,6 +48,9 @@ void add_warehouse_options(CLI::App& cmd, WarehouseOptions& o);
 [[nodiscard]] Status guard_for_warehouse(const contract::Spec& spec, const std::string& uri);
 //! Only the allow-list check (a server, whose listening socket the guard's profiles would close).
 [[nodiscard]] Status check_warehouse_host(const contract::Spec& spec, const std::string& uri);
+
+//! The --request argument: JSON text, or @FILE holding it.
+[[nodiscard]] Result<Json> read_request_arg(const std::string& arg);
 
 //! A file's text without its trailing new line (a token file).
 [[nodiscard]] Result<std::string> read_token_file(const std::string& path);
