@@ -56,7 +56,7 @@ constexpr CheckInfo kCatalog[] = {
     {"K012", "conditional approval without a valid condition",
      "approval: conditional needs a condition such as `args.amount > 100`; without one (or with "
      "one that does not parse) it is unclear when a human is asked"},
-    {"K013", "dangling reference", "a model fallback names a model the spec does not declare"},
+    {"K013", "dangling reference", "a model fallback, a model's approved class or a policy rule names something the spec does not declare"},
     {"K014", "scenario and target disagree",
      "each reference scenario is planned for one kind of target; another target gets the wrong "
      "controls"},
@@ -434,6 +434,14 @@ void check_k012(const Spec& spec, Collector& c) {
 
 void check_k013(const Spec& spec, Collector& c) {
   for (const auto& model : spec.deployment.models) {
+    for (size_t i = 0; i < model.classes.size(); ++i) {
+      const auto& declared = spec.data.classes;
+      if (std::find(declared.begin(), declared.end(), model.classes[i]) == declared.end()) {
+        c.fail("K013", {fmt::format("{}.classes[{}]", model.where.path, i), model.where.line},
+               fmt::format("model '{}' is approved for class '{}', which data.classes does not declare", model.id,
+                           enum_name(model.classes[i])));
+      }
+    }
     for (size_t i = 0; i < model.fallbacks.size(); ++i) {
       const std::string& f = model.fallbacks[i];
       SpecLocation where{fmt::format("{}.fallbacks[{}]", model.where.path, i), model.where.line};

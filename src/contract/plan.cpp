@@ -134,6 +134,11 @@ std::vector<std::string> PlanBuilder::add_models(const std::string& runs_on,
                                      enum_name(m.role), remote ? m.url : (m.path.empty() ? m.url : m.path));
     if (m.max_ram_mb) detail += fmt::format(", max {} MB", *m.max_ram_mb);
     if (!m.fallbacks.empty()) detail += fmt::format(", falls back to {}", fmt::join(m.fallbacks, ", "));
+    if (!m.classes.empty()) {
+      std::vector<std::string> names;
+      for (DataClass c : m.classes) names.push_back(std::string(enum_name(c)));
+      detail += fmt::format(", approved for {}", fmt::join(names, ", "));
+    }
     component(id, "model", remote ? "private-cloud" : runs_on,
               remote ? "private-cloud" : trust_zone, detail);
     ids.push_back(id);
@@ -506,9 +511,8 @@ void add_model_controls(PlanBuilder& b) {
                   m.where.path);
         if (is(s, ScenarioId::durable_agent)) {
           b.not_enforced(id, "keel agent loads its model without a memory-fit check");
-        } else if (is(s, ScenarioId::enterprise_rag)) {
-          b.not_enforced(id, "keel rag loads no model: answers are composed from metric results and "
-                             "quoted passages");
+        } else if (is(s, ScenarioId::enterprise_rag) && m.role != ModelRole::generate) {
+          b.not_enforced(id, "keel rag loads no embedding model: document search is lexical");
         }
       }
     }

@@ -196,6 +196,16 @@ void add_enterprise_rag_controls(PlanBuilder& b, const EnterpriseRagFacts& f) {
                                 f.warehouse_db->id),
               "components");
   }
+  if (b.runtime_built() && f.gen) {
+    std::vector<std::string> approved;
+    for (DataClass c : f.gen->classes) approved.push_back(std::string(enum_name(c)));
+    b.control("route-by-data-class", "route-policy",
+              fmt::format("an answer's evidence reaches {} only when it is approved for the evidence's most "
+                          "sensitive class ({}); otherwise the template's text is kept (fail closed) and the "
+                          "refusal is recorded",
+                          f.gen_id, approved.empty() ? "every class: no classes listed" : fmt::format("{}", fmt::join(approved, ", "))),
+              "deployment.models");
+  }
   b.control("evidence-required", "answer-policy",
             "every answer carries its evidence (passages with provenance, metric name and "
             "version) and typed limitations",
@@ -245,9 +255,12 @@ void add_enterprise_rag_path(PlanBuilder& b, const EnterpriseRagFacts& f) {
          {"tenant-rls"});
   if (b.runtime_built()) {
     b.step("compose", "evidence",
-           "compose the answer: metric figures by template, document answers quoted from the "
-           "permitted passages (the model is not called yet)",
-           {b.retention_control()});
+           fmt::format("compose the text from the evidence by template (metric figures; quoted "
+                       "passages), then let {} write it when approved for the answer's data class "
+                       "(keel rag --composer; auto uses the model's evaluation record), kept only "
+                       "when every figure it states is in the evidence",
+                       f.gen_id),
+           with_model_controls(b, {b.retention_control(), "route-by-data-class"}, f.gen));
   } else {
     b.step("generate", f.gen_id, "answer on the private model from permitted context",
            with_model_controls(b, {b.egress_control(), b.retention_control()}, f.gen));
@@ -259,9 +272,10 @@ void add_enterprise_rag_path(PlanBuilder& b, const EnterpriseRagFacts& f) {
 
 void add_enterprise_rag_metrics(PlanBuilder& b, const EnterpriseRagFacts& f) {
   if (b.runtime_built()) {
-    // What keel rag serve exports on /metrics (rag/answer_metrics.h); no model runs yet, so
-    // no token, latency-per-token or cost figure is promised.
+    // What keel rag serve exports on /metrics (rag/answer_metrics.h).
     b.metric("keel_answers_total", "answers", "counter", "evidence");
+    b.metric("keel_answer_compositions_total", "answers", "counter", "evidence");
+    b.metric("keel_model_tokens_total", "tokens", "counter", f.gen_id);
     b.metric("keel_answers_with_provenance_ratio", "ratio", "gauge", "evidence");
     b.metric("keel_policy_denials_total", "decisions", "counter", "policy");
     b.metric("keel_semantic_metric_requests_total", "requests", "counter", "semantic-layer");

@@ -101,6 +101,10 @@ DataClass DataSpec::highest_class() const {
   return highest;
 }
 
+bool ModelSpec::approved_for(DataClass c) const {
+  return classes.empty() || std::find(classes.begin(), classes.end(), c) != classes.end();
+}
+
 std::optional<double> LatencySlo::strictest() const {
   if (p99) return p99;
   if (p95) return p95;

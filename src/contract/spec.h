@@ -262,6 +262,10 @@ struct ModelSpec {
   ModelRole role = ModelRole::generate;
   std::optional<int64_t> max_ram_mb;
   std::vector<std::string> fallbacks;
+  //! The data classes this model is approved to read (`classes:`); empty: every class of
+  //! data.classes. A router never sends a more sensitive class to it (K013 checks the names).
+  std::vector<DataClass> classes;
+  bool approved_for(DataClass c) const;
 };
 
 struct DeploymentSpec {

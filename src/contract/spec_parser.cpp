@@ -380,6 +380,12 @@ std::optional<ModelSpec> read_model(Reader& r, const YAML::Node& n, const std::s
   if (auto v = r.enumeration<ModelRole>(mm.require("role"), p + ".role")) model.role = *v;
   model.max_ram_mb = r.integer(mm.get("max_ram_mb"), p + ".max_ram_mb", 1);
   model.fallbacks = r.string_list(mm.get("fallbacks"), p + ".fallbacks");
+  if (auto classes = mm.get("classes"); classes.IsDefined()) {
+    r.list(classes, p + ".classes", [&](const YAML::Node& c, const std::string& cp) {
+      if (auto v = r.enumeration<DataClass>(c, cp)) model.classes.push_back(*v);
+    });
+    if (classes.IsSequence() && classes.size() == 0) r.error(p + ".classes", classes, "must name at least one data class");
+  }
   mm.finish();
   if (model.path.empty() && model.url.empty()) {
     r.error(p + ".path", n, "a model needs a path (or a url for a client-side download)");

@@ -29,6 +29,8 @@ class AnswerMetrics {
   MetricFamily<Counter>& denials_;
   MetricFamily<Counter>& metric_requests_;
   MetricFamily<Counter>& rejections_;
+  MetricFamily<Counter>& compositions_;
+  MetricFamily<Counter>& model_tokens_;
   Histogram& e2e_;
   std::atomic<uint64_t> answered_{0}, answered_with_evidence_{0};
 };

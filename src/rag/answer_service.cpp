@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
+#include <cctype>
 #include <random>
 
 #include "core/clock.h"
 #include "core/hash.h"
+#include "rag/answer_composer.h"
 #include "rag/question_reader.h"
 #include "semantic/metric_service.h"
 
@@ -58,7 +61,56 @@ Json evidence_decision(const Json& out) {
                                 p["start"].get<uint64_t>(), p["end"].get<uint64_t>(),
                                 p["quote_sha256"].get<std::string>()));
   for (const auto& l : out["limitations"]) items.push_back("limitation " + l["code"].get<std::string>());
+  if (const Json& model = out["route"]["model"]; model.is_object())
+    items.push_back(fmt::format("model {} sha256 {} tokens {}+{} composer {}", model["id"].get<std::string>(),
+                                model["sha256"].get<std::string>(), out["cost"]["prompt_tokens"].get<int64_t>(),
+                                out["cost"]["completion_tokens"].get<int64_t>(),
+                                out["route"]["composer"].get<std::string>()));
   return decision("evidence", out["status"].get<std::string>(), items.empty() ? "none" : fmt::format("{}", fmt::join(items, "; ")));
+}
+
+// The most sensitive class of the answer's evidence (model_router.h).
+contract::DataClass evidence_class(const semantic::MetricCatalog& catalog, const Json& out) {
+  contract::DataClass c = contract::DataClass::public_data;
+  for (const auto& p : out["evidence"]["passages"])
+    c = std::max(c, ModelRouter::class_named(p.value("classification", "")));
+  for (const auto& m : out["evidence"]["metrics"]) {
+    const std::string name = m["metric"];
+    auto def = std::find_if(catalog.metrics.begin(), catalog.metrics.end(),
+                            [&](const semantic::Metric& d) { return d.name == name; });
+    c = std::max(c, ModelRouter::class_named(def == catalog.metrics.end() ? "" : def->classification));
+  }
+  return c;
+}
+
+// What the evidence adds to the question: each metric row's figure, and the names and figures
+// of the quoted passages the question does not already hold. A composed text must state one.
+std::vector<std::string> key_terms(const Json& out, const std::string& question) {
+  std::vector<std::string> terms;
+  for (const auto& m : out["evidence"]["metrics"])
+    for (const auto& row : m["rows"]) terms.push_back(cell_text(row.back()));
+  for (const auto& p : out["evidence"]["passages"]) {
+    const std::string quote = p["quote"];
+    for (size_t i = 0; i < quote.size();) {
+      size_t j = i;
+      while (j < quote.size() && std::isalnum(static_cast<unsigned char>(quote[j]))) ++j;
+      if (j == i) {
+        ++i;
+        continue;
+      }
+      std::string word = quote.substr(i, j - i);
+      const bool name_or_figure = std::isupper(static_cast<unsigned char>(word[0])) || std::isdigit(static_cast<unsigned char>(word[0]));
+      // A capitalised word that opens a sentence is not yet a name.
+      size_t before = i;
+      while (before > 0 && quote[before - 1] == ' ') --before;
+      const bool opens_sentence = before == 0 || quote[before - 1] == '.' || quote[before - 1] == '\n';
+      if (name_or_figure && (!opens_sentence || std::isdigit(static_cast<unsigned char>(word[0]))) &&
+          question.find(word) == std::string::npos)
+        terms.push_back(std::move(word));
+      i = j;
+    }
+  }
+  return terms;
 }
 
 }  // namespace
@@ -138,6 +190,53 @@ Result<Json> AnswerService::answer_documents(const semantic::MetricCatalog& cata
   return *out;
 }
 
+void AnswerService::compose_with_model(const semantic::MetricCatalog& catalog, const std::string& question,
+                                       Json* out) {
+  Json& route = (*out)["route"];
+  const contract::DataClass data_class = evidence_class(catalog, *out);
+  route["data_class"] = std::string(contract::enum_name(data_class));
+  route["composer_reason"] = options_.composer_reason;
+  if (!options_.router) return;
+  Route chosen = options_.router->route(data_class);
+  (*out)["policy"].push_back(chosen.decision);
+  if (!chosen.composer) {
+    route["composer_reason"] = "no model may read this answer's evidence: " + chosen.decision["detail"].get<std::string>();
+    return;
+  }
+  const std::string evidence = (*out)["text"];
+  std::vector<std::string> sources;
+  for (const auto& p : (*out)["evidence"]["passages"]) sources.push_back(p["quote"]);
+  if (sources.empty()) sources.push_back(evidence);  // a metric result, as its template writes it
+  route["model"] = {{"id", chosen.composer->model_id()},
+                    {"sha256", chosen.composer->sha256()},
+                    {"file", chosen.composer->file()}};
+  auto composed = chosen.composer->compose(question.empty() ? "What does the evidence show?" : question, sources);
+  if (!composed.ok()) {
+    (*out)["policy"].push_back(decision("composer.generate", "failed", composed.status().message()));
+    route["composer_reason"] = "the model failed; the template's text is kept";
+    return;
+  }
+  (*out)["cost"] = {{"prompt_tokens", composed->prompt_tokens}, {"completion_tokens", composed->completion_tokens}};
+  route["model_ms"] = composed->ms;
+  std::vector<std::string> unsupported = unsupported_figures(composed->text, evidence);
+  const std::vector<std::string> terms = key_terms(*out, question);
+  const bool states_nothing = !terms.empty() && !states_any(composed->text, terms);
+  if (composed->text.empty() || !unsupported.empty() || states_nothing) {
+    const std::string why =
+        composed->text.empty()   ? std::string("the model wrote nothing")
+        : !unsupported.empty()   ? fmt::format("the model stated {}, which the evidence does not", fmt::join(unsupported, ", "))
+                                 : "the model stated none of the figures or names the evidence gives";
+    (*out)["policy"].push_back(decision("composer.figures", "reject", why));
+    route["composer_reason"] = why + "; the template's text is kept";
+    route["rejected_text"] = composed->text;
+    return;
+  }
+  (*out)["policy"].push_back(decision("composer.figures", "accept", "every figure the model states is in the evidence"));
+  route["composer"] = "model";
+  route["composer_reason"] = chosen.decision["detail"];
+  (*out)["text"] = composed->text;
+}
+
 Result<Json> AnswerService::answer(const semantic::Asker& asker, const AnswerRequest& request) {
   const int64_t start = monotonic_now_ns();
   const std::shared_ptr<const semantic::MetricCatalog> held = catalog_->current();
@@ -170,6 +269,11 @@ Result<Json> AnswerService::answer(const semantic::Asker& asker, const AnswerReq
       (void)audit_->append(failed);  // best effort: the database may be what failed
     }
     return answered.status();
+  }
+  if (out["status"] == "answered") {
+    compose_with_model(catalog, request.question, &out);
+  } else {
+    out["route"]["composer_reason"] = "limitations and declines are not composed";
   }
   out["latency_ms"] = static_cast<double>(monotonic_now_ns() - start) / 1e6;
   if (audit_) {

@@ -9,14 +9,22 @@
 //      "evidence": {"metrics": [...metric evidence, with "columns" and "rows"],
 //                   "passages": [...document_search.h evidence]},
 //      "limitations": [{"code", "message", "nearest"}], "policy": [{"rule", "decision", "detail"}],
-//      "route": {"source": "metric" | "documents", "composer", "model", "request"},
+//      "route": {"source": "metric" | "documents", "composer": "model" | "metric-template" |
+//                "extractive", "model": {"id", "sha256", "file"} | null, "data_class",
+//                "composer_reason", "request", ["rejected_text"]},
 //      "catalog": {"version", "sha256"}, "cost": {"prompt_tokens", "completion_tokens"},
 //      "latency_ms"}
 // - A typed request goes to the semantic layer as it is; a question is read for a metric request
 //   (question_reader.h), else answered from the documents; a question asking for a number that
 //   neither answers is a typed limitation (unsupported_metric, with the metrics the asker may
-//   query), any other unanswered question is declined. No text is composed by a model yet: the
-//   route names the composer ("metric-template" or "extractive") and model null.
+//   query), any other unanswered question is declined.
+// - The text of an answered question is first composed from its evidence by template (the
+//   metric's rows; the quoted sentences). With a router (model_router.h), the model approved for
+//   the answer's data class then writes it from that text, and its text replaces the template's
+//   only when every figure it states is in the evidence (answer_composer.h); a refused route, a
+//   failed generation or a rejected text keeps the template's, with the decision in "policy"
+//   (router.data_class, composer.figures) and the model's tokens in "cost" whenever it ran.
+//   Limitations and declines are never composed.
 // - A warehouse or audit failure is returned as that Status with nothing of the answer (the
 //   caller maps it to an error): no partial answer, no answer without its audit rows.
 // - Not thread-safe (its connections): one service per thread.
@@ -31,6 +39,7 @@
 #include "rag/audit_log.h"
 #include "rag/catalog_source.h"
 #include "rag/document_search.h"
+#include "rag/model_router.h"
 #include "semantic/metric_catalog.h"
 #include "semantic/metric_request.h"
 #include "semantic/sql_compiler.h"
@@ -51,6 +60,9 @@ struct AnswerServiceOptions {
   //! open() refuses a warehouse whose role row-level security does not bind (false: an
   //! evaluation with the database's policy switched off on purpose)
   bool require_row_security = true;
+  //! Who may write an answer's text: null: its templates alone (composer_reason says why).
+  std::shared_ptr<const ModelRouter> router;
+  std::string composer_reason = "no model composes answers";
 };
 
 class AnswerService {
@@ -69,6 +81,8 @@ class AnswerService {
  private:
   Result<Json> answer_metric(const semantic::MetricCatalog& catalog, const semantic::Asker& asker,
                              const Json& request, Json* out);
+  //! The model's text in place of the template's, when the route and the figures allow it.
+  void compose_with_model(const semantic::MetricCatalog& catalog, const std::string& question, Json* out);
   Result<Json> answer_documents(const semantic::MetricCatalog& catalog, const semantic::Asker& asker,
                                 const std::string& question, Json* out);
 

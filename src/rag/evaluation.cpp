@@ -136,6 +136,7 @@ double percentile(std::vector<double> v, double p) {
 // what echoes the asker's own words (the route, the query's parameters, the policy details).
 std::string shown(const Json& answer) {
   std::string out = answer.value("text", "") + answer["evidence"]["passages"].dump() + answer["limitations"].dump();
+  out += answer["route"].value("rejected_text", "");  // returned too, though not as the answer
   for (const auto& m : answer["evidence"]["metrics"]) out += m["columns"].dump() + m["rows"].dump();
   return out;
 }
@@ -166,8 +167,13 @@ struct Judge {
   Status judge(const EvalCase& c, const Json& answer, CaseResult* r) {
     r->outcome = answer["status"];
     leaks(c, answer, r);
-    for (const auto& d : answer["policy"]) r->denies += d["decision"] == "deny";
+    for (const auto& d : answer["policy"]) {
+      r->denies += d["decision"] == "deny";
+      r->route_refused |= d["rule"] == "router.data_class" && d["decision"] == "deny";
+    }
     r->tokens = answer["cost"]["prompt_tokens"].get<int64_t>() + answer["cost"]["completion_tokens"].get<int64_t>();
+    if (r->outcome == "answered") r->composer = answer["route"]["composer"];
+    r->model_rejected = answer["route"].contains("rejected_text");
     if (!c.gold_sql.empty()) {
       KEEL_ASSIGN_OR_RETURN(auto gold, gold_rows(owner, c.gold_sql, c.tenant));
       const Json& metrics = answer["evidence"]["metrics"];
@@ -280,6 +286,8 @@ Result<EvalReport> run_evaluation(const EvalSet& set, const EvalEnvironment& env
     options.metrics.tenant_filter = layers.keel;
     options.document_source = layers.database ? semantic::DocumentSource::policy_view : semantic::DocumentSource::table;
     options.require_row_security = layers.database;
+    options.router = env.router;
+    options.composer_reason = env.composer_reason;
     KEEL_ASSIGN_OR_RETURN(auto service, ConnectedAnswerService::open(CatalogSource::fixed(*env.catalog), layers.database ? env.reader_uri : env.owner_uri,
                                                                      options));
     LayerSummary summary{layers, 0, 0, 0};
@@ -318,6 +326,9 @@ Result<EvalReport> run_evaluation(const EvalSet& set, const EvalEnvironment& env
         report.citations += r.citations;
         report.citations_valid += r.citations_valid;
         report.denies += r.denies;
+        report.composed_by_model += r.composer == "model";
+        report.model_texts_rejected += r.model_rejected;
+        report.routes_refused += r.route_refused;
         if (r.outcome != "refused") {
           latencies.push_back(r.latency_ms);
           report.tokens_per_answer += static_cast<double>(r.tokens);
@@ -328,6 +339,7 @@ Result<EvalReport> run_evaluation(const EvalSet& set, const EvalEnvironment& env
     }
     report.layers.push_back(summary);
   }
+  report.composer_reason = env.composer_reason;
   report.latency_p50_ms = percentile(latencies, 0.5);
   report.latency_p95_ms = percentile(latencies, 0.95);
   if (!latencies.empty()) report.tokens_per_answer /= static_cast<double>(latencies.size());
@@ -344,7 +356,8 @@ Json EvalReport::to_json() const {
     rows_json.push_back({{"id", r.id}, {"kind", r.kind}, {"tenant", r.tenant}, {"layers", r.layers},
                          {"outcome", r.outcome}, {"correct", r.correct}, {"leaked", r.leaked}, {"detail", r.detail},
                          {"latency_ms", r.latency_ms}, {"citations", r.citations},
-                         {"citations_valid", r.citations_valid}, {"denies", r.denies}});
+                         {"citations_valid", r.citations_valid}, {"denies", r.denies}, {"composer", r.composer},
+                         {"model_rejected", r.model_rejected}});
   return {{"layers", layers_json},
           {"answers", {{"correct", answers_correct}, {"total", answers_total}}},
           {"limitations", {{"correct", limitations_correct}, {"total", limitations_total}}},
@@ -354,6 +367,8 @@ Json EvalReport::to_json() const {
           {"policy_denies", denies},
           {"latency_ms", {{"p50", latency_p50_ms}, {"p95", latency_p95_ms}}},
           {"tokens_per_answer", tokens_per_answer},
+          {"composer", {{"by_model", composed_by_model}, {"model_texts_rejected", model_texts_rejected},
+                        {"routes_refused", routes_refused}, {"reason", composer_reason}}},
           {"rows", rows_json}};
 }
 

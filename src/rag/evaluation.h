@@ -21,6 +21,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,7 @@
 
 #include "core/json.h"
 #include "core/result.h"
+#include "rag/model_router.h"
 #include "semantic/metric_catalog.h"
 #include "semantic/metric_request.h"
 
@@ -66,6 +68,9 @@ struct EvalEnvironment {
   //! The bearer token of a case (its token kind minted by the caller's identity provider).
   std::function<std::string(const EvalCase&)> token_for;
   std::function<Result<semantic::Asker>(std::string_view token)> authenticate;
+  //! Who writes the answers' text (answer_service.h): null: templates only.
+  std::shared_ptr<const ModelRouter> router;
+  std::string composer_reason;
 };
 
 struct CaseResult {
@@ -74,6 +79,9 @@ struct CaseResult {
   double latency_ms = 0;
   int citations = 0, citations_valid = 0, denies = 0;
   int64_t tokens = 0;
+  std::string composer;  //!< who wrote the text ("model", "metric-template", "extractive"); "" unanswered
+  bool model_rejected = false;  //!< the model ran and its text was refused (composer.figures)
+  bool route_refused = false;   //!< no model was approved for the answer's data class
 };
 
 struct LayerSummary {
@@ -92,6 +100,8 @@ struct EvalReport {
   int citations = 0, citations_valid = 0, denies = 0;
   double latency_p50_ms = 0, latency_p95_ms = 0;
   double tokens_per_answer = 0;
+  int composed_by_model = 0, model_texts_rejected = 0, routes_refused = 0;
+  std::string composer_reason;
 
   Json to_json() const;
 };

@@ -125,6 +125,7 @@ Metric read_metric(YamlReader& r, const YAML::Node& node, const std::string& pat
     metric.filters.push_back(*f);
   });
   metric.roles = r.string_list(m.require("roles"), path + ".roles");
+  if (auto v = r.string(m.get("classification"), path + ".classification")) metric.classification = *v;
   m.finish();
   return metric;
 }

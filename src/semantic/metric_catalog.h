@@ -56,6 +56,9 @@ struct Metric {
   std::vector<Dimension> dimensions;
   std::vector<std::string> filters;  //!< dimension names a request may filter on
   std::vector<std::string> roles;    //!< roles that may query it; empty: nobody
+  //! The data class of its figures (`classification:`; a spec's class name, default internal):
+  //! the route that composes an answer from them must be approved for it.
+  std::string classification = "internal";
 
   const Dimension* dimension(std::string_view name) const;
 };

@@ -40,9 +40,10 @@ class RagServe : public ::testing::Test {
     start_server({"--threads", "2"});
   }
 
-  void start_server(const std::vector<std::string>& extra, const std::string& warehouse = "") {
+  void start_server(const std::vector<std::string>& extra, const std::string& warehouse = "",
+                    const std::string& spec = repo("examples/enterprise-rag.yaml")) {
     server_.reset();
-    std::vector<std::string> argv = {testing::keel_binary(), "rag", "serve", "--spec", repo("examples/enterprise-rag.yaml"),
+    std::vector<std::string> argv = {testing::keel_binary(), "rag", "serve", "--spec", spec,
                                      "--port", "0", "--jwks", dir_.file("jwks.json"), "--issuer", "https://idp.test",
                                      "--audience", "keel-rag", "--warehouse", warehouse.empty() ? reader_uri() : warehouse};
     argv.insert(argv.end(), extra.begin(), extra.end());
@@ -60,6 +61,17 @@ class RagServe : public ::testing::Test {
     return idp_.issue(claims(tenant, std::move(roles)), tenant != "globex");
   }
   std::string reader_uri() const { return pg_.uri("keel_reader"); }
+  //! The example spec with `from` replaced by `to`, written into the test's folder (its relative
+  //! paths made absolute); returns its path.
+  std::string spec_variant(const std::string& name, const std::string& from, const std::string& to) {
+    std::string spec = testing::read_file(repo("examples/enterprise-rag.yaml"));
+    EXPECT_NE(spec.find(from), std::string::npos) << from;
+    if (spec.find(from) != std::string::npos) spec.replace(spec.find(from), from.size(), to);
+    for (size_t at; (at = spec.find("../models/")) != std::string::npos;) spec.replace(at, 10, repo("models/"));
+    spec.replace(spec.find("path: enterprise-rag/"), 21, "path: " + repo("examples/enterprise-rag/"));
+    testing::write_file(dir_.file(name), spec);
+    return dir_.file(name);
+  }
   testing::HttpResult post(const std::string& path, const Json& body, const std::string& bearer) {
     std::vector<std::string> h = {"Content-Type: application/json"};
     if (!bearer.empty()) h.push_back("Authorization: Bearer " + bearer);
@@ -71,15 +83,7 @@ class RagServe : public ::testing::Test {
     auto j = parse_json(r.body);
     return j.ok() ? *j : Json();
   }
-  std::string scalar(const std::string& sql, const std::string& uri = "") {
-    PGconn* c = PQconnectdb((uri.empty() ? pg_.uri() : uri).c_str());
-    PGresult* r = PQexec(c, sql.c_str());
-    std::string v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0)
-                                                                             : std::string("ERROR: ") + PQerrorMessage(c);
-    PQclear(r);
-    PQfinish(c);
-    return v;
-  }
+  std::string scalar(const std::string& sql, const std::string& user = "postgres") { return pg_.scalar(sql, user); }
   // Nothing of another tenant: its customers, its figures in its documents.
   void expect_nothing_of_others(const std::string& tenant, const std::string& body) {
     for (const auto& other : samples::sample_tenants()) {
@@ -204,7 +208,7 @@ TEST_F(RagServe, BadTokensAre401AndEveryDecisionIsAudited) {
             std::string::npos) << evidence;
   EXPECT_EQ(scalar("SELECT tenant FROM keel_audit WHERE answer_id = '" + id + "' LIMIT 1"), "globex");
   // Append-only: the reader may not read or change it, the owner may not change it.
-  EXPECT_NE(scalar("SELECT count(*) FROM keel_audit", reader_uri()).find("permission denied"), std::string::npos);
+  EXPECT_NE(scalar("SELECT count(*) FROM keel_audit", "keel_reader").find("permission denied"), std::string::npos);
   EXPECT_NE(scalar("DELETE FROM keel_audit RETURNING id").find("append-only"), std::string::npos);
   EXPECT_NE(scalar("UPDATE keel_audit SET tenant = 'x' RETURNING id").find("append-only"), std::string::npos);
 }
@@ -302,6 +306,65 @@ TEST_F(RagServe, EveryMetricThePlanNamesIsExportedAndMoves) {
     auto check = testing::run_command({"promtool", "check", "metrics"}, text);
     EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   }
+}
+
+// The router: the spec's model, approved here for internal data only, writes (or has its text
+// checked and refused) the internal answers, and never sees the confidential ones; its tokens are
+// counted in the answer, the audit and /metrics. Without --composer, the bundled model's
+// evaluation record keeps it from writing, and every answer says why.
+TEST_F(RagServe, TheModelReadsOnlyTheClassesItIsApprovedForAndItsTokensAreCounted) {
+  Json by_default = ask("acme", "Within how many days may a customer return a product?");
+  EXPECT_NE(by_default["route"]["composer_reason"].get<std::string>().find("under the 50% floor"), std::string::npos)
+      << by_default["route"];
+  EXPECT_TRUE(by_default["route"]["model"].is_null());
+
+  const std::string spec = spec_variant("internal-only.yaml", "role: generate, max_ram_mb: 4096, classes: [internal, confidential]",
+                                        "role: generate, max_ram_mb: 4096, classes: [internal]");
+  start_server({"--composer", "model", "--max-tokens", "24"}, "", spec);
+
+  Json internal = ask("acme", "Within how many days may a customer return a product?");
+  ASSERT_EQ(internal["status"], "answered") << internal;
+  EXPECT_EQ(internal["route"]["data_class"], "internal");
+  EXPECT_EQ(internal["route"]["model"]["id"], "private-llm");
+  EXPECT_EQ(internal["route"]["model"]["sha256"], sha256_hex(testing::read_file(repo("models/keel-tiny-chat.gguf"))));
+  EXPECT_GT(internal["cost"]["prompt_tokens"].get<int>(), 20);
+  EXPECT_GT(internal["cost"]["completion_tokens"].get<int>(), 0);
+  bool figures_checked = false;
+  for (const auto& d : internal["policy"])
+    if (d["rule"] == "composer.figures") figures_checked = d["decision"] == (internal["route"]["composer"] == "model" ? "accept" : "reject");
+  EXPECT_TRUE(figures_checked) << internal["policy"];
+
+  Json confidential = ask("acme", "Who are our key accounts?");
+  ASSERT_EQ(confidential["status"], "answered") << confidential;
+  EXPECT_EQ(confidential["route"]["data_class"], "confidential");
+  EXPECT_TRUE(confidential["route"]["model"].is_null());
+  EXPECT_EQ(confidential["cost"]["prompt_tokens"], 0);
+  EXPECT_NE(dump_json(confidential["policy"]).find("no model is approved for confidential data"), std::string::npos);
+
+  const std::string id = internal["answer_id"];
+  EXPECT_NE(scalar("SELECT detail FROM keel_audit WHERE answer_id = '" + id + "' AND rule = 'evidence'")
+                .find("model private-llm sha256 " + internal["route"]["model"]["sha256"].get<std::string>()),
+            std::string::npos);
+  const std::string text = testing::http_request(url_, "GET", "/metrics").body;
+  EXPECT_NE(text.find("keel_answer_compositions_total{outcome=\"route_refused\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find(fmt::format("keel_model_tokens_total{{kind=\"prompt\"}} {}", internal["cost"]["prompt_tokens"].get<int>())),
+            std::string::npos)
+      << text;
+}
+
+TEST_F(RagServe, AModelOverItsMemoryBudgetIsRefusedBeforeLoading) {
+  const std::string spec = spec_variant("small-budget.yaml", "max_ram_mb: 4096", "max_ram_mb: 1");
+  testing::write_file(dir_.file("acme.jwt"), token("acme"));
+  auto r = testing::run_keel({"rag", "ask", "--spec", spec, "--warehouse", reader_uri(), "--jwks", dir_.file("jwks.json"),
+                              "--issuer", "https://idp.test", "--audience", "keel-rag", "--token", dir_.file("acme.jwt"),
+                              "--composer", "model", "What was the revenue in 2026?"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("max_ram_mb 1: does not fit"), std::string::npos) << r.err;
+  // The templates need no model: the same spec answers.
+  r = testing::run_keel({"rag", "ask", "--spec", spec, "--warehouse", reader_uri(), "--jwks", dir_.file("jwks.json"),
+                         "--issuer", "https://idp.test", "--audience", "keel-rag", "--token", dir_.file("acme.jwt"),
+                         "--composer", "template", "What was the revenue in 2026?"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 TEST_F(RagServe, ACatalogChangedMidSessionIsUsedAndNamedByTheNextAnswer) {
@@ -453,6 +516,20 @@ TEST(RagEval, NoLeakWithEitherLayerAndTheControlLeaks) {
   EXPECT_GE(report["answers"]["correct"].get<double>(), 0.9 * report["answers"]["total"].get<double>());
   EXPECT_EQ(report["limitations"]["correct"], report["limitations"]["total"]);
   EXPECT_GT(report["latency_ms"]["p95"].get<double>(), 0);
+}
+
+// With the model writing (--answer generate): still no leak with either layer, every model text
+// checked (written, rejected or its route refused), and the tokens per answer measured.
+TEST(RagEval, TheModelComposingLeaksNothingAndItsTokensAreMeasured) {
+  auto r = testing::run_keel({"eval", "enterprise-rag", "--answer", "generate", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  Json report = *parse_json(r.out);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(report["layers"][i]["leaks"], 0) << report["layers"][i];
+  EXPECT_GT(report["tokens_per_answer"].get<double>(), 0);
+  const Json& c = report["composer"];
+  EXPECT_GT(c["by_model"].get<int>() + c["model_texts_rejected"].get<int>(), 0) << c;
+  EXPECT_EQ(c["routes_refused"], 0) << c;  // the example approves its model for both classes
+  EXPECT_EQ(report["citations"]["valid"], report["citations"]["total"]);
 }
 
 // The demo path: a key set and tokens from `sample-identity`, PostgreSQL run by the command in

@@ -2,7 +2,6 @@
 // their own tenant's number (equal to the same figure computed directly) with its evidence and
 // policy decisions; limitations, bad tokens and a stopped warehouse are answered as such.
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
 
 #include "core/json.h"
 #include "support/test_idp.h"
@@ -38,12 +37,8 @@ class RagCommand : public ::testing::Test {
                               "--json"});
   }
   double direct(const std::string& sql) {
-    PGconn* c = PQconnectdb(pg_.uri().c_str());
-    PGresult* r = PQexec(c, sql.c_str());
-    double v = PQresultStatus(r) == PGRES_TUPLES_OK ? std::stod(PQgetvalue(r, 0, 0)) : -1;
-    PQclear(r);
-    PQfinish(c);
-    return v;
+    const std::string v = pg_.scalar(sql);
+    return v.starts_with("ERROR") ? -1 : std::stod(v);
   }
 
   testing::PostgresServer pg_;

@@ -226,6 +226,46 @@ failure: {inject: [db-stop]}
   EXPECT_NE(k005[0].message.find("no store is named"), std::string::npos);
 }
 
+// A model's approved classes must be classes the spec declares; the parser refuses a name that
+// is no data class at all.
+TEST(Checks, K013RefusesAModelApprovedForAnUndeclaredClass) {
+  const std::string spec = R"(keel: 1
+name: t
+scenario: enterprise-rag
+data: {classes: [internal]}
+slo: {ttft_ms: {p95: 500}, workload: {rps: 1}}
+deployment:
+  target: cluster
+  egress: none
+  models:
+    - {id: llm, path: m.gguf, role: generate, classes: CLASSES}
+failure: {inject: [db-stop]}
+)";
+  auto with = [&](const std::string& classes) {
+    std::string text = spec;
+    text.replace(text.find("CLASSES"), 7, classes);
+    return text;
+  };
+  Spec ok = parse_ok(with("[internal]"));
+  ASSERT_EQ(ok.deployment.models.size(), 1u);
+  EXPECT_TRUE(ok.deployment.models[0].approved_for(DataClass::internal));
+  EXPECT_FALSE(ok.deployment.models[0].approved_for(DataClass::confidential));
+  EXPECT_TRUE(failures(run_checks(ok), "K013").empty()) << statuses(run_checks(ok));
+
+  Spec undeclared = parse_ok(with("[internal, restricted]"));
+  auto k013 = failures(run_checks(undeclared), "K013");
+  ASSERT_EQ(k013.size(), 1u) << statuses(run_checks(undeclared));
+  EXPECT_EQ(k013[0].spec_path, "deployment.models[0].classes[1]");
+  EXPECT_NE(k013[0].message.find("approved for class 'restricted', which data.classes does not declare"),
+            std::string::npos);
+
+  ParsedSpec unknown = parse_spec_text(with("[secret]"), ".");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(errors_of(unknown)[0].to_string().find("deployment.models[0].classes[0]"), std::string::npos)
+      << errors_of(unknown)[0].to_string();
+  EXPECT_FALSE(parse_spec_text(with("[]"), ".").ok());
+}
+
 TEST(Checks, K010NamesEveryBadObjective) {
   Spec s = parse_ok(R"(keel: 1
 name: t

@@ -4,7 +4,6 @@
 #include "semantic/warehouse.h"
 
 #include <gtest/gtest.h>
-#include <libpq-fe.h>
 
 #include <set>
 
@@ -36,14 +35,7 @@ class WarehouseTest : public ::testing::Test {
   }
 
   //! The owner's own answer (a superuser: row-level security does not apply to it).
-  std::string direct(const std::string& sql) {
-    PGconn* c = PQconnectdb(pg_.uri().c_str());
-    PGresult* r = PQexec(c, sql.c_str());
-    std::string out = PQresultStatus(r) == PGRES_TUPLES_OK ? PQgetvalue(r, 0, 0) : PQerrorMessage(c);
-    PQclear(r);
-    PQfinish(c);
-    return out;
-  }
+  std::string direct(const std::string& sql) { return pg_.scalar(sql); }
 
   //! The customers a result names.
   static std::set<std::string> customers_in(const MetricRows& rows) {

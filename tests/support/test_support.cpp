@@ -2,6 +2,8 @@
 
 #include "net/http_client.h"
 
+#include <libpq-fe.h>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -369,6 +371,16 @@ CommandResult PostgresServer::pg(const std::vector<std::string>& argv) {
 
 std::string PostgresServer::uri(const std::string& user) const {
   return "postgresql:///postgres?host=" + dir_ + "&user=" + user;
+}
+
+std::string PostgresServer::scalar(const std::string& sql, const std::string& user) const {
+  PGconn* c = PQconnectdb(uri(user).c_str());
+  PGresult* r = PQexec(c, sql.c_str());
+  std::string v = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0)
+                                                                           : std::string("ERROR: ") + PQerrorMessage(c);
+  PQclear(r);
+  PQfinish(c);
+  return v;
 }
 
 bool PostgresServer::start() {

@@ -93,6 +93,8 @@ class PostgresServer {
   const std::string& error() const { return error_; }
   //! libpq URI of the `postgres` database, as `user` (the owner by default).
   std::string uri(const std::string& user = "postgres") const;
+  //! The first value of a query's result, as `user`; "ERROR: ..." when it fails or is empty.
+  std::string scalar(const std::string& sql, const std::string& user = "postgres") const;
   bool stop();
   bool start();
 

@@ -197,7 +197,8 @@ void add_eval_command(CLI::App& root, int& exit_code) {
   cmd->add_option("--store", o->store, "index location (default: a fresh temporary store)");
   cmd->add_option("--k", o->k, "passages retrieved per question")->check(CLI::Range(1, 20));
   cmd->add_option("--threads,-t", o->threads, "compute threads (0: all cores)");
-  cmd->add_option("--answer", o->answer, "how answers are made: auto, generate (the model) or extract (quotes)")
+  cmd->add_option("--answer", o->answer,
+                  "how answers are made: auto, generate (the model) or extract (quotes; enterprise-rag: templates)")
       ->check(CLI::IsMember(answer_mode_names()));
   cmd->add_option("--quality-floor", o->quality_floor,
                   "auto: the model answers only if its recorded share of correctly cited answers reaches this")
@@ -217,8 +218,11 @@ void add_eval_command(CLI::App& root, int& exit_code) {
       return;
     }
     if (o->scenario == "enterprise-rag") {
-      exit_code = run_enterprise_rag_eval(
-          {spec_given ? o->spec : bundled_example("examples/enterprise-rag.yaml"), o->questions, o->pg_data, o->json});
+      RagEvalOptions rag{spec_given ? o->spec : bundled_example("examples/enterprise-rag.yaml"), o->questions,
+                         o->pg_data, o->json};
+      rag.composer.mode = o->answer == "generate" ? "model" : o->answer == "extract" ? "template" : "auto";
+      rag.composer.quality_floor = o->quality_floor;
+      exit_code = run_enterprise_rag_eval(rag);
       return;
     }
     if (o->scenario != "local-research") {

@@ -1,5 +1,6 @@
 // keel rag serve and keel rag ask: the enterprise-rag answers (rag/answer_service.h).
 //   keel rag serve --jwks FILE (--warehouse URI | --pg-data DIR) [--spec SPEC] [--host H] [--port P] [--threads N]
+//                  [--composer auto|model|template]
 //     serves POST /v1/answers and the OpenAI-compatible POST /v1/chat/completions to bearer
 //     tokens of the identity provider whose keys --jwks holds.
 //   keel rag ask --token FILE --jwks FILE (--warehouse URI | --pg-data DIR) ["question" | --request JSON] [--json]
@@ -34,12 +35,14 @@ struct ServeOptions {
   uint16_t port = 8090;
   size_t threads = 4, max_waiting = 64;
   RagIdentityOptions identity;
+  ComposerChoice composer;
 };
 
 struct AskOptions {
   std::string spec, token, request, question;
   WarehouseOptions warehouse;
   RagIdentityOptions identity;
+  ComposerChoice composer;
   bool json = false;
 };
 
@@ -91,13 +94,18 @@ int run_serve(const ServeOptions& o) {
     options.retry_after_s = overload->retry_after_s;
   }
   options.authenticate = [tokens](std::string_view token) { return tokens->authenticate(token); };
+  auto answers = answer_options(d->spec, o.composer);
+  if (!answers.ok()) return fail(answers.status().message());
   std::shared_ptr<rag::CatalogSource> catalogs = d->catalog;
-  options.open_service = [catalogs, uri = *warehouse] { return rag::ConnectedAnswerService::open(catalogs, uri); };
+  options.open_service = [catalogs, uri = *warehouse, answers = *answers] {
+    return rag::ConnectedAnswerService::open(catalogs, uri, answers);
+  };
   const auto catalog = catalogs->current();
   auto server = rag::AnswerServer::create(std::move(options));
   if (!server.ok()) return fail(server.status().message());
   std::fprintf(stderr, "keel rag: metric catalog %s (%zu metrics; a changed file is read again), %zu worker(s)\n",
                catalog->version.c_str(), catalog->metrics.size(), o.threads);
+  std::fprintf(stderr, "keel rag: %s\n", answers->composer_reason.c_str());
   std::fprintf(stderr, "keel rag: listening on http://%s:%u (POST /v1/answers, POST /v1/chat/completions)\n",
                o.host.c_str(), (*server)->port());
   (*server)->run();
@@ -144,11 +152,13 @@ int run_ask(const AskOptions& o) {
   if (!authenticator.ok()) return fail("--jwks: " + authenticator.status().message());
   auto token = read_token_file(o.token);
   if (!token.ok()) return fail(token.status().message());
+  auto answers = answer_options(d->spec, o.composer);  // the model file is read before the guard
+  if (!answers.ok()) return fail(answers.status().message());
   std::unique_ptr<LocalPostgres> cluster;
   auto warehouse = open_warehouse(o.warehouse, &cluster);
   if (!warehouse.ok()) return fail(warehouse.status().message());
   if (Status guard = guard_for_warehouse(d->spec, *warehouse); !guard.ok()) return fail(guard.message());
-  auto service = rag::ConnectedAnswerService::open(d->catalog, *warehouse);
+  auto service = rag::ConnectedAnswerService::open(d->catalog, *warehouse, *answers);
   if (!service.ok()) return fail(service.status().message());
   auto asker = (*authenticator)->authenticate(*token);
   if (!asker.ok()) {
@@ -183,6 +193,7 @@ void add_rag_serve(CLI::App& rag, int& exit_code) {
                   "requests that may wait for a worker; past that, the spec's on_overload answer")
       ->capture_default_str();
   add_identity_options(*cmd, o->identity);
+  add_composer_options(*cmd, o->composer);
   cmd->callback([o, &exit_code] {
     if (o->spec.empty()) o->spec = bundled_example("examples/enterprise-rag.yaml");
     exit_code = run_serve(*o);
@@ -199,6 +210,7 @@ void add_rag_ask(CLI::App& rag, int& exit_code) {
   cmd->add_option("--request", o->request, "a typed metric request instead of a question: JSON, or @FILE");
   cmd->add_flag("--json", o->json, "print the answer as JSON");
   add_identity_options(*cmd, o->identity);
+  add_composer_options(*cmd, o->composer);
   cmd->callback([o, &exit_code] {
     if (o->spec.empty()) o->spec = bundled_example("examples/enterprise-rag.yaml");
     exit_code = run_ask(*o);

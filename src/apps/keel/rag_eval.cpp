@@ -60,8 +60,12 @@ void print_report(const rag::EvalReport& r, size_t cases) {
   figures.add_row({"citations valid (quote = the document's bytes, hash matches)", share(r.citations_valid, r.citations)});
   figures.add_row({"policy denies", std::to_string(r.denies)});
   figures.add_row({"latency p50 / p95", fmt::format("{:.1f} / {:.1f} ms", r.latency_p50_ms, r.latency_p95_ms)});
-  figures.add_row({"model tokens per answer", fmt::format("{:.0f} (no model composes answers yet)", r.tokens_per_answer)});
+  figures.add_row({"answers written by the model (its figures all in the evidence)", std::to_string(r.composed_by_model)});
+  figures.add_row({"model texts rejected (a figure not in the evidence) / routes refused (data class)",
+                   fmt::format("{} / {}", r.model_texts_rejected, r.routes_refused)});
+  figures.add_row({"model tokens per answer (prompt + completion)", fmt::format("{:.0f}", r.tokens_per_answer)});
   std::printf("%s", figures.render().c_str());
+  std::printf("composer: %s\n", r.composer_reason.c_str());
   for (const auto& l : r.layers)
     if (!l.layers.keel && !l.layers.database)
       std::printf("\nwith both layers off (the control) %d case(s) leaked: the leak check can fire\n", l.leaks);
@@ -86,6 +90,8 @@ int run_enterprise_rag_eval(const RagEvalOptions& o) {
       o.questions.empty() ? spec->base_dir + "/enterprise-rag/questions.json" : o.questions;
   auto set = rag::load_eval_set(questions);
   if (!set.ok()) return fail(set.status().message());
+  auto answers = answer_options(*spec, o.composer);
+  if (!answers.ok()) return fail(answers.status().message());
 
   std::string dir = o.pg_data;
   bool temporary = false;
@@ -118,6 +124,8 @@ int run_enterprise_rag_eval(const RagEvalOptions& o) {
     env.owner_uri = (*cluster)->uri();
     env.token_for = [&idp](const rag::EvalCase& c) { return token_for(idp, c); };
     env.authenticate = [&tokens](std::string_view t) { return (*tokens)->authenticate(t); };
+    env.router = answers->router;
+    env.composer_reason = answers->composer_reason;
     const std::vector<rag::PolicyLayers> arrangements = {
         {"keel + database", true, true}, {"keel only", true, false}, {"database only", false, true},
         {"neither (control)", false, false}};

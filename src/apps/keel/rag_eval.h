@@ -4,11 +4,14 @@
 
 #include <string>
 
+#include "apps/keel/rag_setup.h"
+
 namespace keel::app {
 
 struct RagEvalOptions {
   std::string spec, questions, pg_data;
   bool json = false;
+  ComposerChoice composer;  //!< who writes the answers' text
 };
 
 //! Exit 0 when no arrangement with a policy layer on leaks, the control (both off) does (the

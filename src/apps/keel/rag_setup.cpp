@@ -5,12 +5,55 @@
 
 #include <cstdio>
 
+#include "assistant/answer_quality.h"
 #include "contract/egress_guard.h"
 #include "rag/audit_log.h"
 #include "samples/warehouse.h"
 #include "core/file_io.h"
 
 namespace keel::app {
+
+void add_composer_options(CLI::App& cmd, ComposerChoice& o) {
+  cmd.add_option("--composer", o.mode,
+                 "who writes an answer's text: auto (the model when its evaluation record shows at least 50% "
+                 "correct), model (the spec's generate model approved for the answer's data class, its figures "
+                 "checked against the evidence) or template")
+      ->check(CLI::IsMember({"auto", "model", "template"}))
+      ->capture_default_str();
+  cmd.add_option("--max-tokens", o.max_tokens, "most tokens the model writes per answer")
+      ->check(CLI::Range(int64_t{1}, int64_t{1024}))
+      ->capture_default_str();
+}
+
+Result<rag::AnswerServiceOptions> answer_options(const contract::Spec& spec, const ComposerChoice& o) {
+  rag::AnswerServiceOptions options;
+  auto templates = [&](std::string reason) {
+    options.composer_reason = std::move(reason);
+    return options;
+  };
+  if (o.mode == "template") return templates("--composer template: answers are composed from templates");
+  const contract::ModelSpec* first = nullptr;
+  for (const auto& m : spec.deployment.models)
+    if (!first && m.role == contract::ModelRole::generate && m.runs == contract::ModelPlacement::local) first = &m;
+  if (!first) return templates("the spec has no local generate model; answers are composed from templates");
+  const std::string path = first->path.empty() || first->path[0] == '/' ? first->path : spec.base_dir + "/" + first->path;
+  if (o.mode == "auto") {
+    KEEL_ASSIGN_OR_RETURN(auto record, assistant::current_answer_quality(path));
+    if (!record)
+      return templates(fmt::format("{} has no evaluation record; answers are composed from templates "
+                                   "(--composer model lets it write them)", first->id));
+    if (record->answered_correctly < o.quality_floor)
+      return templates(fmt::format("{} answered {:.0f}% of its evaluation ({}) correctly, under the {:.0f}% floor; "
+                                   "answers are composed from templates (--composer model lets it write them)",
+                                   first->id, 100 * record->answered_correctly, record->scenario, 100 * o.quality_floor));
+  }
+  std::fprintf(stderr, "keel rag: loading the answer model(s) of %s\n", spec.file.c_str());
+  rag::ComposerOptions composer;
+  composer.max_tokens = o.max_tokens;
+  KEEL_ASSIGN_OR_RETURN(std::unique_ptr<rag::ModelRouter> router, rag::ModelRouter::open(spec, composer));
+  options.router = std::move(router);
+  return templates("the model approved for the answer's data class writes it");
+}
 
 void add_identity_options(CLI::App& cmd, RagIdentityOptions& o) {
   cmd.add_option("--jwks", o.jwks,

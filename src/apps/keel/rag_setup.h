@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "core/local_postgres.h"
 #include "core/result.h"
+#include "rag/answer_service.h"
 #include "rag/token_authenticator.h"
 #include "semantic/metric_catalog.h"
 
@@ -21,6 +22,20 @@ struct RagIdentityOptions {
   int64_t jwks_min_refetch_s = 30;
   semantic::ClaimMapping claims;
 };
+
+//! Who writes an answer's text (rag/answer_service.h): `template` never loads a model; `model`
+//! routes each answer to the spec's local generate model approved for its data class; `auto`
+//! (default) does so when that model's evaluation record (assistant/answer_quality.h) shows at
+//! least quality_floor of its answers correct, else keeps the templates and says why in every answer.
+struct ComposerChoice {
+  std::string mode = "auto";
+  int64_t max_tokens = 96;
+  double quality_floor = 0.5;  //!< auto: the share of correct answers the record must show
+};
+void add_composer_options(CLI::App& cmd, ComposerChoice& o);
+
+//! The answer options with the router (null: templates only) and the reason, as chosen.
+[[nodiscard]] Result<rag::AnswerServiceOptions> answer_options(const contract::Spec& spec, const ComposerChoice& o);
 
 //! --jwks (required), --issuer, --audience and the claim names.
 void add_identity_options(CLI::App& cmd, RagIdentityOptions& o);
