@@ -162,10 +162,18 @@ EnterpriseRagFacts enterprise_rag_facts(const PlanBuilder& b) {
 void add_enterprise_rag_controls(PlanBuilder& b, const EnterpriseRagFacts& f) {
   const Spec& s = b.spec();
   if (f.idp) {
+    const IdentitySettings& id = f.idp->identity ? *f.idp->identity : IdentitySettings{};
     b.control("tenant-isolation", "tenant-isolation",
-              fmt::format("the tenant comes from the identity token verified with {}, never from "
-                          "the request body",
-                          f.idp->id),
+              b.runtime_built()
+                  ? fmt::format("the tenant comes from the '{}' claim of a token verified with {}'s keys "
+                                "(issuer {}, audience {}; principal '{}', roles '{}'), never from the "
+                                "request body",
+                                id.tenant_claim, f.idp->id, id.issuer.empty() ? "not checked" : id.issuer,
+                                id.audience.empty() ? "not checked" : id.audience, id.principal_claim,
+                                id.roles_claim)
+                  : fmt::format("the tenant comes from the identity token verified with {}, never from "
+                                "the request body",
+                                f.idp->id),
               "components");
   }
   if (!s.data.sources.empty()) {

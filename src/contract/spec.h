@@ -320,6 +320,19 @@ struct ServingSpec {
   int64_t idle_timeout_ms = serving_defaults::kIdleTimeoutMs;
 };
 
+//! How an identity-provider component's tokens are read: `issuer` (default: the component's
+//! url), `audience`, `jwks` (a key-set file relative to the spec, or an https URL on the egress
+//! allow-list) and `claims: {principal, tenant, roles}` (the claim names). Only that kind takes
+//! these keys; a command's flags override each.
+struct IdentitySettings {
+  std::string issuer;
+  std::string audience;
+  std::string jwks;
+  std::string principal_claim = "sub";
+  std::string tenant_claim = "tenant";
+  std::string roles_claim = "roles";
+};
+
 struct Component {
   SpecLocation where;
   std::string id;
@@ -330,6 +343,7 @@ struct Component {
   //! The implementation that serves this component, by the name an application registered it
   //! under (a system of record: agent/catalog.h); "" when none is named.
   std::string provider;
+  std::optional<IdentitySettings> identity;  //!< set for kind identity-provider
   //! Never for kinds cache/ephemeral (whatever `durable:` says); otherwise unless `durable: false`.
   bool is_durable() const;
 };

@@ -498,6 +498,28 @@ ServingSpec read_serving(Reader& r, const YAML::Node& node) {
   return s;
 }
 
+// issuer, audience, jwks and claims: only an identity provider's (contract in spec.h).
+void read_identity_settings(Reader& r, YamlReader::Map& cm, const std::string& p, Component& c) {
+  IdentitySettings id;
+  for (const char* key : {"issuer", "audience", "jwks", "claims"}) {
+    if (auto node = cm.get(key); node.IsDefined() && c.kind != ComponentKind::identity_provider)
+      r.error(p + "." + key, node, fmt::format("only an identity-provider component takes '{}'", key));
+  }
+  if (c.kind != ComponentKind::identity_provider) return;
+  if (auto v = r.string(cm.get("issuer"), p + ".issuer")) id.issuer = *v;
+  if (id.issuer.empty()) id.issuer = c.url;
+  if (auto v = r.string(cm.get("audience"), p + ".audience")) id.audience = *v;
+  if (auto v = r.string(cm.get("jwks"), p + ".jwks")) id.jwks = *v;
+  if (auto claims = cm.get("claims"); claims.IsDefined()) {
+    auto m = r.map(claims, p + ".claims", cm.line());
+    if (auto v = r.string(m.get("principal"), p + ".claims.principal")) id.principal_claim = *v;
+    if (auto v = r.string(m.get("tenant"), p + ".claims.tenant")) id.tenant_claim = *v;
+    if (auto v = r.string(m.get("roles"), p + ".claims.roles")) id.roles_claim = *v;
+    m.finish();
+  }
+  c.identity = std::move(id);
+}
+
 std::vector<Component> read_components(Reader& r, const YAML::Node& node) {
   std::vector<Component> out;
   r.list(node, "components", [&](const YAML::Node& n, const std::string& p) {
@@ -511,6 +533,7 @@ std::vector<Component> read_components(Reader& r, const YAML::Node& node) {
     if (auto v = r.string(cm.get("url"), p + ".url")) c.url = *v;
     if (auto v = r.identifier(cm.get("provider"), p + ".provider")) c.provider = *v;
     c.durable = r.boolean(cm.get("durable"), p + ".durable");
+    read_identity_settings(r, cm, p, c);
     cm.finish();
     out.push_back(std::move(c));
   });

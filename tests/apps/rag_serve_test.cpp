@@ -61,12 +61,14 @@ class RagServe : public ::testing::Test {
     return idp_.issue(claims(tenant, std::move(roles)), tenant != "globex");
   }
   std::string reader_uri() const { return pg_.uri("keel_reader"); }
-  //! The example spec with `from` replaced by `to`, written into the test's folder (its relative
-  //! paths made absolute); returns its path.
-  std::string spec_variant(const std::string& name, const std::string& from, const std::string& to) {
+  //! The example spec with each edit's first text replaced by its second, written into the test's
+  //! folder (its relative paths made absolute); returns its path.
+  std::string spec_variant(const std::string& name, const std::vector<std::pair<std::string, std::string>>& edits) {
     std::string spec = testing::read_file(repo("examples/enterprise-rag.yaml"));
-    EXPECT_NE(spec.find(from), std::string::npos) << from;
-    if (spec.find(from) != std::string::npos) spec.replace(spec.find(from), from.size(), to);
+    for (const auto& [from, to] : edits) {
+      EXPECT_NE(spec.find(from), std::string::npos) << from;
+      if (spec.find(from) != std::string::npos) spec.replace(spec.find(from), from.size(), to);
+    }
     for (size_t at; (at = spec.find("../models/")) != std::string::npos;) spec.replace(at, 10, repo("models/"));
     spec.replace(spec.find("path: enterprise-rag/"), 21, "path: " + repo("examples/enterprise-rag/"));
     testing::write_file(dir_.file(name), spec);
@@ -318,8 +320,8 @@ TEST_F(RagServe, TheModelReadsOnlyTheClassesItIsApprovedForAndItsTokensAreCounte
       << by_default["route"];
   EXPECT_TRUE(by_default["route"]["model"].is_null());
 
-  const std::string spec = spec_variant("internal-only.yaml", "role: generate, max_ram_mb: 4096, classes: [internal, confidential]",
-                                        "role: generate, max_ram_mb: 4096, classes: [internal]");
+  const std::string spec = spec_variant("internal-only.yaml", {{"role: generate, max_ram_mb: 4096, classes: [internal, confidential]",
+                                                                "role: generate, max_ram_mb: 4096, classes: [internal]"}});
   start_server({"--composer", "model", "--max-tokens", "24"}, "", spec);
 
   Json internal = ask("acme", "Within how many days may a customer return a product?");
@@ -353,7 +355,7 @@ TEST_F(RagServe, TheModelReadsOnlyTheClassesItIsApprovedForAndItsTokensAreCounte
 }
 
 TEST_F(RagServe, AModelOverItsMemoryBudgetIsRefusedBeforeLoading) {
-  const std::string spec = spec_variant("small-budget.yaml", "max_ram_mb: 4096", "max_ram_mb: 1");
+  const std::string spec = spec_variant("small-budget.yaml", {{"max_ram_mb: 4096", "max_ram_mb: 1"}});
   testing::write_file(dir_.file("acme.jwt"), token("acme"));
   auto r = testing::run_keel({"rag", "ask", "--spec", spec, "--warehouse", reader_uri(), "--jwks", dir_.file("jwks.json"),
                               "--issuer", "https://idp.test", "--audience", "keel-rag", "--token", dir_.file("acme.jwt"),
@@ -365,6 +367,41 @@ TEST_F(RagServe, AModelOverItsMemoryBudgetIsRefusedBeforeLoading) {
                          "--issuer", "https://idp.test", "--audience", "keel-rag", "--token", dir_.file("acme.jwt"),
                          "--composer", "template", "What was the revenue in 2026?"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// The identity provider as the spec describes it (issuer, audience, key set, claim names), with
+// no identity flag: a token is read through the spec's claim names, and one of another issuer or
+// without the spec's tenant claim is refused.
+TEST_F(RagServe, TheSpecsIdentityProviderNamesTheIssuerKeysAndClaims) {
+  const std::string spec = spec_variant(
+      "org-claim.yaml", {{R"(url: "https://identity.internal.example")", R"(url: "https://idp.test")"},
+                         {R"(jwks: "https://identity.internal.example/.well-known/jwks.json")", "jwks: jwks.json"},
+                         {"claims: {principal: sub, tenant: tenant, roles: roles}",
+                          "claims: {principal: email, tenant: org, roles: groups}"}});
+  auto ask_with = [&](const Json& claims) {
+    testing::write_file(dir_.file("t.jwt"), idp_.issue(claims));
+    return testing::run_keel({"rag", "ask", "--spec", spec, "--warehouse", reader_uri(), "--token", dir_.file("t.jwt"),
+                              "--json", "What was the revenue in 2026?"});
+  };
+  Json org = {{"iss", "https://idp.test"}, {"aud", "keel-rag"},        {"email", "ana@globex.example"},
+              {"org", "globex"},           {"groups", {"analyst"}}, {"exp", kFarFuture}};
+  auto answered = ask_with(org);
+  ASSERT_EQ(answered.exit_code, 0) << answered.err;
+  Json a = *parse_json(answered.out);
+  EXPECT_EQ(a["evidence"]["metrics"][0]["parameters"][0], "globex");
+  EXPECT_NE(dump_json(a["policy"]).find("principal ana@globex.example of tenant globex"), std::string::npos);
+
+  Json other_issuer = org;
+  other_issuer["iss"] = "https://identity.internal.example";
+  auto refused = ask_with(other_issuer);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("iss"), std::string::npos) << refused.err;
+  Json no_org = org;
+  no_org.erase("org");
+  no_org["tenant"] = "globex";  // the default claim name is not the spec's
+  refused = ask_with(no_org);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("org"), std::string::npos) << refused.err;
 }
 
 TEST_F(RagServe, ACatalogChangedMidSessionIsUsedAndNamedByTheNextAnswer) {
@@ -426,8 +463,8 @@ TEST_F(RagServe, McpOverStdioAnswersAsTheTokensAsker) {
       R"({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"query_metric","arguments":{"metric":"order_count"}}})"
       "\n";
   auto r = testing::run_command({testing::keel_binary(), "rag", "mcp", "--spec", repo("examples/enterprise-rag.yaml"), "--stdio",
-                                 "--token", dir_.file("initech.jwt"), "--jwks", dir_.file("jwks.json"), "--warehouse",
-                                 reader_uri()},
+                                 "--token", dir_.file("initech.jwt"), "--jwks", dir_.file("jwks.json"), "--issuer",
+                                 "https://idp.test", "--audience", "keel-rag", "--warehouse", reader_uri()},
                                 input, {}, 60);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   const std::string count = scalar("SELECT count(*) FROM orders WHERE tenant_id = 'initech'");
@@ -455,7 +492,7 @@ TEST_F(RagServe, AKeySetAtAnAllowListedUrlIsFetchedAndFetchedAgainOnRotation) {
   auto serve = [&](const std::string& spec_path) {
     return std::make_unique<testing::BackgroundProcess>(std::vector<std::string>{
         testing::keel_binary(), "rag", "serve", "--spec", spec_path, "--port", "0", "--jwks", jwks_url,
-        "--jwks-min-refetch-s", "0", "--warehouse", reader_uri()});
+        "--jwks-min-refetch-s", "0", "--issuer", "https://idp.test", "--audience", "keel-rag", "--warehouse", reader_uri()});
   };
   // Not on the allow-list: the key set is never fetched, the server does not start.
   auto refused = serve(repo("examples/enterprise-rag.yaml"));

@@ -109,7 +109,8 @@ TEST_F(RagCommand, BadTokensAreRefusedBeforeAnyQuery) {
 
 TEST_F(RagCommand, AWarehouseOutsideTheEgressAllowListIsNeverContacted) {
   auto r = testing::run_keel({"rag", "query", "--spec", testing::source_dir() + "/examples/enterprise-rag.yaml",
-                              "--jwks", dir_.file("jwks.json"), "--token", token_file("acme.jwt", analyst("acme")),
+                              "--jwks", dir_.file("jwks.json"), "--issuer", "https://idp.test", "--audience", "keel-rag",
+                              "--token", token_file("acme.jwt", analyst("acme")),
                               "--warehouse", "postgresql://db.elsewhere.example:5432/warehouse",
                               "--request", R"({"metric": "revenue"})"});
   EXPECT_EQ(r.exit_code, 1);

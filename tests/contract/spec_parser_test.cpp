@@ -37,6 +37,34 @@ std::vector<std::string> error_strings(const ParsedSpec& p) {
   return ::testing::AssertionFailure() << "no error '" << expected << "' among:" << all;
 }
 
+TEST(SpecParser, AnIdentityProviderNamesItsIssuerAudienceKeysAndClaims) {
+  const std::string base = std::string(kMinimal) + "components:\n";
+  ParsedSpec p = parse_spec_text(base + R"(  - id: idp
+    kind: identity-provider
+    url: https://login.example
+    audience: api
+    jwks: keys.json
+    claims: {tenant: org}
+)");
+  ASSERT_TRUE(p.ok()) << ::testing::PrintToString(error_strings(p));
+  const auto& id = p->components[0].identity;
+  ASSERT_TRUE(id.has_value());
+  EXPECT_EQ(id->issuer, "https://login.example");  // the url, unless `issuer:` says otherwise
+  EXPECT_EQ(id->audience, "api");
+  EXPECT_EQ(id->jwks, "keys.json");
+  EXPECT_EQ(id->tenant_claim, "org");
+  EXPECT_EQ(id->principal_claim, "sub");
+  EXPECT_EQ(id->roles_claim, "roles");
+
+  ParsedSpec wrong_kind = parse_spec_text(base + "  - {id: db, kind: postgresql, url: x, audience: api}\n");
+  EXPECT_TRUE(has_error(wrong_kind, "components[0].audience: only an identity-provider component takes 'audience' (line 10)"));
+  ParsedSpec bad_claim = parse_spec_text(base + "  - {id: idp, kind: identity-provider, url: x, claims: {team: t}}\n");
+  EXPECT_FALSE(bad_claim.ok());
+  ParsedSpec none = parse_spec_text(base + "  - {id: db, kind: postgresql, url: x}\n");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->components[0].identity.has_value());
+}
+
 TEST(SpecParser, MinimalSpecParsesWithDefaults) {
   ParsedSpec p = parse_spec_text(kMinimal);
   ASSERT_TRUE(p.ok()) << ::testing::PrintToString(error_strings(p));

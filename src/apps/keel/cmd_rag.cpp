@@ -50,8 +50,8 @@ int fail(const std::string& message) {
   return 1;
 }
 
-Result<semantic::Asker> asker_of(const QueryOptions& o) {
-  KEEL_ASSIGN_OR_RETURN(auto authenticator, make_authenticator(o.identity));
+Result<semantic::Asker> asker_of(const QueryOptions& o, const contract::Spec& spec) {
+  KEEL_ASSIGN_OR_RETURN(auto authenticator, make_authenticator(o.identity, spec));
   KEEL_ASSIGN_OR_RETURN(std::string token, read_token_file(o.token));
   return authenticator->authenticate(token);
 }
@@ -86,7 +86,7 @@ int run_query(const QueryOptions& o) {
   auto catalog = catalog_of(*spec);
   if (!catalog.ok()) return fail(catalog.status().message());
   contract::restrict_egress_to({&*spec});  // a --jwks URL too
-  auto asker = asker_of(o);
+  auto asker = asker_of(o, *spec);
   if (!asker.ok()) return fail(asker.status().message());
   auto request = read_request_arg(o.request);
   if (!request.ok()) return fail(request.status().message());

@@ -46,8 +46,8 @@ int run_mcp(const McpOptions& o) {
   if (!path.ok()) return fail(path.status().message());
   auto catalog = rag::CatalogSource::open(*path);
   if (!catalog.ok()) return fail(catalog.status().message());
-  auto authenticator = make_authenticator(o.identity);
-  if (!authenticator.ok()) return fail("--jwks: " + authenticator.status().message());
+  auto authenticator = make_authenticator(o.identity, *spec);
+  if (!authenticator.ok()) return fail("the identity provider's key set: " + authenticator.status().message());
   std::shared_ptr<rag::TokenAuthenticator> tokens = std::move(*authenticator);
   std::unique_ptr<LocalPostgres> cluster;
   auto warehouse = open_warehouse(o.warehouse, &cluster);

@@ -81,8 +81,8 @@ int run_serve(const ServeOptions& o) {
   auto warehouse = open_warehouse(o.warehouse, &cluster);
   if (!warehouse.ok()) return fail(warehouse.status().message());
   if (Status s = check_warehouse_host(d->spec, *warehouse); !s.ok()) return fail(s.message());
-  auto authenticator = make_authenticator(o.identity);
-  if (!authenticator.ok()) return fail("--jwks: " + authenticator.status().message());
+  auto authenticator = make_authenticator(o.identity, d->spec);
+  if (!authenticator.ok()) return fail("the identity provider's key set: " + authenticator.status().message());
   std::shared_ptr<rag::TokenAuthenticator> tokens = std::move(*authenticator);
   rag::AnswerServerOptions options;
   options.host = o.host;
@@ -148,8 +148,8 @@ int run_ask(const AskOptions& o) {
     request.metric_request = *parsed;
   }
   if (request.question.empty() && !request.metric_request) return fail("give a question or --request");
-  auto authenticator = make_authenticator(o.identity);
-  if (!authenticator.ok()) return fail("--jwks: " + authenticator.status().message());
+  auto authenticator = make_authenticator(o.identity, d->spec);
+  if (!authenticator.ok()) return fail("the identity provider's key set: " + authenticator.status().message());
   auto token = read_token_file(o.token);
   if (!token.ok()) return fail(token.status().message());
   auto answers = answer_options(d->spec, o.composer);  // the model file is read before the guard

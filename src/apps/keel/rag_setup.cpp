@@ -56,23 +56,40 @@ Result<rag::AnswerServiceOptions> answer_options(const contract::Spec& spec, con
 }
 
 void add_identity_options(CLI::App& cmd, RagIdentityOptions& o) {
-  cmd.add_option("--jwks", o.jwks,
-                 "the identity provider's JSON Web Key Set: a file (re-read when it changes) or an https:// "
-                 "URL the spec's egress allow-list names (fetched again when a token fails)")
-      ->required();
-  cmd.add_option("--jwks-min-refetch-s", o.jwks_min_refetch_s,
-                 "a --jwks URL is fetched again at most this often")
+  auto set = [&cmd](const std::string& name, std::optional<std::string>& to, const std::string& help) {
+    cmd.add_option_function<std::string>(name, [&to](const std::string& v) { to = v; }, help);
+  };
+  set("--jwks", o.jwks,
+      "the identity provider's JSON Web Key Set: a file (re-read when it changes) or an https:// URL the spec's "
+      "egress allow-list names (fetched again when a token fails); default: the spec identity provider's jwks");
+  cmd.add_option("--jwks-min-refetch-s", o.jwks_min_refetch_s, "a --jwks URL is fetched again at most this often")
       ->capture_default_str()
       ->check(CLI::Range(0, 86400));
-  cmd.add_option("--issuer", o.issuer, "expected iss claim (empty: not checked)");
-  cmd.add_option("--audience", o.audience, "expected aud claim (empty: not checked)");
-  cmd.add_option("--principal-claim", o.claims.principal, "claim naming the principal")->capture_default_str();
-  cmd.add_option("--tenant-claim", o.claims.tenant, "claim naming the tenant")->capture_default_str();
-  cmd.add_option("--roles-claim", o.claims.roles, "claim listing the roles")->capture_default_str();
+  set("--issuer", o.issuer, "expected iss claim (default: the spec identity provider's issuer, else its url; \"\": not checked)");
+  set("--audience", o.audience, "expected aud claim (default: the spec identity provider's audience; \"\": not checked)");
+  set("--principal-claim", o.principal_claim, "claim naming the principal (default: the spec's, else sub)");
+  set("--tenant-claim", o.tenant_claim, "claim naming the tenant (default: the spec's, else tenant)");
+  set("--roles-claim", o.roles_claim, "claim listing the roles (default: the spec's, else roles)");
 }
 
-Result<std::unique_ptr<rag::TokenAuthenticator>> make_authenticator(const RagIdentityOptions& o) {
-  return rag::TokenAuthenticator::create(o.jwks, {o.issuer, o.audience, 60}, o.claims, o.jwks_min_refetch_s * 1000);
+Result<std::unique_ptr<rag::TokenAuthenticator>> make_authenticator(const RagIdentityOptions& o,
+                                                                   const contract::Spec& spec) {
+  contract::IdentitySettings idp;
+  for (const auto& c : spec.components)
+    if (c.identity) {
+      idp = *c.identity;
+      break;
+    }
+  std::string jwks = o.jwks.value_or(idp.jwks);
+  if (jwks.empty())
+    return Status::invalid_argument(fmt::format(
+        "no key set: give --jwks, or name one in {}'s identity-provider component (jwks:)", spec.file));
+  if (!o.jwks && !jwks.starts_with("https://") && !jwks.starts_with("http://") && jwks[0] != '/')
+    jwks = spec.base_dir + "/" + jwks;
+  semantic::ClaimMapping claims{o.principal_claim.value_or(idp.principal_claim), o.tenant_claim.value_or(idp.tenant_claim),
+                                o.roles_claim.value_or(idp.roles_claim)};
+  return rag::TokenAuthenticator::create(jwks, {o.issuer.value_or(idp.issuer), o.audience.value_or(idp.audience), 60},
+                                         claims, o.jwks_min_refetch_s * 1000);
 }
 
 void add_warehouse_options(CLI::App& cmd, WarehouseOptions& o) {

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "contract/spec.h"
@@ -17,10 +18,12 @@
 
 namespace keel::app {
 
+//! Each flag overrides the spec's identity-provider component (contract/spec.h IdentitySettings);
+//! unset, the spec's value is used (issuer: the component's url).
 struct RagIdentityOptions {
-  std::string jwks, issuer, audience;  //!< jwks: a file, or an https:// URL on the egress allow-list
+  std::optional<std::string> jwks, issuer, audience;  //!< jwks: a file, or an https:// URL on the egress allow-list
+  std::optional<std::string> principal_claim, tenant_claim, roles_claim;
   int64_t jwks_min_refetch_s = 30;
-  semantic::ClaimMapping claims;
 };
 
 //! Who writes an answer's text (rag/answer_service.h): `template` never loads a model; `model`
@@ -37,9 +40,12 @@ void add_composer_options(CLI::App& cmd, ComposerChoice& o);
 //! The answer options with the router (null: templates only) and the reason, as chosen.
 [[nodiscard]] Result<rag::AnswerServiceOptions> answer_options(const contract::Spec& spec, const ComposerChoice& o);
 
-//! --jwks (required), --issuer, --audience and the claim names.
+//! --jwks, --issuer, --audience and the claim names.
 void add_identity_options(CLI::App& cmd, RagIdentityOptions& o);
-[[nodiscard]] Result<std::unique_ptr<rag::TokenAuthenticator>> make_authenticator(const RagIdentityOptions& o);
+//! The authenticator for the flags over the spec's identity provider; invalid_argument when
+//! neither names a key set.
+[[nodiscard]] Result<std::unique_ptr<rag::TokenAuthenticator>> make_authenticator(const RagIdentityOptions& o,
+                                                                                 const contract::Spec& spec);
 
 //! Where the warehouse is: a libpq URI (as its reader role), or a folder where the command runs
 //! a PostgreSQL cluster of its own, holding the example's sample warehouse.
