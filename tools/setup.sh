@@ -33,14 +33,15 @@ PACKAGES=(
   libpq-dev
   # tests and benchmarks: a second compiler and its sanitizer runtimes, GoogleTest and Google
   # Benchmark, a PostgreSQL server the tests start themselves, promtool, the Python the reference
-  # recipes use, strace for the egress tests, iproute2 for network namespaces, the official
-  # JSON-Schema-Test-Suite for the schema validator
+  # recipes use, strace for the egress tests, iproute2 for network namespaces (and tc), nftables
+  # for the field-sync fault tests' drop rules, the official JSON-Schema-Test-Suite for the
+  # schema validator
   clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql prometheus python3-numpy strace iproute2 json-schema-test-suite
+  postgresql prometheus python3-numpy strace iproute2 nftables json-schema-test-suite
 )
 # The demo builds only the `keel` command and needs none of the test packages.
-TEST_ONLY=" clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev postgresql prometheus python3-numpy strace iproute2 json-schema-test-suite "
+TEST_ONLY=" clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev postgresql prometheus python3-numpy strace iproute2 nftables json-schema-test-suite "
 if [ "$mode" = demo ]; then
   kept=()
   for p in "${PACKAGES[@]}"; do [[ "$TEST_ONLY" == *" $p "* ]] || kept+=("$p"); done

@@ -901,11 +901,16 @@ void add_hybrid_field_controls(PlanBuilder& b, const HybridFieldFacts& f) {
               "deployment.remote_fallback");
   }
   if (f.sync) {
+    std::vector<std::string> rules;
+    for (const auto& [field, rule] : s.sync.rules) rules.push_back(fmt::format("{}: {}", field, enum_name(rule)));
     b.control("versioned-sync", "idempotency",
               fmt::format("each change carries an id and a base version; {} applies it once and "
-                          "reports conflicts instead of overwriting",
-                          *s.authority.system_of_record),
-              "authority.system_of_record");
+                          "reports conflicts instead of overwriting; the device pulls and rebases "
+                          "before it replays, resolving a field both sides changed by {}{}",
+                          *s.authority.system_of_record,
+                          rules.empty() ? "" : fmt::format("{}; otherwise ", fmt::join(rules, ", ")),
+                          enum_name(s.sync.fallback)),
+              s.sync.present ? "sync" : "authority.system_of_record");
   }
   if (f.writes && f.queue_store) {
     b.control("durable-offline-queue", "durability",

@@ -58,6 +58,8 @@ KEEL_ENUM_TABLE(ModelRole, {ModelRole::generate, "generate"}, {ModelRole::embed,
                 {ModelRole::rerank, "rerank"})
 KEEL_ENUM_TABLE(ModelPlacement, {ModelPlacement::local, "local"},
                 {ModelPlacement::remote, "remote"})
+KEEL_ENUM_TABLE(ConflictRule, {ConflictRule::server_wins, "server-wins"}, {ConflictRule::device_wins, "device-wins"},
+                {ConflictRule::merge, "merge"}, {ConflictRule::ask, "ask"})
 KEEL_ENUM_TABLE(OnModelUnfit, {OnModelUnfit::fallback, "fallback"}, {OnModelUnfit::fail, "fail"})
 KEEL_ENUM_TABLE(OnRouteUnavailable, {OnRouteUnavailable::fail_closed, "fail-closed"},
                 {OnRouteUnavailable::fail_open, "fail-open"},

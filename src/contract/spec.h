@@ -59,6 +59,7 @@ enum class ModelRole { generate, embed, classify, detect, rerank };
 enum class ModelPlacement { local, remote };
 enum class OnModelUnfit { fallback, fail };
 enum class OnRouteUnavailable { fail_closed, fail_open, queue };
+enum class ConflictRule { server_wins, device_wins, merge, ask };
 enum class ComponentKind {
   sqlite,
   postgresql,
@@ -333,6 +334,16 @@ struct IdentitySettings {
   std::string roles_claim = "roles";
 };
 
+//! How field records sync (hybrid-field: `keel field sync`, `keel sync serve`): what a field
+//! both the device and the server changed resolves to, by "collection.field" or "field", and
+//! `default` for the rest.
+struct SyncSpec {
+  SpecLocation where;
+  bool present = false;
+  ConflictRule fallback = ConflictRule::server_wins;
+  std::vector<std::pair<std::string, ConflictRule>> rules;
+};
+
 struct Component {
   SpecLocation where;
   std::string id;
@@ -361,6 +372,7 @@ struct Spec {
   DeploymentSpec deployment;
   FailureSpec failure;
   ServingSpec serving;
+  SyncSpec sync;
   std::vector<Component> components;
   //! The line of every key the parser read, by YAML path ("authority.tools",
   //! "authority.tools[1].roles"): where checks and plans point.

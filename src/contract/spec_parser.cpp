@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -466,6 +467,34 @@ FailureSpec read_failure(Reader& r, const YAML::Node& node, int parent_line) {
   return f;
 }
 
+SyncSpec read_sync(Reader& r, const YAML::Node& node) {
+  SyncSpec s;
+  s.present = node.IsDefined() && !node.IsNull();
+  auto m = r.map(node, "sync", 1);
+  s.where = Reader::where(m);
+  if (!m.valid()) return s;
+  if (auto v = r.enumeration<ConflictRule>(m.get("default"), "sync.default")) s.fallback = *v;
+  if (auto rules = m.get("rules"); rules.IsDefined()) {
+    if (!rules.IsMap()) {
+      r.error("sync.rules", rules, "must map \"collection.field\" or \"field\" to a rule");
+    } else {
+      for (const auto& kv : rules) {
+        const std::string field = kv.first.as<std::string>();
+        const std::string path = "sync.rules." + field;
+        r.key_lines[path] = kv.first.Mark().line + 1;
+        const bool plain = !field.empty() && field.size() <= 129 &&
+                           std::all_of(field.begin(), field.end(), [](char c) {
+                             return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+                           });
+        if (!plain) r.error(path, kv.first, "a field is \"collection.field\" or \"field\" of [A-Za-z0-9._-]");
+        if (auto v = r.enumeration<ConflictRule>(kv.second, path)) s.rules.emplace_back(field, *v);
+      }
+    }
+  }
+  m.finish();
+  return s;
+}
+
 ServingSpec read_serving(Reader& r, const YAML::Node& node) {
   ServingSpec s;
   s.present = node.IsDefined() && !node.IsNull();
@@ -579,6 +608,7 @@ void read_spec(Reader& r, const YAML::Node& root, Spec& spec) {
   spec.deployment = read_deployment(r, top.require("deployment"), 1);
   spec.failure = read_failure(r, top.get("failure"), 1);
   spec.serving = read_serving(r, top.get("serving"));
+  spec.sync = read_sync(r, top.get("sync"));
   spec.components = read_components(r, top.get("components"));
   top.finish();
 

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <asio.hpp>
 #include <atomic>
 #include <chrono>
 #include <vector>
@@ -11,6 +10,7 @@
 #include "core/log.h"
 #include "core/thread_pool.h"
 #include "net/http_connection.h"
+#include "net/http_listener.h"
 #include "net/http_response.h"
 #include "rag/answer_api.h"
 #include "rag/answer_metrics.h"
@@ -18,8 +18,6 @@
 
 namespace keel::rag {
 namespace {
-
-using asio::ip::tcp;
 
 std::string json_response(int status, const std::string& body, bool keep_alive,
                           std::vector<std::string> headers = {}) {
@@ -52,9 +50,7 @@ int64_t unix_seconds() {
 
 struct AnswerServer::Impl {
   AnswerServerOptions options;
-  asio::io_context io{1};
-  tcp::acceptor acceptor{io};
-  asio::signal_set signals{io};
+  std::unique_ptr<net::HttpListener> listener;
   std::shared_ptr<ServicePool> services;
   AnswerMetrics metrics;
   std::atomic<size_t> pending{0};  // answered or waiting for a worker
@@ -67,8 +63,6 @@ struct AnswerServer::Impl {
   std::string respond(const net::HttpRequest& req, AnswerService& service);
   Result<semantic::Asker, ApiFailure> authenticate(const net::HttpRequest& req, AnswerService& service);
   void answer(const std::shared_ptr<net::HttpConnection>& c, net::HttpRequest req);
-  void start_connection(tcp::socket socket);
-  void accept();
 };
 
 Result<semantic::Asker, ApiFailure> AnswerServer::Impl::authenticate(const net::HttpRequest& req,
@@ -179,31 +173,6 @@ void AnswerServer::Impl::answer(const std::shared_ptr<net::HttpConnection>& c, n
   });
 }
 
-void AnswerServer::Impl::start_connection(tcp::socket socket) {
-  net::HttpConnectionOptions o;
-  o.limits.max_body_bytes = options.max_body_bytes;
-  o.header_timeout_ms = options.header_timeout_ms;
-  o.body_timeout_ms = options.body_timeout_ms;
-  o.idle_timeout_ms = options.idle_timeout_ms;
-  net::HttpConnectionHooks hooks;
-  hooks.handle = [this](const std::shared_ptr<net::HttpConnection>& c, net::HttpRequest req) {
-    answer(c, std::move(req));
-  };
-  hooks.error_body = [](const net::HttpError& e) {
-    return error_body({e.status, e.status >= 500 ? "server_error" : "invalid_request_error",
-                       e.code.empty() ? "invalid_request" : e.code, e.message, ""});
-  };
-  hooks.on_handler_failure = [](const char* what) { log_error("rag serve: a request failed: {}", what); };
-  net::HttpConnection::start(std::move(socket), std::move(o), std::move(hooks));
-}
-
-void AnswerServer::Impl::accept() {
-  acceptor.async_accept([this](std::error_code ec, tcp::socket socket) {
-    if (!ec) start_connection(std::move(socket));
-    if (acceptor.is_open()) accept();
-  });
-}
-
 Result<std::unique_ptr<AnswerServer>> AnswerServer::create(AnswerServerOptions options) {
   if (!options.authenticate || !options.open_service)
     return Status::invalid_argument("the answer server needs an authenticator and a service factory");
@@ -213,27 +182,28 @@ Result<std::unique_ptr<AnswerServer>> AnswerServer::create(AnswerServerOptions o
   const size_t threads = std::max<size_t>(1, i.options.threads);
   KEEL_ASSIGN_OR_RETURN(i.services, ServicePool::create(threads, i.options.open_service));
   i.workers = std::make_unique<ThreadPool>(threads);
-  KEEL_RETURN_IF_ERROR(net::listen_on(i.acceptor, i.options.host, i.options.port));
+  net::HttpConnectionOptions o;
+  o.limits.max_body_bytes = i.options.max_body_bytes;
+  o.header_timeout_ms = i.options.header_timeout_ms;
+  o.body_timeout_ms = i.options.body_timeout_ms;
+  o.idle_timeout_ms = i.options.idle_timeout_ms;
+  net::HttpConnectionHooks hooks;
+  hooks.handle = [&i](const std::shared_ptr<net::HttpConnection>& c, net::HttpRequest req) { i.answer(c, std::move(req)); };
+  hooks.error_body = [](const net::HttpError& e) {
+    return error_body({e.status, e.status >= 500 ? "server_error" : "invalid_request_error",
+                       e.code.empty() ? "invalid_request" : e.code, e.message, ""});
+  };
+  hooks.on_handler_failure = [](const char* what) { log_error("rag serve: a request failed: {}", what); };
+  KEEL_ASSIGN_OR_RETURN(i.listener, net::HttpListener::create(i.options.host, i.options.port, std::move(o), std::move(hooks)));
   return server;
 }
 
 AnswerServer::~AnswerServer() = default;
 
-uint16_t AnswerServer::port() const { return impl_->acceptor.local_endpoint().port(); }
+uint16_t AnswerServer::port() const { return impl_->listener->port(); }
 
-void AnswerServer::run() {
-  Impl& i = *impl_;
-  i.signals.add(SIGTERM);
-  i.signals.add(SIGINT);
-  i.signals.async_wait([&i](std::error_code ec, int) {
-    if (!ec) i.io.stop();
-  });
-  i.accept();
-  i.io.run();
-}
+void AnswerServer::run() { impl_->listener->run(); }
 
-void AnswerServer::stop() {
-  asio::post(impl_->io, [i = impl_.get()] { i->io.stop(); });
-}
+void AnswerServer::stop() { impl_->listener->stop(); }
 
 }  // namespace keel::rag

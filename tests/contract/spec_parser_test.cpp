@@ -65,6 +65,30 @@ TEST(SpecParser, AnIdentityProviderNamesItsIssuerAudienceKeysAndClaims) {
   EXPECT_FALSE(none->components[0].identity.has_value());
 }
 
+TEST(SpecParser, SyncRulesNameAFieldAndARule) {
+  ParsedSpec p = parse_spec_text(std::string(kMinimal) + R"(sync:
+  default: ask
+  rules: {work_orders.notes: merge, reading: device-wins}
+)");
+  ASSERT_TRUE(p.ok()) << ::testing::PrintToString(error_strings(p));
+  EXPECT_TRUE(p->sync.present);
+  EXPECT_EQ(p->sync.fallback, ConflictRule::ask);
+  ASSERT_EQ(p->sync.rules.size(), 2u);
+  EXPECT_EQ(p->sync.rules[0], std::make_pair(std::string("work_orders.notes"), ConflictRule::merge));
+  EXPECT_EQ(p->sync.rules[1], std::make_pair(std::string("reading"), ConflictRule::device_wins));
+
+  ParsedSpec bad = parse_spec_text(std::string(kMinimal) + "sync:\n  rules: {notes: newest-wins}\n");
+  EXPECT_TRUE(has_error(bad, "sync.rules.notes: expected one of server-wins|device-wins|merge|ask, got 'newest-wins' (line 10)"))
+      << ::testing::PrintToString(error_strings(bad));
+  ParsedSpec bad_name = parse_spec_text(std::string(kMinimal) + "sync:\n  rules: {\"a b\": merge}\n");
+  EXPECT_FALSE(bad_name.ok());
+  ParsedSpec unknown = parse_spec_text(std::string(kMinimal) + "sync:\n  rule: {a: merge}\n");
+  EXPECT_FALSE(unknown.ok());
+  ParsedSpec none = parse_spec_text(kMinimal);
+  EXPECT_FALSE(none->sync.present);
+  EXPECT_EQ(none->sync.fallback, ConflictRule::server_wins);
+}
+
 TEST(SpecParser, MinimalSpecParsesWithDefaults) {
   ParsedSpec p = parse_spec_text(kMinimal);
   ASSERT_TRUE(p.ok()) << ::testing::PrintToString(error_strings(p));

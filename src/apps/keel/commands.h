@@ -36,6 +36,8 @@ void add_agent_command(CLI::App& root, int& exit_code);
 void add_agent_keygen_command(CLI::App& agent, int& exit_code);
 void add_mcp_command(CLI::App& root, int& exit_code);
 void add_checks_command(CLI::App& root, int& exit_code);
+void add_field_command(CLI::App& root, int& exit_code);
+void add_sync_command(CLI::App& root, int& exit_code);
 void add_version_command(CLI::App& root, int& exit_code);
 
 }  // namespace keel::app
