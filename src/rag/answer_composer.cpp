@@ -112,6 +112,7 @@ Result<std::unique_ptr<AnswerComposer>> AnswerComposer::open(std::string model_i
 }
 
 Result<Composition> AnswerComposer::compose(std::string_view question, const std::vector<std::string>& sources) {
+  std::lock_guard lock(mutex_);  // one context, and the tokenizer's caches: one answer at a time
   const int64_t start = monotonic_now_ns();
   auto kind = engine::chat_template_of(model_->file());
   engine::ChatTemplate t = kind.ok() ? *kind : engine::ChatTemplate::raw;
@@ -126,7 +127,6 @@ Result<Composition> AnswerComposer::compose(std::string_view question, const std
     return Status::resource_exhausted(fmt::format(
         "the evidence does not fit the model's context ({} prompt tokens, {} for the answer, context {})",
         tokens.size(), options_.max_tokens, options_.n_ctx));
-  std::lock_guard lock(mutex_);
   KEEL_ASSIGN_OR_RETURN(int32_t seq, context_->add_sequence());
   engine::GenerateOptions g;
   g.max_tokens = options_.max_tokens;

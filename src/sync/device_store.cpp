@@ -216,7 +216,10 @@ Status DeviceStore::apply_changes(const std::vector<Change>& changes) {
   for (const auto& c : changes) {
     bool acknowledged_here = false;
     if (c.mutation_id.starts_with(mine)) {
-      const int64_t seq = std::stoll(c.mutation_id.substr(mine.size()));
+      const std::string digits = c.mutation_id.substr(mine.size());
+      if (digits.empty() || digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos)
+        return Status::data_loss(fmt::format("the server's change log names a malformed mutation id '{}'", c.mutation_id));
+      const int64_t seq = std::stoll(digits);
       KEEL_ASSIGN_OR_RETURN(auto rows, queue_rows(*db_, fmt::format("WHERE seq = {}", seq)));
       if (!rows.empty()) {
         const Mutation& m = rows[0].mutation;

@@ -47,11 +47,15 @@ class FieldNetwork : public ::testing::Test {
     device_link_ = vd;
     cloud_link_ = vc;
     // The device's key, and the spec with the cloud's address on the egress allow-list.
-    auto key = testing::run_keel({"keygen", "--tenant", "tablet-a", "--json"});
-    ASSERT_EQ(key.exit_code, 0) << key.err;
-    Json k = *parse_json(key.out);
-    testing::write_file(dir_.file("device.key"), k["key"].get<std::string>() + "\n");
-    testing::write_file(dir_.file("keys.yaml"), "tenants:\n" + k["key_file_entry"].get<std::string>() + "\n");
+    std::string keys = "tenants:\n";
+    for (const std::string device : {"tablet-a", "tablet-b"}) {
+      auto key = testing::run_keel({"keygen", "--tenant", device, "--json"});
+      ASSERT_EQ(key.exit_code, 0) << key.err;
+      Json k = *parse_json(key.out);
+      testing::write_file(dir_.file(device == "tablet-a" ? "device.key" : "tablet-b.key"), k["key"].get<std::string>() + "\n");
+      keys += k["key_file_entry"].get<std::string>() + "\n";
+    }
+    testing::write_file(dir_.file("keys.yaml"), keys);
     std::string spec = testing::read_file(repo("examples/hybrid-field.yaml"));
     const std::string allow = "egress: {allow: [cloud.field.example]}";
     ASSERT_NE(spec.find(allow), std::string::npos);
@@ -99,9 +103,10 @@ class FieldNetwork : public ::testing::Test {
       ASSERT_EQ(r.exit_code, 0) << r.err;
     }
   }
-  std::vector<std::string> sync_args(int timeout_ms = 3000) {
-    return {testing::keel_binary(), "field", "sync", "--store", dir_.file("device.db"), "--spec", dir_.file("field.yaml"),
-            "--url", "http://" + cloud_ip_ + ":8095", "--key-file", dir_.file("device.key"), "--timeout-ms",
+  std::vector<std::string> sync_args(int timeout_ms = 3000, const std::string& store = "device.db",
+                                     const std::string& key = "device.key") {
+    return {testing::keel_binary(), "field", "sync", "--store", dir_.file(store), "--spec", dir_.file("field.yaml"),
+            "--url", "http://" + cloud_ip_ + ":8095", "--key-file", dir_.file(key), "--timeout-ms",
             std::to_string(timeout_ms), "--json"};
   }
   testing::CommandResult sync(int timeout_ms = 3000) { return testing::run_command(on_device(sync_args(timeout_ms))); }
@@ -210,6 +215,43 @@ TEST_F(FieldNetwork, AServerRestartedMidPushAppliesEachMutationOnce) {
   auto after = sync(20000);
   ASSERT_EQ(after.exit_code, 0) << after.out << after.err;
   expect_ledger(60);
+}
+
+// Two technicians reassign the same job offline; the spec's rule for the assignee is `ask`: the
+// second device's sync holds its change (exit 3) until its user decides with `keel field resolve`.
+TEST_F(FieldNetwork, AnAskConflictIsHeldUntilTheTechnicianDecides) {
+  auto on = [&](const std::string& store, std::vector<std::string> args) {
+    args.insert(args.end(), {"--store", dir_.file(store)});
+    return device(args);
+  };
+  auto sync_b = [&] { return testing::run_command(on_device(sync_args(3000, "b.db", "tablet-b.key"))); };
+  ASSERT_EQ(on("device.db", {"do", "work_orders", "WO-9", "assignee=ana", "--device", "tablet-a"}).exit_code, 0);
+  ASSERT_EQ(sync().exit_code, 0);
+  ASSERT_EQ(on("b.db", {"do", "work_orders", "WO-0", "status=open", "--device", "tablet-b"}).exit_code, 0);
+  ASSERT_EQ(sync_b().exit_code, 0);  // b now holds WO-9 at version 1
+  ASSERT_EQ(on("device.db", {"do", "work_orders", "WO-9", "assignee=bo"}).exit_code, 0);
+  auto mine = on("b.db", {"do", "work_orders", "WO-9", "assignee=cy"});
+  ASSERT_EQ(mine.exit_code, 0) << mine.err;
+  EXPECT_NE(mine.out.find("queued tablet-b:2"), std::string::npos) << mine.out;
+  ASSERT_EQ(sync().exit_code, 0);
+  auto held = sync_b();
+  EXPECT_EQ(held.exit_code, 3) << held.out << held.err;
+  Json report = *parse_json(held.out);
+  EXPECT_EQ(report["held"], 1);
+  EXPECT_EQ(report["conflicts"][0]["field"], "assignee");
+  EXPECT_EQ(report["conflicts"][0]["rule"], "ask");
+  auto status = on("b.db", {"status", "--json"});
+  EXPECT_EQ((*parse_json(status.out))["held"], 1) << status.out;
+  auto resolved = on("b.db", {"resolve", "2", "--keep"});
+  ASSERT_EQ(resolved.exit_code, 0) << resolved.err;
+  ASSERT_EQ(sync_b().exit_code, 0);
+  ASSERT_EQ(sync().exit_code, 0);
+  auto seen = on("device.db", {"get", "work_orders", "WO-9", "--json"});
+  Json record = *parse_json(seen.out);
+  EXPECT_EQ(record["fields"]["assignee"], "cy");
+  EXPECT_EQ(record["version"], 3);
+  EXPECT_EQ(on("b.db", {"resolve", "2", "--drop"}).exit_code, 1);  // nothing waits any more
+  EXPECT_EQ(pg_.scalar("SELECT count(*) FROM keel_sync_ledger"), "4");
 }
 
 }  // namespace

@@ -205,6 +205,10 @@ TEST_F(Sync, AStoreReopenedAfterAKillKeepsItsQueueAndRefusesAnotherDevice) {
   EXPECT_EQ(again->status()->next_seq, 2);
   auto other = DeviceStore::open(dir_.file("tablet-a.db"), "tablet-b");
   EXPECT_EQ(other.status().code(), StatusCode::failed_precondition);
+  // A change log naming one of this device's mutations by a malformed id is refused, not guessed.
+  Change bad{9, "readings", "R-1", 1, {{"reading", 1}}, "tablet-a:1x"};
+  EXPECT_EQ(again->apply_changes({bad}).code(), StatusCode::data_loss);
+  EXPECT_EQ(again->status()->cursor, 0);  // nothing of it was kept
 }
 
 }  // namespace
