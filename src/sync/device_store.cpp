@@ -235,13 +235,13 @@ Status DeviceStore::apply_changes(const std::vector<Change>& changes) {
 
 Result<ReconcileReport> DeviceStore::reconcile(const SyncRules& rules) {
   KEEL_ASSIGN_OR_RETURN(Transaction t, Transaction::begin(*db_));
-  KEEL_ASSIGN_OR_RETURN(auto rows, queue_rows(*db_, "WHERE state = 'queued'"));
+  KEEL_ASSIGN_OR_RETURN(auto rows, queue_rows(*db_));
   ReconcileReport report;
   std::set<std::pair<std::string, std::string>> first_seen;
   for (auto& r : rows) {
     // Only a record's first mutation stands on the server's version; the later ones stand on it
-    // and move when it is acknowledged.
-    if (!first_seen.insert({r.mutation.collection, r.mutation.record}).second) continue;
+    // and move when it is acknowledged. A held first one holds the record's others back too.
+    if (!first_seen.insert({r.mutation.collection, r.mutation.record}).second || r.state != "queued") continue;
     KEEL_ASSIGN_OR_RETURN(DeviceRecord server, record(r.mutation.collection, r.mutation.record));
     if (server.version == r.mutation.base_version) continue;
     Rebase b = rebase(r.mutation, server.version, server.server_fields, rules);

@@ -132,11 +132,19 @@ TEST_F(Sync, AnAskConflictWaitsForTheUser) {
   EXPECT_EQ(rb.pushed, 0);
   EXPECT_EQ(b->status()->held, 1);
   EXPECT_EQ(server_fields("WO-2")["assignee"], "bo");
-  ASSERT_TRUE(b->resolve(held->seq, /*keep_device_values=*/true).ok());
+  // A later change of the same record waits behind the held one.
+  auto later = b->change("work_orders", "WO-2", {{"notes", "keys at the front desk"}});
+  ASSERT_TRUE(later.ok());
   sync(*b, "key-b");
+  EXPECT_EQ(b->queued()->size(), 2u);  // neither was sent
+  ASSERT_TRUE(b->resolve(held->seq, /*keep_device_values=*/true).ok());
+  SyncReport after = sync(*b, "key-b");
+  EXPECT_EQ(after.applied, 2);
+  EXPECT_EQ(after.conflicts, 0);
   EXPECT_EQ(server_fields("WO-2")["assignee"], "cy");
+  EXPECT_EQ(server_fields("WO-2")["notes"], "keys at the front desk");
   EXPECT_EQ(b->status()->held, 0);
-  expect_ledger("tablet-b", 1);
+  expect_ledger("tablet-b", 2);
 }
 
 TEST_F(Sync, APushSentTwiceIsAppliedOnce) {
