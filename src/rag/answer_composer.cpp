@@ -23,8 +23,27 @@ constexpr const char* kInstructions =
 
 bool is_digit(char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; }
 
+// The text without its source markers ("[2]"): a citation is not a figure.
+std::string without_citations(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '[') {
+      size_t j = i + 1;
+      while (j < text.size() && std::isdigit(static_cast<unsigned char>(text[j]))) ++j;
+      if (j > i + 1 && j < text.size() && text[j] == ']') {
+        i = j;
+        continue;
+      }
+    }
+    out += text[i];
+  }
+  return out;
+}
+
 // The figures a text states, each written without thousands separators.
-std::vector<std::string> figures_of(std::string_view text) {
+std::vector<std::string> figures_of(std::string_view raw) {
+  const std::string cleaned = without_citations(raw);
+  const std::string_view text = cleaned;
   std::vector<std::string> out;
   for (size_t i = 0; i < text.size();) {
     if (!is_digit(text[i])) {

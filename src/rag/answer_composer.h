@@ -12,7 +12,8 @@
 //   does not fit the context is resource_exhausted; nothing is retried.
 // - unsupported_figures() lists the figures of `text` (runs of digits, with thousands
 //   separators and one decimal point) that `evidence` does not state, compared as numbers
-//   written without separators ("12,500.00" matches "12500.00" and "12500").
+//   written without separators ("12,500.00" matches "12500.00" and "12500"); a source marker
+//   ("[2]") is not a figure.
 // - states_any() is true when `text` states at least one of `terms` (a figure compared as above,
 //   a word as a whole word): an answer that drops every figure and name its evidence adds ("The
 //   sources do not say.") is not an answer.

@@ -153,7 +153,7 @@ void AnswerServer::Impl::answer(const std::shared_ptr<net::HttpConnection>& c, n
     c->write(failure_response(f, keep_alive));
     return c->done(keep_alive);
   }
-  (void)workers->submit([this, c, req = std::move(req), keep_alive]() mutable {
+  (void)workers->submit([this, c, req = std::move(req), alive = keep_alive]() mutable {
     std::string response;
     {
       ServicePool::Lease lease = services->lease();
@@ -161,14 +161,15 @@ void AnswerServer::Impl::answer(const std::shared_ptr<net::HttpConnection>& c, n
         response = respond(req, lease.service());
       } catch (const std::exception& e) {
         response = failure_response({500, "server_error", "internal_error", e.what(), ""}, false);
+        alive = false;  // the response says Connection: close
       }
     }
     pending.fetch_sub(1);
     // The worker keeps no reference: the connection is only ever destroyed on the I/O thread.
     net::HttpConnection& connection = *c;
-    connection.post([c = std::move(c), keep_alive, response = std::move(response)]() mutable {
+    connection.post([c = std::move(c), alive, response = std::move(response)]() mutable {
       c->write(std::move(response));
-      c->done(keep_alive);
+      c->done(alive);
     });
   });
 }

@@ -8,11 +8,11 @@
 // - A route is a candidate only if its model is approved for the task's class and has every
 //   capability the task needs. The cloud route also needs a link measured up (a probe answered
 //   within its deadline) and, where the class needs consent, the user's recorded consent.
-// - Among candidates, the one predicted to finish first within the deadline is chosen (local on
-//   a tie: nothing leaves the device); predicted = the route's measured p50 for this task type
-//   (the cloud's plus the link's current round trip), or, before any measurement, the route's
-//   declared estimate. When no candidate meets the deadline, the fastest candidate is chosen and
-//   the decision says the deadline will be missed.
+// - Among candidates predicted to finish within the deadline (or all, without one), local is
+//   chosen first: nothing leaves the device; then the faster. Predicted = the route's measured
+//   p50 for this task type (the cloud's plus the link's current round trip), or, before any
+//   measurement, the route's declared estimate. When no candidate meets the deadline, the
+//   fastest is chosen and the decision says the deadline will be missed.
 // - No candidate: `refused` with one reason per route (why each was not a candidate); never a
 //   route the policy does not allow (fail closed).
 #pragma once

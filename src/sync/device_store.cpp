@@ -192,14 +192,15 @@ Status DeviceStore::store_server_copy(const std::string& collection, const std::
 }
 
 Status DeviceStore::acknowledged(const std::string& collection, const std::string& record, int64_t seq,
-                                 int64_t base_version, int64_t version, const Json& fields) {
+                                 int64_t version, const Json& fields) {
   KEEL_RETURN_IF_ERROR(delete_queued(*db_, seq));
   KEEL_RETURN_IF_ERROR(store_server_copy(collection, record, version, fields));
-  // The record's later mutations were made on top of this one: they now stand on its version.
+  // The record's later mutations were made on top of this one (on the device's own view): they
+  // now stand on the version it made, whatever version each was first made on.
   KEEL_ASSIGN_OR_RETURN(auto later, queue_rows(*db_, fmt::format("WHERE seq > {}", seq)));
   for (auto& r : later) {
     Mutation& m = r.mutation;
-    if (m.collection != collection || m.record != record || m.base_version != base_version) continue;
+    if (m.collection != collection || m.record != record || m.base_version >= version) continue;
     m.base_version = version;
     m.base = Json::object();
     for (const auto& [field, value] : m.set.items())
@@ -223,7 +224,12 @@ Status DeviceStore::apply_changes(const std::vector<Change>& changes) {
       KEEL_ASSIGN_OR_RETURN(auto rows, queue_rows(*db_, fmt::format("WHERE seq = {}", seq)));
       if (!rows.empty()) {
         const Mutation& m = rows[0].mutation;
-        KEEL_RETURN_IF_ERROR(acknowledged(c.collection, c.record, seq, m.base_version, c.version, c.fields));
+        if (m.collection != c.collection || m.record != c.record)
+          return Status::data_loss(fmt::format(
+              "the server applied {} to {} {}, but this store queued it for {} {}: the store was made again under a "
+              "device id already used; give it a new device id",
+              c.mutation_id, c.collection, c.record, m.collection, m.record));
+        KEEL_RETURN_IF_ERROR(acknowledged(c.collection, c.record, seq, c.version, c.fields));
         acknowledged_here = true;
       }
     }
@@ -269,7 +275,7 @@ Status DeviceStore::acknowledge(const Mutation& sent, const MutationOutcome& out
     return store_server_copy(sent.collection, sent.record, outcome.version, outcome.fields);
   }
   KEEL_ASSIGN_OR_RETURN(Transaction t, Transaction::begin(*db_));
-  KEEL_RETURN_IF_ERROR(acknowledged(sent.collection, sent.record, sent.seq, sent.base_version, outcome.version, outcome.fields));
+  KEEL_RETURN_IF_ERROR(acknowledged(sent.collection, sent.record, sent.seq, outcome.version, outcome.fields));
   return t.commit();
 }
 

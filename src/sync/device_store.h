@@ -17,8 +17,10 @@
 // - sendable() is what to push now: per record, its first queued mutation, if not held (a later
 //   one of the same record waits for it: each is made on the one before).
 // - acknowledge() takes the server's outcome: applied or duplicate removes the mutation and
-//   moves the record's later mutations onto the version it made; conflict leaves it queued (the
-//   next pull and reconcile rebase it).
+//   moves every later mutation of the record onto the version it made (each was made on the
+//   device's view, which held this one); conflict leaves it queued (the next pull and reconcile
+//   rebase it). A pulled change naming one of this device's queued ids for another record is
+//   data_loss: the store was made again under a used device id.
 // - A Database is used by one thread at a time, and so is a DeviceStore.
 #pragma once
 
@@ -81,7 +83,7 @@ class DeviceStore {
  private:
   DeviceStore() = default;
   [[nodiscard]] Status acknowledged(const std::string& collection, const std::string& record, int64_t seq,
-                                    int64_t base_version, int64_t version, const Json& fields);
+                                    int64_t version, const Json& fields);
   [[nodiscard]] Status store_server_copy(const std::string& collection, const std::string& record, int64_t version,
                                          const Json& fields);
   std::unique_ptr<Database> db_;

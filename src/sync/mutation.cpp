@@ -26,6 +26,8 @@ Status check_fields(const Json& fields, const char* name, bool may_be_empty) {
   for (const auto& [key, value] : fields.items()) {
     if (!is_plain_name(key)) return bad(fmt::format("{}.{}", name, key), "a field name is 1 to 64 of [A-Za-z0-9._-]");
     if (!is_scalar(value)) return bad(fmt::format("{}.{}", name, key), "must be a string, number, boolean or null");
+    if (value.is_string() && value.get_ref<const std::string&>().find('\0') != std::string::npos)
+      return bad(fmt::format("{}.{}", name, key), "a text may not hold a NUL character");
   }
   return Status();
 }
@@ -69,7 +71,8 @@ Result<Mutation> parse_mutation(const Json& j) {
   KEEL_RETURN_IF_ERROR(text("collection", &m.collection));
   if (!is_plain_name(m.collection)) return bad("collection", "a collection is 1 to 64 of [A-Za-z0-9._-]");
   KEEL_RETURN_IF_ERROR(text("record", &m.record));
-  if (m.record.empty() || m.record.size() > kMaxRecordBytes || !is_valid_utf8(m.record))
+  if (m.record.empty() || m.record.size() > kMaxRecordBytes || !is_valid_utf8(m.record) ||
+      m.record.find('\0') != std::string::npos)
     return bad("record", fmt::format("a record id is 1 to {} bytes of UTF-8", kMaxRecordBytes));
   KEEL_RETURN_IF_ERROR(integer("base_version", 0, &m.base_version));
   auto set = j.find("set");

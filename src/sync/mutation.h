@@ -6,8 +6,8 @@
 // - The mutation id is "<device>:<seq>"; a server applies each id at most once.
 // - parse_mutation() takes untrusted JSON (a push body): unknown keys, wrong types, a device or
 //   collection that is not a plain name, a record id over 128 bytes, seq < 1, base_version < 0,
-//   a `set` that is empty or holds anything but strings, numbers, booleans and null, more than
-//   64 fields: invalid_argument naming the field. to_json() and parse_mutation() round-trip.
+//   a `set` that is empty or holds anything but strings, numbers, booleans and null, a text
+//   holding NUL, more than 64 fields: invalid_argument naming the field. to_json() and parse_mutation() round-trip.
 #pragma once
 
 #include <cstdint>

@@ -55,7 +55,12 @@ Status ServerLedger::install() { return db_->exec(kSchema); }
 
 Result<MutationOutcome> ServerLedger::apply(const Mutation& m) {
   KEEL_RETURN_IF_ERROR(db_->exec("BEGIN"));
-  auto outcome = apply_once(m);
+  Result<MutationOutcome> outcome = Status::internal("not applied");
+  try {
+    outcome = apply_once(m);
+  } catch (const std::exception& e) {
+    outcome = Status::internal(std::string("applying a mutation failed: ") + e.what());
+  }
   if (!outcome.ok() || outcome->outcome != "applied") {
     (void)db_->exec("ROLLBACK");
     return outcome;
@@ -80,9 +85,13 @@ Result<MutationOutcome> ServerLedger::apply_once(const Mutation& m) {
   out.version = std::stoll(*current.rows[0][0]);
   KEEL_ASSIGN_OR_RETURN(out.fields, json_of(current.rows[0][1]));
   // Applied before: the version it made and the fields then, as the first answer said.
-  KEEL_ASSIGN_OR_RETURN(PgRows seen, db_->query("SELECT version, fields::text FROM keel_sync_changes "
-                                                "WHERE device = $1 AND seq = $2",
+  KEEL_ASSIGN_OR_RETURN(PgRows seen, db_->query("SELECT version, fields::text, collection, record_id FROM "
+                                                "keel_sync_changes WHERE device = $1 AND seq = $2",
                                                 {m.device, std::to_string(m.seq)}));
+  if (!seen.rows.empty() && (*seen.rows[0][2] != m.collection || *seen.rows[0][3] != m.record))
+    return Status::already_exists(fmt::format(
+        "mutation {} was applied to {} {}, not {} {}: the device's store was made again under a used device id",
+        m.id(), *seen.rows[0][2], *seen.rows[0][3], m.collection, m.record));
   if (!seen.rows.empty()) {
     out.outcome = "duplicate";
     out.version = std::stoll(*seen.rows[0][0]);
@@ -105,6 +114,9 @@ Result<MutationOutcome> ServerLedger::apply_once(const Mutation& m) {
                                   "VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
                                   {m.device, seq, m.collection, m.record, version, m.to_json().dump()})
                            .status());
+  // Change rows take their cursor in commit order (a lock held to the commit), so a device that
+  // pulled past a cursor can never miss a change committed later under a smaller one.
+  KEEL_RETURN_IF_ERROR(db_->query("SELECT pg_advisory_xact_lock(7305020151)").status());
   KEEL_RETURN_IF_ERROR(db_->query("INSERT INTO keel_sync_changes (collection, record_id, version, fields, device, seq) "
                                   "VALUES ($1, $2, $3, $4::jsonb, $5, $6)",
                                   {m.collection, m.record, version, fields, m.device, seq})

@@ -10,6 +10,8 @@
 //   written: the device pulls, rebases and sends again under the same id); otherwise the fields
 //   are set, the version goes up by one, and the ledger row and the change row are written with
 //   it ("applied"). At most once per id, whatever the retries, restarts or concurrent pushes.
+//   An id already applied to another record is already_exists (a device id used again by a new
+//   store), never "duplicate". Change rows get their cursor in commit order.
 // - pull() returns the changes after a cursor, in order, at most `limit`, with each change's
 //   mutation id so a device recognises its own.
 // - A database that cannot be reached is unavailable; nothing is half-applied.

@@ -150,6 +150,8 @@ std::string SyncServer::Impl::push(const std::string& device, const std::string&
     if (!outcome.ok()) {
       if (outcome.status().code() == StatusCode::unavailable)
         return refuse({503, "database_unavailable", outcome.status().message()}, "unavailable", keep_alive);
+      if (outcome.status().code() == StatusCode::already_exists)
+        return refuse({409, "mutation_id_reused", outcome.status().message()}, "invalid", keep_alive);
       return failure_response({500, "internal_error", outcome.status().to_string()}, keep_alive);
     }
     mutations.labels({outcome->outcome}).inc();
@@ -214,7 +216,7 @@ void SyncServer::Impl::handle(const std::shared_ptr<net::HttpConnection>& c, net
   if (req.method != (push_route ? "POST" : "GET"))
     return answer_now(respond_json(405, error_json({405, "method_not_allowed", push_route ? "use POST" : "use GET"}),
                                    keep_alive, {push_route ? "Allow: POST" : "Allow: GET"}));
-  (void)workers->submit([this, c, req = std::move(req), keep_alive]() mutable {
+  (void)workers->submit([this, c, req = std::move(req), alive = keep_alive]() mutable {
     std::string response;
     {
       auto ledger = ledgers.take();
@@ -222,13 +224,14 @@ void SyncServer::Impl::handle(const std::shared_ptr<net::HttpConnection>& c, net
         response = respond(req, *ledger);
       } catch (const std::exception& e) {
         response = failure_response({500, "internal_error", e.what()}, false);
+        alive = false;
       }
       ledgers.give(std::move(ledger));
     }
     net::HttpConnection& connection = *c;
-    connection.post([c = std::move(c), keep_alive, response = std::move(response)]() mutable {
+    connection.post([c = std::move(c), alive, response = std::move(response)]() mutable {
       c->write(std::move(response));
-      c->done(keep_alive);
+      c->done(alive);
     });
   });
 }

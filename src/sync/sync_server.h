@@ -2,12 +2,13 @@
 // (server_ledger.h).
 //
 // Contract:
-// - Every route but GET /healthz needs `Authorization: Bearer <key>`; options.authenticate
+// - Every route but GET /healthz and GET /metrics (counts only) needs `Authorization: Bearer <key>`; options.authenticate
 //   maps a key to the device it was issued to (one key per device). No key or an unknown one:
 //   401. A mutation whose device is not the key's: 403, nothing applied.
 // - POST /v1/sync/push {"mutations": [mutation, ...]} (1 to 100, each as mutation.h parses it):
 //   applied in order, each at most once; answers {"results": [outcome, ...]} in the same order.
-//   A bad body is 400 naming the field, before anything is applied.
+//   A bad body is 400 naming the field, before anything is applied. An id already applied to
+//   another record is 409 mutation_id_reused (the mutations before it in the push stand).
 // - GET /v1/sync/pull?after=N&limit=M (limit 1..500, default 200): {"changes": [...],
 //   "cursor": the last change's cursor (N when none)}.
 // - The database unreachable: 503 with Retry-After: 1 and nothing applied past the mutations

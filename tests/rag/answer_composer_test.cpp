@@ -29,6 +29,8 @@ TEST(Figures, EveryFigureOfTheTextMustBeInTheEvidence) {
   EXPECT_EQ(unsupported_figures("Within 31 days, 1,200 orders.", evidence),
             (std::vector<std::string>{"31", "1200"}));
   EXPECT_TRUE(unsupported_figures("92425.9", evidence).empty());  // the same number, its zero dropped
+  EXPECT_TRUE(unsupported_figures("East made 92,425.90 EUR [1][2].", evidence).empty());  // markers are no figures
+  EXPECT_EQ(unsupported_figures("[3] says 7 [x]", evidence), std::vector<std::string>{"7"});
 }
 
 TEST(Figures, AnAnswerMustStateSomethingTheEvidenceGives) {

@@ -40,6 +40,8 @@ TEST(Mutation, BadFieldsAreRefusedByName) {
   EXPECT_EQ(error_of(with("set", {{"status", {1, 2}}})), "set.status: must be a string, number, boolean or null");
   EXPECT_EQ(error_of(with("set", {{"bad name", 1}})), "set.bad name: a field name is 1 to 64 of [A-Za-z0-9._-]");
   EXPECT_EQ(error_of(with("extra", 1)), "extra: unknown field of a mutation");
+  EXPECT_EQ(error_of(with("set", {{"notes", std::string("a\0b", 3)}})), "set.notes: a text may not hold a NUL character");
+  EXPECT_EQ(error_of(with("record", std::string("R\0", 2))), "record: a record id is 1 to 128 bytes of UTF-8");
   Json many = Json::object();
   for (int i = 0; i < 65; ++i) many["f" + std::to_string(i)] = i;
   EXPECT_EQ(error_of(with("set", many)), "set: sets 65 fields; at most 64");

@@ -4,6 +4,7 @@
 // restarted database lose nothing and apply nothing twice.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <thread>
 
 #include "support/test_support.h"
@@ -115,6 +116,49 @@ TEST_F(Sync, OfflineWorkOfTwoDevicesConvergesByTheRules) {
   expect_ledger("tablet-a", 3);
   expect_ledger("tablet-b", 1);
   EXPECT_EQ(a->status()->queued, 0);
+}
+
+// Two edits of one record made offline in a row, while another device changed it: both land,
+// in order, and the later one is not taken for a conflict with the earlier.
+TEST_F(Sync, ChainedOfflineEditsLandInOrderAfterAnotherDevicesChange) {
+  auto a = device("tablet-a");
+  auto b = device("tablet-b");
+  ASSERT_TRUE(a->change("work_orders", "WO-3", {{"status", "open"}, {"notes", "pump"}}).ok());
+  sync(*a, "key-a");
+  sync(*b, "key-b");
+  ASSERT_TRUE(b->change("work_orders", "WO-3", {{"status", "in-progress"}}).ok());
+  ASSERT_TRUE(b->change("work_orders", "WO-3", {{"status", "done"}}).ok());
+  ASSERT_TRUE(a->change("work_orders", "WO-3", {{"notes", "pump, second visit"}}).ok());
+  sync(*a, "key-a");
+  SyncReport r = sync(*b, "key-b");
+  EXPECT_EQ(r.applied, 2);
+  EXPECT_TRUE(r.reconcile.conflicts.empty());
+  EXPECT_EQ(server_fields("WO-3"), Json({{"status", "done"}, {"notes", "pump, second visit"}}));
+  expect_ledger("tablet-b", 2);
+}
+
+// A store made again under a device id already used: its new mutation 1 is not mistaken for the
+// old one (which would silently drop it).
+TEST_F(Sync, ADeviceIdUsedAgainByANewStoreIsRefusedNotDropped) {
+  {
+    auto a = device("tablet-a");
+    ASSERT_TRUE(a->change("readings", "R-1", {{"reading", 1}}).ok());
+    sync(*a, "key-a");
+  }
+  std::filesystem::remove(dir_.file("tablet-a.db"));
+  auto again = device("tablet-a");
+  ASSERT_TRUE(again->change("readings", "R-2", {{"reading", 2}}).ok());
+  SyncReport r;
+  Status s = sync_once(*again, field_rules(), endpoint("key-a"), &r);
+  EXPECT_EQ(s.code(), StatusCode::data_loss) << s.to_string();  // found in the pulled change log
+  EXPECT_NE(s.message().find("device id already used"), std::string::npos) << s.message();
+  EXPECT_EQ(again->status()->queued, 1);  // kept, not dropped
+  // Pushed directly, the server refuses it too.
+  auto m = again->queued();
+  auto pushed = testing::http_request(url_, "POST", "/v1/sync/push", dump_json({{"mutations", {(*m)[0].to_json()}}}),
+                                      {"Authorization: Bearer key-a"});
+  EXPECT_EQ(pushed.status, 409) << pushed.body;
+  expect_ledger("tablet-a", 1);
 }
 
 TEST_F(Sync, AnAskConflictWaitsForTheUser) {
