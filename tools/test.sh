@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: set up and build, run every test, then build the unit tests with
-# AddressSanitizer + UndefinedBehaviorSanitizer and run them again, and the serve, agent, MCP and
-# rag tests with ThreadSanitizer.
+# AddressSanitizer + UndefinedBehaviorSanitizer and run them again, and the serve, agent, MCP,
+# rag and sync tests and the fault proxy with ThreadSanitizer.
 #   KEEL_SKIP_SANITIZERS=1 tools/test.sh   skips the sanitizer pass (local iteration only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,16 +31,18 @@ if [ "${KEEL_SKIP_SANITIZERS:-0}" != "1" ]; then
 
   # The layers with threads of their own (the server's I/O, loader and scheduler threads; MCP's
   # worker pools; the agent's workers and leases; the answer server's workers, key and catalog
-  # reloads; the sync server's workers and ledger pool) under ThreadSanitizer.
-  echo "== serve, agent, MCP, rag and sync tests under ThreadSanitizer" >&2
+  # reloads; the sync server's workers and ledger pool; the fault proxy's connection threads)
+  # under ThreadSanitizer.
+  echo "== serve, agent, MCP, rag, sync and fault-proxy tests under ThreadSanitizer" >&2
   if [ ! -f build-tsan/build.ninja ]; then
     cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKEEL_WERROR=ON \
       -DKEEL_SANITIZE=thread -DKEEL_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS="-O1" \
       -DCMAKE_CXX_FLAGS_DEBUG="$SANITIZER_DEBUG_INFO" >/dev/null
   fi
-  cmake --build build-tsan -j "${KEEL_JOBS:-$(nproc)}" --target keel_serve_tests keel_agent_tests keel_mcp_tests keel_rag_tests keel_sync_tests
+  cmake --build build-tsan -j "${KEEL_JOBS:-$(nproc)}" --target keel_serve_tests keel_agent_tests keel_mcp_tests keel_rag_tests keel_sync_tests keel_net_tests
   for t in serve agent mcp rag sync; do
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "build-tsan/tests/$t/keel_${t}_tests"
   done
+  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build-tsan/tests/net/keel_net_tests --gtest_filter='FaultProxy.*'
 fi
 echo "== all tests passed in $(( $(date +%s) - start )) s" >&2

@@ -455,6 +455,20 @@ void check_k013(const Spec& spec, Collector& c) {
       }
     }
   }
+  const auto& declared = spec.data.classes;
+  auto undeclared = [&](DataClass d) { return std::find(declared.begin(), declared.end(), d) == declared.end(); };
+  for (const auto& task : spec.routing.tasks) {
+    if (undeclared(task.data_class))
+      c.fail("K013", child(task.where, "class"),
+             fmt::format("task '{}' reads class '{}', which data.classes does not declare", task.type,
+                         enum_name(task.data_class)));
+  }
+  for (size_t i = 0; i < spec.routing.consent.size(); ++i) {
+    if (undeclared(spec.routing.consent[i]))
+      c.fail("K013", {fmt::format("routing.consent[{}]", i), spec.routing.where.line},
+             fmt::format("consent names class '{}', which data.classes does not declare",
+                         enum_name(spec.routing.consent[i])));
+  }
   for (const auto& rule : spec.authority.policy) {
     for (size_t i = 0; i < rule.tools.size(); ++i) {
       const std::string& t = rule.tools[i];

@@ -106,6 +106,32 @@ constexpr FaultInjection kInjections[] = {
      "an injected clock moved past the tool's reminder and expiry times"},
     {F::egress_attempt, S::durable_agent, kEgressGuardTest, kEgressGuardHow},
     {F::egress_attempt, S::durable_agent, kEgressCutOffTest, kEgressCutOffHow},
+    // hybrid-field
+    {F::connectivity_loss, S::hybrid_field,
+     "tests/apps/field_sync_test.cpp FieldNetwork.APartitionQueuesWorkAndTheHealedLinkDeliversItOnce",
+     "the veth link between the device's and the cloud's network namespaces taken down"},
+    {F::connectivity_loss, S::hybrid_field,
+     "tests/apps/field_sync_test.cpp FieldNetwork.ADropRuleTimesOutAndFlappingConvergesWithoutDuplicates",
+     "an nftables drop rule, then the link flapped"},
+    {F::connectivity_loss, S::hybrid_field,
+     "tests/apps/field_route_test.cpp "
+     "FieldRoutes.AHalfOpenLinkFailsClosedForRestrictedDataAndQueuedWorkIsAnsweredOnceItHeals",
+     "a TCP proxy between device and cloud goes half-open: the probe gets no answer"},
+    {F::connectivity_loss, S::hybrid_field,
+     "tests/apps/field_route_test.cpp FieldSyncFaults.DelayLossResetsAndAHalfOpenLinkLoseNothingAndApplyNothingTwice",
+     "delay, loss, resets after the server acted, and a half-open link, through a TCP proxy"},
+    {F::remote_unavailable, S::hybrid_field,
+     "tests/apps/field_route_test.cpp FieldRoutes.ACloudTooSlowFallsBackLocallyOnlyWherePermitted",
+     "keel serve slowed past the device's deadline (--slow-step-ms): the answer never comes"},
+    {F::remote_unavailable, S::hybrid_field,
+     "tests/apps/field_sync_test.cpp FieldNetwork.AServerRestartedMidPushAppliesEachMutationOnce",
+     "keel sync serve killed mid-push and started again"},
+    {F::sync_conflict, S::hybrid_field,
+     "tests/apps/field_sync_test.cpp FieldNetwork.AnAskConflictIsHeldUntilTheTechnicianDecides",
+     "two devices change the same field offline; the ask rule holds it for the technician"},
+    {F::worker_kill, S::hybrid_field,
+     "tests/apps/field_sync_test.cpp FieldNetwork.ADeviceKilledWhileTheAnswerTricklesInResendsNothing",
+     "the device's keel field sync killed (SIGKILL) while the answer trickles in under tc tbf"},
 };
 
 }  // namespace

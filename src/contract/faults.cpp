@@ -167,7 +167,7 @@ FailureResponse plan_fault_for_connectivity_loss(const Spec& spec) {
                    ? "requests whose route needs the network fail closed; others run locally"
                    : "requests wait in the durable queue";
   r.recovery = "queued commands sync when the link returns, once each";
-  r.evidence = "keel_route_decisions_total{reason}; keel_offline_success_ratio";
+  r.evidence = "keel_route_decisions_total{outcome,route}; keel_offline_success_ratio; keel field asks (each reason)";
   return r;
 }
 

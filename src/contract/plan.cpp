@@ -186,10 +186,10 @@ bool runtime_built(ScenarioId scenario) {
     case ScenarioId::llm_service:
     case ScenarioId::durable_agent:
     case ScenarioId::enterprise_rag:
+    case ScenarioId::hybrid_field:
       return true;
     case ScenarioId::browser_classifier:
     case ScenarioId::mobile_vision:
-    case ScenarioId::hybrid_field:
       return false;
   }
   return false;
@@ -205,6 +205,8 @@ std::string runtime_command(ScenarioId scenario) {
       return "keel agent run SPEC --case ID (keel agent work, resume)";
     case ScenarioId::enterprise_rag:
       return "keel rag serve --spec SPEC (keel rag ask, keel eval enterprise-rag)";
+    case ScenarioId::hybrid_field:
+      return "keel field ask|do|sync --spec SPEC (cloud: keel serve, keel sync serve; keel eval hybrid-field)";
     default:
       return "not built";
   }
@@ -299,7 +301,11 @@ void add_remote_fallback_control(PlanBuilder& b) {
                 "deployment.remote_fallback");
       return;
     case RemoteFallback::opt_in:
-      b.control(id, "route", "remote route only after the user's explicit consent per request",
+      b.control(id, "route",
+                is(s, ScenarioId::hybrid_field)
+                    ? "the remote route reads a class that needs consent only after the user recorded it "
+                      "(keel field consent)"
+                    : "remote route only after the user's explicit consent per request",
                 "deployment.remote_fallback");
       break;
     case RemoteFallback::enabled:
@@ -309,7 +315,7 @@ void add_remote_fallback_control(PlanBuilder& b) {
           "deployment.remote_fallback");
       break;
   }
-  if (b.runtime_built()) {
+  if (b.runtime_built() && !is(s, ScenarioId::hybrid_field)) {
     b.not_enforced(id, "no remote fallback route is built: a failure stays local");
   }
 }
@@ -559,8 +565,11 @@ void add_overload_and_route_controls(PlanBuilder& b) {
     const std::string id = "route-" + std::string(enum_name(s.failure.on_route_unavailable));
     b.control(id, "route",
               s.failure.on_route_unavailable == OnRouteUnavailable::fail_closed
-                  ? "when the permitted route is unavailable the request fails with a typed "
-                    "error; no other route is tried"
+                  ? (is(s, ScenarioId::hybrid_field)
+                         ? "a task no permitted route can take now fails with a typed error (or waits, "
+                           "queued, when asked to); a route the policy forbids is never tried"
+                         : "when the permitted route is unavailable the request fails with a typed "
+                           "error; no other route is tried")
               : s.failure.on_route_unavailable == OnRouteUnavailable::queue
                   ? "when the permitted route is unavailable the request waits in a durable "
                     "queue for it"

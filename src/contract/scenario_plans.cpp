@@ -880,7 +880,8 @@ HybridFieldFacts hybrid_field_facts(const Spec& s) {
   // A remote route exists only when egress reaches the remote model.
   if (f.remote && (s.deployment.egress.none || !s.deployment.egress.allows(f.remote->url)))
     f.remote = nullptr;
-  f.consent = f.remote && s.deployment.remote_fallback == RemoteFallback::opt_in;
+  // Consent: every class under opt-in when routing.consent names none; else the classes it names.
+  f.consent = f.remote && (!s.routing.consent.empty() || s.deployment.remote_fallback == RemoteFallback::opt_in);
   f.writes = any_write_tool(s);
   f.sync = f.writes && s.authority.system_of_record.has_value();
   f.queue_store = offline_queue_store(s);
@@ -896,9 +897,13 @@ void add_hybrid_field_controls(PlanBuilder& b, const HybridFieldFacts& f) {
             "decision and its reason are recorded",
             "deployment");
   if (f.consent) {
+    std::vector<std::string> classes;
+    for (auto c : s.routing.consent) classes.emplace_back(enum_name(c));
     b.control("consent", "route",
-              fmt::format("requests go to {} only with the user's consent", f.remote->id),
-              "deployment.remote_fallback");
+              classes.empty() ? fmt::format("requests go to {} only with the user's recorded consent", f.remote->id)
+                              : fmt::format("{} data goes to {} only with the user's recorded consent",
+                                            fmt::join(classes, ", "), f.remote->id),
+              s.routing.consent.empty() ? "deployment.remote_fallback" : "routing.consent");
   }
   if (f.sync) {
     std::vector<std::string> rules;
@@ -995,7 +1000,7 @@ void plan_hybrid_field(PlanBuilder& b) {
 
   b.refuse("sending data to a route its class forbids");
   if (b.spec().failure.on_route_unavailable == OnRouteUnavailable::fail_closed) {
-    b.refuse("trying another route when the permitted one is unavailable");
+    b.refuse("answering on a route the policy forbids when the permitted one is unavailable");
   }
   if (f.sync) b.refuse("overwriting a newer version during sync");
 }

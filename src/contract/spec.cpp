@@ -103,6 +103,12 @@ DataClass DataSpec::highest_class() const {
   return highest;
 }
 
+const RoutedTask* RoutingSpec::task(std::string_view type) const {
+  for (const auto& t : tasks)
+    if (t.type == type) return &t;
+  return nullptr;
+}
+
 bool ModelSpec::approved_for(DataClass c) const {
   return classes.empty() || std::find(classes.begin(), classes.end(), c) != classes.end();
 }

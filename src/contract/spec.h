@@ -267,6 +267,11 @@ struct ModelSpec {
   //! data.classes. A router never sends a more sensitive class to it (K013 checks the names).
   std::vector<DataClass> classes;
   bool approved_for(DataClass c) const;
+  //! What the model can do (`capabilities:`, e.g. [generate, long-context]): a field task that
+  //! needs one it lacks is never routed to it (hybrid-field `routing.tasks`).
+  std::vector<std::string> capabilities;
+  //! The latency a router assumes for this model before it has measured any (`estimate_ms:`).
+  std::optional<double> estimate_ms;
 };
 
 struct DeploymentSpec {
@@ -344,6 +349,28 @@ struct SyncSpec {
   std::vector<std::pair<std::string, ConflictRule>> rules;
 };
 
+//! A kind of field task (hybrid-field `routing.tasks.<type>`): the class of data it reads, the
+//! capabilities it needs and its deadline.
+struct RoutedTask {
+  SpecLocation where;
+  std::string type;
+  DataClass data_class = DataClass::internal;
+  std::vector<std::string> needs;
+  double deadline_ms = 0;  //!< 0: none
+};
+
+//! How field tasks are routed (hybrid-field: `keel field ask`): the private endpoint's probe,
+//! the classes the cloud reads only with the user's consent, and the task types.
+struct RoutingSpec {
+  SpecLocation where;
+  bool present = false;
+  std::string probe_path = "/livez";  //!< on the remote model's endpoint (its url's origin)
+  double probe_deadline_ms = 800;
+  std::vector<DataClass> consent;     //!< classes the cloud reads only with recorded consent
+  std::vector<RoutedTask> tasks;
+  const RoutedTask* task(std::string_view type) const;
+};
+
 struct Component {
   SpecLocation where;
   std::string id;
@@ -373,6 +400,7 @@ struct Spec {
   FailureSpec failure;
   ServingSpec serving;
   SyncSpec sync;
+  RoutingSpec routing;
   std::vector<Component> components;
   //! The line of every key the parser read, by YAML path ("authority.tools",
   //! "authority.tools[1].roles"): where checks and plans point.

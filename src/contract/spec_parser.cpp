@@ -387,6 +387,10 @@ std::optional<ModelSpec> read_model(Reader& r, const YAML::Node& n, const std::s
     });
     if (classes.IsSequence() && classes.size() == 0) r.error(p + ".classes", classes, "must name at least one data class");
   }
+  r.list(mm.get("capabilities"), p + ".capabilities", [&](const YAML::Node& c, const std::string& cp) {
+    if (auto v = r.identifier(c, cp)) model.capabilities.push_back(*v);
+  });
+  model.estimate_ms = r.positive(mm.get("estimate_ms"), p + ".estimate_ms");
   mm.finish();
   if (model.path.empty() && model.url.empty()) {
     r.error(p + ".path", n, "a model needs a path (or a url for a client-side download)");
@@ -488,6 +492,52 @@ SyncSpec read_sync(Reader& r, const YAML::Node& node) {
                            });
         if (!plain) r.error(path, kv.first, "a field is \"collection.field\" or \"field\" of [A-Za-z0-9._-]");
         if (auto v = r.enumeration<ConflictRule>(kv.second, path)) s.rules.emplace_back(field, *v);
+      }
+    }
+  }
+  m.finish();
+  return s;
+}
+
+RoutingSpec read_routing(Reader& r, const YAML::Node& node) {
+  RoutingSpec s;
+  s.present = node.IsDefined() && !node.IsNull();
+  auto m = r.map(node, "routing", 1);
+  s.where = Reader::where(m);
+  if (!m.valid()) return s;
+  if (auto probe = m.get("probe"); probe.IsDefined()) {
+    auto pm = r.map(probe, "routing.probe", m.line());
+    if (auto v = r.string(pm.get("path"), "routing.probe.path")) {
+      if (v->empty() || (*v)[0] != '/') r.error("routing.probe.path", pm.get("path"), "must start with '/'");
+      s.probe_path = *v;
+    }
+    if (auto v = r.positive(pm.get("deadline_ms"), "routing.probe.deadline_ms")) s.probe_deadline_ms = *v;
+    pm.finish();
+  }
+  r.list(m.get("consent"), "routing.consent", [&](const YAML::Node& c, const std::string& cp) {
+    if (auto v = r.enumeration<DataClass>(c, cp)) s.consent.push_back(*v);
+  });
+  if (auto tasks = m.get("tasks"); tasks.IsDefined()) {
+    if (!tasks.IsMap()) {
+      r.error("routing.tasks", tasks, "must map each task type to {class, needs, deadline_ms}");
+    } else {
+      for (const auto& kv : tasks) {
+        RoutedTask t;
+        t.type = kv.first.as<std::string>();
+        const std::string path = "routing.tasks." + t.type;
+        auto tm = r.map(kv.second, path, kv.first.Mark().line + 1);
+        t.where = Reader::where(tm);
+        if (!tm.valid()) {
+          if (!kv.second.IsMap()) r.error(path, kv.second, "must be a mapping {class, needs, deadline_ms}");
+          continue;
+        }
+        if (auto v = r.enumeration<DataClass>(tm.require("class"), path + ".class")) t.data_class = *v;
+        r.list(tm.get("needs"), path + ".needs", [&](const YAML::Node& c, const std::string& cp) {
+          if (auto v = r.identifier(c, cp)) t.needs.push_back(*v);
+        });
+        t.deadline_ms = r.positive(tm.get("deadline_ms"), path + ".deadline_ms").value_or(0);
+        tm.finish();
+        s.tasks.push_back(std::move(t));
       }
     }
   }
@@ -609,6 +659,7 @@ void read_spec(Reader& r, const YAML::Node& root, Spec& spec) {
   spec.failure = read_failure(r, top.get("failure"), 1);
   spec.serving = read_serving(r, top.get("serving"));
   spec.sync = read_sync(r, top.get("sync"));
+  spec.routing = read_routing(r, top.get("routing"));
   spec.components = read_components(r, top.get("components"));
   top.finish();
 

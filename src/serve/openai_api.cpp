@@ -6,6 +6,8 @@
 #include <cstring>
 #include <limits>
 
+#include "core/version.h"
+
 namespace keel::serve {
 
 std::string error_body(const ApiError& e) {
@@ -459,8 +461,12 @@ Json logprobs_json(const CompletionRequest& req, const std::vector<TokenLogprobJ
 
 }  // namespace
 
+std::string model_fingerprint(std::string_view sha256_hex) {
+  return fmt::format("keel-{}+sha256:{}", keel_version(), sha256_hex);
+}
+
 std::string completion_response(const CompletionRequest& req, const std::string& id,
-                                int64_t created, const std::string& model, const std::string& text,
+                                int64_t created, const ModelLabel& model, const std::string& text,
                                 const std::string& finish_reason, const Usage& usage,
                                 const std::vector<TokenLogprobJson>& logprobs) {
   Json choice = {
@@ -473,15 +479,15 @@ std::string completion_response(const CompletionRequest& req, const std::string&
   Json j = {{"id", id},
             {"object", req.chat ? "chat.completion" : "text_completion"},
             {"created", created},
-            {"model", model},
+            {"model", model.id},
             {"choices", Json::array({choice})},
             {"usage", usage_json(usage)},
-            {"system_fingerprint", "keel"}};
+            {"system_fingerprint", model.fingerprint}};
   return dump_json(j);
 }
 
 std::string completion_chunk(const CompletionRequest& req, const std::string& id, int64_t created,
-                             const std::string& model, std::string_view delta, bool first,
+                             const ModelLabel& model, std::string_view delta, bool first,
                              const std::string* finish_reason,
                              const std::vector<TokenLogprobJson>& logprobs) {
   Json choice = {{"index", 0},
@@ -499,20 +505,20 @@ std::string completion_chunk(const CompletionRequest& req, const std::string& id
   Json j = {{"id", id},
             {"object", req.chat ? "chat.completion.chunk" : "text_completion"},
             {"created", created},
-            {"model", model},
-            {"system_fingerprint", "keel"},
+            {"model", model.id},
+            {"system_fingerprint", model.fingerprint},
             {"choices", Json::array({choice})}};
   if (req.include_usage) j["usage"] = nullptr;
   return dump_json(j);
 }
 
 std::string usage_chunk(const CompletionRequest& req, const std::string& id, int64_t created,
-                        const std::string& model, const Usage& usage) {
+                        const ModelLabel& model, const Usage& usage) {
   Json j = {{"id", id},
             {"object", req.chat ? "chat.completion.chunk" : "text_completion"},
             {"created", created},
-            {"model", model},
-            {"system_fingerprint", "keel"},
+            {"model", model.id},
+            {"system_fingerprint", model.fingerprint},
             {"choices", Json::array()},
             {"usage", usage_json(usage)}};
   return dump_json(j);

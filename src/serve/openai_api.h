@@ -85,19 +85,30 @@ struct TokenLogprobJson {
   std::vector<std::pair<std::string, float>> top;
 };
 
+//! Who answers: the model name clients use, and the `system_fingerprint` that says exactly
+//! which build and model file ("keel-<version>+sha256:<the file's hash>"; "keel" when unknown),
+//! so a client can compare what answered it with what it runs itself.
+struct ModelLabel {
+  std::string id;
+  std::string fingerprint = "keel";
+};
+
+//! The fingerprint of a Keel build serving a model file with this SHA-256 (hex).
+std::string model_fingerprint(std::string_view sha256_hex);
+
 //! A whole (non-streamed) response.
 std::string completion_response(const CompletionRequest& req, const std::string& id, int64_t created,
-                                 const std::string& model, const std::string& text,
+                                 const ModelLabel& model, const std::string& text,
                                  const std::string& finish_reason, const Usage& usage,
                                  const std::vector<TokenLogprobJson>& logprobs);
 //! One streamed chunk: content delta (first chunk of a chat also carries the role), or the
 //! final chunk with finish_reason; usage chunk when include_usage.
 std::string completion_chunk(const CompletionRequest& req, const std::string& id, int64_t created,
-                             const std::string& model, std::string_view delta, bool first,
+                             const ModelLabel& model, std::string_view delta, bool first,
                              const std::string* finish_reason,
                              const std::vector<TokenLogprobJson>& logprobs = {});
 std::string usage_chunk(const CompletionRequest& req, const std::string& id, int64_t created,
-                        const std::string& model, const Usage& usage);
+                        const ModelLabel& model, const Usage& usage);
 
 std::string embedding_response(const EmbeddingRequest& req, const std::string& model,
                                const std::vector<std::vector<float>>& vectors, int64_t prompt_tokens);

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/clock.h"
+#include "core/hash.h"
 #include "core/log.h"
 #include "core/thread_pool.h"
 #include "core/version.h"
@@ -88,6 +89,7 @@ using net::sse_event;
 struct Server::Impl {
   ServerOptions options;
   std::string model_id, embed_model_id;
+  std::string model_fingerprint_text = "keel";  // published with ready (see Loaded)
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   asio::signal_set signals{io};
@@ -152,7 +154,7 @@ namespace {
 class CompletionSink : public RequestSink {
  public:
   CompletionSink(Server::Impl& server, std::shared_ptr<HttpConnection> c, CompletionRequest req,
-                 std::string id, std::string model, int64_t created, std::string tenant,
+                 std::string id, ModelLabel model, int64_t created, std::string tenant,
                  int64_t charged_tokens, bool keep_alive)
       : server_(server),
         conn_(std::move(c)),
@@ -237,7 +239,8 @@ class CompletionSink : public RequestSink {
   Server::Impl& server_;
   std::shared_ptr<HttpConnection> conn_;
   CompletionRequest req_;
-  std::string id_, model_;
+  std::string id_;
+  ModelLabel model_;
   int64_t created_;
   std::string tenant_;
   int64_t charged_;
@@ -387,6 +390,7 @@ struct Server::Impl::Loaded {
   std::unique_ptr<Scheduler> scheduler;
   std::unique_ptr<EmbeddingQueue> embeddings;
   engine::ChatTemplate chat_template = engine::ChatTemplate::raw;
+  std::string fingerprint;  // serve/openai_api.h model_fingerprint
 };
 
 namespace {
@@ -413,6 +417,9 @@ Status Server::Impl::load_generator(Loaded* loaded) {
   if (load_aborted()) return load_interrupted();
   log_info("serve: loading {}", options.model_path);
   KEEL_ASSIGN_OR_RETURN(loaded->model, engine::Model::load(options.model_path));
+  // The file's hash names what answers in every response (clients compare it with their copy).
+  KEEL_ASSIGN_OR_RETURN(Sha256Digest digest, sha256_file(options.model_path));
+  loaded->fingerprint = model_fingerprint(to_hex(digest));
   if (loaded->model->config().arch == engine::Architecture::bert) {
     return Status::invalid_argument(
         "--model must be a generative model; pass embedding models with --embed-model");
@@ -505,6 +512,7 @@ void Server::Impl::load_models() {
   // Publish: everything above is visible to whoever sees ready == true.
   model = std::move(loaded.model);
   chat_template = loaded.chat_template;
+  model_fingerprint_text = loaded.fingerprint;
   embed_model = std::move(loaded.embed_model);
   embed_context = std::move(loaded.embed_context);
   scheduler = std::move(loaded.scheduler);
@@ -784,7 +792,7 @@ void Server::Impl::submit_completion(const std::shared_ptr<HttpConnection>& c, P
                               std::chrono::system_clock::now().time_since_epoch())
                               .count();
   auto sink =
-      std::make_shared<CompletionSink>(*this, c, req, id, model_id, created, tenant, request_tokens, keep);
+      std::make_shared<CompletionSink>(*this, c, req, id, ModelLabel{model_id, model_fingerprint_text}, created, tenant, request_tokens, keep);
   if (req.stream) sink->start_stream();
   sr->sink = sink;
   c->set_abort([sr] { sr->cancelled = true; });

@@ -210,8 +210,9 @@ Status DeviceStore::acknowledged(const std::string& collection, const std::strin
   return Status();
 }
 
-Status DeviceStore::apply_changes(const std::vector<Change>& changes) {
-  if (changes.empty()) return Status();
+Result<int64_t> DeviceStore::apply_changes(const std::vector<Change>& changes) {
+  if (changes.empty()) return int64_t{0};
+  int64_t recovered = 0;
   KEEL_ASSIGN_OR_RETURN(Transaction t, Transaction::begin(*db_));
   const std::string mine = device_ + ":";
   for (const auto& c : changes) {
@@ -231,12 +232,14 @@ Status DeviceStore::apply_changes(const std::vector<Change>& changes) {
               c.mutation_id, c.collection, c.record, m.collection, m.record));
         KEEL_RETURN_IF_ERROR(acknowledged(c.collection, c.record, seq, c.version, c.fields));
         acknowledged_here = true;
+        ++recovered;
       }
     }
     if (!acknowledged_here) KEEL_RETURN_IF_ERROR(store_server_copy(c.collection, c.record, c.version, c.fields));
     KEEL_RETURN_IF_ERROR(set_meta(*db_, "cursor", std::to_string(c.cursor)));
   }
-  return t.commit();
+  KEEL_RETURN_IF_ERROR(t.commit());
+  return recovered;
 }
 
 Result<ReconcileReport> DeviceStore::reconcile(const SyncRules& rules) {
@@ -316,6 +319,29 @@ Result<DeviceStatus> DeviceStore::status() {
   s.next_seq = std::stoll(next);
   KEEL_ASSIGN_OR_RETURN(s.cursor, cursor());
   return s;
+}
+
+Status DeviceStore::add_totals(const std::map<std::string, int64_t>& amounts) {
+  KEEL_ASSIGN_OR_RETURN(Transaction t, Transaction::begin(*db_));
+  KEEL_ASSIGN_OR_RETURN(Statement s, db_->prepare("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO "
+                                                  "UPDATE SET value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)"));
+  for (const auto& [name, amount] : amounts) {
+    s.bind(1, "total." + name).bind(2, std::to_string(amount));
+    KEEL_RETURN_IF_ERROR(s.run());
+    s.reset();
+  }
+  return t.commit();
+}
+
+Result<std::map<std::string, int64_t>> DeviceStore::totals() {
+  KEEL_ASSIGN_OR_RETURN(Statement s, db_->prepare("SELECT substr(key, 7), CAST(value AS INTEGER) FROM meta WHERE key LIKE 'total.%'"));
+  std::map<std::string, int64_t> out;
+  while (true) {
+    KEEL_ASSIGN_OR_RETURN(bool row, s.step());
+    if (!row) break;
+    out[s.column_text(0)] = s.column_int(1);
+  }
+  return out;
 }
 
 }  // namespace keel::sync

@@ -11,7 +11,8 @@
 //   base (and the fields' values at that version), the fields it sets. The local view
 //   (record()) is the server's fields overlaid with every queued change, in order.
 // - apply_changes() takes pulled changes in cursor order: newer versions replace the server
-//   copy; a change made by one of this device's queued mutations acknowledges it.
+//   copy; a change made by one of this device's queued mutations acknowledges it (a push whose
+//   answer was lost: it is not sent again), and the count of those is returned.
 // - reconcile() rebases every queued mutation whose record moved on (conflict_rules.h); one
 //   held for the user stays held until resolve().
 // - sendable() is what to push now: per record, its first queued mutation, if not held (a later
@@ -24,6 +25,7 @@
 // - A Database is used by one thread at a time, and so is a DeviceStore.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,13 +74,17 @@ class DeviceStore {
   [[nodiscard]] Result<std::vector<Mutation>> queued();
   [[nodiscard]] Result<std::vector<Mutation>> sendable();
   [[nodiscard]] Result<int64_t> cursor();
-  [[nodiscard]] Status apply_changes(const std::vector<Change>& changes);
+  [[nodiscard]] Result<int64_t> apply_changes(const std::vector<Change>& changes);
   [[nodiscard]] Result<ReconcileReport> reconcile(const SyncRules& rules);
   [[nodiscard]] Status acknowledge(const Mutation& sent, const MutationOutcome& outcome);
   //! A held mutation's fate, decided by the user: keep the device's values (rebased onto the
   //! server's version) or drop them.
   [[nodiscard]] Status resolve(int64_t seq, bool keep_device_values);
   [[nodiscard]] Result<DeviceStatus> status();
+  //! Running totals of what syncs did (e.g. "conflicts_resolved", "duplicates_prevented"),
+  //! for the device's metrics: add_totals() adds to them in one transaction.
+  [[nodiscard]] Status add_totals(const std::map<std::string, int64_t>& amounts);
+  [[nodiscard]] Result<std::map<std::string, int64_t>> totals();
 
  private:
   DeviceStore() = default;

@@ -47,8 +47,9 @@ Status pull_all(DeviceStore& store, const SyncEndpoint& e, SyncReport* report) {
       if (c->cursor <= cursor) return Status::data_loss("a pull answer went back in the change log");
       changes.push_back(*std::move(c));
     }
-    KEEL_RETURN_IF_ERROR(store.apply_changes(changes));
+    KEEL_ASSIGN_OR_RETURN(int64_t recovered, store.apply_changes(changes));
     report->pulled += static_cast<int64_t>(changes.size());
+    report->recovered += recovered;
     if (changes.size() < 200) return Status();
   }
 }

@@ -29,6 +29,8 @@ struct SyncEndpoint {
 
 struct SyncReport {
   int64_t pulled = 0, pushed = 0, applied = 0, duplicates = 0, conflicts = 0, rounds = 0;
+  //! This device's pushes whose answer was lost, found applied in the change log: not sent again.
+  int64_t recovered = 0;
   ReconcileReport reconcile;  //!< summed over the rounds
   int64_t left = 0;           //!< queued mutations not yet acknowledged (held ones included)
   double ms = 0;

@@ -226,6 +226,38 @@ failure: {inject: [db-stop]}
   EXPECT_NE(k005[0].message.find("no store is named"), std::string::npos);
 }
 
+// A routed task's class and a consent class must be classes the spec declares.
+TEST(Checks, K013RefusesARoutedTaskOrConsentOfAnUndeclaredClass) {
+  const std::string spec = R"(keel: 1
+name: t
+scenario: hybrid-field
+data: {classes: [internal]}
+deployment:
+  target: field
+  egress: none
+  models:
+    - {id: llm, path: m.gguf, role: generate, capabilities: [generate], estimate_ms: 900}
+routing:
+  consent: [CONSENT]
+  tasks:
+    lookup: {class: TASK}
+)";
+  auto with = [&](const std::string& consent, const std::string& task) {
+    std::string text = spec;
+    text.replace(text.find("CONSENT"), 7, consent);
+    text.replace(text.find("TASK"), 4, task);
+    return text;
+  };
+  Spec ok = parse_ok(with("internal", "internal"));
+  EXPECT_EQ(ok.deployment.models[0].capabilities, std::vector<std::string>{"generate"});
+  EXPECT_EQ(ok.deployment.models[0].estimate_ms, 900);
+  EXPECT_TRUE(failures(run_checks(ok), "K013").empty()) << statuses(run_checks(ok));
+  auto k013 = failures(run_checks(parse_ok(with("restricted", "confidential"))), "K013");
+  ASSERT_EQ(k013.size(), 2u);
+  EXPECT_NE(k013[0].message.find("task 'lookup' reads class 'confidential'"), std::string::npos) << k013[0].message;
+  EXPECT_NE(k013[1].message.find("consent names class 'restricted'"), std::string::npos) << k013[1].message;
+}
+
 // A model's approved classes must be classes the spec declares; the parser refuses a name that
 // is no data class at all.
 TEST(Checks, K013RefusesAModelApprovedForAnUndeclaredClass) {

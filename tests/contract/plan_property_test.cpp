@@ -166,12 +166,14 @@ std::vector<Mutation> mutations() {
                  const PlanControl* c = control(p, "remote-fallback-enabled");
                  ASSERT_TRUE(c);
                  EXPECT_FALSE(control(p, "remote-fallback-disabled"));
-                 EXPECT_FALSE(c->enforced);
+                 // Only keel field ask routes to a remote model.
+                 EXPECT_EQ(c->enforced, s.scenario == ScenarioId::hybrid_field);
                  if (s.scenario == ScenarioId::local_research) {
                    EXPECT_FALSE(refuses(p, "off the device"));
                  }
                  if (s.scenario == ScenarioId::hybrid_field) {
-                   EXPECT_FALSE(control(p, "consent"));
+                   // Consent stays for the classes routing.consent names, and only for them.
+                   EXPECT_EQ(control(p, "consent") != nullptr, !s.routing.consent.empty());
                  }
                  if (s.scenario == ScenarioId::browser_classifier) {
                    EXPECT_FALSE(refuses(p, "uploading"));

@@ -89,6 +89,43 @@ TEST(SpecParser, SyncRulesNameAFieldAndARule) {
   EXPECT_EQ(none->sync.fallback, ConflictRule::server_wins);
 }
 
+TEST(SpecParser, RoutingNamesTasksConsentAndTheProbe) {
+  ParsedSpec p = parse_spec_text(std::string(kMinimal) + R"(routing:
+  probe: {path: /readyz, deadline_ms: 300}
+  consent: [confidential]
+  tasks:
+    lookup: {class: confidential, needs: [generate, long-context], deadline_ms: 2500}
+    note: {class: public}
+)");
+  ASSERT_TRUE(p.ok()) << ::testing::PrintToString(error_strings(p));
+  EXPECT_TRUE(p->routing.present);
+  EXPECT_EQ(p->routing.probe_path, "/readyz");
+  EXPECT_EQ(p->routing.probe_deadline_ms, 300);
+  ASSERT_EQ(p->routing.consent.size(), 1u);
+  ASSERT_EQ(p->routing.tasks.size(), 2u);
+  const RoutedTask* lookup = p->routing.task("lookup");
+  ASSERT_NE(lookup, nullptr);
+  EXPECT_EQ(lookup->data_class, DataClass::confidential);
+  EXPECT_EQ(lookup->needs, (std::vector<std::string>{"generate", "long-context"}));
+  EXPECT_EQ(lookup->deadline_ms, 2500);
+  EXPECT_EQ(p->routing.task("note")->deadline_ms, 0);
+  EXPECT_EQ(p->routing.task("missing"), nullptr);
+
+  for (const char* bad : {"routing:\n  tasks: {lookup: {class: secret}}\n",
+                          "routing:\n  tasks: {lookup: {class: internal, deadline_ms: -1}}\n",
+                          "routing:\n  tasks: {lookup: {class: internal, budget: 3}}\n",
+                          "routing:\n  tasks: {lookup: {needs: [generate]}}\n",
+                          "routing:\n  tasks: [lookup]\n",
+                          "routing:\n  tasks: {lookup: fast}\n",
+                          "routing:\n  probe: {path: livez}\n",
+                          "routing:\n  consent: [everything]\n",
+                          "routing:\n  prob: {path: /livez}\n"}) {
+    ParsedSpec refused = parse_spec_text(std::string(kMinimal) + bad);
+    EXPECT_FALSE(refused.ok()) << bad;
+  }
+  EXPECT_FALSE(parse_spec_text(kMinimal)->routing.present);
+}
+
 TEST(SpecParser, MinimalSpecParsesWithDefaults) {
   ParsedSpec p = parse_spec_text(kMinimal);
   ASSERT_TRUE(p.ok()) << ::testing::PrintToString(error_strings(p));

@@ -119,7 +119,7 @@ TEST(OpenAIApi, ResponsesHaveTheShapeClientsRead) {
   CompletionRequest req;
   req.chat = true;
   Usage usage{10, 3, 8};
-  auto whole = parse_json(completion_response(req, "chatcmpl-1", 1700000000, "m", "hi there", "stop", usage, {}));
+  auto whole = parse_json(completion_response(req, "chatcmpl-1", 1700000000, ModelLabel{"m", "keel-0.1.0+sha256:ab"}, "hi there", "stop", usage, {}));
   ASSERT_TRUE(whole.ok());
   EXPECT_EQ((*whole)["object"], "chat.completion");
   EXPECT_EQ((*whole)["choices"][0]["message"]["role"], "assistant");
@@ -127,21 +127,22 @@ TEST(OpenAIApi, ResponsesHaveTheShapeClientsRead) {
   EXPECT_EQ((*whole)["choices"][0]["finish_reason"], "stop");
   EXPECT_EQ((*whole)["usage"]["total_tokens"], 13);
   EXPECT_EQ((*whole)["usage"]["prompt_tokens_details"]["cached_tokens"], 8);
+  EXPECT_EQ((*whole)["system_fingerprint"], "keel-0.1.0+sha256:ab");
 
-  auto first = parse_json(completion_chunk(req, "chatcmpl-1", 1, "m", "hi", true, nullptr));
+  auto first = parse_json(completion_chunk(req, "chatcmpl-1", 1, ModelLabel{"m"}, "hi", true, nullptr));
   ASSERT_TRUE(first.ok());
   EXPECT_EQ((*first)["object"], "chat.completion.chunk");
   EXPECT_EQ((*first)["choices"][0]["delta"]["role"], "assistant");
   EXPECT_EQ((*first)["choices"][0]["delta"]["content"], "hi");
   EXPECT_TRUE((*first)["choices"][0]["finish_reason"].is_null());
   std::string reason = "length";
-  auto last = parse_json(completion_chunk(req, "chatcmpl-1", 1, "m", "", false, &reason));
+  auto last = parse_json(completion_chunk(req, "chatcmpl-1", 1, ModelLabel{"m"}, "", false, &reason));
   ASSERT_TRUE(last.ok());
   EXPECT_EQ((*last)["choices"][0]["finish_reason"], "length");
 
   CompletionRequest text_req;
   text_req.chat = false;
-  auto text = parse_json(completion_response(text_req, "cmpl-1", 1, "m", "abc", "length", usage, {}));
+  auto text = parse_json(completion_response(text_req, "cmpl-1", 1, ModelLabel{"m"}, "abc", "length", usage, {}));
   ASSERT_TRUE(text.ok());
   EXPECT_EQ((*text)["object"], "text_completion");
   EXPECT_EQ((*text)["choices"][0]["text"], "abc");

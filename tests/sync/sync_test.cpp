@@ -259,7 +259,7 @@ TEST_F(Sync, AStoreReopenedAfterAKillKeepsItsQueueAndRefusesAnotherDevice) {
   EXPECT_EQ(other.status().code(), StatusCode::failed_precondition);
   // A change log naming one of this device's mutations by a malformed id is refused, not guessed.
   Change bad{9, "readings", "R-1", 1, {{"reading", 1}}, "tablet-a:1x"};
-  EXPECT_EQ(again->apply_changes({bad}).code(), StatusCode::data_loss);
+  EXPECT_EQ(again->apply_changes({bad}).status().code(), StatusCode::data_loss);
   EXPECT_EQ(again->status()->cursor, 0);  // nothing of it was kept
 }
 

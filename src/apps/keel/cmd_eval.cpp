@@ -14,6 +14,7 @@
 #include "apps/keel/commands.h"
 #include "apps/keel/eval_faults.h"
 #include "apps/keel/example_paths.h"
+#include "apps/keel/field_eval.h"
 #include "apps/keel/rag_eval.h"
 #include "assistant/answer_quality.h"
 #include "assistant/evaluation.h"
@@ -32,7 +33,7 @@ namespace keel::app {
 namespace {
 
 struct Options {
-  std::string scenario, spec, questions, store, answer = "auto", pg_data;
+  std::string scenario, spec, questions, store, answer = "auto", pg_data, work_dir;
   int k = 5, threads = 0;
   double quality_floor = 0.5;
   bool json = false, record = false;
@@ -191,9 +192,10 @@ int eval_questions(const Options& o) {
 void add_eval_command(CLI::App& root, int& exit_code) {
   auto o = std::make_shared<Options>();
   CLI::App* cmd = root.add_subcommand("eval", "Evaluate a scenario on its question set");
-  cmd->add_option("scenario", o->scenario, "scenario id (local-research, enterprise-rag; durable-agent with --faults)")->required()->check(CLI::IsMember({"local-research", "enterprise-rag", "durable-agent"}));
+  cmd->add_option("scenario", o->scenario, "scenario id (local-research, enterprise-rag, hybrid-field; durable-agent with --faults)")->required()->check(CLI::IsMember({"local-research", "enterprise-rag", "hybrid-field", "durable-agent"}));
   cmd->add_option("--spec", o->spec, "scenario spec (default: the bundled example of the scenario)");
-  cmd->add_option("--questions", o->questions, "question set (default: questions.json beside the spec's documents)");
+  cmd->add_option("--questions", o->questions, "question set (default: questions.json beside the spec's documents; hybrid-field: hybrid-field/eval.json)");
+  cmd->add_option("--work-dir", o->work_dir, "hybrid-field: keep the devices' stores and the cluster here (default: a temporary folder)");
   cmd->add_option("--store", o->store, "index location (default: a fresh temporary store)");
   cmd->add_option("--k", o->k, "passages retrieved per question")->check(CLI::Range(1, 20));
   cmd->add_option("--threads,-t", o->threads, "compute threads (0: all cores)");
@@ -215,6 +217,11 @@ void add_eval_command(CLI::App& root, int& exit_code) {
     const bool spec_given = cmd->get_option("--spec")->count() > 0;
     if (o->faults) {
       exit_code = run_fault_eval(o->scenario, spec_given ? o->spec : "", o->json);
+      return;
+    }
+    if (o->scenario == "hybrid-field") {
+      exit_code = run_field_eval({spec_given ? o->spec : bundled_example("examples/hybrid-field.yaml"), o->questions,
+                                  o->work_dir, o->json});
       return;
     }
     if (o->scenario == "enterprise-rag") {

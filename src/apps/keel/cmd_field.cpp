@@ -16,6 +16,7 @@
 
 #include "apps/keel/commands.h"
 #include "apps/keel/example_paths.h"
+#include "apps/keel/field_setup.h"
 #include "contract/egress_guard.h"
 #include "contract/spec_parser.h"
 #include "core/file_io.h"
@@ -55,22 +56,6 @@ Result<Json> parse_assignments(const std::vector<std::string>& assignments) {
   return set;
 }
 
-sync::SyncRules rules_of(const contract::Spec& spec) {
-  auto rule = [](contract::ConflictRule r) {
-    switch (r) {
-      case contract::ConflictRule::device_wins: return sync::FieldRule::device_wins;
-      case contract::ConflictRule::merge: return sync::FieldRule::merge;
-      case contract::ConflictRule::ask: return sync::FieldRule::ask;
-      case contract::ConflictRule::server_wins: break;
-    }
-    return sync::FieldRule::server_wins;
-  };
-  sync::SyncRules out;
-  out.fallback = rule(spec.sync.fallback);
-  for (const auto& [field, r] : spec.sync.rules) out.fields[field] = rule(r);
-  return out;
-}
-
 int run_do(const FieldOptions& o) {
   auto store = sync::DeviceStore::open(o.store, o.device);
   if (!store.ok()) return fail(store.status().message());
@@ -105,7 +90,7 @@ Json report_json(const sync::SyncReport& r) {
     conflicts.push_back({{"field", c.field}, {"rule", std::string(sync::field_rule_name(c.rule))}, {"server", c.server},
                          {"device", c.device}, {"result", c.result}});
   return {{"pulled", r.pulled},     {"pushed", r.pushed},   {"applied", r.applied},
-          {"duplicates", r.duplicates}, {"push_conflicts", r.conflicts}, {"rounds", r.rounds},
+          {"duplicates", r.duplicates}, {"recovered", r.recovered}, {"push_conflicts", r.conflicts}, {"rounds", r.rounds},
           {"rebased", r.reconcile.rebased}, {"dropped", r.reconcile.dropped}, {"held", r.reconcile.held},
           {"conflicts", conflicts}, {"left", r.left}, {"ms", r.ms}};
 }
@@ -116,14 +101,19 @@ int run_sync(const FieldOptions& o) {
   contract::restrict_egress_to({&*spec});
   auto store = sync::DeviceStore::open(o.store, "");
   if (!store.ok()) return fail(store.status().message());
-  auto key = read_file(o.key_file);
-  if (!key.ok()) return fail("--key-file: " + key.status().message());
-  std::string k = *key;
-  while (!k.empty() && (k.back() == '\n' || k.back() == '\r' || k.back() == ' ')) k.pop_back();
-  if (k.empty() || k.find_first_of(" \t\r\n") != std::string::npos)
-    return fail("--key-file: must hold this device's API key alone, on one line (keel keygen prints it)");
+  auto key = read_device_key(o.key_file);
+  if (!key.ok()) return fail(key.status().message());
   sync::SyncReport report;
-  Status s = sync::sync_once(**store, rules_of(*spec), {o.url, k, o.timeout_ms}, &report);
+  Status s = sync::sync_once(**store, sync_rules_of(*spec), {o.url, *key, o.timeout_ms}, &report);
+  // What this sync did, added to the device's totals (keel field metrics) even when it was cut.
+  Status counted = (*store)->add_totals({{"syncs", 1},
+                                         {"syncs_failed", s.ok() ? 0 : 1},
+                                         {"applied", report.applied},
+                                         {"duplicates_prevented", report.duplicates + report.recovered},
+                                         {"conflicts_resolved", static_cast<int64_t>(report.reconcile.conflicts.size())},
+                                         {"push_conflicts", report.conflicts},
+                                         {"held", report.reconcile.held}});
+  if (!counted.ok()) std::fprintf(stderr, "keel field: the sync's totals were not recorded: %s\n", counted.message().c_str());
   if (o.json) {
     Json out = report_json(report);
     out["status"] = s.ok() ? "ok" : s.to_string();
@@ -226,6 +216,8 @@ void add_field_command(CLI::App& root, int& exit_code) {
   r->add_flag("--keep", o->keep, "send the device's values");
   r->add_flag("--drop", o->drop, "drop them: the server's values stand");
   r->callback([o, &exit_code] { exit_code = run_resolve(*o); });
+
+  add_field_route_commands(*field, exit_code);
 }
 
 }  // namespace keel::app

@@ -14,6 +14,7 @@
 #include "assistant/local_research_run.h"
 #include "assistant/run_metrics.h"
 #include "context/store.h"
+#include "contract/plan.h"
 #include "contract/spec_parser.h"
 #include "core/file_io.h"
 #include "core/json.h"
@@ -40,6 +41,10 @@ Status check_runnable(const contract::Spec& spec, const std::string& path) {
   }
   if (spec.scenario == ScenarioId::durable_agent) {
     return Status::invalid_argument(fmt::format("durable-agent runs as `keel agent run {} --case <ID>`", path));
+  }
+  if (spec.scenario != ScenarioId::local_research && contract::runtime_built(spec.scenario)) {
+    return Status::invalid_argument(fmt::format("{} runs as `{}`", contract::enum_name(spec.scenario),
+                                                contract::runtime_command(spec.scenario)));
   }
   if (spec.scenario != ScenarioId::local_research) {
     return Status::invalid_argument(fmt::format("the runtime for scenario {} is not built yet; `keel plan {}` shows its plan",
