@@ -5,13 +5,17 @@
 // silently gone: nothing forwarded, nothing closed).
 //
 // Contract:
-// - Forwards bytes unchanged and in order in both directions; a fault only delays, stalls,
-//   resets or silences, it never corrupts.
+// - Forwards bytes unchanged and in order in both directions; a fault only delays, stalls or
+//   resets, it never corrupts: bytes sent while the link is half-open wait in the kernel's
+//   buffers and arrive, in order, if the link heals.
 // - set() applies to every connection from its next chunk on, existing ones included (so a
 //   link can go half-open mid-request).
+// - A reset after N bytes forwards exactly N bytes of the connection, then resets it.
 // - A reset closes both sides with SO_LINGER 0: each peer gets RST (ECONNRESET), not FIN.
 // - Loss is drawn from a seeded generator: the same seed and traffic give the same stalls.
-// - The destructor stops accepting, closes every connection and joins its threads.
+// - The destructor stops accepting, shuts every connection down (a blocked write or a stall
+//   ends at once) and joins its threads; finished connections' threads are reaped as new ones
+//   come. Meant for tests and evaluations: a thread per connection.
 #pragma once
 
 #include <atomic>
@@ -34,13 +38,14 @@ struct FaultSettings {
   //! The chance a new connection is reset when the server first answers: the request reached
   //! the server and was acted on, the client never hears back (the outcome is unknown to it).
   double reset_chance = 0;
-  bool half_open = false;           //!< forward nothing and close nothing
+  bool half_open = false;           //!< forward nothing and close nothing (bytes wait)
   bool refuse = false;              //!< reset new connections at once (the server "down")
   uint64_t seed = 1;
 };
 
 struct FaultStats {
-  int64_t connections = 0, bytes = 0, losses = 0, resets = 0, silenced = 0;
+  int64_t connections = 0, bytes = 0, losses = 0, resets = 0;
+  int64_t stalled = 0;  //!< connections a half-open link held (each counted once)
 };
 
 class FaultProxy {
@@ -56,9 +61,12 @@ class FaultProxy {
   FaultStats stats() const;
 
  private:
+  struct Connection;
   FaultProxy() = default;
   void accept_loop();
-  void pump(int client, int server, bool doomed);
+  void pump(const std::shared_ptr<Connection>& c, bool doomed);
+  void finish(Connection& c, bool reset);  // closes both sockets (RST when reset), once
+  bool nap(int64_t ms) const;              // sleeps ms; false when the proxy is stopping
   double draw();  // uniform in [0, 1), from the seeded generator (mutex_ held)
 
   int listen_fd_ = -1;
@@ -71,7 +79,7 @@ class FaultProxy {
   FaultSettings settings_;
   FaultStats stats_;
   uint64_t rng_ = 1;
-  std::vector<std::thread> threads_;
+  std::vector<std::pair<std::thread, std::shared_ptr<Connection>>> workers_;  // mutex_
   std::thread acceptor_;
 };
 

@@ -39,14 +39,16 @@ Result<RouteAnswer> FieldAssistant::answer_on(Route r, const AskInput& in) {
   return local_->ask(in.question, in.max_tokens);
 }
 
-Status FieldAssistant::compare_with_device(AskRecord* rec) {
-  if (rec->route != "cloud" || !config_.local) return Status();
+void FieldAssistant::compare_with_device(AskRecord* rec) {
+  if (rec->route != "cloud" || !config_.local) return;
   if (local_sha256_.empty()) {
     if (local_) {
       local_sha256_ = local_->sha256();
+    } else if (auto digest = sha256_file(config_.local_model_path); digest.ok()) {
+      local_sha256_ = to_hex(*digest);
     } else {
-      KEEL_ASSIGN_OR_RETURN(Sha256Digest digest, sha256_file(config_.local_model_path));
-      local_sha256_ = to_hex(digest);
+      rec->skew = "the device's model file could not be read to compare: " + digest.status().message();
+      return;
     }
   }
   rec->device_sha256 = local_sha256_;
@@ -61,7 +63,6 @@ Status FieldAssistant::compare_with_device(AskRecord* rec) {
   if (!rec->keel_version.empty() && rec->keel_version != rec->device_version)
     differs.push_back(fmt::format("keel {} on the cloud, {} on the device", rec->keel_version, rec->device_version));
   rec->skew = fmt::format("{}", fmt::join(differs, "; "));
-  return Status();
 }
 
 Result<AskRecord> FieldAssistant::ask(const AskInput& in) {
@@ -128,18 +129,25 @@ Result<AskRecord> FieldAssistant::run(const AskInput& in, AskRecord rec) {
       inputs.consent_given = given.value_or(false);
     }
   } else if (!config_.cloud) {
-    inputs.link.detail = "no private-cloud route is configured";
-    rec.offline = true;
+    inputs.link.detail = "no private-cloud route is configured";  // not offline: nothing was probed
   }
 
-  std::string fallback_cause;
+  std::string fallback_cause, first_error;
   for (int attempt = 0;; ++attempt) {
     RouteDecision d = decide(inputs);
     rec.rejected = Json::array();
     for (const auto& r : d.rejected) rec.rejected.push_back(r);
     for (const auto& r : not_asked) rec.rejected.push_back(r);
     rec.reason = fallback_cause.empty() ? d.reason : fallback_cause + "; " + d.reason;
-    rec.fallback = !fallback_cause.empty() && d.route.has_value();
+    if (!d.route && attempt > 0) {
+      // The question reached a permitted route that failed (its outcome unknown) and no other
+      // may take it: failed, with the error; never queued to be sent again blind.
+      rec.status = "failed";
+      rec.route.clear();
+      rec.model_id.clear();
+      rec.error = first_error;
+      break;
+    }
     if (!d.route) {
       rec.status = in.queue_if_refused ? "queued" : "refused";
       rec.route.clear();
@@ -156,20 +164,22 @@ Result<AskRecord> FieldAssistant::run(const AskInput& in, AskRecord rec) {
     auto answer = answer_on(*d.route, in);
     if (answer.ok()) {
       rec.status = "answered";
+      rec.fallback = attempt > 0;
       rec.answer = answer->text;
       rec.model_sha256 = answer->model_sha256;
       rec.keel_version = answer->keel_version;
       rec.ms = answer->ms;
       rec.error.clear();
-      KEEL_RETURN_IF_ERROR(compare_with_device(&rec));
+      compare_with_device(&rec);
       break;
     }
     if (attempt > 0) {  // the second permitted route failed too
       rec.status = "failed";
-      rec.error = answer.status().to_string();
+      rec.error = first_error + "; then " + answer.status().to_string();
       break;
     }
     // The chosen route failed: decide again without it; only what the policy permits is tried.
+    first_error = answer.status().to_string();
     fallback_cause = fmt::format("{} failed ({})", rec.route, answer.status().message());
     if (*d.route == Route::cloud) {
       inputs.link.up = false;

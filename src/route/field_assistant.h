@@ -10,7 +10,8 @@
 //   loaded (that route fails with the numbers, and the ask is decided again without it).
 // - Only routes the policy permits are ever tried. When the chosen route fails mid-answer, the
 //   ask is decided again with that route marked down; what that decision permits is tried
-//   (`fallback`), otherwise the ask is refused.
+//   (`fallback` when it answers). With no other permitted route the ask is `failed`, with the
+//   error: its question reached the failed route (the outcome unknown), so it is not queued.
 // - A refused ask is recorded with every route's reason and is `refused` (fail closed), or
 //   `queued` when the caller asked to queue it; retry_queued() asks each queued one again and
 //   completes its row. Nothing a refused ask carried reaches any route.
@@ -78,7 +79,7 @@ class FieldAssistant {
 
   FieldRoutingConfig config_;
   std::unique_ptr<RouteJournal> journal_;
-  [[nodiscard]] Status compare_with_device(AskRecord* rec);
+  void compare_with_device(AskRecord* rec);  // a device file it cannot read is a skew, not an error
 
   std::unique_ptr<LocalChat> local_;  // loaded on its first use
   std::string local_sha256_;          // hashed on the first cloud answer (parity)

@@ -95,6 +95,8 @@ Result<std::unique_ptr<RouteJournal>> RouteJournal::open(const std::string& path
   SqliteOptions options;
   options.synchronous = "FULL";  // an ask is on disk before its answer is shown
   KEEL_ASSIGN_OR_RETURN(j->db_, Database::open(path, options));
+  // A queued question is erased when its ask completes: overwritten, not left in free pages.
+  KEEL_RETURN_IF_ERROR(j->db_->exec("PRAGMA secure_delete = ON"));
   KEEL_RETURN_IF_ERROR(j->db_->exec(kSchema));
   return j;
 }
@@ -129,7 +131,8 @@ Status RouteJournal::finish_queued(const AskRecord& rec) {
   st.bind(12, rec.device_sha256).bind(13, rec.device_version).bind(14, rec.skew).bind(15, rec.id);
   KEEL_RETURN_IF_ERROR(st.run());
   if (db_->changes() != 1) return Status::not_found(fmt::format("no queued ask {}", rec.id));
-  return Status();
+  // And out of the write-ahead log, which still holds the page with the question.
+  return db_->exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 
 Result<std::vector<AskRecord>> RouteJournal::queued() { return select(*db_, "WHERE status = 'queued' ORDER BY id"); }

@@ -10,7 +10,8 @@
 //   that failed or was refused adds nothing); nullopt before the first.
 // - consent() is the user's last recorded choice for a class; nullopt when never asked.
 // - Raw inputs are not kept: a row holds its question only while it is queued (to ask it
-//   again), and never the answer's text; the decision, route, model and timing stay.
+//   again), and never the answer's text; the decision, route, model and timing stay. A
+//   completed queued question is overwritten (secure_delete) and checkpointed out of the WAL.
 // - A store file that is not a database, or is damaged, is data_loss naming the path.
 #pragma once
 

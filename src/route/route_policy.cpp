@@ -30,9 +30,11 @@ std::string unfit(const RouteInputs& in, const RouteOption& o) {
   return "";
 }
 
+// A measured p50 is end to end (for the cloud: the network included); an estimate is the
+// model's own time, so the cloud's adds the link's current round trip.
 double predicted(const RouteInputs& in, const RouteOption& o) {
-  const double base = o.measured_p50_ms.value_or(o.estimate_ms);
-  return o.route == Route::cloud ? base + in.link.rtt_ms : base;
+  if (o.measured_p50_ms) return *o.measured_p50_ms;
+  return o.route == Route::cloud ? o.estimate_ms + in.link.rtt_ms : o.estimate_ms;
 }
 
 }  // namespace

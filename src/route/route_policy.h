@@ -10,8 +10,9 @@
 //   within its deadline) and, where the class needs consent, the user's recorded consent.
 // - Among candidates predicted to finish within the deadline (or all, without one), local is
 //   chosen first: nothing leaves the device; then the faster. Predicted = the route's measured
-//   p50 for this task type (the cloud's plus the link's current round trip), or, before any
-//   measurement, the route's declared estimate. When no candidate meets the deadline, the
+//   p50 for this task type (end to end: the cloud's includes the network), or, before any
+//   measurement, the route's declared estimate (the cloud's plus the link's current round
+//   trip). When no candidate meets the deadline, the
 //   fastest is chosen and the decision says the deadline will be missed.
 // - No candidate: `refused` with one reason per route (why each was not a candidate); never a
 //   route the policy does not allow (fail closed).

@@ -33,8 +33,10 @@ class FieldRoutes : public ::testing::Test {
     write_spec("");
   }
 
-  // The bundled spec, with loopback allowed out and absolute paths; `edit` replaces text.
-  void write_spec(const std::string& local_estimate) {
+  // The bundled spec, with loopback allowed out and absolute paths; the local model's estimate
+  // and the probe's deadline replaced when given (5 s by default, so a busy machine's slow
+  // probe is not taken for a dead link where a test is not about one).
+  void write_spec(const std::string& local_estimate, const std::string& probe_deadline_ms = "5000") {
     std::string spec = testing::read_file(repo("examples/hybrid-field.yaml"));
     const std::string allow = "egress: {allow: [cloud.field.example]}";
     ASSERT_NE(spec.find(allow), std::string::npos);
@@ -42,6 +44,9 @@ class FieldRoutes : public ::testing::Test {
     for (size_t at; (at = spec.find("../models/")) != std::string::npos;) spec.replace(at, 10, repo("models/"));
     for (size_t at; (at = spec.find("path: hybrid-field/")) != std::string::npos;)
       spec.replace(at, 19, "path: " + repo("examples/hybrid-field/"));
+    const std::string probe = "deadline_ms: 800}";
+    ASSERT_NE(spec.find(probe), std::string::npos);
+    spec.replace(spec.find(probe), probe.size(), "deadline_ms: " + probe_deadline_ms + "}");
     if (!local_estimate.empty()) {
       const std::string estimate = "estimate_ms: 1500";
       ASSERT_NE(spec.find(estimate), std::string::npos);
@@ -161,6 +166,7 @@ TEST_F(FieldRoutes, TheSameModelFileAnswersTheSameOnBothRoutesAndAnotherIsReport
 }
 
 TEST_F(FieldRoutes, AHalfOpenLinkFailsClosedForRestrictedDataAndQueuedWorkIsAnsweredOnceItHeals) {
+  write_spec("", "800");
   start_cloud(repo("models/keel-tiny-chat.gguf"));
   net::FaultSettings half_open;
   half_open.half_open = true;
@@ -176,7 +182,7 @@ TEST_F(FieldRoutes, AHalfOpenLinkFailsClosedForRestrictedDataAndQueuedWorkIsAnsw
   EXPECT_EQ(lookup["offline"], true);
   auto queued = ask("incident", "Write up the valve fire", {"--queue"});
   EXPECT_EQ(queued.exit_code, 3) << queued.out << queued.err;
-  EXPECT_GT(proxy_->stats().silenced, 0);
+  EXPECT_GT(proxy_->stats().stalled, 0);
 
   proxy_->set(net::FaultSettings{});  // the link heals
   auto retry = testing::run_keel({"field", "ask", "--retry-queued", "--store", dir_.file("device.db"), "--spec",
@@ -207,11 +213,15 @@ TEST_F(FieldRoutes, ACloudTooSlowFallsBackLocallyOnlyWherePermitted) {
   EXPECT_EQ(fallback["route"], "local");
   EXPECT_EQ(fallback["fallback"], true);
   EXPECT_NE(fallback["reason"].get<std::string>().find("cloud failed"), std::string::npos) << fallback.dump();
+  // Restricted data may go to the cloud only: its failure is the ask's (the question reached
+  // it, the outcome is unknown), never an answer from the device.
   auto incident = ask("incident", "Write up the gas leak", {"--timeout-ms", "1000"});
-  EXPECT_EQ(incident.exit_code, 4) << incident.out << incident.err;
+  EXPECT_EQ(incident.exit_code, 1) << incident.out << incident.err;
   Json r = record(incident);
-  EXPECT_EQ(r["status"], "refused");
+  EXPECT_EQ(r["status"], "failed");
+  EXPECT_TRUE(r["route"].is_null());
   EXPECT_EQ(r["fallback"], false);
+  EXPECT_NE(r["error"].get<std::string>().find("deadline"), std::string::npos) << r.dump();
   EXPECT_NE(r["reason"].get<std::string>().find("cloud failed"), std::string::npos) << r.dump();
   EXPECT_EQ(metric("keel_route_fallbacks_total"), "1");
 }
@@ -264,7 +274,7 @@ TEST(FieldEval, RunsEveryPhaseWithNoForbiddenRouteFullParityAndExactlyOnceSync) 
   EXPECT_EQ(restricted["online: cloud"], 2);
   EXPECT_EQ(restricted["link half-open: queued"], 2);
   EXPECT_EQ(restricted["cloud refusing: refused"], 2);
-  EXPECT_EQ(restricted["cloud too slow: refused"], 2);
+  EXPECT_EQ(restricted["cloud too slow: failed"], 2);
   EXPECT_EQ(restricted["healed: queued asks again: cloud"], 2);
   EXPECT_GT(e["offline"]["asks"].get<int>(), 0);
   EXPECT_GT(e["offline"]["answered"].get<int>(), 0);

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "route/chat_routes.h"
 #include "support/test_support.h"
 
@@ -85,6 +87,12 @@ TEST(RouteJournal, AQueuedAskIsCompletedInPlaceAndCounted) {
   done.offline = false;
   done.skew = "model file bbbb on the cloud, aaaa on the device";
   ASSERT_TRUE((*j)->finish_queued(done).ok());
+  // The question is gone from the file and its write-ahead log, not only from the row.
+  for (const std::string file : {"device.db", "device.db-wal"}) {
+    std::string bytes;
+    if (std::filesystem::exists(dir.file(file))) bytes = testing::read_file(dir.file(file));
+    EXPECT_EQ(bytes.find("write it up"), std::string::npos) << file;
+  }
   EXPECT_EQ((*j)->finish_queued(done).code(), StatusCode::not_found);  // only a queued row
   EXPECT_TRUE((*j)->queued()->empty());
   auto refused = answered("incident", "", 0);
@@ -120,6 +128,7 @@ TEST(RouteJournal, ADamagedStoreIsAClearError) {
   testing::write_file(dir.file("device.db"), std::string(4096, 'x'));
   auto j = RouteJournal::open(dir.file("device.db"));
   ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().code(), StatusCode::data_loss) << j.status().to_string();
   EXPECT_NE(j.status().message().find("device.db"), std::string::npos) << j.status().to_string();
 }
 

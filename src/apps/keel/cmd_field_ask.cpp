@@ -2,7 +2,8 @@
 //   keel field ask QUESTION --task TYPE --store FILE [--spec SPEC] [--user U] [--cloud-url URL]
 //                  [--key-file FILE] [--route local|cloud] [--queue] [--json]
 //     routed by the spec's policy; exit 0 answered, 3 queued (refused now, kept to ask again),
-//     4 refused (fail closed: no permitted route), 1 failed.
+//     4 refused (fail closed: no permitted route), 1 failed (a permitted route failed and no
+//     other may take it).
 //   keel field ask --retry-queued --store FILE ...: asks each queued task again.
 //   keel field consent CLASS (--allow | --deny) --store FILE [--user U]
 //   keel field asks --store FILE [--limit N] [--json]: the journal of decisions.
@@ -79,14 +80,16 @@ int run_ask(const AskOptions& o) {
     auto done = (*assistant)->retry_queued(o.max_tokens);
     if (!done.ok()) return fail(done.status().message());
     Json list = Json::array();
-    int64_t still = 0;
+    int64_t still = 0, failed = 0;
     for (const auto& r : *done) {
       list.push_back(r.to_json());
       still += r.status == "queued";
+      failed += r.status == "failed";
       if (!o.json) print_record(r);
     }
     if (o.json) std::printf("%s\n", dump_json({{"asked", done->size()}, {"still_queued", still}, {"asks", list}}, 2).c_str());
     if (!o.json) std::printf("%zu queued ask(s) asked again; %lld still queued\n", done->size(), static_cast<long long>(still));
+    if (failed > 0) return 1;
     return still > 0 ? kExitQueued : 0;
   }
   if (o.question.empty()) return fail("give the question (or --retry-queued)");

@@ -75,7 +75,12 @@ Result<AskSet> read_asks(const std::string& path) {
   auto j = parse_json(text);
   if (!j.ok() || !j->is_object()) return Status::invalid_argument(path + ": not a JSON object");
   AskSet set;
-  if (j->contains("user")) set.user = (*j)["user"].get<std::string>();
+  if (j->contains("user")) {
+    if (!(*j)["user"].is_string()) return Status::invalid_argument(path + ": user must be a string");
+    set.user = (*j)["user"].get<std::string>();
+  }
+  if (!j->value("asks", Json::array()).is_array() || !j->value("parity", Json::array()).is_array())
+    return Status::invalid_argument(path + ": asks and parity must be lists");
   for (const auto& a : j->value("asks", Json::array())) {
     if (!a.is_object() || !a.value("task", Json()).is_string() || !a.value("question", Json()).is_string())
       return Status::invalid_argument(path + ": each ask needs a task and a question");
@@ -352,13 +357,19 @@ int run_field_eval(const FieldEvalOptions& o) {
   auto asks = read_asks(asks_path);
   if (!asks.ok()) return fail(asks.status().message());
   std::string dir = o.work_dir;
-  bool temporary = false;
   if (dir.empty()) {
     char tmpl[] = "/tmp/keel-eval-field-XXXXXX";
     if (!mkdtemp(tmpl)) return fail("cannot make a temporary folder");
     dir = tmpl;
-    temporary = true;
   }
+  // A temporary folder goes however the evaluation ends (it holds a PostgreSQL cluster's files).
+  struct RemoveAfter {
+    std::string path;
+    ~RemoveAfter() {
+      std::error_code ignored;
+      if (!path.empty()) std::filesystem::remove_all(path, ignored);
+    }
+  } remove_after{o.work_dir.empty() ? dir : std::string()};
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   // PostgreSQL runs as its own user (LocalPostgres) in dir/pg: it must pass through dir, not list it.
@@ -565,7 +576,6 @@ int run_field_eval(const FieldEvalOptions& o) {
     }
     exit_code = ok ? 0 : 1;
   }
-  if (temporary) std::filesystem::remove_all(dir, ec);
   return exit_code;
 }
 
