@@ -483,6 +483,9 @@ int open_fds(int pid) {
 
 TEST(ServeHardening, OutOfFileDescriptorsTheServerBacksOffAndRecovers) {
   Server s({});
+  // Loaded first: the load opens and closes files (the model, its hash), and a descriptor it
+  // frees after the limit is set would let one accept() through and restart the back-off.
+  ASSERT_TRUE(s.wait_ready()) << s.process->output();
   // A keep-alive connection opened before the limit, to read /metrics while accept() fails.
   Client admin(s.port);
   auto metrics_now = [&] { return admin.get("/metrics"); };
