@@ -418,8 +418,15 @@ Status Server::Impl::load_generator(Loaded* loaded) {
   log_info("serve: loading {}", options.model_path);
   KEEL_ASSIGN_OR_RETURN(loaded->model, engine::Model::load(options.model_path));
   // The file's hash names what answers in every response (clients compare it with their copy).
-  KEEL_ASSIGN_OR_RETURN(Sha256Digest digest, sha256_file(options.model_path));
-  loaded->fingerprint = model_fingerprint(to_hex(digest));
+  std::string sha256 = options.model_sha256;
+  if (sha256.empty()) {
+    const int64_t start = monotonic_now_ns();
+    KEEL_ASSIGN_OR_RETURN(Sha256Digest digest, sha256_file(options.model_path));
+    sha256 = to_hex(digest);
+    log_info("serve: hashed {} for the fingerprint in {:.0f} ms (keel check-model records it)", options.model_path,
+             static_cast<double>(monotonic_now_ns() - start) / 1e6);
+  }
+  loaded->fingerprint = model_fingerprint(sha256);
   if (loaded->model->config().arch == engine::Architecture::bert) {
     return Status::invalid_argument(
         "--model must be a generative model; pass embedding models with --embed-model");

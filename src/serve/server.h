@@ -60,6 +60,9 @@ struct ServerOptions {
   uint16_t port = static_cast<uint16_t>(serving_defaults::kPort);  //!< 0: any free port (see Server::port())
   std::string model_path;
   std::string model_id;  //!< the name clients use; default: the file name without .gguf
+  //! The model file's SHA-256 (hex), when the caller knows it (a current compatibility record);
+  //! empty: the loader hashes the file. Every response's system_fingerprint names it.
+  std::string model_sha256;
   std::string embed_model_path;
   std::string embed_model_id;
   std::optional<engine::ChatTemplate> chat_template;  //!< default: from the model

@@ -7,6 +7,7 @@
 // loss, resets and a half-open link ends with each mutation applied exactly once.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <memory>
 
 #include "core/json.h"
@@ -163,6 +164,19 @@ TEST_F(FieldRoutes, TheSameModelFileAnswersTheSameOnBothRoutesAndAnotherIsReport
   EXPECT_NE(skewed["parity"]["skew"].get<std::string>().find("model file"), std::string::npos) << skewed.dump();
   EXPECT_NE(skewed["model"]["sha256"], skewed["parity"]["device_sha256"]);
   EXPECT_DOUBLE_EQ(std::stod(metric("keel_model_version_parity")), 0.75);
+}
+
+// A model with a current compatibility record (keel check-model) is named from the record,
+// without reading the file again; the name is the same.
+TEST_F(FieldRoutes, TheCloudNamesAModelFromItsCurrentRecordWithoutHashingIt) {
+  std::filesystem::copy_file(repo("models/keel-tiny-chat.gguf"), dir_.file("checked.gguf"));
+  auto check = testing::run_keel({"check-model", dir_.file("checked.gguf")});
+  ASSERT_EQ(check.exit_code, 0) << check.err;
+  start_cloud(dir_.file("checked.gguf"));
+  EXPECT_EQ(cloud_->output().find("hashed"), std::string::npos) << cloud_->output();
+  Json cloud = record(ask("lookup", "What does K013 check?", {"--route", "cloud"}));
+  ASSERT_EQ(cloud["status"], "answered") << cloud.dump();
+  EXPECT_EQ(cloud["parity"]["same"], true) << cloud.dump();
 }
 
 TEST_F(FieldRoutes, AHalfOpenLinkFailsClosedForRestrictedDataAndQueuedWorkIsAnsweredOnceItHeals) {

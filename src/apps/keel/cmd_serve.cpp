@@ -12,6 +12,7 @@
 #include "apps/keel/commands.h"
 #include "contract/checks.h"
 #include "contract/egress_guard.h"
+#include "contract/model_record.h"
 #include "contract/spec_parser.h"
 #include "core/serving_defaults.h"
 #include "engine/memory_fit.h"
@@ -122,6 +123,17 @@ void configure_server(Options& o) {
   o.server.slo = {o.ttft_ms / 1000.0, o.tpot_ms / 1000.0};
 }
 
+// The model file's SHA-256 from its compatibility record (keel check-model) when the record is
+// current for the file (same size and mtime), so the server need not read the whole file to
+// name it in its fingerprint; "" otherwise (the server hashes it while loading).
+std::string recorded_sha256(const std::string& model_path) {
+  auto record = contract::read_model_record(model_path);
+  auto stamp = contract::stat_file(model_path);
+  if (record.ok() && stamp.ok() && stamp->size == record->file_size && stamp->mtime_ns == record->file_mtime_ns)
+    return record->sha256;
+  return "";
+}
+
 int serve_main(Options& o, const Given& g) {
   if (!o.spec.empty()) {
     if (int code = load_spec_settings(o, g); code != 0) return code;
@@ -139,6 +151,7 @@ int serve_main(Options& o, const Given& g) {
   fit.n_seq_max = 2 * o.max_running;
   auto decision = engine::choose_model({{"model", o.server.model_path, std::nullopt}}, fit);
   if (!decision.ok()) return fail(decision.status().message());
+  o.server.model_sha256 = recorded_sha256(o.server.model_path);
   auto server = serve::Server::create(o.server);
   if (!server.ok()) return fail(server.status().to_string());
   if (o.deny_egress) {
