@@ -70,7 +70,6 @@ class FieldAssistant {
   RouteJournal& journal() { return *journal_; }
   //! The cloud request's deadline from now on.
   void set_cloud_timeout_ms(int64_t ms) { config_.endpoint.timeout_ms = ms; }
-  const FieldRoutingConfig& config() const { return config_; }
 
  private:
   FieldAssistant() = default;

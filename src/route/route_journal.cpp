@@ -175,16 +175,12 @@ Result<RouteCounts> RouteJournal::counts() {
       }
     } else if (r.status == "refused") {
       ++c.refused;
-      ++c.by_reason["refused: " + r.reason];
     } else if (r.status == "failed") {
       ++c.failed;
     } else if (r.status == "queued") {
       ++c.queued;
     }
-    if (r.fallback) {
-      ++c.fallbacks;
-      ++c.by_reason["fallback: " + r.reason];
-    }
+    c.fallbacks += r.fallback;
     if (r.offline) ++c.offline;
   }
   return c;

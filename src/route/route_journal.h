@@ -56,7 +56,6 @@ struct RouteCounts {
   int64_t offline = 0, offline_answered = 0;
   int64_t cloud_answers = 0, skewed = 0;  //!< cloud answers, and those whose model or version differed
   std::map<std::string, int64_t> by_route;   //!< answered, per route
-  std::map<std::string, int64_t> by_reason;  //!< refusals and fallbacks, per reason
   std::map<std::string, std::vector<double>> ms_by_route;  //!< answered latencies
 };
 
