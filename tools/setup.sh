@@ -31,6 +31,8 @@ PACKAGES=(
   libxml2-dev libpoppler-cpp-dev libhnswlib-dev
   # agent (PostgreSQL journal client)
   libpq-dev
+  # edge (ONNX graphs, read with ONNX's own protobuf schema)
+  libonnx-dev libprotobuf-dev
   # tests and benchmarks: a second compiler and its sanitizer runtimes, GoogleTest and Google
   # Benchmark, a PostgreSQL server the tests start themselves, promtool, the Python the reference
   # recipes use, strace for the egress tests, iproute2 for network namespaces (and tc), nftables
@@ -39,9 +41,12 @@ PACKAGES=(
   clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql prometheus python3-numpy strace iproute2 nftables json-schema-test-suite
+  # the browser classifier's tests (a real Chromium driven by playwright-core) and the recipe
+  # that trains its model (tools/train_doc_classifier.py: numpy + onnx under /usr/bin/python3)
+  chromium python3-onnx
 )
 # The demo builds only the `keel` command and needs none of the test packages.
-TEST_ONLY=" clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev postgresql prometheus python3-numpy strace iproute2 nftables json-schema-test-suite "
+TEST_ONLY=" clang libclang-rt-14-dev libgtest-dev libgmock-dev libbenchmark-dev postgresql prometheus python3-numpy strace iproute2 nftables json-schema-test-suite chromium python3-onnx "
 if [ "$mode" = demo ]; then
   kept=()
   for p in "${PACKAGES[@]}"; do [[ "$TEST_ONLY" == *" $p "* ]] || kept+=("$p"); done
@@ -75,6 +80,15 @@ if [ "$mode" = all ]; then
     echo "setup: installing the npm peer clients (tests/peers)" >&2
     (cd tests/peers && npm ci --no-audit --no-fund --loglevel=error)
     echo "$lock_hash" > tests/peers/node_modules/.keel-lock-sha256
+  fi
+  # The browser app's ONNX Runtime Web and its tests' playwright-core, pinned by
+  # web/package-lock.json, then copied into the app (web/vendor/ort/, never from a CDN).
+  web_hash="$(sha256sum web/package-lock.json | cut -d' ' -f1)"
+  if [ "$(cat web/node_modules/.keel-lock-sha256 2>/dev/null)" != "$web_hash" ] ||
+     [ ! -d web/vendor/ort ]; then
+    echo "setup: installing the browser app's npm packages (web/)" >&2
+    (cd web && npm ci --no-audit --no-fund --loglevel=error && ./vendor.sh)
+    echo "$web_hash" > web/node_modules/.keel-lock-sha256
   fi
 fi
 

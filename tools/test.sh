@@ -31,16 +31,17 @@ if [ "${KEEL_SKIP_SANITIZERS:-0}" != "1" ]; then
 
   # The layers with threads of their own (the server's I/O, loader and scheduler threads; MCP's
   # worker pools; the agent's workers and leases; the answer server's workers, key and catalog
-  # reloads; the sync server's workers and ledger pool; the fault proxy's connection threads)
+  # reloads; the sync server's workers and ledger pool; the browser app's server beside its
+  # test's client; the fault proxy's connection threads)
   # under ThreadSanitizer.
-  echo "== serve, agent, MCP, rag, sync and fault-proxy tests under ThreadSanitizer" >&2
+  echo "== serve, agent, MCP, rag, sync, browser and fault-proxy tests under ThreadSanitizer" >&2
   if [ ! -f build-tsan/build.ninja ]; then
     cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DKEEL_WERROR=ON \
       -DKEEL_SANITIZE=thread -DKEEL_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS="-O1" \
       -DCMAKE_CXX_FLAGS_DEBUG="$SANITIZER_DEBUG_INFO" >/dev/null
   fi
-  cmake --build build-tsan -j "${KEEL_JOBS:-$(nproc)}" --target keel_serve_tests keel_agent_tests keel_mcp_tests keel_rag_tests keel_sync_tests keel_net_tests
-  for t in serve agent mcp rag sync; do
+  cmake --build build-tsan -j "${KEEL_JOBS:-$(nproc)}" --target keel_serve_tests keel_agent_tests keel_mcp_tests keel_rag_tests keel_sync_tests keel_browser_tests keel_net_tests
+  for t in serve agent mcp rag sync browser; do
     TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 "build-tsan/tests/$t/keel_${t}_tests"
   done
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build-tsan/tests/net/keel_net_tests --gtest_filter='FaultProxy.*'

@@ -10,6 +10,7 @@
 
 #include "contract/spec.h"
 #include "core/file_io.h"
+#include "core/key_file.h"
 #include "core/hash.h"
 #include "core/json.h"
 #include "core/utf8.h"
@@ -123,85 +124,22 @@ Status verify_recorded_signature(const Json& record) {
 
 namespace {
 
-constexpr uint64_t kMaxKeyFileBytes = 64 * 1024;
+constexpr KeyFileKind kApproverKeyFile{"keel_approver_key", "principal", "keel agent keygen"};
 
 }  // namespace
 
 Result<ApproverKey> read_approver_key(const std::string& path) {
-  KEEL_ASSIGN_OR_RETURN(std::string text, read_file(path, kMaxKeyFileBytes));
-  auto parsed = parse_json(text);
-  auto bad = [&](const std::string& what) {
-    return Status::invalid_argument(
-        fmt::format("{} is not a keel approver key file: {}", path, what));
-  };
-  if (!parsed.ok() || !parsed->is_object())
-    return bad("expected a JSON object (`keel agent keygen` writes one)");
-  const Json& j = *parsed;
-  if (j.value("keel_approver_key", Json()) != Json(1))
-    return bad("\"keel_approver_key\": 1 is missing");
-  for (const char* field : {"principal", "public_key", "seed"}) {
-    if (!j.contains(field) || !j[field].is_string())
-      return bad(fmt::format("\"{}\" must be a string", field));
-  }
-  auto seed_bytes = from_hex(j["seed"].get<std::string>());
-  if (!seed_bytes.ok() || seed_bytes->size() != 32) return bad("\"seed\" must be 64 hex digits");
-  std::array<uint8_t, 32> seed{};
-  std::memcpy(seed.data(), seed_bytes->data(), seed.size());
-  ApproverKey key;
-  key.principal = j["principal"].get<std::string>();
-  key.keys = ed25519_from_seed(seed);
-  std::memset(seed.data(), 0, seed.size());
-  auto written = contract::parse_public_key(j["public_key"].get<std::string>());
-  if (!written.ok()) return bad("\"public_key\": " + written.status().message());
-  if (*written != key.keys.public_key)
-    return bad("its public_key is not the one its seed makes (the file was altered)");
-  if (j.contains("demo_only")) {
-    if (!j["demo_only"].is_boolean()) return bad("\"demo_only\" must be true or false");
-    key.demo_only = j["demo_only"].get<bool>();
-  }
-  return key;
+  KEEL_ASSIGN_OR_RETURN(Ed25519KeyFile file, read_ed25519_key_file(path, kApproverKeyFile));
+  return ApproverKey{std::move(file.owner), file.keys, file.demo_only};
 }
 
 Status write_approver_key(const std::string& path, const ApproverKey& key) {
-  Json j = {
-      {"keel_approver_key", 1},
-      {"principal", key.principal},
-      {"public_key", contract::format_public_key(key.keys.public_key)},
-      {"seed", to_hex(std::span<const uint8_t>(key.keys.secret_key.data(), 32))},
-      {"note", key.demo_only
-                   ? "DEMO ONLY: this key is public (committed with an example); anyone can sign "
-                     "with it. Never register it in a real deployment."
-                   : "Secret: whoever holds this file can approve in this principal's name. Keep "
-                     "it private; register only public_key in the spec."}};
-  if (key.demo_only) j["demo_only"] = true;
-  const std::string text = dump_json(j, 2) + "\n";
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) {
-      return Status::already_exists(
-          fmt::format("{} exists; a key is never overwritten (choose another --out)", path));
-    }
-    return Status::internal(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
-  }
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int e = errno;
-      ::close(fd);
-      ::unlink(path.c_str());
-      return Status::internal(fmt::format("cannot write {}: {}", path, std::strerror(e)));
-    }
-    done += static_cast<size_t>(n);
-  }
-  const bool synced = ::fsync(fd) == 0;
-  const int sync_errno = errno;
-  if (::close(fd) != 0 || !synced) {
-    return Status::internal(
-        fmt::format("cannot write {}: {}", path, std::strerror(synced ? errno : sync_errno)));
-  }
-  return Status();
+  return write_ed25519_key_file(
+      path, kApproverKeyFile, Ed25519KeyFile{key.principal, key.keys, key.demo_only},
+      key.demo_only ? "DEMO ONLY: this key is public (committed with an example); anyone can sign "
+                      "with it. Never register it in a real deployment."
+                    : "Secret: whoever holds this file can approve in this principal's name. Keep "
+                      "it private; register only public_key in the spec.");
 }
 
 }  // namespace keel::agent

@@ -271,6 +271,16 @@ void check_k007(const Spec& spec, Collector& c) {
 void check_k008(const Spec& spec, Collector& c) {
   const auto& d = spec.deployment;
   SpecLocation where{"deployment.remote_fallback", d.where.line};
+  // A page's only reachable origin under egress none is its own (connect-src 'self'): an
+  // opt-in fallback there sends the text to the app's server after the user agreed, nowhere else.
+  const bool browser_own_origin = d.target == Target::browser &&
+                                  d.remote_fallback == RemoteFallback::opt_in && d.egress.none;
+  if (browser_own_origin) {
+    c.pass_unless_reported("K008", where,
+                           "the opt-in fallback reaches only the app's own origin (connect-src "
+                           "'self'), and only after the user's consent");
+    return;
+  }
   if (d.remote_fallback != RemoteFallback::disabled && d.egress.none) {
     c.fail("K008", where,
            fmt::format("remote_fallback is {} while egress is none: a fallback would send data "
@@ -315,6 +325,14 @@ void check_k009(const Spec& spec, Collector& c) {
                fmt::format("model '{}': {} does not match the pinned sha256", model.id, model.path));
         continue;
       }
+    }
+    // An ONNX model is trusted through its signed manifest (checked by whoever loads it); the
+    // engine's compatibility record is for the GGUF files it runs.
+    if (model.format == "onnx") {
+      if (model.sha256.empty())
+        c.warn("K009", where,
+               fmt::format("model '{}' has no sha256: it is not content addressed", model.id));
+      continue;
     }
     auto record = read_model_record(file);
     if (!record.ok()) {

@@ -106,6 +106,27 @@ constexpr FaultInjection kInjections[] = {
      "an injected clock moved past the tool's reminder and expiry times"},
     {F::egress_attempt, S::durable_agent, kEgressGuardTest, kEgressGuardHow},
     {F::egress_attempt, S::durable_agent, kEgressCutOffTest, kEgressCutOffHow},
+    // browser-classifier: Debian's Chromium against keel web serve (tests/web, run by these)
+    {F::backend_unavailable, S::browser_classifier,
+     "tests/apps/browser_classifier_test.cpp "
+     "BrowserClassifier.WithoutAUsableGpuItRunsOnWasmAndSaysWhy",
+     "Chromium without a GPU adapter (no WebNN, no WebGPU), then with SwiftShader's software "
+     "WebGPU: Wasm classifies and each skipped provider's reason is shown"},
+    {F::storage_evicted, S::browser_classifier,
+     "tests/apps/browser_classifier_test.cpp "
+     "BrowserClassifier.AFirstVisitVerifiesAndASecondFetchesOnlyThePage",
+     "the model in Cache Storage corrupted between visits: deleted, downloaded and verified "
+     "again"},
+    {F::update_corrupt, S::browser_classifier,
+     "tests/apps/browser_classifier_test.cpp "
+     "BrowserClassifier.ATamperedModelOrAnotherSignerLeavesTheForm",
+     "one byte of the published model flipped; a manifest signed by another key: refused, "
+     "the form offered"},
+    {F::model_unfit, S::browser_classifier,
+     "tests/apps/browser_classifier_test.cpp "
+     "BrowserClassifier.LowMemoryAndNoJavaScriptStillFileTheDocument",
+     "navigator.deviceMemory reported as 256 MB: no Worker, no download, the form with the "
+     "reason"},
     // hybrid-field
     {F::connectivity_loss, S::hybrid_field,
      "tests/apps/field_sync_test.cpp FieldNetwork.APartitionQueuesWorkAndTheHealedLinkDeliversItOnce",

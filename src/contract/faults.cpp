@@ -144,6 +144,13 @@ FailureResponse plan_fault_for_model_unfit(const Spec& spec) {
       with_fallbacks.push_back(m.id + " -> " + fmt::format("{}", fmt::join(m.fallbacks, ", ")));
   }
   FailureResponse r;
+  if (spec.scenario == ScenarioId::browser_classifier) {
+    r.detection = "navigator.deviceMemory is below the page's memory budget";
+    r.response = "load no model and start no Worker; the form, with the reason";
+    r.recovery = "the form files the document without a suggestion";
+    r.evidence = "keel_web_browser_fallbacks_total{reason=\"memory\"}";
+    return r;
+  }
   r.detection = agent ? "none: keel agent loads its model without a memory-fit estimate"
                 : service
                     ? "the engine's memory-fit estimate exceeds available memory (keel serve "
@@ -207,19 +214,25 @@ constexpr FixedFaultText kFixedFaultTexts[] = {
      "the refusal; no passage or figure is released while the policy is missing"},
     {Fault::backend_unavailable, "WebNN/WebGPU probe fails or compilation throws",
      "select the next backend (WebGPU, then Wasm)",
-     "if no backend works, the non-AI form carries on alone", "keel_fallback_total{reason}"},
+     "if no backend works, the non-AI form carries on alone",
+     "the provider and each skipped provider's reason in the page's measurements; "
+     "keel_web_browser_sessions_total{provider}"},
     {Fault::storage_evicted, "the cached model is missing or its hash does not match",
      "re-download and verify; the form works meanwhile", "the cache is refilled by content hash",
-     "keel_model_cache_hits_total vs downloads"},
+     "keel_web_browser_sessions_total{load=\"cold\"} vs {load=\"warm\"}"},
     {Fault::delegate_failure, "the delegate fails to prepare or errors at run time",
      "run those partitions on CPU within the latency budget",
      "retry the delegate at the next load; coverage is reported", "keel_delegate_coverage_ratio"},
     {Fault::thermal_throttle, "thermal state rises past the budget",
      "lower the frame rate, then switch to the smaller model",
      "restore full rate when the device cools", "keel_thermal_state; p99 latency stays in budget"},
-    {Fault::update_corrupt, "the staged model's SHA-256 does not match the one pinned in the spec",
-     "discard the staged model", "keep running the last good model",
-     "keel_model_updates_total{outcome=\"rejected\"}"},
+    {Fault::update_corrupt,
+     "the model's signed manifest does not verify under the pinned key, or its bytes do not "
+     "hash to the signed SHA-256",
+     "refuse it before use (a device discards the staged model; a page offers the form)",
+     "keep running the last good model; the form works without one",
+     "keel_web_browser_fallbacks_total{reason} (browser); "
+     "keel_model_updates_total{outcome=\"rejected\"} (device)"},
     {Fault::remote_unavailable, "the private-cloud model does not answer within the deadline",
      "fail closed for data that may not run locally elsewhere; local model for "
      "the rest",

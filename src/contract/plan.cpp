@@ -187,8 +187,8 @@ bool runtime_built(ScenarioId scenario) {
     case ScenarioId::durable_agent:
     case ScenarioId::enterprise_rag:
     case ScenarioId::hybrid_field:
-      return true;
     case ScenarioId::browser_classifier:
+      return true;
     case ScenarioId::mobile_vision:
       return false;
   }
@@ -207,6 +207,8 @@ std::string runtime_command(ScenarioId scenario) {
       return "keel rag serve --spec SPEC (keel rag ask, keel eval enterprise-rag)";
     case ScenarioId::hybrid_field:
       return "keel field ask|do|sync --spec SPEC (cloud: keel serve, keel sync serve; keel eval hybrid-field)";
+    case ScenarioId::browser_classifier:
+      return "keel web serve --spec SPEC (keel model sign|verify; keel eval browser-classifier)";
     default:
       return "not built";
   }
@@ -273,6 +275,10 @@ void add_telemetry_control(PlanBuilder& b) {
                 "pushed"
           : is(s, ScenarioId::durable_agent)
               ? "no exporter: `keel agent stats` computes figures from the journal on demand"
+          : is(s, ScenarioId::browser_classifier)
+              ? "the page posts its measurements to its own origin only (CSP connect-src "
+                "'self'); keel web serve keeps them in memory, in --measurements FILE and on "
+                "/metrics; no third-party telemetry"
               : "metrics and traces written to local files only (Prometheus text, JSON lines)";
       b.control(id, "telemetry", how, "deployment.telemetry");
       break;
@@ -305,17 +311,26 @@ void add_remote_fallback_control(PlanBuilder& b) {
                 is(s, ScenarioId::hybrid_field)
                     ? "the remote route reads a class that needs consent only after the user recorded it "
                       "(keel field consent)"
+                : is(s, ScenarioId::browser_classifier)
+                    ? "the page calls the server-side classifier only when its local model is "
+                      "unusable and the user switched remote classification on; keel web serve "
+                      "refuses a request without the consent header (428)"
                     : "remote route only after the user's explicit consent per request",
                 "deployment.remote_fallback");
       break;
     case RemoteFallback::enabled:
       b.control(
           id, "route",
-          "route policy may send requests to the remote model when the local one cannot serve",
+          is(s, ScenarioId::browser_classifier)
+              ? "the page still asks the user first: keel web serve offers the server-side "
+                "classifier only behind the consent switch (enabled is served as opt-in)"
+              : "route policy may send requests to the remote model when the local one cannot "
+                "serve",
           "deployment.remote_fallback");
       break;
   }
-  if (b.runtime_built() && !is(s, ScenarioId::hybrid_field)) {
+  if (b.runtime_built() && !is(s, ScenarioId::hybrid_field) &&
+      !is(s, ScenarioId::browser_classifier)) {
     b.not_enforced(id, "no remote fallback route is built: a failure stays local");
   }
 }
@@ -384,6 +399,10 @@ void add_source_controls(PlanBuilder& b) {
     b.control(id, "read-only",
               is(s, ScenarioId::local_research)
                   ? fmt::format("{} is only read (by the indexer); no tool of this scenario writes",
+                                src.id)
+              : is(s, ScenarioId::browser_classifier)
+                  ? fmt::format("{} is read by the page and the worker and never written back; "
+                                "the form and the server keep counts only",
                                 src.id)
                   : fmt::format("{} opened read-only (O_RDONLY / read-only transactions); no tool "
                                 "writes to it",
@@ -497,7 +516,17 @@ void add_model_controls(PlanBuilder& b) {
                                  ? fmt::format("load fallback {}", fmt::join(m.fallbacks, ", "))
                                  : std::string("refuse before loading, with the numbers");
       const std::string id = "model-fit:" + m.id;
-      if (is(s, ScenarioId::llm_service)) {
+      if (is(s, ScenarioId::browser_classifier)) {
+        b.control(id, "model-fit",
+                  fmt::format("the page starts the model only when navigator.deviceMemory is at "
+                              "least {} MB (browser.min_device_memory_mb{}); otherwise it shows "
+                              "the form and says why",
+                              std::max<int64_t>(s.browser.min_device_memory_mb,
+                                                m.max_ram_mb.value_or(0)),
+                              m.max_ram_mb ? fmt::format(", max_ram_mb {} MB", *m.max_ram_mb)
+                                           : std::string()),
+                  m.where.path);
+      } else if (is(s, ScenarioId::llm_service)) {
         b.control(id, "model-fit",
                   "engine estimate of weights + KV cache for 2 x max_running sequences against "
                   "available memory (MemAvailable, cgroup); otherwise refuse before loading",
@@ -524,7 +553,12 @@ void add_model_controls(PlanBuilder& b) {
     }
     if (!m.sha256.empty()) {
       b.control("content-address:" + m.id, "integrity",
-                b.runtime_built()
+                is(s, ScenarioId::browser_classifier)
+                    ? fmt::format("the Worker hashes the downloaded (or cached) bytes and uses "
+                                  "them only if they match the signed manifest; K009 checks the "
+                                  "published file against {}... when keel web serve starts",
+                                  m.sha256.substr(0, 12))
+                : b.runtime_built()
                     ? fmt::format("check K009 compares the file's SHA-256 with {}... when the "
                                   "runtime starts; a mismatch refuses the spec",
                                   m.sha256.substr(0, 12))

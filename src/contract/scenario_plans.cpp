@@ -321,28 +321,54 @@ void plan_browser_classifier(PlanBuilder& b) {
   const Spec& s = b.spec();
   const std::string zone = "browser-origin";
   const ModelSpec* clf = b.model_with_role(ModelRole::classify);
-  // No spec field carries a signature: the model is as trustworthy as its pinned hash.
   const bool pinned = clf && !clf->sha256.empty();
-  bool remote_model = s.deployment.remote_fallback != RemoteFallback::disabled;
-  for (const auto& m : s.deployment.models) remote_model |= m.runs == ModelPlacement::remote;
+  const bool signed_model = s.browser.signer.has_value();
+  const bool remote = s.deployment.remote_fallback != RemoteFallback::disabled;
   b.control("worker-isolation", "responsiveness",
             "inference runs in a Web Worker; the main thread only posts messages", "scenario");
   b.control("backend-local-choice", "capability",
-            "WebNN, then WebGPU, then Wasm, probed locally; no server is told which",
-            "deployment.target");
+            fmt::format("{}, probed in that order in the Worker (a session is created on each "
+                        "until one works; a software WebGPU adapter is passed over for Wasm); the "
+                        "reason for every skipped provider is recorded",
+                        fmt::join(s.browser.providers, ", ")),
+            "browser.providers");
   b.control("non-ai-fallback", "fallback",
-            "the plain form works without the model, without the worker, without JavaScript",
+            "the plain form works without the model, without the worker, without JavaScript "
+            "(an HTML form posting to the origin)",
             "scenario");
+  b.control("memory-budget", "capability",
+            fmt::format("the page loads no model when navigator.deviceMemory is below {} MB",
+                        s.browser.min_device_memory_mb),
+            "browser.min_device_memory_mb");
+  if (signed_model) {
+    b.control("signed-manifest", "integrity",
+              "WebCrypto Ed25519 over the manifest's exact bytes, under the pinned key only; "
+              "then SHA-256 and size of every asset before use and before caching",
+              "browser.signer");
+  }
+  if (remote) {
+    b.control("remote-consent", "consent",
+              fmt::format("no request to {} before the user switches remote classification on "
+                          "(remembered per browser); the server also refuses requests without "
+                          "the consent header",
+                          s.browser.remote_endpoint),
+              "deployment.remote_fallback");
+  }
 
   b.component("page", "ui", "browser-main-thread", zone, "form + suggestions");
   b.component("worker", "web-worker", "browser-worker", zone, "model runtime");
-  b.component("backend-selector", "capability-probe", "browser-worker", zone, "WebNN/WebGPU/Wasm");
+  b.component("backend-selector", "capability-probe", "browser-worker", zone,
+              fmt::format("{}", fmt::join(s.browser.providers, "/")));
   b.component("model-cache", "browser-storage", "browser", zone,
               pinned ? "Cache Storage keyed by content hash" : "Cache Storage keyed by URL");
   b.add_models("browser-worker", zone);
   b.component("form-fallback", "ui", "browser-main-thread", zone, "non-AI form");
   b.component("static-host", "http-service", "origin-server", "origin-server",
-              "serves the app and the model");
+              "serves the app under hashed URLs, the signed model, the form's endpoint");
+  if (remote) {
+    b.component("remote-classifier", "model", "origin-server", "origin-server",
+                "the same ONNX file on Keel's edge runtime (opt-in fallback)");
+  }
   std::string clf_id = model_or(clf, "classifier");
   if (!clf) b.component(clf_id, "model", "browser-worker", zone, "no classify model declared");
 
@@ -352,37 +378,57 @@ void plan_browser_classifier(PlanBuilder& b) {
   b.link("worker", "backend-selector", "in-worker", "browser");
   b.link("worker", clf_id, "in-worker", "browser");
   b.link("page", "form-fallback", "dom", "browser");
+  if (remote) b.link("page", "remote-classifier", "https-same-origin", "internet");
 
   std::vector<std::string> fetch = {b.egress_control()};
   if (clf) fetch = concat(fetch, b.model_controls(*clf));
   b.step("render-form", "page", "render the form; usable before and without the model",
          {"non-ai-fallback"});
+  b.step("check-memory", "page", "skip the model on a device below the memory budget",
+         {"memory-budget"});
+  if (signed_model) {
+    b.step("verify-manifest", "worker", "verify the manifest's signature under the pinned key",
+           {"signed-manifest"});
+  }
   b.step("fetch-model", "worker",
-         pinned ? "load the model from cache by hash, else download it"
+         pinned ? "load the model from cache by hash, else download it with progress"
                 : "load the model from cache by URL, else download it",
          fetch);
   if (pinned) {
-    b.step("verify", "worker", "verify the model's SHA-256; refuse a mismatch",
+    b.step("verify", "worker", "verify the model's SHA-256 and size; refuse a mismatch",
            {"content-address:" + clf->id});
   }
-  b.step("select-backend", "backend-selector", "probe WebNN, WebGPU, Wasm locally",
+  b.step("select-backend", "backend-selector", "create a session on the first provider that works",
          {"backend-local-choice"});
-  b.step("classify", clf_id, "classify the document text off the main thread",
+  b.step("classify", clf_id, "classify the document text off the main thread; dispose tensors",
          {"worker-isolation", b.retention_control()});
+  if (remote) {
+    b.step("remote-fallback", "remote-classifier",
+           "only when the local model is unusable and the user consented",
+           {"remote-consent"});
+  }
   b.step("suggest", "page", "show the suggestion; the user can always override it",
          {"non-ai-fallback"});
 
-  b.metric("keel_model_download_bytes", "bytes", "gauge", "worker");
-  b.metric("keel_model_cache_hits_total", "loads", "counter", "model-cache");
-  b.metric("keel_model_init_seconds", "seconds", "histogram", "worker");
-  b.metric("keel_inference_seconds", "seconds", "histogram", clf_id);
-  b.metric("keel_worker_memory_bytes", "bytes", "gauge", "worker");
-  b.metric("keel_fallback_total", "events", "counter", "page");
-  b.metric("keel_main_thread_long_tasks_total", "tasks", "counter", "page");
-
-  if (!remote_model) b.refuse("uploading the document to classify it");
-  if (pinned) b.refuse("running a model whose hash does not match the pinned SHA-256");
-  b.refuse("making the form wait for the model");
+  b.metric("keel_web_requests_total", "requests", "counter", "static-host");
+  b.metric("keel_web_bytes_sent_total", "bytes", "counter", "static-host");
+  b.metric("keel_web_browser_sessions_total", "pages", "counter", "worker");
+  b.metric("keel_web_browser_fallbacks_total", "events", "counter", "page");
+  b.metric("keel_web_browser_bytes_fetched_total", "bytes", "counter", "worker");
+  b.metric("keel_web_browser_init_seconds", "seconds", "histogram", "worker");
+  b.metric("keel_web_browser_classify_seconds", "seconds", "histogram", clf_id);
+  b.metric("keel_web_browser_heap_bytes", "bytes", "gauge", "page");
+  b.metric("keel_web_browser_long_tasks_total", "tasks", "counter", "page");
+  b.metric("keel_web_form_submissions_total", "documents", "counter", "form-fallback");
+  if (remote) {
+    b.metric("keel_web_remote_classifications_total", "requests", "counter", "remote-classifier");
+    b.metric("keel_web_classify_seconds", "seconds", "histogram", "remote-classifier");
+  }
+  if (signed_model) {
+    b.refuse("a model whose manifest is not signed by the pinned key, or whose bytes do not hash "
+             "to it");
+  }
+  b.refuse("sending a document off the device before the user's consent");
 }
 
 namespace {

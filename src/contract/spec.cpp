@@ -141,27 +141,10 @@ const Principal* AuthoritySpec::find_principal(std::string_view id) const {
   return nullptr;
 }
 
-std::string format_public_key(const Ed25519PublicKey& key) {
-  return std::string(kEd25519KeyPrefix) + to_hex(key);
-}
+std::string format_public_key(const Ed25519PublicKey& key) { return format_ed25519_public_key(key); }
 
 Result<Ed25519PublicKey> parse_public_key(std::string_view text) {
-  if (!text.starts_with(kEd25519KeyPrefix)) {
-    return Status::invalid_argument(
-        fmt::format("expected \"{}\" followed by 64 hex digits (`keel agent keygen` prints it)",
-                    kEd25519KeyPrefix));
-  }
-  std::string_view hex = text.substr(kEd25519KeyPrefix.size());
-  bool lower_hex = hex.size() == 64 && std::all_of(hex.begin(), hex.end(), [](unsigned char c) {
-                     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-                   });
-  if (!lower_hex) {
-    return Status::invalid_argument(fmt::format(
-        "an Ed25519 public key is \"{}\" followed by 64 lower-case hex digits; got {} characters "
-        "after the prefix",
-        kEd25519KeyPrefix, hex.size()));
-  }
-  return parse_ed25519_public_key_hex(hex);
+  return parse_ed25519_public_key(text);
 }
 
 const Component* Spec::find_component(std::string_view id) const {

@@ -141,7 +141,7 @@ struct Principal {
 };
 
 //! The spelling of a public key in a spec: "ed25519:" followed by 64 lower-case hex digits.
-inline constexpr std::string_view kEd25519KeyPrefix = "ed25519:";
+inline constexpr std::string_view kEd25519KeyPrefix = keel::kEd25519KeyPrefix;
 std::string format_public_key(const Ed25519PublicKey& key);
 //! invalid_argument, naming what is wrong, for anything but kEd25519KeyPrefix + 64 hex digits.
 [[nodiscard]] Result<Ed25519PublicKey> parse_public_key(std::string_view text);
@@ -371,6 +371,21 @@ struct RoutingSpec {
   const RoutedTask* task(std::string_view type) const;
 };
 
+//! How the browser classifier's app runs (`keel web serve`): where its files are, the key its
+//! model must be signed with, the form's categories, the providers in preference order, the
+//! device memory below which the page does not load the model, and the remote endpoint the
+//! opt-in fallback may call (the app's own origin).
+struct BrowserSpec {
+  SpecLocation where;
+  bool present = false;
+  std::string app = "web";  //!< the app's folder, relative to the spec
+  std::optional<Ed25519PublicKey> signer;
+  std::vector<std::string> categories;
+  std::vector<std::string> providers = {"webnn", "webgpu", "wasm"};
+  int64_t min_device_memory_mb = 1024;
+  std::string remote_endpoint = "/api/classify";
+};
+
 struct Component {
   SpecLocation where;
   std::string id;
@@ -401,6 +416,7 @@ struct Spec {
   ServingSpec serving;
   SyncSpec sync;
   RoutingSpec routing;
+  BrowserSpec browser;
   std::vector<Component> components;
   //! The line of every key the parser read, by YAML path ("authority.tools",
   //! "authority.tools[1].roles"): where checks and plans point.

@@ -545,6 +545,48 @@ RoutingSpec read_routing(Reader& r, const YAML::Node& node) {
   return s;
 }
 
+BrowserSpec read_browser(Reader& r, const YAML::Node& node) {
+  BrowserSpec s;
+  s.present = node.IsDefined() && !node.IsNull();
+  auto m = r.map(node, "browser", 1);
+  s.where = Reader::where(m);
+  if (!m.valid()) return s;
+  if (auto v = r.string(m.get("app"), "browser.app")) s.app = *v;
+  if (auto v = r.string(m.get("signer"), "browser.signer")) {
+    auto key = parse_public_key(*v);
+    if (key.ok()) {
+      s.signer = *key;
+    } else {
+      r.error("browser.signer", m.get("signer"), key.status().message());
+    }
+  }
+  r.list(m.get("categories"), "browser.categories", [&](const YAML::Node& c, const std::string& cp) {
+    if (auto v = r.identifier(c, cp)) s.categories.push_back(*v);
+  });
+  if (auto providers = m.get("providers"); providers.IsDefined()) {
+    s.providers.clear();
+    r.list(providers, "browser.providers", [&](const YAML::Node& c, const std::string& cp) {
+      auto v = r.string(c, cp);
+      if (!v) return;
+      if (*v != "webnn" && *v != "webgpu" && *v != "wasm") {
+        r.error(cp, c, "a provider is webnn, webgpu or wasm");
+      } else {
+        s.providers.push_back(*v);
+      }
+    });
+  }
+  if (auto v = r.integer(m.get("min_device_memory_mb"), "browser.min_device_memory_mb", 0))
+    s.min_device_memory_mb = *v;
+  if (auto v = r.string(m.get("remote_endpoint"), "browser.remote_endpoint")) {
+    if (v->empty() || (*v)[0] != '/')
+      r.error("browser.remote_endpoint", m.get("remote_endpoint"),
+              "must be a path on the app's own origin (start with '/')");
+    s.remote_endpoint = *v;
+  }
+  m.finish();
+  return s;
+}
+
 ServingSpec read_serving(Reader& r, const YAML::Node& node) {
   ServingSpec s;
   s.present = node.IsDefined() && !node.IsNull();
@@ -660,6 +702,7 @@ void read_spec(Reader& r, const YAML::Node& root, Spec& spec) {
   spec.serving = read_serving(r, top.get("serving"));
   spec.sync = read_sync(r, top.get("sync"));
   spec.routing = read_routing(r, top.get("routing"));
+  spec.browser = read_browser(r, top.get("browser"));
   spec.components = read_components(r, top.get("components"));
   top.finish();
 

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -88,6 +89,30 @@ Result<Ed25519PublicKey> parse_ed25519_public_key_hex(std::string_view hex) {
 
 Result<Ed25519Signature> parse_ed25519_signature_hex(std::string_view hex) {
   return parse_fixed_hex<64>(hex, "Ed25519 signature");
+}
+
+std::string format_ed25519_public_key(const Ed25519PublicKey& key) {
+  return std::string(kEd25519KeyPrefix) + to_hex(key);
+}
+
+Result<Ed25519PublicKey> parse_ed25519_public_key(std::string_view text) {
+  if (!text.starts_with(kEd25519KeyPrefix)) {
+    return Status::invalid_argument(fmt::format(
+        "expected \"{}\" followed by 64 hex digits (`keel agent keygen` and `keel model keygen` "
+        "print one)",
+        kEd25519KeyPrefix));
+  }
+  std::string_view hex = text.substr(kEd25519KeyPrefix.size());
+  bool lower_hex = hex.size() == 64 && std::all_of(hex.begin(), hex.end(), [](unsigned char c) {
+                     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+                   });
+  if (!lower_hex) {
+    return Status::invalid_argument(fmt::format(
+        "an Ed25519 public key is \"{}\" followed by 64 lower-case hex digits; got {} characters "
+        "after the prefix",
+        kEd25519KeyPrefix, hex.size()));
+  }
+  return parse_ed25519_public_key_hex(hex);
 }
 
 }  // namespace keel

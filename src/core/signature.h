@@ -38,6 +38,12 @@ Ed25519Signature ed25519_sign(std::string_view message, const Ed25519SecretKey& 
                                     const Ed25519PublicKey& public_key);
 
 [[nodiscard]] Result<Ed25519PublicKey> parse_ed25519_public_key_hex(std::string_view hex);
+
+//! The text form specs, key files and manifests write: "ed25519:" + 64 lower-case hex digits.
+inline constexpr std::string_view kEd25519KeyPrefix = "ed25519:";
+std::string format_ed25519_public_key(const Ed25519PublicKey& key);
+//! invalid_argument, naming what is wrong, for anything but kEd25519KeyPrefix + 64 hex digits.
+[[nodiscard]] Result<Ed25519PublicKey> parse_ed25519_public_key(std::string_view text);
 [[nodiscard]] Result<Ed25519Signature> parse_ed25519_signature_hex(std::string_view hex);
 
 }  // namespace keel

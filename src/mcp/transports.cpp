@@ -474,11 +474,9 @@ void HttpTransport::Impl::answer(const std::shared_ptr<net::HttpConnection>& c,
 }
 
 void HttpTransport::Impl::start_connection(tcp::socket socket) {
-  net::HttpConnectionOptions o;
-  o.limits.max_body_bytes = kMaxMessageBytes;
-  o.header_timeout_ms = options.header_timeout_ms;
-  o.body_timeout_ms = options.body_timeout_ms;
-  o.idle_timeout_ms = options.idle_timeout_ms;
+  net::HttpConnectionOptions o = net::connection_options(
+      kMaxMessageBytes, options.header_timeout_ms, options.body_timeout_ms,
+      options.idle_timeout_ms);
   net::HttpConnectionHooks hooks;
   hooks.handle = [this](const std::shared_ptr<net::HttpConnection>& c, net::HttpRequest req) {
     answer(c, req);

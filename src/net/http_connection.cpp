@@ -9,6 +9,16 @@
 
 namespace keel::net {
 
+HttpConnectionOptions connection_options(size_t max_body_bytes, int64_t header_timeout_ms,
+                                         int64_t body_timeout_ms, int64_t idle_timeout_ms) {
+  HttpConnectionOptions o;
+  o.limits.max_body_bytes = max_body_bytes;
+  o.header_timeout_ms = header_timeout_ms;
+  o.body_timeout_ms = body_timeout_ms;
+  o.idle_timeout_ms = idle_timeout_ms;
+  return o;
+}
+
 Status listen_on(asio::ip::tcp::acceptor& acceptor, const std::string& host, uint16_t port, int backlog) {
   std::error_code ec;
   auto address = asio::ip::make_address(host, ec);

@@ -47,6 +47,10 @@ struct HttpConnectionOptions {
   bool one_request_only = false;  //!< close after the first answer, whatever keep-alive says
 };
 
+//! Options with a body limit and the three deadlines (0: none), as the servers set them.
+HttpConnectionOptions connection_options(size_t max_body_bytes, int64_t header_timeout_ms,
+                                         int64_t body_timeout_ms, int64_t idle_timeout_ms);
+
 class HttpConnection;
 
 //! Opens `acceptor` on host:port (host: an IP address; port 0: any free one) with SO_REUSEADDR:

@@ -248,11 +248,9 @@ Result<std::unique_ptr<SyncServer>> SyncServer::create(SyncServerOptions options
     i.ledgers.add(std::move(ledger));
   }
   i.workers = std::make_unique<ThreadPool>(threads);
-  net::HttpConnectionOptions o;
-  o.limits.max_body_bytes = i.options.max_body_bytes;
-  o.header_timeout_ms = i.options.header_timeout_ms;
-  o.body_timeout_ms = i.options.body_timeout_ms;
-  o.idle_timeout_ms = i.options.idle_timeout_ms;
+  net::HttpConnectionOptions o = net::connection_options(
+      i.options.max_body_bytes, i.options.header_timeout_ms, i.options.body_timeout_ms,
+      i.options.idle_timeout_ms);
   net::HttpConnectionHooks hooks;
   hooks.handle = [&i](const std::shared_ptr<net::HttpConnection>& c, net::HttpRequest req) { i.handle(c, std::move(req)); };
   hooks.error_body = [](const net::HttpError& e) {

@@ -162,7 +162,9 @@ std::vector<Mutation> mutations() {
       {"K008", "remote fallback turned on",
        [](YAML::Node& s) {
          if (s["deployment"]["egress"].IsScalar()) {
-           s["deployment"]["remote_fallback"] = "opt-in";
+           // A page's opt-in fallback reaches its own origin only; enabled asks nobody.
+           s["deployment"]["remote_fallback"] =
+               s["deployment"]["target"].as<std::string>() == "browser" ? "enabled" : "opt-in";
          } else {
            s["data"]["classes"] = std::vector<std::string>{"restricted"};
            s["deployment"]["remote_fallback"] = "enabled";

@@ -157,6 +157,43 @@ TEST(PlanMetrics, TheLlmServiceExportsEveryMetricItsPlanNames) {
   expect_promtool_accepts(text);
 }
 
+TEST(PlanMetrics, TheBrowserClassifierExportsEveryMetricItsPlanNames) {
+  const std::string spec = repo("examples/browser-classifier.yaml");
+  auto metrics = plan_metrics(spec);
+  ASSERT_GE(metrics.size(), 8u);
+  BackgroundProcess web({testing::keel_binary(), "web", "serve", "--spec", spec, "--listen",
+                         "127.0.0.1:0"});
+  ASSERT_TRUE(web.wait_for_output("listening on http://")) << web.output();
+  const std::string url = testing::listening_url(web.output());
+  // What a page does: load, report its measurements (one classified, one fell back), file a
+  // document through the form, and ask the server once with consent.
+  ASSERT_EQ(testing::http_request(url, "GET", "/").status, 200);
+  Json measured = {{"report", 1},           {"provider", "wasm"},  {"load", "cold"},
+                   {"bytes_fetched", 30572019}, {"init_ms", 715.0},  {"latencies_ms", {2.0, 3.0}},
+                   {"long_tasks", 0},         {"js_heap_bytes", 1586035}};
+  // A later report of the same visit: its latencies count, the visit does not count again.
+  Json later = {{"report", 2}, {"provider", "wasm"}, {"load", "cold"}, {"latencies_ms", {4.0}}};
+  Json fallback = {{"provider", "none"}, {"load", "none"}, {"fallback_reason", "memory: low"}};
+  for (const auto& m : {measured, later, fallback})
+    ASSERT_EQ(testing::http_request(url, "POST", "/api/measurements", dump_json(m)).status, 202);
+  ASSERT_EQ(testing::http_request(url, "POST", "/api/submit",
+                                  "document=Invoice+no+7&category=invoice&suggested=invoice")
+                .status,
+            200);
+  ASSERT_EQ(testing::http_request(url, "POST", "/api/classify", R"({"text": "Invoice no 7"})",
+                                  {"X-Keel-Consent: granted"})
+                .status,
+            200);
+  std::string text = testing::http_request(url, "GET", "/metrics").body;
+  EXPECT_EQ(missing_from(text, metrics), std::vector<std::string>{}) << text;
+  EXPECT_EQ(sample(text, "keel_web_browser_sessions_total{provider=\"wasm\",load=\"cold\"}"), 1.0)
+      << text;
+  EXPECT_EQ(sample(text, "keel_web_browser_classify_seconds_count{provider=\"wasm\"}"), 3.0) << text;
+  EXPECT_EQ(sample(text, "keel_web_browser_bytes_fetched_total{load=\"cold\"}"), 30572019.0);
+  EXPECT_EQ(sample(text, "keel_web_requests_total{kind=\"page\"}"), 1.0) << text;
+  expect_promtool_accepts(text);
+}
+
 TEST(PlanMetrics, TheDurableAgentExportsEveryMetricItsPlanNames) {
   const std::string spec = repo("examples/durable-agent.yaml");
   auto metrics = plan_metrics(spec);

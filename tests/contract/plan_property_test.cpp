@@ -111,7 +111,9 @@ std::vector<Mutation> mutations() {
                  // The built runtimes hold Keel's one HTTP client to the list; the others
                  // enforce nothing.
                  EXPECT_EQ(c->enforced, runtime_built(s.scenario)) << enum_name(s.scenario);
-                 if (c->enforced) {
+                 if (c->enforced && s.deployment.target == Target::browser) {
+                   EXPECT_TRUE(mentions(c, "connect-src 'self' elsewhere.example")) << c->enforced_by;
+                 } else if (c->enforced) {
                    EXPECT_TRUE(mentions(c, "every address it resolves to")) << c->enforced_by;
                  }
                  if (s.scenario == ScenarioId::local_research) {
@@ -166,8 +168,9 @@ std::vector<Mutation> mutations() {
                  const PlanControl* c = control(p, "remote-fallback-enabled");
                  ASSERT_TRUE(c);
                  EXPECT_FALSE(control(p, "remote-fallback-disabled"));
-                 // Only keel field ask routes to a remote model.
-                 EXPECT_EQ(c->enforced, s.scenario == ScenarioId::hybrid_field);
+                 // keel field ask routes to a remote model; keel web serve's page asks first.
+                 EXPECT_EQ(c->enforced, s.scenario == ScenarioId::hybrid_field ||
+                                            s.scenario == ScenarioId::browser_classifier);
                  if (s.scenario == ScenarioId::local_research) {
                    EXPECT_FALSE(refuses(p, "off the device"));
                  }
@@ -785,9 +788,11 @@ TEST(PlanProperty, FaultsAreTestedByTheTableOrNotInjected) {
   ASSERT_TRUE(kill);
   ASSERT_FALSE(kill->tested_by.empty());
   EXPECT_NE(kill->tested_by[0].find("AgentCommand."), std::string::npos);
+  // Every fault of the browser classifier, declared or implied, is injected in Chromium.
   Plan browser = plan_of(example("browser-classifier"));
   for (const auto& f : browser.failure_plan) {
-    EXPECT_TRUE(f.tested_by.empty()) << f.fault << ": nothing runs the browser yet";
+    ASSERT_FALSE(f.tested_by.empty()) << f.fault;
+    EXPECT_NE(f.tested_by[0].find("BrowserClassifier."), std::string::npos) << f.fault;
   }
 }
 
@@ -806,9 +811,11 @@ TEST(PlanProperty, KnownCannedTextIsGone) {
   EXPECT_FALSE(control(plan_of(service), "gateway-auth"));
 
   for (const char* scenario : kScenarios) {
-    // Signatures come up only where the spec registers a key (an approver's public_key).
+    // Signatures come up only where the spec registers a key (an approver's public_key, the
+    // browser app's signer).
     Spec s = example(scenario);
     for (auto& p : s.authority.principals) p.public_key.reset();
+    s.browser.signer.reset();
     std::string text = render_plan_text(plan_of(s));
     EXPECT_EQ(text.find("Ed25519"), std::string::npos)
         << scenario << ": no spec field carries a signature";

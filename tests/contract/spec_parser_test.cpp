@@ -126,6 +126,35 @@ TEST(SpecParser, RoutingNamesTasksConsentAndTheProbe) {
   EXPECT_FALSE(parse_spec_text(kMinimal)->routing.present);
 }
 
+TEST(SpecParser, BrowserNamesTheSignerCategoriesProvidersAndBudget) {
+  const std::string key = "ed25519:" + std::string(64, 'a');
+  ParsedSpec p = parse_spec_text(std::string(kMinimal) + "browser:\n  app: site\n  signer: " + key +
+                                 "\n  categories: [invoice, letter]\n  providers: [webgpu, wasm]\n"
+                                 "  min_device_memory_mb: 512\n  remote_endpoint: /api/x\n");
+  ASSERT_TRUE(p.ok()) << ::testing::PrintToString(error_strings(p));
+  EXPECT_TRUE(p->browser.present);
+  EXPECT_EQ(p->browser.app, "site");
+  ASSERT_TRUE(p->browser.signer.has_value());
+  EXPECT_EQ(format_public_key(*p->browser.signer), key);
+  EXPECT_EQ(p->browser.categories, (std::vector<std::string>{"invoice", "letter"}));
+  EXPECT_EQ(p->browser.providers, (std::vector<std::string>{"webgpu", "wasm"}));
+  EXPECT_EQ(p->browser.min_device_memory_mb, 512);
+  EXPECT_EQ(p->browser.remote_endpoint, "/api/x");
+
+  for (const char* bad : {"browser:\n  signer: ed25519:abc\n",
+                          "browser:\n  providers: [webgl]\n",
+                          "browser:\n  remote_endpoint: https://elsewhere.example/x\n",
+                          "browser:\n  min_device_memory_mb: -1\n",
+                          "browser:\n  categories: [\"two words\"]\n",
+                          "browser:\n  singer: ed25519:abc\n"}) {
+    ParsedSpec refused = parse_spec_text(std::string(kMinimal) + bad);
+    EXPECT_FALSE(refused.ok()) << bad;
+  }
+  ParsedSpec none = parse_spec_text(kMinimal);
+  EXPECT_FALSE(none->browser.present);
+  EXPECT_EQ(none->browser.providers, (std::vector<std::string>{"webnn", "webgpu", "wasm"}));
+}
+
 TEST(SpecParser, MinimalSpecParsesWithDefaults) {
   ParsedSpec p = parse_spec_text(kMinimal);
   ASSERT_TRUE(p.ok()) << ::testing::PrintToString(error_strings(p));

@@ -14,6 +14,7 @@
 #include "apps/keel/commands.h"
 #include "apps/keel/eval_faults.h"
 #include "apps/keel/example_paths.h"
+#include "apps/keel/classifier_eval.h"
 #include "apps/keel/field_eval.h"
 #include "apps/keel/rag_eval.h"
 #include "assistant/answer_quality.h"
@@ -192,9 +193,9 @@ int eval_questions(const Options& o) {
 void add_eval_command(CLI::App& root, int& exit_code) {
   auto o = std::make_shared<Options>();
   CLI::App* cmd = root.add_subcommand("eval", "Evaluate a scenario on its question set");
-  cmd->add_option("scenario", o->scenario, "scenario id (local-research, enterprise-rag, hybrid-field; durable-agent with --faults)")->required()->check(CLI::IsMember({"local-research", "enterprise-rag", "hybrid-field", "durable-agent"}));
+  cmd->add_option("scenario", o->scenario, "scenario id (local-research, enterprise-rag, hybrid-field, browser-classifier; durable-agent with --faults)")->required()->check(CLI::IsMember({"local-research", "enterprise-rag", "hybrid-field", "browser-classifier", "durable-agent"}));
   cmd->add_option("--spec", o->spec, "scenario spec (default: the bundled example of the scenario)");
-  cmd->add_option("--questions", o->questions, "question set (default: questions.json beside the spec's documents; hybrid-field: hybrid-field/eval.json)");
+  cmd->add_option("--questions", o->questions, "question set (default: questions.json beside the spec's documents; hybrid-field: hybrid-field/eval.json; browser-classifier: browser-classifier/heldout.jsonl)");
   cmd->add_option("--work-dir", o->work_dir, "hybrid-field: keep the devices' stores and the cluster here (default: a temporary folder)");
   cmd->add_option("--store", o->store, "index location (default: a fresh temporary store)");
   cmd->add_option("--k", o->k, "passages retrieved per question")->check(CLI::Range(1, 20));
@@ -217,6 +218,11 @@ void add_eval_command(CLI::App& root, int& exit_code) {
     const bool spec_given = cmd->get_option("--spec")->count() > 0;
     if (o->faults) {
       exit_code = run_fault_eval(o->scenario, spec_given ? o->spec : "", o->json);
+      return;
+    }
+    if (o->scenario == "browser-classifier") {
+      exit_code = run_classifier_eval(
+          {spec_given ? o->spec : bundled_example("examples/browser-classifier.yaml"), o->questions, o->json});
       return;
     }
     if (o->scenario == "hybrid-field") {

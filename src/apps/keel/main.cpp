@@ -92,6 +92,8 @@ int main(int argc, char** argv) {
   keel::app::add_rag_command(app, exit_code);
   keel::app::add_field_command(app, exit_code);
   keel::app::add_sync_command(app, exit_code);
+  keel::app::add_model_command(app, exit_code);
+  keel::app::add_web_command(app, exit_code);
   keel::app::add_checks_command(app, exit_code);
   keel::app::add_version_command(app, exit_code);
 

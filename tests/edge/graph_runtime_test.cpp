@@ -1,0 +1,152 @@
+// The portable graph runtime on graphs built in the test (ONNX protobuf written with ONNX's own
+// schema), and parse_onnx on bytes that are not a model.
+#include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
+
+#include <cmath>
+
+#include "edge/graph_runtime.h"
+#include "edge/onnx_graph.h"
+#include "support/test_support.h"
+
+namespace keel::edge {
+namespace {
+
+void add_initializer(onnx::GraphProto* g, const std::string& name, std::vector<int64_t> dims,
+                     std::vector<float> values) {
+  auto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto_DataType_FLOAT);
+  for (auto d : dims) t->add_dims(d);
+  for (float v : values) t->add_float_data(v);
+}
+
+void add_io(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list,
+            const std::string& name, std::vector<std::string> dims) {
+  auto* v = list->Add();
+  v->set_name(name);
+  auto* tt = v->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto_DataType_FLOAT);
+  for (const auto& d : dims) {
+    auto* dim = tt->mutable_shape()->add_dim();
+    if (d[0] >= '0' && d[0] <= '9') {
+      dim->set_dim_value(std::stoll(d));
+    } else {
+      dim->set_dim_param(d);
+    }
+  }
+}
+
+onnx::NodeProto* add_node(onnx::GraphProto* g, const std::string& op,
+                          std::vector<std::string> in, std::vector<std::string> out) {
+  auto* n = g->add_node();
+  n->set_op_type(op);
+  for (auto& i : in) n->add_input(i);
+  for (auto& o : out) n->add_output(o);
+  return n;
+}
+
+// x[batch, 3] -> Gemm(W [3, 2], b) -> Relu -> Softmax -> y[batch, 2]
+std::string small_model(const std::string& extra_op = "") {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  auto* op = m.add_opset_import();
+  op->set_version(13);
+  auto* g = m.mutable_graph();
+  add_io(g->mutable_input(), "x", {"batch", "3"});
+  add_initializer(g, "W", {3, 2}, {1, -1, 2, 0, 0, 1});
+  add_initializer(g, "b", {2}, {0.5f, -0.5f});
+  add_node(g, "Gemm", {"x", "W", "b"}, {"h"});
+  add_node(g, "Relu", {"h"}, {"r"});
+  add_node(g, extra_op.empty() ? "Softmax" : extra_op, {"r"}, {"y"});
+  add_io(g->mutable_output(), "y", {"batch", "2"});
+  return m.SerializeAsString();
+}
+
+TEST(GraphRuntime, RunsGemmReluSoftmaxOnABatch) {
+  auto g = parse_onnx(small_model());
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  auto rt = GraphRuntime::prepare(*g);
+  ASSERT_TRUE(rt.ok()) << rt.status().message();
+  Tensor x{{2, 3}, {1, 1, 1, 0, 2, 0}, {}, false};
+  auto out = rt->run({{"x", x}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  // Row 0: h = [1+2+0+0.5, -1+0+1-0.5] = [3.5, -0.5] -> relu [3.5, 0] -> softmax.
+  // Row 1: h = [4+0.5, 0-0.5] = [4.5, -0.5] -> relu [4.5, 0].
+  const auto& y = (*out)[0];
+  ASSERT_EQ(y.shape, (std::vector<int64_t>{2, 2}));
+  auto sm = [](float a, float b) { return 1.0 / (1.0 + std::exp(b - a)); };
+  EXPECT_NEAR(y.data[0], sm(3.5f, 0.0f), 1e-6);
+  EXPECT_NEAR(y.data[1], 1 - sm(3.5f, 0.0f), 1e-6);
+  EXPECT_NEAR(y.data[2], sm(4.5f, 0.0f), 1e-6);
+}
+
+TEST(GraphRuntime, AnUnsupportedOperatorIsNamedBeforeAnythingRuns) {
+  auto g = parse_onnx(small_model("LSTM"));
+  ASSERT_TRUE(g.ok());
+  auto rt = GraphRuntime::prepare(*g);
+  ASSERT_EQ(rt.status().code(), StatusCode::unimplemented);
+  EXPECT_NE(rt.status().message().find("LSTM#2"), std::string::npos) << rt.status().message();
+}
+
+TEST(GraphRuntime, InputsOfTheWrongShapeOrNameAreRefused) {
+  auto rt = GraphRuntime::prepare(*parse_onnx(small_model()));
+  ASSERT_TRUE(rt.ok());
+  EXPECT_EQ(rt->run({{"x", Tensor{{1, 4}, {1, 2, 3, 4}, {}, false}}}).status().code(),
+            StatusCode::invalid_argument);
+  EXPECT_EQ(rt->run({{"x", Tensor{{1, 3}, {1, 2}, {}, false}}}).status().code(),
+            StatusCode::invalid_argument);
+  EXPECT_EQ(rt->run({{"z", Tensor{{1, 3}, {1, 2, 3}, {}, false}}}).status().code(),
+            StatusCode::invalid_argument);
+  EXPECT_EQ(rt->run({}).status().code(), StatusCode::invalid_argument);
+}
+
+TEST(GraphRuntime, BroadcastsAddAndMulLikeNumpy) {
+  onnx::ModelProto m;
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  add_io(g->mutable_input(), "x", {"2", "3"});
+  add_initializer(g, "row", {3}, {10, 20, 30});
+  add_initializer(g, "col", {2, 1}, {2, 3});
+  add_node(g, "Add", {"x", "row"}, {"a"});
+  add_node(g, "Mul", {"a", "col"}, {"y"});
+  add_io(g->mutable_output(), "y", {"2", "3"});
+  auto rt = GraphRuntime::prepare(*parse_onnx(m.SerializeAsString()));
+  ASSERT_TRUE(rt.ok());
+  auto out = rt->run({{"x", Tensor{{2, 3}, {1, 2, 3, 4, 5, 6}, {}, false}}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ((*out)[0].data, (std::vector<float>{22, 44, 66, 42, 75, 108}));
+}
+
+TEST(OnnxGraph, BytesThatAreNotAModelAreClearErrors) {
+  const std::string model = small_model();
+  for (size_t cut : {size_t{0}, size_t{5}, model.size() / 2, model.size() - 1}) {
+    auto g = parse_onnx(model.substr(0, cut));
+    EXPECT_FALSE(g.ok()) << "cut at " << cut;
+  }
+  EXPECT_FALSE(parse_onnx("GGUF\x03\x00\x00\x00 not an onnx file").ok());
+  // A node that reads a value nothing produced.
+  onnx::ModelProto m;
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  add_io(g->mutable_input(), "x", {"1"});
+  add_node(g, "Relu", {"nowhere"}, {"y"});
+  add_io(g->mutable_output(), "y", {"1"});
+  auto parsed = parse_onnx(m.SerializeAsString());
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_NE(parsed.status().message().find("nowhere"), std::string::npos);
+  // Data that does not match its shape.
+  onnx::ModelProto bad;
+  bad.add_opset_import()->set_version(13);
+  auto* bg = bad.mutable_graph();
+  add_io(bg->mutable_input(), "x", {"3"});
+  add_initializer(bg, "W", {3, 3}, {1, 2});
+  add_node(bg, "Add", {"x", "W"}, {"y"});
+  add_io(bg->mutable_output(), "y", {"3"});
+  auto shaped = parse_onnx(bad.SerializeAsString());
+  ASSERT_FALSE(shaped.ok());
+  EXPECT_NE(shaped.status().message().find("'W'"), std::string::npos) << shaped.status().message();
+}
+
+}  // namespace
+}  // namespace keel::edge
