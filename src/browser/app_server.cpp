@@ -22,7 +22,28 @@ namespace keel::browser {
 
 namespace {
 
-constexpr size_t kMaxMeasurements = 10000;
+constexpr size_t kMaxMeasurements = 1000;
+constexpr size_t kMaxMeasurementBytes = 64 * 1024;
+const char* const kFallbackStages[] = {"memory",  "providers", "manifest", "verification",
+                                       "download", "runtime",  "session",  "worker", "error"};
+
+// The string at `key` if it is one of `allowed`; "none" when absent, "other" otherwise.
+std::string one_of(const Json& j, const char* key, std::initializer_list<const char*> allowed) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "none";
+  if (!it->is_string()) return "other";
+  for (const char* a : allowed) {
+    if (it->get_ref<const std::string&>() == a) return a;
+  }
+  return "other";
+}
+
+std::string stage_of(const std::string& word) {
+  for (const char* s : kFallbackStages) {
+    if (word == s) return s;
+  }
+  return "other";
+}
 constexpr uint64_t kMaxModelBytes = 256ull << 20;
 const std::string kImmutable = "Cache-Control: public, max-age=31536000, immutable";
 const std::string kNoCache = "Cache-Control: no-cache";
@@ -224,11 +245,12 @@ std::string WebAppServer::Impl::record_measurement(const net::HttpRequest& req, 
   auto m = parse_json(req.body);
   if (!m.ok() || !m->is_object())
     return json_answer(400, error_json("invalid_request", "expected a JSON object"), keep_alive);
-  const std::string provider = m->value("provider", std::string("none"));
-  const std::string load = m->value("load", std::string("none"));
-  if (provider.size() > 32 || load.size() > 16)
-    return json_answer(400, error_json("invalid_request", "provider or load is too long"),
+  if (req.body.size() > kMaxMeasurementBytes)
+    return json_answer(413, error_json("invalid_request", "a measurement report is at most 64 KiB"),
                        keep_alive);
+  // Anyone can post a report: labels come from fixed sets, so no report grows /metrics.
+  const std::string provider = one_of(*m, "provider", {"webnn", "webgpu", "wasm", "server", "none"});
+  const std::string load = one_of(*m, "load", {"cold", "warm", "none"});
   auto number = [&](const char* key) -> std::optional<double> {
     auto it = m->find(key);
     if (it == m->end() || !it->is_number() || it->get<double>() < 0) return std::nullopt;
@@ -241,10 +263,9 @@ std::string WebAppServer::Impl::record_measurement(const net::HttpRequest& req, 
     sessions.labels({provider, load}).inc();
     if (auto reason = m->find("fallback_reason"); reason != m->end() && reason->is_string() &&
                                                   !reason->get_ref<const std::string&>().empty()) {
-      // The reason's stage keeps the label set small ("memory", "verification", ...).
-      std::string r = reason->get<std::string>();
-      r = r.substr(0, std::min(r.find_first_of(" :"), size_t{32}));
-      fallbacks.labels({r}).inc();
+      // The reason's stage ("memory: ...", "verification: ...") is the label.
+      const std::string& r = reason->get_ref<const std::string&>();
+      fallbacks.labels({stage_of(r.substr(0, r.find_first_of(" :")))}).inc();
     }
     if (auto bytes = number("bytes_fetched")) fetched_bytes.labels({load}).inc(*bytes);
     if (auto init = number("init_ms")) init_seconds.labels({provider}).observe(*init / 1000.0);

@@ -386,6 +386,17 @@ struct BrowserSpec {
   std::string remote_endpoint = "/api/classify";
 };
 
+//! How a mobile-vision model is prepared for a device (`keel edge prepare --spec`): the least
+//! share of its multiply-accumulates an accelerator delegate must run, and the most partitions
+//! (copies between delegates) the program may have; a model outside them is refused, or its
+//! model's fallback prepared for the CPU instead.
+struct EdgeSpec {
+  SpecLocation where;
+  bool present = false;
+  double min_delegate_coverage = 0;  //!< 0..1
+  int64_t max_partitions = 0;        //!< 0: no bound
+};
+
 struct Component {
   SpecLocation where;
   std::string id;
@@ -417,6 +428,7 @@ struct Spec {
   SyncSpec sync;
   RoutingSpec routing;
   BrowserSpec browser;
+  EdgeSpec edge;
   std::vector<Component> components;
   //! The line of every key the parser read, by YAML path ("authority.tools",
   //! "authority.tools[1].roles"): where checks and plans point.

@@ -587,6 +587,21 @@ BrowserSpec read_browser(Reader& r, const YAML::Node& node) {
   return s;
 }
 
+EdgeSpec read_edge(Reader& r, const YAML::Node& node) {
+  EdgeSpec s;
+  s.present = node.IsDefined() && !node.IsNull();
+  auto m = r.map(node, "edge", 1);
+  s.where = Reader::where(m);
+  if (!m.valid()) return s;
+  if (auto v = r.non_negative(m.get("min_delegate_coverage"), "edge.min_delegate_coverage")) {
+    if (*v > 1) r.error("edge.min_delegate_coverage", m.get("min_delegate_coverage"), "a share: 0 to 1");
+    s.min_delegate_coverage = *v;
+  }
+  if (auto v = r.integer(m.get("max_partitions"), "edge.max_partitions", 0)) s.max_partitions = *v;
+  m.finish();
+  return s;
+}
+
 ServingSpec read_serving(Reader& r, const YAML::Node& node) {
   ServingSpec s;
   s.present = node.IsDefined() && !node.IsNull();
@@ -703,6 +718,7 @@ void read_spec(Reader& r, const YAML::Node& root, Spec& spec) {
   spec.sync = read_sync(r, top.get("sync"));
   spec.routing = read_routing(r, top.get("routing"));
   spec.browser = read_browser(r, top.get("browser"));
+  spec.edge = read_edge(r, top.get("edge"));
   spec.components = read_components(r, top.get("components"));
   top.finish();
 

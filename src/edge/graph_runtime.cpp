@@ -1,5 +1,7 @@
 #include "edge/graph_runtime.h"
 
+#include "edge/cpu_kernels.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,8 +16,11 @@ namespace {
 using Values = std::map<std::string, Tensor, std::less<>>;
 
 const std::set<std::string, std::less<>> kSupported = {
-    "Gemm", "MatMul", "Add", "Sub", "Mul", "Relu", "Sigmoid", "Tanh",
-    "Softmax", "Flatten", "Reshape", "Identity", "Dropout"};
+    "Gemm",     "MatMul",      "Add",           "Sub",     "Mul",
+    "Relu",     "Sigmoid",     "Tanh",          "Softmax", "Flatten",
+    "Reshape",  "Identity",    "Dropout",       "Conv",    "BatchNormalization",
+    "Clip",     "HardSigmoid", "HardSwish",     "LeakyRelu", "MaxPool",
+    "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Concat"};
 
 Status node_error(const Node& n, const std::string& why) {
   return Status::invalid_argument(fmt::format("node '{}' ({}): {}", n.name, n.op_type, why));
@@ -233,6 +238,164 @@ Result<Tensor> flatten(const Node& n, const Tensor& a) {
   return out;
 }
 
+std::vector<int64_t> ints_or(const Node& n, std::string_view key, std::vector<int64_t> fallback) {
+  const Attribute* a = n.attribute(key);
+  return a && a->kind == Attribute::Kind::integers ? a->ints : fallback;
+}
+
+// The two spatial axes of a Conv or pooling node's window over input [N, C, H, W].
+Result<std::pair<WindowAxis, WindowAxis>> window_axes(const Node& n,
+                                                      const std::vector<int64_t>& in_shape,
+                                                      std::vector<int64_t> kernel,
+                                                      bool ceil_mode = false) {
+  if (in_shape.size() != 4)
+    return node_error(n, fmt::format("needs a 4-D NCHW input, got {}", shape_text(in_shape)));
+  auto k = ints_or(n, "kernel_shape", kernel);
+  auto strides = ints_or(n, "strides", {1, 1});
+  auto dilations = ints_or(n, "dilations", {1, 1});
+  auto pads = ints_or(n, "pads", {0, 0, 0, 0});
+  if (k.size() != 2 || strides.size() != 2 || dilations.size() != 2 || pads.size() != 4)
+    return node_error(n, "only 2-D windows are supported (kernel_shape, strides, dilations, pads)");
+  std::string auto_pad = "NOTSET";
+  if (const Attribute* a = n.attribute("auto_pad"); a && a->kind == Attribute::Kind::text)
+    auto_pad = a->s;
+  WindowAxis axes[2];
+  for (int i = 0; i < 2; ++i) {
+    WindowAxis& a = axes[i];
+    a.in = in_shape[2 + i];
+    a.kernel = k[i];
+    a.stride = strides[i];
+    a.dilation = dilations[i];
+    if (a.kernel < 1 || a.stride < 1 || a.dilation < 1)
+      return node_error(n, "kernel, stride and dilation must be positive");
+    if (auto_pad == "NOTSET") {
+      a.pad_begin = pads[i];
+      a.pad_end = pads[2 + i];
+      if (a.pad_begin < 0 || a.pad_end < 0) return node_error(n, "negative padding");
+    } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      const int64_t out = (a.in + a.stride - 1) / a.stride;
+      const int64_t total =
+          std::max<int64_t>(0, (out - 1) * a.stride + a.dilation * (a.kernel - 1) + 1 - a.in);
+      a.pad_begin = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      a.pad_end = total - a.pad_begin;
+    } else if (auto_pad != "VALID") {
+      return node_error(n, "auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID");
+    }
+    a.out = window_output_size(a, ceil_mode);
+    if (a.out < 1) return node_error(n, "the window is larger than the padded input");
+  }
+  return std::make_pair(axes[0], axes[1]);
+}
+
+Result<Tensor> conv(const Node& n, const Tensor& x, const Tensor& w, const Tensor* b) {
+  if (w.shape.size() != 4) return node_error(n, "only 2-D convolutions are supported");
+  Conv2dShape s;
+  s.groups = n.int_attribute("group", 1);
+  if (x.shape.size() != 4) return node_error(n, "needs a 4-D NCHW input");
+  s.batch = x.shape[0];
+  s.in_channels = x.shape[1];
+  s.out_channels = w.shape[0];
+  if (s.groups < 1 || s.in_channels % s.groups != 0 || s.out_channels % s.groups != 0 ||
+      w.shape[1] != s.in_channels / s.groups)
+    return node_error(n, fmt::format("weights {} do not fit {} input channels in {} group(s)",
+                                     shape_text(w.shape), s.in_channels, s.groups));
+  if (b && (b->shape.size() != 1 || b->shape[0] != s.out_channels))
+    return node_error(n, "the bias must hold one value per output channel");
+  KEEL_ASSIGN_OR_RETURN(auto axes, window_axes(n, x.shape, {w.shape[2], w.shape[3]}));
+  s.h = axes.first;
+  s.w = axes.second;
+  if (s.h.kernel != w.shape[2] || s.w.kernel != w.shape[3])
+    return node_error(n, "kernel_shape differs from the weights' shape");
+  Tensor out;
+  out.shape = {s.batch, s.out_channels, s.h.out, s.w.out};
+  out.data.resize(static_cast<size_t>(out.element_count()));
+  conv2d(s, x.data.data(), w.data.data(), b ? b->data.data() : nullptr, out.data.data());
+  return out;
+}
+
+Result<Tensor> pool(const Node& n, const Tensor& x, PoolKind kind, bool global) {
+  if (x.shape.size() != 4) return node_error(n, "needs a 4-D NCHW input");
+  Pool2dShape s;
+  s.batch = x.shape[0];
+  s.channels = x.shape[1];
+  if (global) {
+    s.h = WindowAxis{x.shape[2], x.shape[2], 1, 1, 0, 0, 1};
+    s.w = WindowAxis{x.shape[3], x.shape[3], 1, 1, 0, 0, 1};
+  } else {
+    if (!n.attribute("kernel_shape")) return node_error(n, "kernel_shape is required");
+    KEEL_ASSIGN_OR_RETURN(
+        auto axes, window_axes(n, x.shape, {}, n.int_attribute("ceil_mode", 0) != 0));
+    s.h = axes.first;
+    s.w = axes.second;
+    s.count_include_pad = n.int_attribute("count_include_pad", 0) != 0;
+  }
+  Tensor out;
+  out.shape = {s.batch, s.channels, s.h.out, s.w.out};
+  out.data.resize(static_cast<size_t>(out.element_count()));
+  pool2d(kind, s, x.data.data(), out.data.data());
+  return out;
+}
+
+// Per-channel y = x * scale[c] + shift[c] over [N, C, ...].
+Result<Tensor> batch_norm(const Node& n, const std::vector<const Tensor*>& in) {
+  if (in.size() < 5 || !in[1] || !in[2] || !in[3] || !in[4])
+    return node_error(n, "needs X, scale, B, mean and var");
+  const Tensor& x = *in[0];
+  if (x.shape.size() < 2) return node_error(n, "needs [N, C, ...]");
+  const int64_t c = x.shape[1];
+  for (int i = 1; i < 5; ++i) {
+    if (in[i]->element_count() != c) return node_error(n, "each parameter needs one value per channel");
+  }
+  const float eps = n.float_attribute("epsilon", 1e-5f);
+  const int64_t inner = x.element_count() / std::max<int64_t>(x.shape[0] * c, 1);
+  Tensor out;
+  out.shape = x.shape;
+  out.data.resize(x.data.size());
+  for (int64_t b = 0; b < x.shape[0]; ++b) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const float scale = in[1]->data[ch] / std::sqrt(in[4]->data[ch] + eps);
+      const float shift = in[2]->data[ch] - in[3]->data[ch] * scale;
+      const int64_t base = (b * c + ch) * inner;
+      for (int64_t i = 0; i < inner; ++i) out.data[base + i] = x.data[base + i] * scale + shift;
+    }
+  }
+  return out;
+}
+
+Result<Tensor> concat(const Node& n, const std::vector<const Tensor*>& in) {
+  for (const Tensor* t : in) {
+    if (!t) return node_error(n, "an input has no value");
+  }
+  const int64_t rank = static_cast<int64_t>(in[0]->shape.size());
+  int64_t axis = n.int_attribute("axis", 1);
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) return node_error(n, "axis out of range");
+  Tensor out;
+  out.shape = in[0]->shape;
+  out.shape[axis] = 0;
+  for (const Tensor* t : in) {
+    if (static_cast<int64_t>(t->shape.size()) != rank)
+      return node_error(n, "inputs differ in rank");
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d != axis && t->shape[d] != in[0]->shape[d])
+        return node_error(n, fmt::format("{} and {} differ outside the axis",
+                                         shape_text(in[0]->shape), shape_text(t->shape)));
+    }
+    out.shape[axis] += t->shape[axis];
+  }
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= out.shape[d];
+  out.data.reserve(static_cast<size_t>(out.element_count()));
+  for (int64_t o = 0; o < outer; ++o) {
+    for (const Tensor* t : in) {
+      const int64_t chunk = t->element_count() / std::max<int64_t>(outer, 1);
+      out.data.insert(out.data.end(), t->data.begin() + o * chunk,
+                      t->data.begin() + (o + 1) * chunk);
+    }
+  }
+  return out;
+}
+
 Status check_node(const Node& n) {
   if (!n.domain.empty() && n.domain != "ai.onnx")
     return Status::unimplemented(fmt::format(
@@ -249,12 +412,79 @@ Status check_node(const Node& n) {
           n.outputs.size()));
     return Status();
   };
-  if (n.op_type == "Gemm") return need_inputs(2, 3);
+  if (n.op_type == "Gemm" || n.op_type == "Conv") return need_inputs(2, 3);
+  if (n.op_type == "BatchNormalization") return need_inputs(5, 5);
+  if (n.op_type == "Clip") return need_inputs(1, 3);
+  if (n.op_type == "Concat") return need_inputs(1, 64);
   if (n.op_type == "MatMul" || n.op_type == "Add" || n.op_type == "Sub" || n.op_type == "Mul" ||
       n.op_type == "Reshape")
     return need_inputs(2, 2);
   if (n.op_type == "Dropout") return need_inputs(1, 3);
   return need_inputs(1, 1);
+}
+
+// BatchNormalization after a Conv whose output nothing else reads, with every parameter a
+// constant, is folded into the Conv's weights and bias: the BN node disappears.
+int fold_batch_norms(OnnxGraph& g) {
+  std::map<std::string, int, std::less<>> uses;
+  for (const Node& n : g.nodes) {
+    for (const auto& in : n.inputs) ++uses[in];
+  }
+  for (const auto& o : g.outputs) ++uses[o.name];
+  std::map<std::string, size_t, std::less<>> producer;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (const auto& o : g.nodes[i].outputs) producer[o] = i;
+  }
+  auto constant = [&](const std::string& name) -> const Tensor* {
+    auto it = g.initializers.find(name);
+    return it == g.initializers.end() || it->second.is_int64 ? nullptr : &it->second;
+  };
+  std::vector<bool> removed(g.nodes.size(), false);
+  int folded = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& bn = g.nodes[i];
+    if (bn.op_type != "BatchNormalization" || bn.inputs.size() != 5 || bn.outputs.size() != 1)
+      continue;
+    auto p = producer.find(bn.inputs[0]);
+    if (p == producer.end()) continue;
+    Node& c = g.nodes[p->second];
+    if (c.op_type != "Conv" || uses[c.outputs[0]] != 1 || c.inputs.size() < 2) continue;
+    const Tensor* w = constant(c.inputs[1]);
+    const Tensor* b = c.inputs.size() > 2 && !c.inputs[2].empty() ? constant(c.inputs[2]) : nullptr;
+    if (!w || w->shape.size() != 4 || (c.inputs.size() > 2 && !c.inputs[2].empty() && !b)) continue;
+    const int64_t oc = w->shape[0];
+    std::vector<const Tensor*> params;
+    for (int k = 1; k < 5; ++k) params.push_back(constant(bn.inputs[k]));
+    if (std::any_of(params.begin(), params.end(),
+                    [oc](const Tensor* t) { return !t || t->element_count() != oc; }))
+      continue;
+    const float eps = bn.float_attribute("epsilon", 1e-5f);
+    Tensor w2 = *w, b2;
+    b2.shape = {oc};
+    b2.data.resize(static_cast<size_t>(oc));
+    const int64_t per_channel = w->element_count() / oc;
+    for (int64_t ch = 0; ch < oc; ++ch) {
+      const float scale = params[0]->data[ch] / std::sqrt(params[3]->data[ch] + eps);
+      for (int64_t j = 0; j < per_channel; ++j) w2.data[ch * per_channel + j] *= scale;
+      const float bias = b ? b->data[ch] : 0.0f;
+      b2.data[ch] = (bias - params[2]->data[ch]) * scale + params[1]->data[ch];
+    }
+    const std::string w_name = c.name + "/bn_folded_W", b_name = c.name + "/bn_folded_B";
+    g.initializers[w_name] = std::move(w2);
+    g.initializers[b_name] = std::move(b2);
+    c.inputs.resize(3);
+    c.inputs[1] = w_name;
+    c.inputs[2] = b_name;
+    c.outputs[0] = bn.outputs[0];
+    removed[i] = true;
+    ++folded;
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!removed[i]) kept.push_back(std::move(g.nodes[i]));
+  }
+  g.nodes = std::move(kept);
+  return folded;
 }
 
 }  // namespace
@@ -265,11 +495,34 @@ Result<GraphRuntime> GraphRuntime::prepare(OnnxGraph graph) {
         "the model imports ONNX opset {}; this runtime runs opset 7 and later", graph.opset));
   }
   for (const auto& n : graph.nodes) KEEL_RETURN_IF_ERROR(check_node(n));
-  return GraphRuntime(std::move(graph));
+  const int folded = fold_batch_norms(graph);
+  GraphRuntime runtime(std::move(graph));
+  runtime.folded_batch_norms_ = folded;
+  return runtime;
 }
 
 Result<std::vector<Tensor>> GraphRuntime::run(const Values& inputs) const {
   Values values;
+  return evaluate(inputs, values);
+}
+
+Result<std::map<std::string, std::vector<int64_t>, std::less<>>> GraphRuntime::value_shapes(
+    const std::map<std::string, std::vector<int64_t>, std::less<>>& input_shapes) const {
+  Values inputs;
+  for (const auto& [name, shape] : input_shapes) {
+    Tensor t;
+    t.shape = shape;
+    t.data.assign(static_cast<size_t>(std::max<int64_t>(t.element_count(), 0)), 0.0f);
+    inputs[name] = std::move(t);
+  }
+  Values values;
+  KEEL_RETURN_IF_ERROR(evaluate(inputs, values).status());
+  std::map<std::string, std::vector<int64_t>, std::less<>> shapes;
+  for (const auto& [name, t] : values) shapes[name] = t.shape;
+  return shapes;
+}
+
+Result<std::vector<Tensor>> GraphRuntime::evaluate(const Values& inputs, Values& values) const {
   for (const auto& declared : graph_.inputs) {
     auto it = inputs.find(declared.name);
     if (it == inputs.end())
@@ -332,6 +585,38 @@ Result<std::vector<Tensor>> GraphRuntime::run(const Values& inputs) const {
     } else if (op == "Reshape") {
       if (!in[1]) return node_error(n, "the shape has no value");
       KEEL_ASSIGN_OR_RETURN(out, reshape(n, *in[0], *in[1]));
+    } else if (op == "Conv") {
+      if (!in[1]) return node_error(n, "W has no value");
+      KEEL_ASSIGN_OR_RETURN(out, conv(n, *in[0], *in[1], in.size() > 2 ? in[2] : nullptr));
+    } else if (op == "BatchNormalization") {
+      KEEL_ASSIGN_OR_RETURN(out, batch_norm(n, in));
+    } else if (op == "MaxPool" || op == "AveragePool") {
+      KEEL_ASSIGN_OR_RETURN(out, pool(n, *in[0], op == "MaxPool" ? PoolKind::max : PoolKind::average,
+                                      /*global=*/false));
+    } else if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
+      KEEL_ASSIGN_OR_RETURN(out, pool(n, *in[0],
+                                      op == "GlobalMaxPool" ? PoolKind::max : PoolKind::average,
+                                      /*global=*/true));
+    } else if (op == "Clip") {
+      // Opset 11 and later: optional min and max inputs; before: attributes.
+      float lo = n.float_attribute("min", -INFINITY), hi = n.float_attribute("max", INFINITY);
+      if (in.size() > 1 && in[1]) lo = in[1]->data.at(0);
+      if (in.size() > 2 && in[2]) hi = in[2]->data.at(0);
+      out = unary(*in[0], [lo, hi](float v) { return std::min(std::max(v, lo), hi); });
+    } else if (op == "HardSigmoid") {
+      const float alpha = n.float_attribute("alpha", 0.2f), beta = n.float_attribute("beta", 0.5f);
+      out = unary(*in[0], [alpha, beta](float v) {
+        return std::max(0.0f, std::min(1.0f, alpha * v + beta));
+      });
+    } else if (op == "HardSwish") {
+      out = unary(*in[0], [](float v) {
+        return v * std::max(0.0f, std::min(1.0f, v / 6.0f + 0.5f));
+      });
+    } else if (op == "LeakyRelu") {
+      const float alpha = n.float_attribute("alpha", 0.01f);
+      out = unary(*in[0], [alpha](float v) { return v >= 0.0f ? v : alpha * v; });
+    } else if (op == "Concat") {
+      KEEL_ASSIGN_OR_RETURN(out, concat(n, in));
     } else {  // Identity, Dropout (inference)
       out = *in[0];
     }

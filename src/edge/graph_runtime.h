@@ -1,9 +1,14 @@
-// Runs a prepared ONNX graph on the CPU with Keel's portable float32 kernels (reference quality,
-// any CPU). The operators are those small classifiers need: Gemm, MatMul, Add, Sub, Mul, Relu,
-// Sigmoid, Tanh, Softmax, Flatten, Reshape, Identity and Dropout (inference: identity).
+// Runs a prepared ONNX graph on the CPU with Keel's portable float32 kernels (cpu_kernels.h;
+// reference quality, any CPU). The operators are those small classifiers and mobile CNNs need:
+// Gemm, MatMul, Add, Sub, Mul, Relu, LeakyRelu, Sigmoid, Tanh, Clip, HardSigmoid, HardSwish,
+// Softmax, Flatten, Reshape, Concat, Identity, Dropout (inference: identity), Conv (2-D, grouped
+// and depthwise, padding, strides, dilations, auto_pad), BatchNormalization, MaxPool,
+// AveragePool, GlobalAveragePool and GlobalMaxPool.
 //
 // Contract:
-// - prepare() checks every node before anything runs: an operator, domain or attribute value
+// - prepare() checks every node before anything runs, then folds each BatchNormalization that
+//   follows a Conv with constant parameters into the Conv's weights and bias
+//   (folded_batch_norms() says how many): an operator, domain or attribute value
 //   it cannot execute is unimplemented, naming the node and its operator; an opset below 7 is
 //   refused. A prepared runtime is immutable: run() may be called from many threads at once.
 // - run() takes one tensor per graph input, by name. A missing or extra input, a wrong rank, a
@@ -28,11 +33,20 @@ class GraphRuntime {
   [[nodiscard]] Result<std::vector<Tensor>> run(
       const std::map<std::string, Tensor, std::less<>>& inputs) const;
 
+  //! The shape of every value the graph computes (inputs included) for inputs of these shapes,
+  //! found by running the graph once on zeros (what preparation plans memory and work from).
+  [[nodiscard]] Result<std::map<std::string, std::vector<int64_t>, std::less<>>> value_shapes(
+      const std::map<std::string, std::vector<int64_t>, std::less<>>& input_shapes) const;
+
   const OnnxGraph& graph() const { return graph_; }
+  int folded_batch_norms() const { return folded_batch_norms_; }
 
  private:
   explicit GraphRuntime(OnnxGraph graph) : graph_(std::move(graph)) {}
+  Result<std::vector<Tensor>> evaluate(const std::map<std::string, Tensor, std::less<>>& inputs,
+                                       std::map<std::string, Tensor, std::less<>>& values) const;
   OnnxGraph graph_;
+  int folded_batch_norms_ = 0;
 };
 
 }  // namespace keel::edge

@@ -195,6 +195,23 @@ TEST_F(WebApp, MeasurementsArrivedAreListedAndCounted) {
   EXPECT_EQ(metric("keel_web_browser_classify_seconds_count{provider=\"wasm\"}"), 3);
 }
 
+TEST_F(WebApp, AHostileReportCannotGrowTheMetricsOrBreakTheServer) {
+  start();
+  // Made-up providers, stages and loads land in "other"; wrong types do not throw.
+  for (int i = 0; i < 20; ++i) {
+    Json m = {{"provider", "gpu-" + std::to_string(i)}, {"load", i},
+              {"fallback_reason", "stage" + std::to_string(i) + ": x"}, {"report", "first"}};
+    ASSERT_EQ(post("/api/measurements", dump_json(m)).status, 202);
+  }
+  ASSERT_EQ(post("/api/measurements", R"({"provider": ["wasm"], "latencies_ms": "fast"})").status, 202);
+  EXPECT_EQ(post("/api/measurements", "{\"pad\": \"" + std::string(70 * 1024, 'x') + "\"}").status, 413);
+  const std::string text = get("/metrics").body;
+  EXPECT_EQ(metric("keel_web_browser_sessions_total{provider=\"other\",load=\"other\"}"), 20);
+  EXPECT_EQ(metric("keel_web_browser_fallbacks_total{reason=\"other\"}"), 20);
+  EXPECT_EQ(text.find("gpu-"), std::string::npos);
+  EXPECT_EQ(text.find("stage1"), std::string::npos);
+}
+
 TEST_F(WebApp, ATamperedModelIsStillServedButNeverUsedByTheServer) {
   std::string bytes = testing::read_file(published_.model_path);
   bytes[100] ^= 0x01;

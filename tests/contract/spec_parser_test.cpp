@@ -155,6 +155,20 @@ TEST(SpecParser, BrowserNamesTheSignerCategoriesProvidersAndBudget) {
   EXPECT_EQ(none->browser.providers, (std::vector<std::string>{"webnn", "webgpu", "wasm"}));
 }
 
+TEST(SpecParser, EdgeBoundsCoverageAndPartitions) {
+  ParsedSpec p = parse_spec_text(std::string(kMinimal) +
+                                 "edge:\n  min_delegate_coverage: 0.75\n  max_partitions: 3\n");
+  ASSERT_TRUE(p.ok()) << ::testing::PrintToString(error_strings(p));
+  EXPECT_TRUE(p->edge.present);
+  EXPECT_EQ(p->edge.min_delegate_coverage, 0.75);
+  EXPECT_EQ(p->edge.max_partitions, 3);
+  for (const char* bad : {"edge:\n  min_delegate_coverage: 1.5\n", "edge:\n  max_partitions: -1\n",
+                          "edge:\n  min_coverage: 0.5\n"}) {
+    EXPECT_FALSE(parse_spec_text(std::string(kMinimal) + bad).ok()) << bad;
+  }
+  EXPECT_FALSE(parse_spec_text(kMinimal)->edge.present);
+}
+
 TEST(SpecParser, MinimalSpecParsesWithDefaults) {
   ParsedSpec p = parse_spec_text(kMinimal);
   ASSERT_TRUE(p.ok()) << ::testing::PrintToString(error_strings(p));

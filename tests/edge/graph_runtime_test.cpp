@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "core/json.h"
 #include "edge/graph_runtime.h"
 #include "edge/onnx_graph.h"
 #include "support/test_support.h"
@@ -146,6 +147,84 @@ TEST(OnnxGraph, BytesThatAreNotAModelAreClearErrors) {
   auto shaped = parse_onnx(bad.SerializeAsString());
   ASSERT_FALSE(shaped.ok());
   EXPECT_NE(shaped.status().message().find("'W'"), std::string::npos) << shaped.status().message();
+}
+
+}  // namespace
+}  // namespace keel::edge
+
+namespace keel::edge {
+namespace {
+
+// Small CNNs (tests/edge/data/make_cnn_oracle.py) against ONNX Runtime's outputs for the same
+// file and input (make_cnn_oracle.mjs): every convolution, pooling and activation variant the
+// runtime implements, with BatchNormalization folded at preparation.
+void expect_matches_onnx_runtime(const std::string& name, int expect_folded) {
+  const std::string dir = testing::source_dir() + "/tests/edge/data/";
+  auto g = load_onnx(dir + "cnn_" + name + ".onnx");
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  auto rt = GraphRuntime::prepare(*g);
+  ASSERT_TRUE(rt.ok()) << rt.status().message();
+  EXPECT_EQ(rt->folded_batch_norms(), expect_folded);
+  Json input = *parse_json(testing::read_file(dir + "cnn_" + name + ".input.json"));
+  Json expected = *parse_json(testing::read_file(dir + "cnn_" + name + ".expected.json"));
+  Tensor x;
+  x.shape = input["shape"].get<std::vector<int64_t>>();
+  for (double v : input["values"]) x.data.push_back(static_cast<float>(v));
+  auto out = rt->run({{g->inputs[0].name, x}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  const Tensor& y = (*out)[0];
+  EXPECT_EQ(y.shape, expected["shape"].get<std::vector<int64_t>>());
+  auto want = expected["values"].get<std::vector<double>>();
+  ASSERT_EQ(y.data.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i)
+    EXPECT_NEAR(y.data[i], want[i], 1e-4 * (1 + std::abs(want[i]))) << name << " value " << i;
+}
+
+TEST(GraphRuntime, AMobileCnnMatchesOnnxRuntimeWithBatchNormFolded) {
+  expect_matches_onnx_runtime("mobile", 2);
+}
+
+TEST(GraphRuntime, WindowCornerCasesMatchOnnxRuntime) {
+  expect_matches_onnx_runtime("windows", 0);
+}
+
+TEST(GraphRuntime, AFoldedBatchNormGivesWhatTheUnfoldedOneGives) {
+  // The mobile graph with its first BatchNormalization's input also read elsewhere cannot be
+  // folded; run both and compare.
+  const std::string dir = testing::source_dir() + "/tests/edge/data/";
+  auto g = load_onnx(dir + "cnn_mobile.onnx");
+  ASSERT_TRUE(g.ok());
+  OnnxGraph unfoldable = *g;
+  unfoldable.outputs.push_back(ValueInfo{"c1", "float32", {}});  // c1 now has a second reader
+  auto folded = GraphRuntime::prepare(*g);
+  auto kept = GraphRuntime::prepare(unfoldable);
+  ASSERT_TRUE(folded.ok() && kept.ok());
+  EXPECT_EQ(kept->folded_batch_norms(), 1);
+  Json input = *parse_json(testing::read_file(dir + "cnn_mobile.input.json"));
+  Tensor x;
+  x.shape = input["shape"].get<std::vector<int64_t>>();
+  for (double v : input["values"]) x.data.push_back(static_cast<float>(v));
+  auto a = folded->run({{"x", x}});
+  auto b = kept->run({{"x", x}});
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (size_t i = 0; i < (*a)[0].data.size(); ++i)
+    EXPECT_NEAR((*a)[0].data[i], (*b)[0].data[i], 1e-4);
+}
+
+TEST(GraphRuntime, ConvGeometryThatDoesNotFitIsNamed) {
+  onnx::ModelProto m;
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  add_io(g->mutable_input(), "x", {"1", "3", "4", "4"});
+  add_initializer(g, "w", {2, 2, 3, 3}, std::vector<float>(36, 1.0f));  // 2 in-channels, not 3
+  auto* conv = add_node(g, "Conv", {"x", "w"}, {"y"});
+  conv->set_name("stem");
+  add_io(g->mutable_output(), "y", {"1", "2", "2", "2"});
+  auto rt = GraphRuntime::prepare(*parse_onnx(m.SerializeAsString()));
+  ASSERT_TRUE(rt.ok());
+  auto out = rt->run({{"x", Tensor{{1, 3, 4, 4}, std::vector<float>(48, 1.0f), {}, false}}});
+  ASSERT_EQ(out.status().code(), StatusCode::invalid_argument);
+  EXPECT_NE(out.status().message().find("'stem' (Conv)"), std::string::npos) << out.status().message();
 }
 
 }  // namespace

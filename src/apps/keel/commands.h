@@ -42,6 +42,7 @@ void add_field_route_commands(CLI::App& field, int& exit_code);
 void add_sync_command(CLI::App& root, int& exit_code);
 void add_model_command(CLI::App& root, int& exit_code);
 void add_web_command(CLI::App& root, int& exit_code);
+void add_edge_command(CLI::App& root, int& exit_code);
 void add_version_command(CLI::App& root, int& exit_code);
 
 }  // namespace keel::app

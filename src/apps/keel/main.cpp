@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
   keel::app::add_sync_command(app, exit_code);
   keel::app::add_model_command(app, exit_code);
   keel::app::add_web_command(app, exit_code);
+  keel::app::add_edge_command(app, exit_code);
   keel::app::add_checks_command(app, exit_code);
   keel::app::add_version_command(app, exit_code);
 

@@ -1,0 +1,175 @@
+// keel edge prepare|inspect: prepared programs for on-device inference (edge/prepared_program.h).
+//   keel edge prepare MODEL.onnx --device DEVICE.yaml -o OUT.kprog [--input-shape 1,3,32,32]
+//                     [--spec SPEC] [--min-coverage X] [--max-partitions N] [--fallback SMALL.onnx]
+//   keel edge inspect OUT.kprog [--json]
+// The spec's `edge:` section (flags override) bounds delegate coverage and partitions; a model
+// outside them is refused (exit 2), or, with --fallback, the smaller model is prepared for the
+// device's CPU instead (exit 0, said on stderr). Exit 1: bad input.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include "apps/keel/commands.h"
+#include "contract/spec_parser.h"
+#include "core/file_io.h"
+#include "core/text_table.h"
+#include "edge/device_profile.h"
+#include "edge/prepared_program.h"
+
+namespace keel::app {
+namespace {
+
+int fail(const std::string& message, int code = 1) {
+  std::fprintf(stderr, "keel edge: %s\n", message.c_str());
+  return code;
+}
+
+std::string mega(double v) { return fmt::format("{:.2f} M", v / 1e6); }
+
+void print_plan(const edge::PreparedProgram& p) {
+  std::printf("device %s (class %s), input [%s], %d BatchNormalization folded\n", p.device.c_str(),
+              p.device_class.c_str(), fmt::format("{}", fmt::join(p.input_shape, ", ")).c_str(),
+              p.folded_batch_norms);
+  TextTable parts({"#", "delegate", "nodes", "first node", "MACs", "share"});
+  int i = 0;
+  for (const auto& part : p.partitions.partitions) {
+    parts.add_row({std::to_string(++i), part.delegate, std::to_string(part.node_count),
+                   p.partitions.nodes[part.first_node].node, mega(part.macs),
+                   fmt::format("{:.1f}%", p.partitions.total_macs > 0
+                                              ? 100 * part.macs / p.partitions.total_macs
+                                              : 0.0)});
+  }
+  std::printf("%s", parts.render().c_str());
+  std::printf("delegate coverage: %.1f%% of MACs, %.1f%% of nodes (%s MACs per frame)\n",
+              100 * p.partitions.mac_coverage, 100 * p.partitions.node_coverage,
+              mega(p.partitions.total_macs).c_str());
+  for (const auto& n : p.partitions.nodes) {
+    if (!n.why_not_accelerated.empty() && p.partitions.has_accelerator)
+      std::printf("  on cpu: %s (%s): %s\n", n.node.c_str(), n.op_type.c_str(),
+                  n.why_not_accelerated.c_str());
+  }
+  std::printf("memory plan: one arena of %lld bytes for %zu values (%lld bytes unplanned)\n",
+              static_cast<long long>(p.memory.arena_bytes), p.memory.buffers.size(),
+              static_cast<long long>(p.memory.naive_bytes));
+}
+
+Result<std::vector<int64_t>> parse_shape(const std::string& text) {
+  std::vector<int64_t> out;
+  std::stringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    try {
+      size_t used = 0;
+      int64_t v = std::stoll(item, &used);
+      if (used != item.size() || v < 1) throw std::invalid_argument(item);
+      out.push_back(v);
+    } catch (const std::exception&) {
+      return Status::invalid_argument("--input-shape: positive integers separated by commas");
+    }
+  }
+  return out;
+}
+
+struct PrepareFlags {
+  std::string model, device, out, input_shape, spec, fallback;
+  double min_coverage = -1;
+  int64_t max_partitions = -1;
+};
+
+int run_prepare(const PrepareFlags& f) {
+  auto device = edge::load_device_profile(f.device);
+  if (!device.ok()) return fail(device.status().message());
+  edge::PrepareOptions options;
+  if (!f.input_shape.empty()) {
+    auto shape = parse_shape(f.input_shape);
+    if (!shape.ok()) return fail(shape.status().message());
+    options.input_shape = *shape;
+  }
+  edge::ProgramBounds bounds;
+  if (!f.spec.empty()) {
+    auto spec = contract::load_spec(f.spec);
+    if (!spec.ok()) return fail(spec.status().message());
+    bounds.min_coverage = spec->edge.min_delegate_coverage;
+    bounds.max_partitions = spec->edge.max_partitions;
+  }
+  if (f.min_coverage >= 0) bounds.min_coverage = f.min_coverage;
+  if (f.max_partitions >= 0) bounds.max_partitions = f.max_partitions;
+  auto bytes = read_file(f.model, 512ull << 20);
+  if (!bytes.ok()) return fail(bytes.status().message());
+  auto program = edge::prepare_program(std::move(*bytes), *device, options);
+  if (!program.ok()) return fail(f.model + ": " + program.status().message());
+  print_plan(*program);
+  Status within = edge::check_bounds(*program, bounds);
+  if (!within.ok()) {
+    if (f.fallback.empty()) return fail("refused: " + within.message(), 2);
+    std::fprintf(stderr, "keel edge: %s: %s; preparing the fallback %s for the CPU instead\n",
+                 f.model.c_str(), within.message().c_str(), f.fallback.c_str());
+    auto small = read_file(f.fallback, 512ull << 20);
+    if (!small.ok()) return fail(small.status().message());
+    edge::DeviceProfile cpu = edge::portable_only_profile();
+    cpu.name = device->name;
+    cpu.device_class = device->device_class;
+    program = edge::prepare_program(std::move(*small), cpu, options);
+    if (!program.ok()) return fail(f.fallback + ": " + program.status().message());
+    print_plan(*program);
+  }
+  auto id = edge::write_program(f.out, *program);
+  if (!id.ok()) return fail(id.status().message());
+  std::printf("wrote %s (program sha256 %s)\n", f.out.c_str(), id->c_str());
+  return 0;
+}
+
+}  // namespace
+
+void add_edge_command(CLI::App& root, int& exit_code) {
+  CLI::App* edge = root.add_subcommand("edge", "Prepared programs for on-device inference");
+  edge->require_subcommand(1);
+  auto f = std::make_shared<PrepareFlags>();
+  CLI::App* prepare = edge->add_subcommand(
+      "prepare", "Partition a model between a device's delegates and plan its memory");
+  prepare->add_option("model", f->model, "the ONNX model")->required();
+  prepare->add_option("--device", f->device, "the device profile (YAML)")->required();
+  prepare->add_option("-o,--out", f->out, "the prepared program to write")->required();
+  prepare->add_option("--input-shape", f->input_shape, "the input's shape, e.g. 1,3,32,32");
+  prepare->add_option("--spec", f->spec, "a mobile-vision spec whose edge: section bounds it");
+  prepare->add_option("--min-coverage", f->min_coverage,
+                      "least share of MACs on an accelerator delegate (0..1)")
+      ->check(CLI::Range(0.0, 1.0));
+  prepare->add_option("--max-partitions", f->max_partitions, "most partitions (0: no bound)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
+  prepare->add_option("--fallback", f->fallback,
+                      "a smaller model prepared for the CPU when this one is out of bounds");
+  prepare->callback([f, &exit_code] { exit_code = run_prepare(*f); });
+
+  struct InspectFlags {
+    std::string program;
+    bool json = false;
+  };
+  auto i = std::make_shared<InspectFlags>();
+  CLI::App* inspect = edge->add_subcommand("inspect", "Verify a prepared program and show its plan");
+  inspect->add_option("program", i->program, "the .kprog file")->required();
+  inspect->add_flag("--json", i->json, "print the verified header as JSON");
+  inspect->callback([i, &exit_code] {
+    auto loaded = edge::load_program(i->program);
+    if (!loaded.ok()) {
+      exit_code = fail("refused: " + loaded.status().message(), 2);
+      return;
+    }
+    if (i->json) {
+      std::printf("%s\n", dump_json(loaded->header, 2).c_str());
+    } else {
+      const Json& h = loaded->header;
+      std::printf("verified %s: program sha256 %s, model sha256 %s\n", i->program.c_str(),
+                  loaded->program_sha256.c_str(), h.value("model_sha256", std::string()).c_str());
+      std::printf("device %s, %zu partition(s), coverage %.1f%% of MACs, arena %lld bytes\n",
+                  h.value("device", std::string()).c_str(), h["partitions"].size(),
+                  100 * h["coverage"].value("macs", 0.0),
+                  static_cast<long long>(h["memory"].value("arena_bytes", int64_t{0})));
+    }
+    exit_code = 0;
+  });
+}
+
+}  // namespace keel::app
