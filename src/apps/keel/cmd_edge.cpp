@@ -2,13 +2,17 @@
 //   keel edge prepare MODEL.onnx --device DEVICE.yaml -o OUT.kprog [--input-shape 1,3,32,32]
 //                     [--spec SPEC] [--min-coverage X] [--max-partitions N] [--fallback SMALL.onnx]
 //   keel edge inspect OUT.kprog [--json]
+//   keel edge bench OUT.kprog [--frames N] [--json]   per-frame latency on random input
 // The spec's `edge:` section (flags override) bounds delegate coverage and partitions; a model
 // outside them is refused (exit 2), or, with --fallback, the smaller model is prepared for the
 // device's CPU instead (exit 0, said on stderr). Exit 1: bad input.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <random>
 #include <memory>
 #include <sstream>
 
@@ -121,6 +125,40 @@ int run_prepare(const PrepareFlags& f) {
   return 0;
 }
 
+int run_bench(const std::string& path, int frames, bool json) {
+  auto loaded = edge::load_program(path);
+  if (!loaded.ok()) return fail("refused: " + loaded.status().message(), 2);
+  edge::Tensor x;
+  x.shape = loaded->input_shape;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal;
+  x.data.resize(static_cast<size_t>(x.element_count()));
+  for (auto& v : x.data) v = normal(rng);
+  const std::string input = loaded->runtime->graph().inputs[0].name;
+  std::map<std::string, edge::Tensor, std::less<>> inputs{{input, x}};
+  std::vector<double> ms;
+  for (int i = 0; i < frames + 5; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto out = loaded->runtime->run(inputs);
+    const double took =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    if (!out.ok()) return fail(out.status().message());
+    if (i >= 5) ms.push_back(took);  // the first frames warm the caches
+  }
+  std::sort(ms.begin(), ms.end());
+  auto at = [&](double q) { return ms[static_cast<size_t>(q * static_cast<double>(ms.size() - 1) + 0.5)]; };
+  if (json) {
+    std::printf("%s\n", dump_json(Json{{"frames", frames}, {"p50_ms", at(0.5)}, {"p99_ms", at(0.99)},
+                                       {"input_shape", loaded->input_shape}})
+                            .c_str());
+  } else {
+    std::printf("%d frames of [%s] on the portable CPU kernels, 1 thread: p50 %.3f ms, p99 %.3f ms\n",
+                frames, fmt::format("{}", fmt::join(loaded->input_shape, ", ")).c_str(), at(0.5),
+                at(0.99));
+  }
+  return 0;
+}
+
 }  // namespace
 
 void add_edge_command(CLI::App& root, int& exit_code) {
@@ -170,6 +208,18 @@ void add_edge_command(CLI::App& root, int& exit_code) {
     }
     exit_code = 0;
   });
+
+  struct BenchFlags {
+    std::string program;
+    int frames = 200;
+    bool json = false;
+  };
+  auto b = std::make_shared<BenchFlags>();
+  CLI::App* bench = edge->add_subcommand("bench", "Time a prepared program per frame (random input)");
+  bench->add_option("program", b->program, "the .kprog file")->required();
+  bench->add_option("--frames", b->frames, "frames to time")->check(CLI::Range(1, 1000000));
+  bench->add_flag("--json", b->json, "print {frames, p50_ms, p99_ms} as JSON");
+  bench->callback([b, &exit_code] { exit_code = run_bench(b->program, b->frames, b->json); });
 }
 
 }  // namespace keel::app
