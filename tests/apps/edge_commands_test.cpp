@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "core/json.h"
 #include "support/test_support.h"
 
 namespace keel {
@@ -27,6 +28,13 @@ TEST(EdgeCommand, PrepareWritesAVerifiedProgramAndSaysWhatStaysOnTheCpu) {
   auto inspected = testing::run_keel({"edge", "inspect", dir.file("m.kprog")});
   ASSERT_EQ(inspected.exit_code, 0) << inspected.out << inspected.err;
   EXPECT_NE(inspected.out.find("7 partition(s)"), std::string::npos) << inspected.out;
+
+  auto bench = testing::run_keel({"edge", "bench", dir.file("m.kprog"), "--frames", "5", "--json"});
+  ASSERT_EQ(bench.exit_code, 0) << bench.out << bench.err;
+  Json timing = *parse_json(bench.out);
+  EXPECT_EQ(timing["frames"], 5);
+  EXPECT_GT(timing["p50_ms"].get<double>(), 0.0);
+  EXPECT_GE(timing["p99_ms"].get<double>(), timing["p50_ms"].get<double>());
 
   std::string bytes = testing::read_file(dir.file("m.kprog"));
   bytes[bytes.size() / 2] ^= 0x01;
