@@ -600,8 +600,11 @@ Result<std::vector<Tensor>> GraphRuntime::evaluate(const Values& inputs, Values&
     } else if (op == "Clip") {
       // Opset 11 and later: optional min and max inputs; before: attributes.
       float lo = n.float_attribute("min", -INFINITY), hi = n.float_attribute("max", INFINITY);
-      if (in.size() > 1 && in[1]) lo = in[1]->data.at(0);
-      if (in.size() > 2 && in[2]) hi = in[2]->data.at(0);
+      for (size_t k = 1; k < in.size() && k < 3; ++k) {
+        if (!in[k]) continue;
+        if (in[k]->data.size() != 1) return node_error(n, "min and max must be single values");
+        (k == 1 ? lo : hi) = in[k]->data[0];
+      }
       out = unary(*in[0], [lo, hi](float v) { return std::min(std::max(v, lo), hi); });
     } else if (op == "HardSigmoid") {
       const float alpha = n.float_attribute("alpha", 0.2f), beta = n.float_attribute("beta", 0.5f);

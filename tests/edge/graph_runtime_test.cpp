@@ -211,6 +211,21 @@ TEST(GraphRuntime, AFoldedBatchNormGivesWhatTheUnfoldedOneGives) {
     EXPECT_NEAR((*a)[0].data[i], (*b)[0].data[i], 1e-4);
 }
 
+TEST(GraphRuntime, AClipBoundThatIsNotOneValueIsRefusedByName) {
+  onnx::ModelProto m;
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  add_io(g->mutable_input(), "x", {"4"});
+  add_initializer(g, "lo", {2}, {0.0f, 1.0f});
+  add_node(g, "Clip", {"x", "lo"}, {"y"})->set_name("clamp");
+  add_io(g->mutable_output(), "y", {"4"});
+  auto rt = GraphRuntime::prepare(*parse_onnx(m.SerializeAsString()));
+  ASSERT_TRUE(rt.ok());
+  auto out = rt->run({{"x", Tensor{{4}, {-1, 0, 1, 2}, {}, false}}});
+  ASSERT_EQ(out.status().code(), StatusCode::invalid_argument);
+  EXPECT_NE(out.status().message().find("'clamp' (Clip)"), std::string::npos) << out.status().message();
+}
+
 TEST(GraphRuntime, ConvGeometryThatDoesNotFitIsNamed) {
   onnx::ModelProto m;
   m.add_opset_import()->set_version(13);
