@@ -1,18 +1,26 @@
-// ONNX Runtime's per-frame latency on a model (the same-run peer of bench/edge_bench.sh): the
-// Node/Wasm build of the onnxruntime-web package the browser app pins, one thread, the same
-// seeded normal input as `keel edge bench` draws (its values differ; the work does not).
-// Prints "p50_ms p99_ms".
+// ONNX Runtime's per-frame latency on a model (the same-run peer of bench/edge_bench.sh), one
+// thread, the same seeded normal input as `keel edge bench` draws (its values differ; the work
+// does not). The runtime is `node` (onnxruntime-node, the native CPU build, pinned by
+// bench/package-lock.json) or `web` (the Wasm build of the onnxruntime-web package the browser
+// app pins). Prints "p50_ms p99_ms".
+//   node bench/edge_bench_peer.mjs MODEL.onnx FRAMES node|web
 import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ort = createRequire(path.join(repo, 'web/package.json'))('onnxruntime-web');
-const [model, framesText] = process.argv.slice(2);
+const [model, framesText, runtime = 'web'] = process.argv.slice(2);
+const native = runtime === 'node';
+const ort = native
+  ? createRequire(path.join(repo, 'bench/package.json'))('onnxruntime-node')
+  : createRequire(path.join(repo, 'web/package.json'))('onnxruntime-web');
 const frames = Number(framesText ?? 100);
-ort.env.wasm.numThreads = 1;
-const session = await ort.InferenceSession.create(fs.readFileSync(model));
+if (!native) ort.env.wasm.numThreads = 1;
+const session = native
+  ? await ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1,
+                                              executionMode: 'sequential' })
+  : await ort.InferenceSession.create(fs.readFileSync(model));
 const meta = session.inputMetadata?.[0];
 const shape = (meta?.shape ?? [1, 3, 96, 96]).map((d) => (typeof d === 'number' ? d : 1));
 const n = shape.reduce((a, b) => a * b, 1);

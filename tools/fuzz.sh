@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 target=${1:?usage: tools/fuzz.sh TARGET|all SECONDS}
 seconds=${2:?usage: tools/fuzz.sh TARGET|all SECONDS}
 targets=(fuzz_json fuzz_json_schema fuzz_spec fuzz_tokenizer fuzz_gguf fuzz_extract fuzz_jsonrpc fuzz_http_request
-         fuzz_openai_request fuzz_openai_types fuzz_metric_request fuzz_jwt fuzz_answer_api)
+         fuzz_openai_request fuzz_openai_types fuzz_metric_request fuzz_jwt fuzz_answer_api fuzz_onnx
+         fuzz_model_manifest fuzz_edge_media)
 [ "$target" = all ] || targets=("$target")
 
 if [ ! -f build-fuzz/build.ninja ]; then

@@ -90,6 +90,14 @@ if [ "$mode" = all ]; then
     (cd web && npm ci --no-audit --no-fund --loglevel=error && ./vendor.sh)
     echo "$web_hash" > web/node_modules/.keel-lock-sha256
   fi
+  # The benchmarks' same-run peer ONNX Runtime (native CPU), pinned by bench/package-lock.json.
+  # --ignore-scripts: its install script would download CUDA files; the CPU binaries are inside.
+  bench_hash="$(sha256sum bench/package-lock.json | cut -d' ' -f1)"
+  if [ "$(cat bench/node_modules/.keel-lock-sha256 2>/dev/null)" != "$bench_hash" ]; then
+    echo "setup: installing the benchmarks' npm peers (bench/)" >&2
+    (cd bench && npm ci --no-audit --no-fund --loglevel=error --ignore-scripts)
+    echo "$bench_hash" > bench/node_modules/.keel-lock-sha256
+  fi
 fi
 
 if [ "${KEEL_SKIP_BUILD:-0}" != "1" ]; then

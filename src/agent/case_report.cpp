@@ -8,6 +8,7 @@
 #include "agent/approval.h"
 #include "core/json.h"
 #include "core/metrics.h"
+#include "core/statistics.h"
 
 namespace keel::agent {
 namespace {
@@ -24,13 +25,6 @@ std::string iso_time(int64_t ns) {
 std::string short_json(const Json& j, size_t max = 120) {
   std::string s = dump_json(j);
   return s.size() <= max ? s : s.substr(0, max) + "...";
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
 }
 
 // ---- case_timeline: each record kind fills in its part of its step's entry --------------------

@@ -11,6 +11,7 @@
 
 #include "context/extract.h"
 #include "core/json.h"
+#include "core/statistics.h"
 
 namespace keel::assistant {
 
@@ -112,13 +113,6 @@ bool contains_keyword(const std::string& text, const std::vector<std::string>& k
     if (lower.find(k) != std::string::npos) return true;
   }
   return false;
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(q * (v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
 }
 
 }  // namespace

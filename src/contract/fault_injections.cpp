@@ -127,6 +127,26 @@ constexpr FaultInjection kInjections[] = {
      "BrowserClassifier.LowMemoryAndNoJavaScriptStillFileTheDocument",
      "navigator.deviceMemory reported as 256 MB: no Worker, no download, the form with the "
      "reason"},
+    // mobile-vision: keel run --video and keel edge update against the committed models
+    {F::delegate_failure, S::mobile_vision,
+     "tests/apps/vision_run_test.cpp VisionRun.ADelegateThatFailsToPrepareLeavesTheSmallerCpuModelRunning",
+     "the NPU delegate of phone-npu-dw made to fail preparation (--inject-delegate-failure): "
+     "coverage 0 is out of the spec's bounds, the smaller model runs on the CPU"},
+    {F::thermal_throttle, S::mobile_vision,
+     "tests/apps/vision_run_test.cpp VisionRun.HeatLowersTheFrameRateThenSwitchesToTheSmallerModel",
+     "a scripted temperature rising from 35 to 47 to 52 °C across the video"},
+    {F::update_corrupt, S::mobile_vision,
+     "tests/apps/edge_update_test.cpp EdgeUpdate.TamperedUnsignedDowngradedAndForeignUpdatesAreRefused",
+     "a signed update's payload edited, one signed by another key, an older version and one for "
+     "another device class: refused, the last good program keeps running"},
+    {F::update_corrupt, S::mobile_vision,
+     "tests/apps/edge_update_test.cpp "
+     "EdgeUpdate.KilledAtEveryStepTheDeviceKeepsAWorkingProgramAndTheUpdateThenInstalls",
+     "keel edge update install SIGKILLed at each of its six steps"},
+    {F::model_unfit, S::mobile_vision,
+     "tests/apps/vision_run_test.cpp VisionRun.OnADeviceTheMainModelDoesNotFitTheSmallerOneRuns",
+     "phone-npu, whose NPU lacks depthwise convolutions: the main model needs 10 partitions "
+     "(bound 4), the smaller model runs on the CPU"},
     // hybrid-field
     {F::connectivity_loss, S::hybrid_field,
      "tests/apps/field_sync_test.cpp FieldNetwork.APartitionQueuesWorkAndTheHealedLinkDeliversItOnce",

@@ -222,7 +222,9 @@ constexpr FixedFaultText kFixedFaultTexts[] = {
      "keel_web_browser_sessions_total{load=\"cold\"} vs {load=\"warm\"}"},
     {Fault::delegate_failure, "the delegate fails to prepare or errors at run time",
      "run those partitions on CPU within the latency budget",
-     "retry the delegate at the next load; coverage is reported", "keel_delegate_coverage_ratio"},
+     "retry the delegate at the next load; coverage is reported; outside the spec's bounds the "
+     "smaller model runs on the CPU",
+     "keel_delegate_coverage_ratio"},
     {Fault::thermal_throttle, "thermal state rises past the budget",
      "lower the frame rate, then switch to the smaller model",
      "restore full rate when the device cools", "keel_thermal_state; p99 latency stays in budget"},
@@ -232,7 +234,7 @@ constexpr FixedFaultText kFixedFaultTexts[] = {
      "refuse it before use (a device discards the staged model; a page offers the form)",
      "keep running the last good model; the form works without one",
      "keel_web_browser_fallbacks_total{reason} (browser); "
-     "keel_model_updates_total{outcome=\"rejected\"} (device)"},
+     "keel_model_updates_total{outcome=\"refused\"} (device)"},
     {Fault::remote_unavailable, "the private-cloud model does not answer within the deadline",
      "fail closed for data that may not run locally elsewhere; local model for "
      "the rest",

@@ -188,9 +188,8 @@ bool runtime_built(ScenarioId scenario) {
     case ScenarioId::enterprise_rag:
     case ScenarioId::hybrid_field:
     case ScenarioId::browser_classifier:
-      return true;
     case ScenarioId::mobile_vision:
-      return false;
+      return true;
   }
   return false;
 }
@@ -209,6 +208,8 @@ std::string runtime_command(ScenarioId scenario) {
       return "keel field ask|do|sync --spec SPEC (cloud: keel serve, keel sync serve; keel eval hybrid-field)";
     case ScenarioId::browser_classifier:
       return "keel web serve --spec SPEC (keel model sign|verify; keel eval browser-classifier)";
+    case ScenarioId::mobile_vision:
+      return "keel run SPEC --video FILE.y4m (keel edge prepare|classify|update)";
     default:
       return "not built";
   }
@@ -230,6 +231,13 @@ std::string egress_enforcement(const Spec& spec) {
                     : fmt::format("Content-Security-Policy connect-src 'self' {}",
                                   fmt::join(e.allow, " "));
     case Target::mobile:
+      if (spec.scenario == ScenarioId::mobile_vision) {
+        return fmt::format(
+            "keel run --video and keel edge update install open no socket at all (the seccomp "
+            "guard's no_sockets profile, before any model or frame is read); program updates "
+            "reach the device as files{}",
+            e.none ? "" : fmt::format(", fetched by the app from {}", fmt::join(e.allow, ", ")));
+      }
       return e.none ? "app built without network permission; update channel disabled"
                     : fmt::format("network client pinned to {}", fmt::join(e.allow, ", "));
     default:
@@ -525,6 +533,15 @@ void add_model_controls(PlanBuilder& b) {
                                                 m.max_ram_mb.value_or(0)),
                               m.max_ram_mb ? fmt::format(", max_ram_mb {} MB", *m.max_ram_mb)
                                            : std::string()),
+                  m.where.path);
+      } else if (is(s, ScenarioId::mobile_vision)) {
+        b.control(id, "model-fit",
+                  m.max_ram_mb
+                      ? fmt::format("keel run --video adds the prepared program's weights and its "
+                                    "planned activation arena and holds them to max_ram_mb {} MB "
+                                    "before the first frame; otherwise {}",
+                                    *m.max_ram_mb, response)
+                      : std::string("no max_ram_mb: the prepared program is loaded as it is"),
                   m.where.path);
       } else if (is(s, ScenarioId::llm_service)) {
         b.control(id, "model-fit",

@@ -439,7 +439,6 @@ struct MobileVisionFacts {
   bool keeps_frames = false;
   //! Models the update channel can reach: those whose URL the egress allow-list covers.
   std::vector<const ModelSpec*> updatable;
-  bool all_pinned = false;     //!< there are updatable models and each pins a SHA-256
   bool smaller_model = false;  //!< some model names a fallback to switch to
 };
 
@@ -450,8 +449,6 @@ MobileVisionFacts mobile_vision_facts(const Spec& s) {
     if (!s.deployment.egress.none && !m.url.empty() && s.deployment.egress.allows(m.url))
       f.updatable.push_back(&m);
   }
-  f.all_pinned = !f.updatable.empty();
-  for (const ModelSpec* m : f.updatable) f.all_pinned &= !m->sha256.empty();
   for (const auto& m : s.deployment.models) f.smaller_model |= !m.fallbacks.empty();
   return f;
 }
@@ -474,12 +471,16 @@ void add_mobile_vision_controls(PlanBuilder& b, const MobileVisionFacts& f) {
     std::vector<std::string> ids;
     for (const ModelSpec* m : f.updatable) ids.push_back(m->id);
     b.control("staged-update", "integrity",
-              fmt::format("updates of {} are downloaded to a staging slot{}, shadow-run, then "
-                          "promoted; the last good model is kept",
+              fmt::format("program updates of {} are {}; each is written to the inactive A/B "
+                          "slot, verified there, health-checked on the device's canary images, "
+                          "then committed or rolled back; the last good program is kept",
                           fmt::join(ids, ", "),
-                          f.all_pinned ? ", checked against the pinned SHA-256"
-                                       : " (no SHA-256 pinned: not verified)"),
-              "deployment.models");
+                          s.edge.update_signer
+                              ? "accepted only with an Ed25519 signature under "
+                                "edge.update_signer, a higher version, before expiry and for "
+                                "this device class"
+                              : "refused (edge.update_signer names no publisher key)"),
+              s.edge.update_signer ? "edge.update_signer" : "deployment.models");
   }
 }
 
@@ -527,7 +528,9 @@ void add_mobile_vision_path(PlanBuilder& b, const MobileVisionFacts& f) {
                         : std::string("show the prediction; the frame is dropped"),
          {b.retention_control()});
   if (!f.updatable.empty()) {
-    b.step("update", "update-agent", "stage, verify, shadow-run and promote a new model",
+    b.step("update", "update-agent",
+           "verify a signed program update, stage it in the inactive slot, health-check it on "
+           "the canary images, then commit it or roll back",
            {"staged-update", b.egress_control()});
   }
 }
@@ -552,7 +555,8 @@ void plan_mobile_vision(PlanBuilder& b) {
   add_mobile_vision_metrics(b);
 
   if (!f.keeps_frames) b.refuse("storing raw camera frames");
-  if (f.all_pinned) b.refuse("installing an update whose SHA-256 does not match the pinned one");
+  if (!f.updatable.empty() && b.spec().edge.update_signer)
+    b.refuse("installing a program update that is unsigned, older than the installed one or expired");
   if (!f.updatable.empty())
     b.refuse("deleting the last good model before its replacement proves itself");
 }

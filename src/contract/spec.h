@@ -395,6 +395,12 @@ struct EdgeSpec {
   bool present = false;
   double min_delegate_coverage = 0;  //!< 0..1
   int64_t max_partitions = 0;        //!< 0: no bound
+  //! The thermal budget (`keel run --video`): the frame rate halves from throttle_celsius, the
+  //! smaller model takes over from the midpoint, a quarter of the rate from critical_celsius.
+  double throttle_celsius = 45;
+  double critical_celsius = 55;
+  //! The only key a device believes for program updates (`keel edge update install --spec`).
+  std::optional<Ed25519PublicKey> update_signer;
 };
 
 struct Component {

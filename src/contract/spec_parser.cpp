@@ -598,6 +598,18 @@ EdgeSpec read_edge(Reader& r, const YAML::Node& node) {
     s.min_delegate_coverage = *v;
   }
   if (auto v = r.integer(m.get("max_partitions"), "edge.max_partitions", 0)) s.max_partitions = *v;
+  if (auto v = r.non_negative(m.get("throttle_celsius"), "edge.throttle_celsius")) s.throttle_celsius = *v;
+  if (auto v = r.non_negative(m.get("critical_celsius"), "edge.critical_celsius")) s.critical_celsius = *v;
+  if (s.critical_celsius <= s.throttle_celsius)
+    r.error("edge.critical_celsius", m.get("critical_celsius"), "must be above edge.throttle_celsius");
+  if (auto v = r.string(m.get("update_signer"), "edge.update_signer")) {
+    auto key = parse_public_key(*v);
+    if (key.ok()) {
+      s.update_signer = *key;
+    } else {
+      r.error("edge.update_signer", m.get("update_signer"), key.status().message());
+    }
+  }
   m.finish();
   return s;
 }

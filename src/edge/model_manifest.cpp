@@ -196,28 +196,30 @@ Result<PublishedModel> publish_model(const std::string& onnx_path, const Ed25519
   return out;
 }
 
+Result<SignedManifest> verify_signed_manifest(std::string_view text, std::string_view name,
+                                              const Ed25519PublicKey& trusted) {
+  auto parsed = parse_signed_manifest(text);
+  if (!parsed.ok())
+    return Status(parsed.status().code(), fmt::format("{}: {}", name, parsed.status().message()));
+  if (parsed->key != trusted) {
+    return Status::permission_denied(fmt::format(
+        "{} is signed by {}, not by the pinned key {}", name,
+        format_ed25519_public_key(parsed->key), format_ed25519_public_key(trusted)));
+  }
+  if (Status s = ed25519_verify(parsed->payload, parsed->signature, trusted); !s.ok()) {
+    return Status::permission_denied(fmt::format(
+        "{}: the signature does not verify under the pinned key (the manifest was altered)",
+        name));
+  }
+  return std::move(*parsed);
+}
+
 Result<PublishedModel> verify_published_model(const std::string& manifest_path,
                                               const Ed25519PublicKey& trusted) {
   KEEL_ASSIGN_OR_RETURN(std::string text, read_file(manifest_path, kMaxManifestBytes));
-  auto parsed = parse_signed_manifest(text);
-  if (!parsed.ok())
-    return Status(parsed.status().code(),
-                  fmt::format("{}: {}", manifest_path, parsed.status().message()));
   PublishedModel out;
   out.manifest_path = manifest_path;
-  out.signed_manifest = std::move(*parsed);
-  if (out.signed_manifest.key != trusted) {
-    return Status::permission_denied(fmt::format(
-        "{} is signed by {}, not by the pinned key {}", manifest_path,
-        format_ed25519_public_key(out.signed_manifest.key), format_ed25519_public_key(trusted)));
-  }
-  if (Status s = ed25519_verify(out.signed_manifest.payload, out.signed_manifest.signature,
-                                trusted);
-      !s.ok()) {
-    return Status::permission_denied(fmt::format(
-        "{}: the signature does not verify under the pinned key (the manifest was altered)",
-        manifest_path));
-  }
+  KEEL_ASSIGN_OR_RETURN(out.signed_manifest, verify_signed_manifest(text, manifest_path, trusted));
   KEEL_ASSIGN_OR_RETURN(out.manifest, parse_manifest(out.signed_manifest.payload));
   const auto dir = std::filesystem::path(manifest_path).parent_path();
   for (const auto& asset : out.manifest.assets) {

@@ -65,6 +65,12 @@ Json manifest_to_json(const ModelManifest& m);
 
 std::string signed_manifest_text(const SignedManifest& s);
 [[nodiscard]] Result<SignedManifest> parse_signed_manifest(std::string_view text);
+//! parse_signed_manifest(), then the envelope is believed only if its key is `trusted` and the
+//! signature verifies (permission_denied naming `name` otherwise). Any signed manifest (models,
+//! program updates) is read through this.
+[[nodiscard]] Result<SignedManifest> verify_signed_manifest(std::string_view text,
+                                                            std::string_view name,
+                                                            const Ed25519PublicKey& trusted);
 
 struct PublishedModel {
   std::string manifest_path;

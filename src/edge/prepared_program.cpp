@@ -107,7 +107,32 @@ Status check_bounds(const PreparedProgram& program, const ProgramBounds& bounds)
   return Status();
 }
 
-Result<std::string> write_program(const std::string& path, const PreparedProgram& program) {
+Result<BoundedPreparation> prepare_within_bounds(std::string model_bytes,
+                                                 std::optional<std::string> fallback_bytes,
+                                                 const DeviceProfile& device,
+                                                 const PrepareOptions& options,
+                                                 const ProgramBounds& bounds) {
+  KEEL_ASSIGN_OR_RETURN(PreparedProgram main, prepare_program(std::move(model_bytes), device, options));
+  BoundedPreparation out;
+  Status within = check_bounds(main, bounds);
+  if (within.ok()) {
+    out.program = std::move(main);
+    return out;
+  }
+  if (!fallback_bytes) return within;
+  DeviceProfile cpu = portable_only_profile();
+  cpu.name = device.name;
+  cpu.device_class = device.device_class;
+  auto small = prepare_program(std::move(*fallback_bytes), cpu, options);
+  if (!small.ok())
+    return Status(small.status().code(), "the fallback model: " + std::string(small.status().message()));
+  out.program = std::move(*small);
+  out.refused = std::move(main);
+  out.refusal = std::string(within.message());
+  return out;
+}
+
+std::string program_bytes(const PreparedProgram& program) {
   const std::string header = dump_json(program.header());
   std::string out(kMagic);
   uint64_t length = header.size();
@@ -118,8 +143,13 @@ Result<std::string> write_program(const std::string& path, const PreparedProgram
   out += program.model_bytes;
   const Sha256Digest digest = sha256(out);
   out.append(reinterpret_cast<const char*>(digest.data()), digest.size());
-  KEEL_RETURN_IF_ERROR(write_file_atomically(path, out));
-  return to_hex(digest);
+  return out;
+}
+
+Result<std::string> write_program(const std::string& path, const PreparedProgram& program) {
+  const std::string bytes = program_bytes(program);
+  KEEL_RETURN_IF_ERROR(write_file_atomically(path, bytes));
+  return to_hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(bytes.data()) + bytes.size() - 32, 32));
 }
 
 Result<LoadedProgram> load_program(const std::string& path) {

@@ -58,6 +58,20 @@ struct PreparedProgram {
                                                       const PrepareOptions& options);
 [[nodiscard]] Status check_bounds(const PreparedProgram& program, const ProgramBounds& bounds);
 
+//! Bounded fallback: `model` prepared for `device` if it is within `bounds`; otherwise, when a
+//! fallback model is given, that model prepared for the device's portable CPU kernels (same
+//! device name and class), with the refusal kept; otherwise failed_precondition.
+struct BoundedPreparation {
+  PreparedProgram program;
+  std::optional<PreparedProgram> refused;  //!< the main model's plan when it was out of bounds
+  std::string refusal;                     //!< why it was
+};
+[[nodiscard]] Result<BoundedPreparation> prepare_within_bounds(
+    std::string model_bytes, std::optional<std::string> fallback_bytes, const DeviceProfile& device,
+    const PrepareOptions& options, const ProgramBounds& bounds);
+
+//! The program's file bytes (magic, header, model, SHA-256 trailer).
+std::string program_bytes(const PreparedProgram& program);
 //! Writes the program atomically; returns its id (the file's SHA-256 trailer, hex).
 [[nodiscard]] Result<std::string> write_program(const std::string& path,
                                                 const PreparedProgram& program);

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/file_io.h"
 #include "core/hash.h"
+#include "core/statistics.h"
 #include "rag/answer_service.h"
 
 namespace keel::rag {
@@ -123,13 +124,6 @@ bool same_rows(const Json& rows, const std::vector<std::vector<std::string>>& go
       if (!same_cell(rows[i][c], gold[i][c])) return false;
   }
   return true;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size()))) - 1;
-  return v[std::min(i, v.size() - 1)];
 }
 
 // What an answer shows the asker: its text, quoted passages, result rows and limitations; not

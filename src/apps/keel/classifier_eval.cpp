@@ -11,6 +11,7 @@
 #include "contract/checks.h"
 #include "contract/spec_parser.h"
 #include "core/json.h"
+#include "core/statistics.h"
 #include "core/text_table.h"
 #include "edge/text_classifier.h"
 
@@ -20,12 +21,6 @@ namespace {
 int fail(const std::string& message) {
   std::fprintf(stderr, "keel eval: %s\n", message.c_str());
   return 1;
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
 }
 
 }  // namespace

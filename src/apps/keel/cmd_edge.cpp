@@ -3,6 +3,8 @@
 //                     [--spec SPEC] [--min-coverage X] [--max-partitions N] [--fallback SMALL.onnx]
 //   keel edge inspect OUT.kprog [--json]
 //   keel edge bench OUT.kprog [--frames N] [--json]   per-frame latency on random input
+//   keel edge classify OUT.kprog --images SET.kimg [--passes N] [--json]   accuracy and latency
+//   keel edge update ...   signed staged updates (cmd_edge_update.cpp)
 // The spec's `edge:` section (flags override) bounds delegate coverage and partitions; a model
 // outside them is refused (exit 2), or, with --fallback, the smaller model is prepared for the
 // device's CPU instead (exit 0, said on stderr). Exit 1: bad input.
@@ -19,8 +21,10 @@
 #include "apps/keel/commands.h"
 #include "contract/spec_parser.h"
 #include "core/file_io.h"
+#include "core/statistics.h"
 #include "core/text_table.h"
 #include "edge/device_profile.h"
+#include "edge/image_classifier.h"
 #include "edge/prepared_program.h"
 
 namespace keel::app {
@@ -102,23 +106,30 @@ int run_prepare(const PrepareFlags& f) {
   if (f.max_partitions >= 0) bounds.max_partitions = f.max_partitions;
   auto bytes = read_file(f.model, 512ull << 20);
   if (!bytes.ok()) return fail(bytes.status().message());
-  auto program = edge::prepare_program(std::move(*bytes), *device, options);
-  if (!program.ok()) return fail(f.model + ": " + program.status().message());
-  print_plan(*program);
-  Status within = edge::check_bounds(*program, bounds);
-  if (!within.ok()) {
-    if (f.fallback.empty()) return fail("refused: " + within.message(), 2);
-    std::fprintf(stderr, "keel edge: %s: %s; preparing the fallback %s for the CPU instead\n",
-                 f.model.c_str(), within.message().c_str(), f.fallback.c_str());
-    auto small = read_file(f.fallback, 512ull << 20);
-    if (!small.ok()) return fail(small.status().message());
-    edge::DeviceProfile cpu = edge::portable_only_profile();
-    cpu.name = device->name;
-    cpu.device_class = device->device_class;
-    program = edge::prepare_program(std::move(*small), cpu, options);
-    if (!program.ok()) return fail(f.fallback + ": " + program.status().message());
-    print_plan(*program);
+  std::optional<std::string> small;
+  if (!f.fallback.empty()) {
+    auto fallback = read_file(f.fallback, 512ull << 20);
+    if (!fallback.ok()) return fail(fallback.status().message());
+    small = std::move(*fallback);
   }
+  auto prepared = edge::prepare_within_bounds(std::move(*bytes), std::move(small), *device, options, bounds);
+  if (!prepared.ok()) {
+    if (prepared.status().code() != StatusCode::failed_precondition)
+      return fail(f.model + ": " + prepared.status().message());
+    // Out of bounds and no fallback: show the plan that was refused.
+    if (auto again = read_file(f.model, 512ull << 20); again.ok()) {
+      if (auto plan = edge::prepare_program(std::move(*again), *device, options); plan.ok())
+        print_plan(*plan);
+    }
+    return fail("refused: " + prepared.status().message(), 2);
+  }
+  if (prepared->refused) {
+    print_plan(*prepared->refused);
+    std::fprintf(stderr, "keel edge: %s: %s; preparing the fallback %s for the CPU instead\n",
+                 f.model.c_str(), prepared->refusal.c_str(), f.fallback.c_str());
+  }
+  print_plan(prepared->program);
+  const edge::PreparedProgram* program = &prepared->program;
   auto id = edge::write_program(f.out, *program);
   if (!id.ok()) return fail(id.status().message());
   std::printf("wrote %s (program sha256 %s)\n", f.out.c_str(), id->c_str());
@@ -145,8 +156,7 @@ int run_bench(const std::string& path, int frames, bool json) {
     if (!out.ok()) return fail(out.status().message());
     if (i >= 5) ms.push_back(took);  // the first frames warm the caches
   }
-  std::sort(ms.begin(), ms.end());
-  auto at = [&](double q) { return ms[static_cast<size_t>(q * static_cast<double>(ms.size() - 1) + 0.5)]; };
+  auto at = [&](double q) { return percentile(ms, q); };
   if (json) {
     std::printf("%s\n", dump_json(Json{{"frames", frames}, {"p50_ms", at(0.5)}, {"p99_ms", at(0.99)},
                                        {"input_shape", loaded->input_shape}})
@@ -156,6 +166,37 @@ int run_bench(const std::string& path, int frames, bool json) {
                 frames, fmt::format("{}", fmt::join(loaded->input_shape, ", ")).c_str(), at(0.5),
                 at(0.99));
   }
+  return 0;
+}
+
+int run_classify(const std::string& path, const std::string& images, int passes, bool json) {
+  auto loaded = edge::load_program(path);
+  if (!loaded.ok()) return fail("refused: " + loaded.status().message(), 2);
+  auto classifier = edge::ImageClassifier::from_program(std::move(*loaded));
+  if (!classifier.ok()) return fail(path + ": " + classifier.status().message());
+  auto set = edge::load_image_set(images);
+  if (!set.ok()) return fail(set.status().message());
+  auto e = edge::evaluate_on_set(*classifier, *set, passes);
+  if (!e.ok()) return fail(e.status().message());
+  if (json) {
+    std::printf("%s\n", dump_json(Json{{"images", e->images}, {"correct", e->correct},
+                                       {"accuracy", e->accuracy}, {"p50_ms", e->p50_ms},
+                                       {"p99_ms", e->p99_ms}, {"confusion", e->confusion},
+                                       {"labels", set->labels}})
+                            .c_str());
+    return 0;
+  }
+  std::vector<std::string> header = {"true \\ predicted"};
+  for (const auto& l : set->labels) header.push_back(l);
+  TextTable t(header);
+  for (size_t r = 0; r < set->labels.size(); ++r) {
+    std::vector<std::string> row = {set->labels[r]};
+    for (int64_t v : e->confusion[r]) row.push_back(std::to_string(v));
+    t.add_row(row);
+  }
+  std::printf("%s", t.render().c_str());
+  std::printf("accuracy %.2f%% (%zu/%zu); per image p50 %.3f ms, p99 %.3f ms (preprocessing included)\n",
+              100 * e->accuracy, e->correct, e->images, e->p50_ms, e->p99_ms);
   return 0;
 }
 
@@ -220,6 +261,22 @@ void add_edge_command(CLI::App& root, int& exit_code) {
   bench->add_option("--frames", b->frames, "frames to time")->check(CLI::Range(1, 1000000));
   bench->add_flag("--json", b->json, "print {frames, p50_ms, p99_ms} as JSON");
   bench->callback([b, &exit_code] { exit_code = run_bench(b->program, b->frames, b->json); });
+
+  struct ClassifyFlags {
+    std::string program, images;
+    int passes = 1;
+    bool json = false;
+  };
+  auto c = std::make_shared<ClassifyFlags>();
+  CLI::App* classify = edge->add_subcommand(
+      "classify", "Classify a labelled image set with a prepared program (accuracy, latency)");
+  classify->add_option("program", c->program, "the .kprog file")->required();
+  classify->add_option("--images", c->images, "the labelled image set (.kimg)")->required();
+  classify->add_option("--passes", c->passes, "runs over the set (latency samples)")->check(CLI::Range(1, 1000));
+  classify->add_flag("--json", c->json, "print as JSON");
+  classify->callback([c, &exit_code] { exit_code = run_classify(c->program, c->images, c->passes, c->json); });
+
+  add_edge_update_command(*edge, exit_code);
 }
 
 }  // namespace keel::app

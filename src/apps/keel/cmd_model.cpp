@@ -56,7 +56,7 @@ void add_model_command(CLI::App& root, int& exit_code) {
     }
     std::printf("%s\n", format_ed25519_public_key(key.keys.public_key).c_str());
     std::fprintf(stderr,
-                 "keel model: wrote %s; pin the public key above as browser.signer in the spec\n",
+                 "keel model: wrote %s; pin the public key above in the spec (browser.signer, or edge.update_signer for program updates)\n",
                  k->out.c_str());
     exit_code = 0;
   });

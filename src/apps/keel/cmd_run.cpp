@@ -11,6 +11,7 @@
 
 #include "apps/keel/answer_output.h"
 #include "apps/keel/commands.h"
+#include "apps/keel/vision_run.h"
 #include "assistant/local_research_run.h"
 #include "assistant/run_metrics.h"
 #include "context/store.h"
@@ -26,6 +27,7 @@ struct Options {
   std::string spec, question, model, embed_model, store, answer = "auto", metrics;
   int threads = 0;
   bool json = false;
+  VisionRunOptions vision;  //!< mobile-vision (--video and the flags beside it)
 };
 
 int fail(const std::string& message, int code = 1) {
@@ -114,6 +116,16 @@ void print_text(const std::string& question, const assistant::LocalResearchRun& 
 int run(Options& o) {
   auto spec = contract::load_spec(o.spec);
   if (!spec.ok()) return fail(spec.status().message());
+  if (spec->scenario == contract::ScenarioId::mobile_vision) {
+    if (o.vision.video.empty())
+      return fail(fmt::format("mobile-vision runs over a video: keel run {} --video FILE.y4m (or - for "
+                              "a camera piped through ffmpeg)",
+                              o.spec));
+    o.vision.spec_path = o.spec;
+    o.vision.metrics = o.metrics;
+    o.vision.json = o.json;
+    return run_mobile_vision(*spec, o.vision);
+  }
   if (Status runnable = check_runnable(*spec, o.spec); !runnable.ok()) return fail(runnable.message());
   assistant::LocalResearchRunOptions options;
   options.store_path = o.store;
@@ -178,6 +190,25 @@ void add_run_command(CLI::App& root, int& exit_code) {
                   "local-research: write the run's metrics (Prometheus text) here (default with telemetry sink "
                   "local: metrics.prom beside the index)");
   cmd->add_flag("--json", o->json, "print the outcome as JSON");
+  VisionRunOptions& v = o->vision;
+  cmd->add_option("--video", v.video, "mobile-vision: the video to classify (.y4m; - reads standard input)");
+  cmd->add_option("--device", v.device, "mobile-vision: the device profile (default: this CPU only)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--slots", v.slots, "mobile-vision: run the active program of this update slots folder");
+  cmd->add_option("--thermal-script", v.thermal_script,
+                  "mobile-vision: temperatures, one per frame, instead of the device's sensors")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--labels", v.labels, "mobile-vision: the video's true labels ({\"labels\": [...]})")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--results", v.results, "mobile-vision: write one JSON line per frame here");
+  cmd->add_option("--keep-frames", v.keep_frames,
+                  "mobile-vision: store classified frames here (only with raw_input_retention: durable)");
+  cmd->add_option("--fps", v.fps, "mobile-vision: full frame rate (default: slo.workload.rps; 0: unpaced)")
+      ->check(CLI::Range(0.0, 1000.0));
+  cmd->add_flag("--inject-delegate-failure", v.delegate_failure,
+                "mobile-vision fault injection: the device's accelerator delegate fails to prepare");
+  cmd->add_option("--frames", v.max_frames, "mobile-vision: stop after this many frames (0: all)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
   cmd->callback([o, &exit_code] { exit_code = run(*o); });
 }
 

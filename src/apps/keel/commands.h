@@ -43,6 +43,7 @@ void add_sync_command(CLI::App& root, int& exit_code);
 void add_model_command(CLI::App& root, int& exit_code);
 void add_web_command(CLI::App& root, int& exit_code);
 void add_edge_command(CLI::App& root, int& exit_code);
+void add_edge_update_command(CLI::App& edge, int& exit_code);
 void add_version_command(CLI::App& root, int& exit_code);
 
 }  // namespace keel::app

@@ -20,6 +20,7 @@
 #include "core/json.h"
 #include "core/local_postgres.h"
 #include "core/pg_client.h"
+#include "core/statistics.h"
 #include "core/text_table.h"
 #include "net/fault_proxy.h"
 #include "net/http_client.h"
@@ -41,13 +42,6 @@ int fail(const std::string& message) {
 }
 
 void progress(const std::string& line) { std::fprintf(stderr, "keel eval: %s\n", line.c_str()); }
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
 
 double median(std::vector<double> v) { return percentile(std::move(v), 0.5); }
 

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "core/json.h"
+#include "core/statistics.h"
 
 namespace keel::app {
 
@@ -57,12 +58,6 @@ std::string make_prompt(const LoadgenOptions& o, int64_t index) {
     p += kWords[w % std::size(kWords)];
   }
   return p;
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * (v.size() - 1) + 0.5))];
 }
 
 struct Shared {
