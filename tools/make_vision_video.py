@@ -10,6 +10,12 @@ label of every frame, which ``keel run --labels`` compares the predictions with.
 Run from the repository root with Debian's python3 (numpy only)::
 
     /usr/bin/python3 tools/make_vision_video.py
+
+``digits.mp4`` is the same video as H.264, the way a phone records (Debian's ffmpeg)::
+
+    ffmpeg -v error -y -i examples/mobile-vision/digits.y4m -c:v libx264 -preset veryslow \
+      -crf 20 -pix_fmt yuv420p -x264-params threads=1 -map_metadata -1 -fflags +bitexact \
+      -flags:v +bitexact examples/mobile-vision/digits.mp4
 """
 
 import argparse

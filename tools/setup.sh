@@ -31,8 +31,9 @@ PACKAGES=(
   libxml2-dev libpoppler-cpp-dev libhnswlib-dev
   # agent (PostgreSQL journal client)
   libpq-dev
-  # edge (ONNX graphs, read with ONNX's own protobuf schema)
-  libonnx-dev libprotobuf-dev
+  # edge (ONNX graphs, read with ONNX's own protobuf schema; video files decoded by FFmpeg's
+  # libraries)
+  libonnx-dev libprotobuf-dev libavformat-dev libavcodec-dev libswscale-dev libavutil-dev
   # tests and benchmarks: a second compiler and its sanitizer runtimes, GoogleTest and Google
   # Benchmark, a PostgreSQL server the tests start themselves, promtool, the Python the reference
   # recipes use, strace for the egress tests, iproute2 for network namespaces (and tc), nftables

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <set>
 
 namespace keel::edge {
@@ -20,7 +19,8 @@ const std::set<std::string, std::less<>> kSupported = {
     "Relu",     "Sigmoid",     "Tanh",          "Softmax", "Flatten",
     "Reshape",  "Identity",    "Dropout",       "Conv",    "BatchNormalization",
     "Clip",     "HardSigmoid", "HardSwish",     "LeakyRelu", "MaxPool",
-    "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Concat"};
+    "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Concat", "QuantizeLinear",
+    "DequantizeLinear"};
 
 Status node_error(const Node& n, const std::string& why) {
   return Status::invalid_argument(fmt::format("node '{}' ({}): {}", n.name, n.op_type, why));
@@ -46,8 +46,9 @@ Result<std::vector<int64_t>> broadcast_shape(const Node& n, const std::vector<in
   return out;
 }
 
-Result<Tensor> elementwise(const Node& n, const Tensor& a, const Tensor& b,
-                           const std::function<float(float, float)>& f) {
+// F is a functor taken by value so each operator's loop is compiled with it inlined.
+template <typename F>
+Result<Tensor> elementwise(const Node& n, const Tensor& a, const Tensor& b, F f) {
   KEEL_ASSIGN_OR_RETURN(auto shape, broadcast_shape(n, a.shape, b.shape));
   Tensor out;
   out.shape = shape;
@@ -87,7 +88,8 @@ Result<Tensor> elementwise(const Node& n, const Tensor& a, const Tensor& b,
   return out;
 }
 
-Tensor unary(const Tensor& a, const std::function<float(float)>& f) {
+template <typename F>
+Tensor unary(const Tensor& a, F f) {
   Tensor out;
   out.shape = a.shape;
   out.data.resize(a.data.size());
@@ -396,6 +398,80 @@ Result<Tensor> concat(const Node& n, const std::vector<const Tensor*>& in) {
   return out;
 }
 
+// QuantizeLinear / DequantizeLinear: a scale (and zero point) per tensor, or one per index of
+// `axis` (per-channel). Returns, for every element of x, the index of its scale.
+Result<std::vector<float>> per_element(const Node& n, const Tensor& x, const Tensor& param,
+                                       int64_t axis_attr) {
+  const int64_t count = x.element_count();
+  std::vector<float> out(static_cast<size_t>(count));
+  if (param.element_count() == 1) {
+    std::fill(out.begin(), out.end(), param.data[0]);
+    return out;
+  }
+  const int64_t rank = static_cast<int64_t>(x.shape.size());
+  int64_t axis = axis_attr < 0 ? axis_attr + rank : axis_attr;
+  if (param.shape.size() != 1 || axis < 0 || axis >= rank || param.shape[0] != x.shape[axis])
+    return node_error(n, fmt::format("a per-axis scale of shape {} does not match axis {} of {}",
+                                     shape_text(param.shape), axis_attr, shape_text(x.shape)));
+  int64_t inner = 1;
+  for (int64_t d = axis + 1; d < rank; ++d) inner *= x.shape[d];
+  const int64_t channels = x.shape[axis];
+  for (int64_t i = 0; i < count; ++i) out[static_cast<size_t>(i)] = param.data[(i / inner) % channels];
+  return out;
+}
+
+Result<Tensor> quantize_linear(const Node& n, const Tensor& x, const Tensor& scale,
+                               const Tensor* zero_point) {
+  const int64_t axis = n.int_attribute("axis", 1);
+  const ElementType type = zero_point ? zero_point->type : ElementType::uint8;
+  if (type != ElementType::uint8 && type != ElementType::int8)
+    return node_error(n, "the zero point must be uint8 or int8");
+  const float lo = type == ElementType::uint8 ? 0.0f : -128.0f;
+  const float hi = type == ElementType::uint8 ? 255.0f : 127.0f;
+  Tensor out;
+  out.shape = x.shape;
+  out.type = type;
+  out.data.resize(x.data.size());
+  // Round half to even, as the operator specifies, then saturate.
+  if (scale.element_count() == 1 && (!zero_point || zero_point->element_count() == 1)) {
+    const float s = scale.data[0], z = zero_point ? zero_point->data[0] : 0.0f;
+    if (s == 0.0f) return node_error(n, "the scale is zero");
+    for (size_t i = 0; i < x.data.size(); ++i)
+      out.data[i] = std::clamp(std::nearbyint(x.data[i] / s) + z, lo, hi);
+    return out;
+  }
+  KEEL_ASSIGN_OR_RETURN(std::vector<float> scales, per_element(n, x, scale, axis));
+  std::vector<float> zeros(scales.size(), 0.0f);
+  if (zero_point) {
+    KEEL_ASSIGN_OR_RETURN(zeros, per_element(n, x, *zero_point, axis));
+  }
+  for (size_t i = 0; i < x.data.size(); ++i) {
+    if (scales[i] == 0.0f) return node_error(n, "a scale is zero");
+    out.data[i] = std::clamp(std::nearbyint(x.data[i] / scales[i]) + zeros[i], lo, hi);
+  }
+  return out;
+}
+
+Result<Tensor> dequantize_linear(const Node& n, const Tensor& x, const Tensor& scale,
+                                 const Tensor* zero_point) {
+  const int64_t axis = n.int_attribute("axis", 1);
+  Tensor out;
+  out.shape = x.shape;
+  out.data.resize(x.data.size());
+  if (scale.element_count() == 1 && (!zero_point || zero_point->element_count() == 1)) {
+    const float s = scale.data[0], z = zero_point ? zero_point->data[0] : 0.0f;
+    for (size_t i = 0; i < x.data.size(); ++i) out.data[i] = (x.data[i] - z) * s;
+    return out;
+  }
+  KEEL_ASSIGN_OR_RETURN(std::vector<float> scales, per_element(n, x, scale, axis));
+  std::vector<float> zeros(scales.size(), 0.0f);
+  if (zero_point) {
+    KEEL_ASSIGN_OR_RETURN(zeros, per_element(n, x, *zero_point, axis));
+  }
+  for (size_t i = 0; i < x.data.size(); ++i) out.data[i] = (x.data[i] - zeros[i]) * scales[i];
+  return out;
+}
+
 Status check_node(const Node& n) {
   if (!n.domain.empty() && n.domain != "ai.onnx")
     return Status::unimplemented(fmt::format(
@@ -420,6 +496,7 @@ Status check_node(const Node& n) {
       n.op_type == "Reshape")
     return need_inputs(2, 2);
   if (n.op_type == "Dropout") return need_inputs(1, 3);
+  if (n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear") return need_inputs(2, 3);
   return need_inputs(1, 1);
 }
 
@@ -489,12 +566,33 @@ int fold_batch_norms(OnnxGraph& g) {
 
 }  // namespace
 
+// A DequantizeLinear whose inputs are all constants (int8 weights with their scales) becomes a
+// float32 initializer: weights are dequantized once, at preparation, not per frame.
+Status fold_constant_dequantize(OnnxGraph& g) {
+  std::vector<Node> kept;
+  for (Node& n : g.nodes) {
+    bool constant = n.op_type == "DequantizeLinear";
+    for (const auto& in : n.inputs) constant &= in.empty() || g.initializers.count(in) > 0;
+    if (!constant) {
+      kept.push_back(std::move(n));
+      continue;
+    }
+    const Tensor* zp = n.inputs.size() > 2 && !n.inputs[2].empty() ? &g.initializers.at(n.inputs[2]) : nullptr;
+    KEEL_ASSIGN_OR_RETURN(Tensor w, dequantize_linear(n, g.initializers.at(n.inputs[0]),
+                                                      g.initializers.at(n.inputs[1]), zp));
+    g.initializers[n.outputs[0]] = std::move(w);
+  }
+  g.nodes = std::move(kept);
+  return Status();
+}
+
 Result<GraphRuntime> GraphRuntime::prepare(OnnxGraph graph) {
   if (graph.opset < 7) {
     return Status::unimplemented(fmt::format(
         "the model imports ONNX opset {}; this runtime runs opset 7 and later", graph.opset));
   }
   for (const auto& n : graph.nodes) KEEL_RETURN_IF_ERROR(check_node(n));
+  KEEL_RETURN_IF_ERROR(fold_constant_dequantize(graph));
   const int folded = fold_batch_norms(graph);
   GraphRuntime runtime(std::move(graph));
   runtime.folded_batch_norms_ = folded;
@@ -568,10 +666,13 @@ Result<std::vector<Tensor>> GraphRuntime::evaluate(const Values& inputs, Values&
       KEEL_ASSIGN_OR_RETURN(out, matmul(n, *in[0], *in[1]));
     } else if (op == "Add" || op == "Sub" || op == "Mul") {
       if (!in[1]) return node_error(n, "its second input has no value");
-      float (*f)(float, float) = op == "Add"   ? +[](float x, float y) { return x + y; }
-                                 : op == "Sub" ? +[](float x, float y) { return x - y; }
-                                               : +[](float x, float y) { return x * y; };
-      KEEL_ASSIGN_OR_RETURN(out, elementwise(n, *in[0], *in[1], f));
+      if (op == "Add") {
+        KEEL_ASSIGN_OR_RETURN(out, elementwise(n, *in[0], *in[1], [](float x, float y) { return x + y; }));
+      } else if (op == "Sub") {
+        KEEL_ASSIGN_OR_RETURN(out, elementwise(n, *in[0], *in[1], [](float x, float y) { return x - y; }));
+      } else {
+        KEEL_ASSIGN_OR_RETURN(out, elementwise(n, *in[0], *in[1], [](float x, float y) { return x * y; }));
+      }
     } else if (op == "Relu") {
       out = unary(*in[0], [](float v) { return v > 0.0f ? v : 0.0f; });
     } else if (op == "Sigmoid") {
@@ -597,6 +698,14 @@ Result<std::vector<Tensor>> GraphRuntime::evaluate(const Values& inputs, Values&
       KEEL_ASSIGN_OR_RETURN(out, pool(n, *in[0],
                                       op == "GlobalMaxPool" ? PoolKind::max : PoolKind::average,
                                       /*global=*/true));
+    } else if (op == "QuantizeLinear" || op == "DequantizeLinear") {
+      if (!in[1]) return node_error(n, "the scale has no value");
+      const Tensor* zero_point = in.size() > 2 ? in[2] : nullptr;
+      if (op == "QuantizeLinear") {
+        KEEL_ASSIGN_OR_RETURN(out, quantize_linear(n, *in[0], *in[1], zero_point));
+      } else {
+        KEEL_ASSIGN_OR_RETURN(out, dequantize_linear(n, *in[0], *in[1], zero_point));
+      }
     } else if (op == "Clip") {
       // Opset 11 and later: optional min and max inputs; before: attributes.
       float lo = n.float_attribute("min", -INFINITY), hi = n.float_attribute("max", INFINITY);

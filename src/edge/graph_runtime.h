@@ -3,12 +3,16 @@
 // Gemm, MatMul, Add, Sub, Mul, Relu, LeakyRelu, Sigmoid, Tanh, Clip, HardSigmoid, HardSwish,
 // Softmax, Flatten, Reshape, Concat, Identity, Dropout (inference: identity), Conv (2-D, grouped
 // and depthwise, padding, strides, dilations, auto_pad), BatchNormalization, MaxPool,
-// AveragePool, GlobalAveragePool and GlobalMaxPool.
+// AveragePool, GlobalAveragePool and GlobalMaxPool, and QuantizeLinear / DequantizeLinear (int8
+// and uint8, per tensor or per axis) for models quantized as QDQ: quantized values are computed
+// exactly (round half to even, saturated) and held as float32, so a QDQ graph gives the results
+// its quantization defines, at float speed.
 //
 // Contract:
 // - prepare() checks every node before anything runs, then folds each BatchNormalization that
 //   follows a Conv with constant parameters into the Conv's weights and bias
-//   (folded_batch_norms() says how many): an operator, domain or attribute value
+//   (folded_batch_norms() says how many), and turns each DequantizeLinear of constants (int8
+//   weights) into a float32 initializer: an operator, domain or attribute value
 //   it cannot execute is unimplemented, naming the node and its operator; an opset below 7 is
 //   refused. A prepared runtime is immutable: run() may be called from many threads at once.
 // - run() takes one tensor per graph input, by name. A missing or extra input, a wrong rank, a

@@ -97,12 +97,48 @@ Result<Tensor> read_tensor(const onnx::TensorProto& t, std::string_view what) {
           return bad(fmt::format("{} values for a shape of {}", t.int64_data_size(), count));
         out.int_data.assign(t.int64_data().begin(), t.int64_data().end());
       }
+      out.type = ElementType::int64;
       out.data.reserve(out.int_data.size());
       for (int64_t v : out.int_data) out.data.push_back(static_cast<float>(v));
       return out;
     }
+    case onnx::TensorProto_DataType_INT8:
+    case onnx::TensorProto_DataType_UINT8:
+    case onnx::TensorProto_DataType_INT32: {
+      // Quantized values (int8/uint8) and quantized biases (int32): raw little-endian bytes, or
+      // the int32_data field (which ONNX uses for all three).
+      const bool is32 = t.data_type() == onnx::TensorProto_DataType_INT32;
+      const bool is_signed8 = t.data_type() == onnx::TensorProto_DataType_INT8;
+      out.type = is32 ? ElementType::int32 : is_signed8 ? ElementType::int8 : ElementType::uint8;
+      out.data.resize(static_cast<size_t>(count));
+      if (!raw.empty()) {
+        const size_t width = is32 ? 4 : 1;
+        if (raw.size() != static_cast<size_t>(count) * width)
+          return bad(fmt::format("{} bytes of data for {} {} values", raw.size(), count,
+                                 element_type_name(t.data_type())));
+        for (int64_t i = 0; i < count; ++i) {
+          const char* p = raw.data() + i * static_cast<int64_t>(width);
+          if (is32) {
+            int32_t v;
+            std::memcpy(&v, p, 4);
+            out.data[static_cast<size_t>(i)] = static_cast<float>(v);
+          } else {
+            out.data[static_cast<size_t>(i)] =
+                is_signed8 ? static_cast<float>(static_cast<int8_t>(*p))
+                           : static_cast<float>(static_cast<uint8_t>(*p));
+          }
+        }
+      } else {
+        if (t.int32_data_size() != count)
+          return bad(fmt::format("{} values for a shape of {}", t.int32_data_size(), count));
+        for (int64_t i = 0; i < count; ++i)
+          out.data[static_cast<size_t>(i)] = static_cast<float>(t.int32_data(static_cast<int>(i)));
+      }
+      return out;
+    }
     default:
-      return bad(fmt::format("element type {} is not supported (float32 and int64 are)",
+      return bad(fmt::format("element type {} is not supported (float32, int64, int32, int8 and "
+                             "uint8 are)",
                              element_type_name(t.data_type())));
   }
 }

@@ -23,13 +23,17 @@ namespace keel::edge {
 
 inline constexpr uint64_t kMaxOnnxBytes = 256ull << 20;
 
-//! A dense tensor of float32 values (int64 initializers, e.g. shapes, are converted and kept in
-//! `int_data` as well).
+//! A tensor's element type. Every tensor holds its values as float32 in `data` (exact for the
+//! integer types: int8 and uint8 quantized values, int32 quantized biases); int64 tensors (e.g.
+//! shapes) keep their values in `int_data` as well.
+enum class ElementType { float32, int64, int32, int8, uint8 };
+
 struct Tensor {
   std::vector<int64_t> shape;
   std::vector<float> data;
   std::vector<int64_t> int_data;  //!< set for int64 tensors only
   bool is_int64 = false;
+  ElementType type = ElementType::float32;
 
   int64_t element_count() const;
 };

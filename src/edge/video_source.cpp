@@ -6,6 +6,8 @@
 #include <cstring>
 #include <sstream>
 
+#include "edge/libav_video.h"
+
 namespace keel::edge {
 namespace {
 
@@ -100,6 +102,21 @@ Result<VideoFormat> parse_y4m_header(std::string_view line) {
   if (f.colour_space == "422") f.frame_bytes = luma + 2 * half_w * static_cast<size_t>(f.height);
   if (f.colour_space == "444") f.frame_bytes = 3 * luma;
   return f;
+}
+
+Result<std::unique_ptr<VideoSource>> open_video(const std::string& path) {
+  bool y4m = path == "-";
+  if (!y4m) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return Status::not_found(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+    char magic[9] = {};
+    y4m = std::fread(magic, 1, sizeof(magic), f) == sizeof(magic) &&
+          std::memcmp(magic, "YUV4MPEG2", sizeof(magic)) == 0;
+    std::fclose(f);
+  }
+  if (!y4m) return open_libav_video(path);
+  KEEL_ASSIGN_OR_RETURN(Y4mReader reader, Y4mReader::open(path));
+  return std::unique_ptr<VideoSource>(std::make_unique<Y4mReader>(std::move(reader)));
 }
 
 Result<Y4mReader> Y4mReader::open(const std::string& path) {

@@ -1,9 +1,13 @@
 // Frames from a camera or a video, one at a time, kept only in memory (scenario mobile-vision).
-// The format is YUV4MPEG2 (`.y4m`): uncompressed video that ffmpeg, GStreamer and the V4L2
-// tools write, so a real camera reaches Keel as `ffmpeg -f v4l2 -i /dev/video0 -f yuv4mpegpipe
-// - | keel run SPEC --video -`. Only the luma (Y) plane is kept: the models read grey frames.
+// Two sources: YUV4MPEG2 (`.y4m`, Keel's own reader): uncompressed video that ffmpeg, GStreamer
+// and the V4L2 tools write, so a real camera reaches Keel as `ffmpeg -f v4l2 -i /dev/video0 -f
+// yuv4mpegpipe - | keel run SPEC --video -`; and compressed video files (MP4, Matroska/WebM, AVI,
+// MPEG-TS) decoded by FFmpeg's libraries (libav_video.h). Only the luma (grey) plane is kept:
+// the models read grey frames.
 //
 // Contract:
+// - open_video() picks the Y4M reader for "-" and for a file that starts with "YUV4MPEG2", and
+//   FFmpeg's decoder for any other file.
 // - open() reads the stream header ("YUV4MPEG2 W.. H.. [F..] [C..] ..."): sizes 1..8192, the
 //   colour spaces mono, 420 (and its jpeg/paldv/mpeg2 variants), 422 and 444; interlaced or
 //   unknown colour spaces, a missing size or a header over 1 KiB are invalid_argument.
@@ -39,15 +43,25 @@ struct VideoFormat {
 //! Parses one header line (without its newline).
 [[nodiscard]] Result<VideoFormat> parse_y4m_header(std::string_view line);
 
-class Y4mReader {
+class VideoSource {
+ public:
+  virtual ~VideoSource() = default;
+  //! The next frame, nothing at the end, an error for a broken stream (naming the frame).
+  [[nodiscard]] virtual Result<std::optional<VideoFrame>> next() = 0;
+  virtual const VideoFormat& format() const = 0;
+};
+
+[[nodiscard]] Result<std::unique_ptr<VideoSource>> open_video(const std::string& path);
+
+class Y4mReader : public VideoSource {
  public:
   //! "-" reads standard input.
   [[nodiscard]] static Result<Y4mReader> open(const std::string& path);
   //! A reader over bytes in memory (tests, fuzzing).
   [[nodiscard]] static Result<Y4mReader> from_bytes(std::string bytes);
 
-  [[nodiscard]] Result<std::optional<VideoFrame>> next();
-  const VideoFormat& format() const { return format_; }
+  [[nodiscard]] Result<std::optional<VideoFrame>> next() override;
+  const VideoFormat& format() const override { return format_; }
 
  private:
   struct Input;

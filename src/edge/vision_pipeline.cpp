@@ -25,7 +25,7 @@ Status keep_frame(const std::string& dir, const VideoFrame& f) {
 
 }  // namespace
 
-Result<PipelineReport> run_vision_pipeline(Y4mReader& source, const PipelineModels& models,
+Result<PipelineReport> run_vision_pipeline(VideoSource& source, const PipelineModels& models,
                                            ThermalSensor& sensor, ThermalGovernor& governor,
                                            const PipelineOptions& options,
                                            const std::function<void(const FrameOutcome&)>& on_frame) {

@@ -74,7 +74,7 @@ struct PipelineReport {
 };
 
 [[nodiscard]] Result<PipelineReport> run_vision_pipeline(
-    Y4mReader& source, const PipelineModels& models, ThermalSensor& sensor,
+    VideoSource& source, const PipelineModels& models, ThermalSensor& sensor,
     ThermalGovernor& governor, const PipelineOptions& options,
     const std::function<void(const FrameOutcome&)>& on_frame);
 

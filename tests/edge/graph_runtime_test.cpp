@@ -244,3 +244,109 @@ TEST(GraphRuntime, ConvGeometryThatDoesNotFitIsNamed) {
 
 }  // namespace
 }  // namespace keel::edge
+
+namespace keel::edge {
+namespace {
+
+void add_int8(onnx::GraphProto* g, const std::string& name, std::vector<int64_t> dims,
+              std::vector<int> values, bool is_signed, bool raw) {
+  auto* t = g->add_initializer();
+  t->set_name(name);
+  t->set_data_type(is_signed ? onnx::TensorProto_DataType_INT8 : onnx::TensorProto_DataType_UINT8);
+  for (auto d : dims) t->add_dims(d);
+  if (raw) {
+    std::string bytes;
+    for (int v : values) bytes.push_back(static_cast<char>(v));
+    t->set_raw_data(bytes);
+  } else {
+    for (int v : values) t->add_int32_data(v);
+  }
+}
+
+TEST(GraphRuntime, QuantizeLinearRoundsHalfToEvenAndSaturates) {
+  onnx::ModelProto m;
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  add_io(g->mutable_input(), "x", {"8"});
+  add_initializer(g, "s", {}, {0.5f});
+  add_int8(g, "zu", {}, {10}, /*is_signed=*/false, /*raw=*/true);
+  add_int8(g, "zs", {}, {0}, /*is_signed=*/true, /*raw=*/false);
+  add_node(g, "QuantizeLinear", {"x", "s", "zu"}, {"qu"});
+  add_node(g, "QuantizeLinear", {"x", "s", "zs"}, {"qs"});
+  add_node(g, "DequantizeLinear", {"qu", "s", "zu"}, {"du"});
+  add_io(g->mutable_output(), "qu", {"8"});
+  add_io(g->mutable_output(), "qs", {"8"});
+  add_io(g->mutable_output(), "du", {"8"});
+  auto rt = GraphRuntime::prepare(*parse_onnx(m.SerializeAsString()));
+  ASSERT_TRUE(rt.ok()) << rt.status().message();
+  // x / 0.5: 0.5 and 1.5 and -0.5 sit halfway (rounded to even), 1000 and -1000 saturate.
+  auto out = rt->run({{"x", Tensor{{8}, {0.25f, 0.75f, -0.25f, 1.0f, 1000.0f, -1000.0f, -6.0f, 2.2f}, {}, false}}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ((*out)[0].data, (std::vector<float>{10, 12, 10, 12, 255, 0, 0, 14}));      // uint8, zero point 10
+  EXPECT_EQ((*out)[1].data, (std::vector<float>{0, 2, 0, 2, 127, -128, -12, 4}));      // int8, zero point 0
+  EXPECT_EQ((*out)[2].data, (std::vector<float>{0, 1, 0, 1, 122.5f, -5, -5, 2}));      // (q - 10) * 0.5
+}
+
+TEST(GraphRuntime, PerChannelInt8WeightsAreDequantizedOnceAtPreparation) {
+  // y = x[1, 2] . DQ(Wq[2, 2] per output channel)^T: a Gemm on dequantized int8 weights.
+  onnx::ModelProto m;
+  m.add_opset_import()->set_version(13);
+  auto* g = m.mutable_graph();
+  add_io(g->mutable_input(), "x", {"1", "2"});
+  add_int8(g, "wq", {2, 2}, {127, -64, 10, 20}, /*is_signed=*/true, /*raw=*/true);
+  add_initializer(g, "ws", {2}, {0.01f, 0.5f});
+  add_int8(g, "wz", {2}, {0, 0}, /*is_signed=*/true, /*raw=*/true);
+  auto* dq = add_node(g, "DequantizeLinear", {"wq", "ws", "wz"}, {"w"});
+  auto* axis = dq->add_attribute();
+  axis->set_name("axis");
+  axis->set_type(onnx::AttributeProto_AttributeType_INT);
+  axis->set_i(0);
+  auto* gemm = add_node(g, "Gemm", {"x", "w"}, {"y"});
+  auto* trans = gemm->add_attribute();
+  trans->set_name("transB");
+  trans->set_type(onnx::AttributeProto_AttributeType_INT);
+  trans->set_i(1);
+  add_io(g->mutable_output(), "y", {"1", "2"});
+  auto rt = GraphRuntime::prepare(*parse_onnx(m.SerializeAsString()));
+  ASSERT_TRUE(rt.ok()) << rt.status().message();
+  EXPECT_EQ(rt->graph().nodes.size(), 1u);  // the DequantizeLinear of constants is gone
+  auto out = rt->run({{"x", Tensor{{1, 2}, {1.0f, 2.0f}, {}, false}}});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_NEAR((*out)[0].data[0], 1.27f - 1.28f, 1e-6);  // 127 * 0.01 + 2 * (-64 * 0.01)
+  EXPECT_NEAR((*out)[0].data[1], 5.0f + 20.0f, 1e-6);   // 10 * 0.5 + 2 * (20 * 0.5)
+}
+
+TEST(GraphRuntime, AnInt8VisionModelMatchesOnnxRuntimesInt8Kernels) {
+  const std::string repo = testing::source_dir();
+  auto g = load_onnx(repo + "/models/vision/keel-vision-int8.onnx");
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  auto rt = GraphRuntime::prepare(*g);
+  ASSERT_TRUE(rt.ok()) << rt.status().message();
+  const Json oracle = *parse_json(testing::read_file(repo + "/tests/edge/data/vision_qdq.expected.json"));
+  // The canary images, preprocessed as keel.preprocess says.
+  const std::string bytes = testing::read_file(repo + "/examples/mobile-vision/canary.kimg");
+  uint64_t length = 0;
+  for (int i = 0; i < 8; ++i) length |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[6 + i])) << (8 * i);
+  const std::string pixels = bytes.substr(14 + length);
+  int agree = 0;
+  double worst = 0;
+  for (size_t i = 0; i < oracle["probabilities"].size(); ++i) {
+    Tensor x{{1, 1, 32, 32}, std::vector<float>(1024), {}, false};
+    for (size_t j = 0; j < 1024; ++j)
+      x.data[j] = (static_cast<unsigned char>(pixels[i * 1024 + j]) / 255.0f - 0.5f) / 0.25f;
+    auto out = rt->run({{g->inputs[0].name, x}});
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    const auto& p = (*out)[0].data;
+    const auto expected = oracle["probabilities"][i].get<std::vector<float>>();
+    for (size_t k = 0; k < p.size(); ++k) worst = std::max(worst, std::abs(double(p[k]) - expected[k]));
+    agree += std::max_element(p.begin(), p.end()) - p.begin() ==
+             std::max_element(expected.begin(), expected.end()) - expected.begin();
+  }
+  EXPECT_EQ(agree, 20);
+  // ONNX Runtime runs int8 arithmetic (requantizing between layers); Keel runs the QDQ graph's
+  // exact quantization in float32: the probabilities differ by a few quantization steps at most.
+  EXPECT_LT(worst, 0.05);
+}
+
+}  // namespace
+}  // namespace keel::edge

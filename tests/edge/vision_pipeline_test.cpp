@@ -62,6 +62,55 @@ TEST(Y4mReader, BrokenStreamsAreRefusedNamingTheFrame) {
   EXPECT_NE(bad->next().status().message().find("frame 0 does not start with FRAME"), std::string::npos);
 }
 
+TEST(VideoFiles, AnH264FileDecodesToTheFramesOfItsY4mOriginal) {
+  auto mp4 = open_video(repo("examples/mobile-vision/digits.mp4"));
+  ASSERT_TRUE(mp4.ok()) << mp4.status().message();
+  auto y4m = open_video(repo("examples/mobile-vision/digits.y4m"));
+  ASSERT_TRUE(y4m.ok()) << y4m.status().message();
+  EXPECT_EQ((*mp4)->format().width, 64);
+  EXPECT_NEAR((*mp4)->format().fps, 15.0, 1e-9);
+  int frames = 0;
+  double worst = 0;
+  while (true) {
+    auto a = (*mp4)->next();
+    auto b = (*y4m)->next();
+    ASSERT_TRUE(a.ok() && b.ok()) << a.status().message() << b.status().message();
+    ASSERT_EQ(a->has_value(), b->has_value()) << "frame " << frames;
+    if (!*a) break;
+    double diff = 0;
+    for (size_t i = 0; i < (**a).luma.size(); ++i) diff += std::abs(int((**a).luma[i]) - int((**b).luma[i]));
+    worst = std::max(worst, diff / static_cast<double>((**a).luma.size()));
+    EXPECT_EQ((**a).index, frames);
+    ++frames;
+  }
+  EXPECT_EQ(frames, 96);
+  EXPECT_LT(worst, 6.0);  // mean absolute difference per pixel, after lossy H.264
+}
+
+TEST(VideoFiles, WhatIsNotAVideoIsRefusedByName) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("notes.mp4"), "these are not frames");
+  auto text = open_video(dir.file("notes.mp4"));
+  EXPECT_EQ(text.status().code(), StatusCode::invalid_argument);
+  EXPECT_NE(text.status().message().find("notes.mp4"), std::string::npos) << text.status().message();
+  EXPECT_EQ(open_video(dir.file("missing.mp4")).status().code(), StatusCode::not_found);
+  // A truncated file decodes what it holds, then ends or says which frame broke.
+  const std::string whole = testing::read_file(repo("examples/mobile-vision/digits.mp4"));
+  testing::write_file(dir.file("cut.mp4"), whole.substr(0, whole.size() / 2));
+  auto cut = open_video(dir.file("cut.mp4"));
+  if (cut.ok()) {
+    int frames = 0;
+    for (;;) {
+      auto f = (*cut)->next();
+      if (!f.ok() || !*f) break;
+      ++frames;
+    }
+    EXPECT_LT(frames, 96);
+  } else {
+    EXPECT_NE(cut.status().message().find("cut.mp4"), std::string::npos);
+  }
+}
+
 TEST(ThermalGovernor, LowersTheRateThenSwitchesModelsAndStepsBackWithHysteresis) {
   ThermalGovernor g({45, 55, 3}, true);
   auto at = [&](double c) { return g.update({true, c, 0}); };

@@ -69,6 +69,19 @@ TEST(VisionModel, HeldOutAccuracyThroughKeelMatchesTheTrainingReport) {
   }
 }
 
+TEST(VisionModel, TheInt8ModelKeepsItsAccuracyThroughKeelAndOnnxRuntime) {
+  testing::TempDir dir;
+  const ImageClassifier c = classifier(prepare("keel-vision-int8", "cpu-only", dir.file("q.kprog")));
+  const ImageSet heldout = images("heldout.kimg");
+  auto e = evaluate_on_set(c, heldout);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  const double recorded = std::stod(c.program().runtime->graph().metadata.at("keel.heldout_accuracy"));
+  EXPECT_NEAR(e->accuracy, recorded, 1.5 / static_cast<double>(heldout.count()));  // the recipe's numpy QDQ
+  const Json oracle = *parse_json(testing::read_file(repo("tests/edge/data/vision_qdq.expected.json")));
+  EXPECT_NEAR(static_cast<double>(e->correct), oracle["heldout_correct"].get<double>(), 2.0);  // ONNX Runtime int8
+  EXPECT_GT(e->accuracy, 0.97);
+}
+
 TEST(VisionModel, TheMainModelIsMoreAccurateAndLargerThanItsFallback) {
   auto report = parse_json(testing::read_file(repo("models/vision/training-report.json")));
   ASSERT_TRUE(report.ok());

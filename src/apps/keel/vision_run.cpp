@@ -208,7 +208,7 @@ int run_mobile_vision(const contract::Spec& spec, const VisionRunOptions& o) {
   if (!models.ok())
     return fail(models.status().message(), models.status().code() == StatusCode::failed_precondition ? 2 : 1);
   std::fprintf(stderr, "keel run: model: %s\n", models->how.c_str());
-  auto video = edge::Y4mReader::open(o.video);
+  auto video = edge::open_video(o.video);
   if (!video.ok()) return fail(video.status().message());
 
   std::unique_ptr<edge::ThermalSensor> sensor;
@@ -239,7 +239,7 @@ int run_mobile_vision(const contract::Spec& spec, const VisionRunOptions& o) {
   }
   edge::PipelineOptions options;
   const double spec_fps = spec.slo.workload ? spec.slo.workload->rps.value_or(0) : 0;
-  options.fps = o.fps >= 0 ? o.fps : (spec_fps > 0 ? spec_fps : video->format().fps);
+  options.fps = o.fps >= 0 ? o.fps : (spec_fps > 0 ? spec_fps : (*video)->format().fps);
   options.pace = options.fps > 0;
   options.keep_frames_dir = o.keep_frames;
   options.max_frames = o.max_frames;
@@ -247,7 +247,7 @@ int run_mobile_vision(const contract::Spec& spec, const VisionRunOptions& o) {
                           models->small ? &*models->small : nullptr, models->small_name};
   int64_t agree = 0, judged = 0;
   auto report = edge::run_vision_pipeline(
-      *video, pm, *sensor, governor, options, [&](const edge::FrameOutcome& f) {
+      **video, pm, *sensor, governor, options, [&](const edge::FrameOutcome& f) {
         if (f.classified && static_cast<size_t>(f.frame) < truth.size()) {
           ++judged;
           agree += truth[static_cast<size_t>(f.frame)] == f.label;
