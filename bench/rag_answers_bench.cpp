@@ -19,6 +19,7 @@
 
 #include "core/file_io.h"
 #include "core/json.h"
+#include "core/statistics.h"
 #include "core/text_table.h"
 #include "net/http_client.h"
 
@@ -40,12 +41,6 @@ struct Round {
   double answers_per_s = 0, p50_ms = 0, p95_ms = 0;
   int errors = 0;
 };
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
 
 Round run_round(const std::string& url, const std::vector<std::string>& tokens, int users, double seconds) {
   std::atomic<bool> stop{false};

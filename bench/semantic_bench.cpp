@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/json.h"
+#include "core/statistics.h"
 #include "core/text_table.h"
 #include "samples/warehouse.h"
 #include "semantic/metric_service.h"
@@ -29,12 +30,6 @@ namespace {
 
 double ms_since(SteadyClock::time_point t) {
   return std::chrono::duration<double, std::milli>(SteadyClock::now() - t).count();
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))];
 }
 
 struct Shape {

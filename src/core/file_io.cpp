@@ -89,6 +89,20 @@ Status write_file_atomically(const std::string& path, std::string_view contents)
     ::unlink(temp.c_str());
     return s;
   }
+  // The rename is durable once the folder's entry is on disk too (a crash right after could
+  // otherwise bring back the old file). Filesystems that cannot sync a folder say EINVAL.
+  const auto slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    const int rc = ::fsync(dfd);
+    const int err = errno;
+    ::close(dfd);
+    if (rc != 0 && err != EINVAL && err != EROFS) {
+      errno = err;
+      return errno_status("flush the folder of", path);
+    }
+  }
   return Status();
 }
 

@@ -2,8 +2,9 @@
 //
 // Contract: read_file() refuses files over max_bytes and anything that is not a regular file
 // (a FIFO or a device would never end) with a Status naming the path; write_file_atomically()
-// writes a temporary file beside the target, flushes it to disk and renames it over the target,
-// so a reader sees the old contents or the new, never a part.
+// writes a temporary file beside the target, flushes it to disk, renames it over the target and
+// flushes the folder, so a reader (or a restart after a crash) sees the old contents or the new,
+// never a part.
 #pragma once
 
 #include <cstdint>

@@ -83,7 +83,7 @@ Result<ImageClassifier> ImageClassifier::from_program(LoadedProgram program) {
   c.program_ = std::move(program);
   // One run on a blank frame proves the output matches the labels.
   const std::vector<uint8_t> blank(static_cast<size_t>(want[2] * want[3]), 0);
-  KEEL_ASSIGN_OR_RETURN(Classification probe, c.classify({want[3], want[2], 1, blank}));
+  KEEL_ASSIGN_OR_RETURN(ImageClassification probe, c.classify({want[3], want[2], 1, blank}));
   if (probe.probabilities.size() != c.labels_.size())
     return Status::invalid_argument(fmt::format("the model gives {} outputs for {} labels",
                                                 probe.probabilities.size(), c.labels_.size()));
@@ -107,13 +107,13 @@ Result<Tensor> ImageClassifier::preprocess(const Frame& f) const {
   return t;
 }
 
-Result<Classification> ImageClassifier::classify(const Frame& frame) const {
+Result<ImageClassification> ImageClassifier::classify(const Frame& frame) const {
   KEEL_ASSIGN_OR_RETURN(Tensor input, preprocess(frame));
   std::map<std::string, Tensor, std::less<>> inputs;
   inputs.emplace(input_name_, std::move(input));
   KEEL_ASSIGN_OR_RETURN(std::vector<Tensor> out, program_.runtime->run(inputs));
   if (out.empty() || out[0].data.empty()) return Status::internal("the model produced no output");
-  Classification c;
+  ImageClassification c;
   c.probabilities = std::move(out[0].data);
   const auto best = std::max_element(c.probabilities.begin(), c.probabilities.end());
   c.label = best - c.probabilities.begin();
@@ -134,7 +134,7 @@ Result<SetEvaluation> evaluate_on_set(const ImageClassifier& classifier, const I
   for (int pass = 0; pass < std::max(passes, 1); ++pass) {
     for (size_t i = 0; i < set.count(); ++i) {
       const auto start = std::chrono::steady_clock::now();
-      KEEL_ASSIGN_OR_RETURN(Classification c,
+      KEEL_ASSIGN_OR_RETURN(ImageClassification c,
                             classifier.classify({set.width, set.height, set.channels, set.image(i)}));
       latencies.push_back(
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());

@@ -31,7 +31,7 @@ struct Frame {
   std::span<const uint8_t> pixels;              //!< rows top to bottom, channels last
 };
 
-struct Classification {
+struct ImageClassification {
   int64_t label = -1;
   float score = 0;
   std::vector<float> probabilities;
@@ -47,7 +47,7 @@ class ImageClassifier {
   [[nodiscard]] static Result<ImageClassifier> from_program(LoadedProgram program);
 
   [[nodiscard]] Result<Tensor> preprocess(const Frame& frame) const;
-  [[nodiscard]] Result<Classification> classify(const Frame& frame) const;
+  [[nodiscard]] Result<ImageClassification> classify(const Frame& frame) const;
 
   const std::vector<std::string>& labels() const { return labels_; }
   const ImagePreprocess& input() const { return preprocess_; }

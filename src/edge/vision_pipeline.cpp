@@ -42,15 +42,26 @@ Result<PipelineReport> run_vision_pipeline(VideoSource& source, const PipelineMo
   const auto frame_period = std::chrono::duration<double>(options.fps > 0 ? 1.0 / options.fps : 0.0);
   double credit = 0;
   std::optional<Clock::time_point> first_classified, last_classified;
+  const bool paced = options.pace && options.fps > 0;
   while (options.max_frames == 0 || report.frames_read < options.max_frames) {
-    if (options.pace && options.fps > 0) {
-      std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(
-                                                frame_period * static_cast<double>(report.frames_read)));
-    }
+    // When the camera delivers this frame; a paced source is waited for.
+    const auto due = start + std::chrono::duration_cast<Clock::duration>(
+                                 frame_period * static_cast<double>(report.frames_read));
+    if (paced) std::this_thread::sleep_until(due);
     KEEL_ASSIGN_OR_RETURN(std::optional<VideoFrame> frame, source.next());
     if (!frame) break;
-    const auto arrived = Clock::now();
+    const auto arrived = paced ? due : Clock::now();
     ++report.frames_read;
+    if (paced && Clock::now() - due > frame_period) {
+      // A camera keeps the newest frame only: the next one replaced this one while the
+      // pipeline was busy with an earlier frame.
+      FrameOutcome missed;
+      missed.frame = frame->index;
+      missed.late = true;
+      ++report.frames_late;
+      on_frame(missed);
+      continue;
+    }
 
     const ThermalReading reading = sensor.read();
     const ThermalDecision d = governor.update(reading);
@@ -70,7 +81,7 @@ Result<PipelineReport> run_vision_pipeline(VideoSource& source, const PipelineMo
     credit -= 1;
     const bool small = d.small_model && models.small;
     const ImageClassifier& model = small ? *models.small : *models.main;
-    KEEL_ASSIGN_OR_RETURN(Classification c,
+    KEEL_ASSIGN_OR_RETURN(ImageClassification c,
                           model.classify({frame->width, frame->height, 1, frame->luma}));
     out.classified = true;
     out.model = small ? models.small_name : models.main_name;

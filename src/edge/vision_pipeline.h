@@ -4,10 +4,12 @@
 // them in (which it may only do when the spec declares raw_input_retention: durable).
 //
 // Contract:
-// - Every frame read is either classified or dropped by the governor's rate (a camera
-//   delivering fewer frames): with rate factor r, a share r of the frames is classified, evenly.
+// - Every frame read is classified, dropped by the governor's rate (a camera delivering fewer
+//   frames: with rate factor r, a share r of the frames is classified, evenly) or late.
 // - With `pace`, frames are taken at `fps` (a video file plays at camera speed); latency is the
-//   time from a frame's arrival to its result.
+//   time from a frame's arrival (when the camera delivers it) to its result. A frame taken more
+//   than one frame period after its arrival is `late`: a camera keeps only its newest frame, so
+//   it was replaced while the pipeline was busy; it is counted and not classified.
 // - `keep_frames_dir` empty: nothing derived from a frame but the result leaves the process
 //   (the results go only to on_frame). Otherwise each classified frame is written there as a
 //   binary PGM.
@@ -46,6 +48,7 @@ struct PipelineOptions {
 struct FrameOutcome {
   int64_t frame = 0;
   bool classified = false;
+  bool late = false;  //!< replaced by the next frame before the pipeline could take it
   std::string model;
   std::string label;
   float score = 0;
@@ -61,7 +64,7 @@ struct ThermalEvent {
 };
 
 struct PipelineReport {
-  int64_t frames_read = 0, frames_classified = 0, frames_dropped = 0;
+  int64_t frames_read = 0, frames_classified = 0, frames_dropped = 0, frames_late = 0;
   std::vector<double> latencies_ms;
   double p50_ms = 0, p99_ms = 0;
   double wall_s = 0, sustained_fps = 0;

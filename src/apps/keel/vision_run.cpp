@@ -254,6 +254,7 @@ int run_mobile_vision(const contract::Spec& spec, const VisionRunOptions& o) {
         }
         if (results) {
           Json line{{"frame", f.frame}, {"classified", f.classified}, {"thermal_level", f.thermal_level}};
+          if (f.late) line["late"] = true;
           if (f.classified) {
             line["label"] = f.label;
             line["score"] = f.score;
@@ -286,6 +287,7 @@ int run_mobile_vision(const contract::Spec& spec, const VisionRunOptions& o) {
            {"frames_read", r.frames_read},
            {"frames_classified", r.frames_classified},
            {"frames_dropped", r.frames_dropped},
+           {"frames_late", r.frames_late},
            {"frames_by_model", r.frames_by_model},
            {"p50_ms", r.p50_ms},
            {"p99_ms", r.p99_ms},
@@ -303,15 +305,16 @@ int run_mobile_vision(const contract::Spec& spec, const VisionRunOptions& o) {
   }
   TextTable t({"measure", "value"});
   t.add_row({"program", models->how});
-  t.add_row({"frames", fmt::format("{} read, {} classified, {} dropped by the thermal budget", r.frames_read,
-                                   r.frames_classified, r.frames_dropped)});
+  t.add_row({"frames", fmt::format("{} read, {} classified, {} dropped by the thermal budget, {} missed "
+                                   "(the camera's next frame replaced them while one was classified)",
+                                   r.frames_read, r.frames_classified, r.frames_dropped, r.frames_late)});
   for (const auto& [model, n] : r.frames_by_model) t.add_row({"frames on " + model, std::to_string(n)});
   t.add_row({"latency per frame", fmt::format("p50 {:.2f} ms, p99 {:.2f} ms", r.p50_ms, r.p99_ms)});
   t.add_row({"frame rate", fmt::format("{:.1f} fps sustained (target {:.1f})", r.sustained_fps, options.fps)});
   t.add_row({"energy", fmt::format("{:.3f} J, {:.2f} mJ per frame ({})", r.energy_joules,
                                    1000 * r.joules_per_frame, r.energy_source)});
   t.add_row({"peak RSS", fmt::format("{:.1f} MiB", static_cast<double>(r.peak_rss_bytes) / (1 << 20))});
-  t.add_row({"thermal", fmt::format("highest level {} ({} decisions)", r.max_thermal_level, r.thermal_events.size())});
+  t.add_row({"thermal", fmt::format("highest level {} ({} governor events)", r.max_thermal_level, r.thermal_events.size())});
   if (judged) t.add_row({"agreement with labels", fmt::format("{:.1f}% ({}/{})", 100 * agreement, agree, judged)});
   std::printf("%s", t.render().c_str());
   for (const auto& e : r.thermal_events)
