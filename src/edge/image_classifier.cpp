@@ -12,16 +12,6 @@
 namespace keel::edge {
 namespace {
 
-Result<Json> metadata(const OnnxGraph& graph, const std::string& key) {
-  auto it = graph.metadata.find(key);
-  if (it == graph.metadata.end())
-    return Status::invalid_argument(fmt::format(
-        "the model has no {} metadata (tools/train_vision_model.py writes it)", key));
-  auto j = parse_json(it->second);
-  if (!j.ok()) return Status::invalid_argument(fmt::format("metadata {} is not JSON", key));
-  return std::move(*j);
-}
-
 // The grey level of pixel (x, y).
 float grey_at(const Frame& f, int64_t x, int64_t y) {
   const uint8_t* p = f.pixels.data() + (y * f.width + x) * f.channels;
@@ -59,8 +49,8 @@ Result<ImageClassifier> ImageClassifier::from_program(LoadedProgram program) {
   if (!program.runtime) return Status::invalid_argument("the program has no runtime");
   const OnnxGraph& graph = program.runtime->graph();
   ImageClassifier c;
-  KEEL_ASSIGN_OR_RETURN(Json labels, metadata(graph, "keel.labels"));
-  KEEL_ASSIGN_OR_RETURN(Json pre, metadata(graph, "keel.preprocess"));
+  KEEL_ASSIGN_OR_RETURN(Json labels, metadata_json(graph, "keel.labels"));
+  KEEL_ASSIGN_OR_RETURN(Json pre, metadata_json(graph, "keel.preprocess"));
   try {
     c.labels_ = labels.get<std::vector<std::string>>();
     if (pre.value("layout", "") != "NCHW" || pre.value("channels", "") != "grey")

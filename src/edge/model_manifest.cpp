@@ -27,17 +27,6 @@ Json value_schema(const ValueInfo& v) {
   return Json{{"name", v.name}, {"type", v.element_type}, {"shape", shape}};
 }
 
-Result<Json> metadata_json(const OnnxGraph& g, std::string_view key) {
-  auto it = g.metadata.find(key);
-  if (it == g.metadata.end())
-    return Status::invalid_argument(fmt::format(
-        "the model has no '{}' metadata (tools/train_doc_classifier.py writes it)", key));
-  auto j = parse_json(it->second);
-  if (!j.ok())
-    return Status::invalid_argument(fmt::format("metadata '{}' is not JSON", key));
-  return *j;
-}
-
 std::string metadata_text(const OnnxGraph& g, std::string_view key, std::string fallback) {
   auto it = g.metadata.find(key);
   return it == g.metadata.end() ? fallback : it->second;

@@ -199,6 +199,15 @@ Result<Attribute> read_attribute(const onnx::AttributeProto& a, const std::strin
 
 }  // namespace
 
+Result<Json> metadata_json(const OnnxGraph& g, std::string_view key) {
+  auto it = g.metadata.find(key);
+  if (it == g.metadata.end())
+    return Status::invalid_argument(fmt::format("the model has no '{}' metadata", key));
+  auto j = parse_json(it->second);
+  if (!j.ok()) return Status::invalid_argument(fmt::format("metadata '{}' is not JSON", key));
+  return std::move(*j);
+}
+
 Result<OnnxGraph> parse_onnx(std::string_view bytes) {
   if (bytes.size() > kMaxOnnxBytes) {
     return Status::invalid_argument(fmt::format("an ONNX model over {} MiB is refused ({} bytes)",

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/json.h"
 #include "core/result.h"
 
 namespace keel::edge {
@@ -86,6 +87,10 @@ struct OnnxGraph {
 
   const ValueInfo* input(std::string_view name) const;
 };
+
+//! A metadata entry holding JSON (keel.labels, keel.preprocess, ...): invalid_argument naming the
+//! key when it is missing or not JSON.
+[[nodiscard]] Result<Json> metadata_json(const OnnxGraph& g, std::string_view key);
 
 [[nodiscard]] Result<OnnxGraph> parse_onnx(std::string_view bytes);
 [[nodiscard]] Result<OnnxGraph> load_onnx(const std::string& path);

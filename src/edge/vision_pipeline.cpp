@@ -96,7 +96,6 @@ Result<PipelineReport> run_vision_pipeline(VideoSource& source, const PipelineMo
     if (!options.keep_frames_dir.empty()) KEEL_RETURN_IF_ERROR(keep_frame(options.keep_frames_dir, *frame));
     on_frame(out);
   }
-  report.wall_s = std::chrono::duration<double>(Clock::now() - start).count();
   if (report.frames_classified >= 2) {
     const double span = std::chrono::duration<double>(*last_classified - *first_classified).count();
     if (span > 0) report.sustained_fps = static_cast<double>(report.frames_classified - 1) / span;

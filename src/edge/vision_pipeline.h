@@ -67,7 +67,7 @@ struct PipelineReport {
   int64_t frames_read = 0, frames_classified = 0, frames_dropped = 0, frames_late = 0;
   std::vector<double> latencies_ms;
   double p50_ms = 0, p99_ms = 0;
-  double wall_s = 0, sustained_fps = 0;
+  double sustained_fps = 0;
   double energy_joules = 0, joules_per_frame = 0;
   std::string energy_source;
   int64_t peak_rss_bytes = 0;

@@ -7,6 +7,7 @@
 
 #include "core/json.h"
 #include "edge/graph_runtime.h"
+#include "edge/image_set.h"
 #include "edge/onnx_graph.h"
 #include "support/test_support.h"
 
@@ -324,16 +325,14 @@ TEST(GraphRuntime, AnInt8VisionModelMatchesOnnxRuntimesInt8Kernels) {
   ASSERT_TRUE(rt.ok()) << rt.status().message();
   const Json oracle = *parse_json(testing::read_file(repo + "/tests/edge/data/vision_qdq.expected.json"));
   // The canary images, preprocessed as keel.preprocess says.
-  const std::string bytes = testing::read_file(repo + "/examples/mobile-vision/canary.kimg");
-  uint64_t length = 0;
-  for (int i = 0; i < 8; ++i) length |= static_cast<uint64_t>(static_cast<unsigned char>(bytes[6 + i])) << (8 * i);
-  const std::string pixels = bytes.substr(14 + length);
+  auto canary = load_image_set(repo + "/examples/mobile-vision/canary.kimg");
+  ASSERT_TRUE(canary.ok()) << canary.status().message();
   int agree = 0;
   double worst = 0;
   for (size_t i = 0; i < oracle["probabilities"].size(); ++i) {
     Tensor x{{1, 1, 32, 32}, std::vector<float>(1024), {}, false};
-    for (size_t j = 0; j < 1024; ++j)
-      x.data[j] = (static_cast<unsigned char>(pixels[i * 1024 + j]) / 255.0f - 0.5f) / 0.25f;
+    const auto pixels = canary->image(i);
+    for (size_t j = 0; j < pixels.size(); ++j) x.data[j] = (pixels[j] / 255.0f - 0.5f) / 0.25f;
     auto out = rt->run({{g->inputs[0].name, x}});
     ASSERT_TRUE(out.ok()) << out.status().message();
     const auto& p = (*out)[0].data;

@@ -50,15 +50,11 @@ const contract::ModelSpec* main_model(const contract::Spec& spec) {
   return nullptr;
 }
 
-Result<edge::ImageClassifier> classifier_from(edge::LoadedProgram program) {
-  return edge::ImageClassifier::from_program(std::move(program));
-}
-
 // Through the program's file form, so the run uses exactly what a device would load.
 Result<edge::ImageClassifier> prepared_classifier(const edge::PreparedProgram& p) {
   KEEL_ASSIGN_OR_RETURN(edge::LoadedProgram loaded,
                         edge::parse_program(edge::program_bytes(p), "the prepared program"));
-  return classifier_from(std::move(loaded));
+  return edge::ImageClassifier::from_program(std::move(loaded));
 }
 
 Result<Models> load_models(const contract::Spec& spec, const VisionRunOptions& o) {
@@ -104,7 +100,7 @@ Result<Models> load_models(const contract::Spec& spec, const VisionRunOptions& o
       const auto& record = slots.slots().at(slots.active());
       out.main_name = fmt::format("{} v{}", record.model_id, record.version);
       out.how = fmt::format("the updated program in slot {} ({})", slots.active(), *path);
-      KEEL_ASSIGN_OR_RETURN(edge::ImageClassifier c, classifier_from(std::move(p)));
+      KEEL_ASSIGN_OR_RETURN(edge::ImageClassifier c, edge::ImageClassifier::from_program(std::move(p)));
       out.main.emplace(std::move(c));
       KEEL_RETURN_IF_ERROR(add_small());
       return out;
